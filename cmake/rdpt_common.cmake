@@ -1,0 +1,20 @@
+# Warnings and sanitizers in one place: every rdpt target calls rdpt_target_defaults().
+function(rdpt_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+  if(RDPT_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+# Libraries built from one folder each: all .cpp files there except *_test.cpp.
+function(rdpt_folder_library target dir)
+  file(GLOB _srcs CONFIGURE_DEPENDS ${dir}/*.cpp)
+  list(FILTER _srcs EXCLUDE REGEX "_test\\.cpp$")
+  if(NOT _srcs)  # a folder still without sources
+    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${target}_empty.cpp "// no sources yet\n")
+    set(_srcs ${CMAKE_CURRENT_BINARY_DIR}/${target}_empty.cpp)
+  endif()
+  add_library(${target} STATIC ${_srcs})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/include PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  rdpt_target_defaults(${target})
+endfunction()

@@ -1,0 +1,40 @@
+// Token-to-action alignment (METHOD.md section 2).
+//
+// A token belongs to the action that contains the token's first byte. The caller gives each
+// token's byte offset into the response (tokens of the prompt are not passed) and log-prob.
+// Example:
+//   std::vector<rdpt::TokenLogprob> toks = {{0, -0.5}, {3, -1.0}, {9, -0.2}};
+//   auto scores = rdpt::align_tokens(actions, toks);
+//   double p0 = scores[0].p();   // exp(mean log-prob) of action 0, or NaN if unscored
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "rdpt/segment.h"
+
+namespace rdpt {
+
+struct TokenLogprob {
+  uint32_t offset = 0;   // byte offset of the token's first byte in the response
+  double logprob = 0.0;  // natural log of p(token | everything before it)
+};
+
+struct ActionScore {
+  uint32_t n_tokens = 0;     // tokens whose first byte lies in the action; 0 means unscored
+  double logprob_sum = 0.0;  // sum of those tokens' log-probs
+  bool scored() const { return n_tokens > 0; }
+  double logprob_mean() const { return n_tokens ? logprob_sum / n_tokens : NAN; }
+  // Geometric-mean token probability exp(mean log p); NaN when unscored.
+  double p() const { return n_tokens ? std::exp(logprob_sum / n_tokens) : NAN; }
+  bool operator==(const ActionScore&) const = default;
+};
+
+// Aligns tokens to actions. Offsets must be non-decreasing and below the response size
+// (the end of the last action); throws DataError otherwise, naming the token index.
+std::vector<ActionScore> align_tokens(std::span<const Action> actions,
+                                      std::span<const TokenLogprob> tokens);
+
+}  // namespace rdpt

@@ -1,0 +1,119 @@
+// The score store: one SQLite file (WAL mode) holding responses, their actions, models and,
+// per (model, response) pair, each action's token count and log-prob sum.
+//
+// Durability: every pair is written in one transaction (put_scores), so a run killed at any
+// instant leaves each pair either wholly present or absent; resuming skips pairs that are
+// present with status Ok. Readers (Python, the sqlite3 shell) see a consistent snapshot.
+//
+// Schema (docs/store.md has the full description and Python examples):
+//   meta(key TEXT PRIMARY KEY, value TEXT)            -- schema_version, created_by, ...
+//   responses(rid INTEGER PRIMARY KEY, id TEXT UNIQUE, group_id, question, response, system,
+//             answer, correct, source_file, source_line, n_actions, spans BLOB, special BLOB)
+//   models(mid INTEGER PRIMARY KEY, name TEXT UNIQUE, backend, location, fingerprint,
+//          tokenizer, template, info TEXT (JSON), created_at)
+//   scores(mid, rid, status, n_tokens, n_tokens_total, token_counts BLOB, logprob_sums BLOB,
+//          error, updated_at, PRIMARY KEY(mid, rid))
+// BLOBs are little-endian arrays, one element per action: spans = u32 (begin, end) pairs,
+// special = u8, token_counts = u32, logprob_sums = f64.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rdpt/align.h"
+#include "rdpt/segment.h"
+
+namespace rdpt {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct StoredResponse {
+  int64_t rid = 0;                    // store row id (assigned by put_response)
+  std::string id;                     // record id, unique in the store
+  std::string group;                  // question group
+  std::string question;
+  std::string response;
+  std::string system;
+  std::optional<std::string> answer;
+  std::optional<bool> correct;        // label given in the input or set by grading
+  std::string source_file;
+  uint64_t source_line = 0;
+  std::vector<Action> actions;        // segmentation of `response`
+};
+
+struct ModelInfo {
+  int64_t mid = 0;          // store row id (assigned by put_model)
+  std::string name;         // role or user name: "teacher", "student", "distilled", ...
+  std::string backend;      // "llama", "http", "import"
+  std::string location;     // file path or endpoint URL
+  std::string fingerprint;  // identity of weights+tokenizer (hash) or endpoint+model+tokenizer
+  std::string tokenizer;    // tokenizer description
+  std::string chat_template;// template name or text used for prompts
+  std::string info_json = "{}";  // anything else, as a JSON object
+};
+
+enum class ScoreStatus { Ok = 0, Failed = 1, Truncated = 2 };
+
+struct PairScore {
+  ScoreStatus status = ScoreStatus::Ok;
+  uint32_t n_tokens = 0;        // response tokens scored
+  uint32_t n_tokens_total = 0;  // response tokens in all (> n_tokens when truncated)
+  std::vector<ActionScore> actions;  // one per action of the response (empty when Failed)
+  std::string error;            // why it failed (Failed), else empty
+};
+
+enum class OpenMode { ReadOnly, ReadWrite, Create /* create if absent, else read-write */ };
+
+class Store {
+ public:
+  // Throws StoreError naming the path when the file is not SQLite, has another schema
+  // version, or cannot be opened in the requested mode.
+  static std::unique_ptr<Store> open(const std::string& path, OpenMode mode);
+  virtual ~Store() = default;
+
+  virtual const std::string& path() const = 0;
+
+  // Responses. put_response inserts or, if the id exists with identical text, returns the
+  // existing rid; an existing id with a different response text is a DataError.
+  virtual int64_t put_response(const StoredResponse& r) = 0;
+  virtual std::optional<int64_t> find_response(const std::string& id) = 0;
+  virtual std::optional<StoredResponse> get_response(int64_t rid) = 0;
+  virtual int64_t n_responses() = 0;
+  // Streams responses in rid order; return false from fn to stop.
+  virtual void for_each_response(const std::function<bool(const StoredResponse&)>& fn) = 0;
+  virtual void set_correct(int64_t rid, std::optional<bool> correct) = 0;
+
+  // Models. put_model returns the mid of `m.name`; if the name exists with another
+  // fingerprint it throws UsageError unless replace is true (then that model's scores are
+  // deleted and its row updated).
+  virtual int64_t put_model(const ModelInfo& m, bool replace = false) = 0;
+  virtual std::optional<ModelInfo> model(const std::string& name) = 0;
+  virtual std::vector<ModelInfo> models() = 0;
+
+  // Scores. put_scores replaces the pair atomically.
+  virtual void put_scores(int64_t mid, int64_t rid, const PairScore& s) = 0;
+  virtual std::optional<PairScore> get_scores(int64_t mid, int64_t rid) = 0;
+  virtual std::optional<ScoreStatus> score_status(int64_t mid, int64_t rid) = 0;
+  // rids of responses that have no Ok (or Truncated) score under mid, in rid order.
+  virtual std::vector<int64_t> unscored(int64_t mid) = 0;
+  // Streams responses in rid order with the scores of each requested model (nullopt where
+  // absent); return false to stop. Memory is bounded by one response at a time.
+  virtual void for_each_scored(
+      std::span<const int64_t> mids,
+      const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) = 0;
+
+  // Groups writes into one transaction (faster bulk import); nesting is not supported.
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+
+  // Free-form key/value metadata (e.g. the last trace's thresholds).
+  virtual void set_meta(const std::string& key, const std::string& value) = 0;
+  virtual std::optional<std::string> meta(const std::string& key) = 0;
+};
+
+}  // namespace rdpt

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Sets up everything rdpt needs on a fresh Debian 12 machine, then builds rdpt.
+#   scripts/setup.sh [--cuda] [--build-type Release|Debug|RelWithDebInfo] [--build-dir DIR]
+# - Debian -dev packages via apt-get (only those missing; needs root or sudo).
+# - llama.cpp from the npm package node-llama-cpp (pinned below), built once into
+#   $RDPT_CACHE (default ~/.cache/rdpt) keyed by version and backend, reused after.
+# - rdpt itself, configured with CMake into build/ (or --build-dir).
+set -euo pipefail
+
+NODE_LLAMA_CPP_VERSION=3.22.1   # pinned: ships llama.cpp de3ff81 as llama/gitRelease.bundle
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${RDPT_CACHE:-$HOME/.cache/rdpt}
+BACKEND=cpu
+BUILD_TYPE=Release
+BUILD_DIR=$ROOT/build
+EXTRA_CMAKE=()
+JOBS=${RDPT_JOBS:-$(nproc)}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cuda) BACKEND=cuda ;;
+    --build-type) BUILD_TYPE=$2; shift ;;
+    --build-dir) BUILD_DIR=$2; shift ;;
+    --cmake-arg) EXTRA_CMAKE+=("$2"); shift ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---- 1. Debian packages --------------------------------------------------
+APT_PACKAGES=(
+  build-essential cmake ninja-build git pkg-config ca-certificates
+  nlohmann-json3-dev              # JSON reading/writing
+  libcli11-dev                    # command-line parsing
+  libfmt-dev                      # formatting
+  libsqlite3-dev sqlite3          # the score store
+  zlib1g-dev libzstd-dev          # .gz and .zst datasets
+  libcurl4-openssl-dev            # HTTP backends
+  libgtest-dev libgmock-dev       # tests
+  libbenchmark-dev                # benchmarks
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm fetches node-llama-cpp (llama.cpp's source) and the report's JS. Some machines carry
+# a nodejs that bundles npm (and conflicts with Debian's npm package): only ask when absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- 2. llama.cpp ---------------------------------------------------------
+LLAMA_SRC=$CACHE/src/llama.cpp-$NODE_LLAMA_CPP_VERSION
+LLAMA_PREFIX=$CACHE/llama.cpp-$NODE_LLAMA_CPP_VERSION-$BACKEND
+if [ ! -f "$LLAMA_SRC/.rdpt-ok" ]; then
+  log "fetching llama.cpp from npm node-llama-cpp@$NODE_LLAMA_CPP_VERSION"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" >/dev/null \
+     && tar xzf "node-llama-cpp-$NODE_LLAMA_CPP_VERSION.tgz" package/llama/gitRelease.bundle)
+  rm -rf "$LLAMA_SRC"; mkdir -p "$(dirname "$LLAMA_SRC")"
+  git clone -q "$tmp/package/llama/gitRelease.bundle" "$LLAMA_SRC"
+  touch "$LLAMA_SRC/.rdpt-ok"
+fi
+if [ ! -f "$LLAMA_PREFIX/.rdpt-ok" ]; then
+  log "building llama.cpp ($BACKEND) into $LLAMA_PREFIX (a few minutes, once)"
+  cuda_flags=(-DGGML_CUDA=OFF)
+  [ "$BACKEND" = cuda ] && cuda_flags=(-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-native})
+  rm -rf "$LLAMA_PREFIX" "$LLAMA_PREFIX.build"
+  cmake -S "$LLAMA_SRC" -B "$LLAMA_PREFIX.build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$LLAMA_PREFIX" -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
+    -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF \
+    -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_OPENMP=ON "${cuda_flags[@]}" >"$LLAMA_PREFIX.log" 2>&1 \
+    || { tail -30 "$LLAMA_PREFIX.log" >&2; exit 1; }
+  cmake --build "$LLAMA_PREFIX.build" -j "$JOBS" >>"$LLAMA_PREFIX.log" 2>&1 \
+    || { tail -30 "$LLAMA_PREFIX.log" >&2; log "llama.cpp build failed; full log: $LLAMA_PREFIX.log"; exit 1; }
+  cmake --install "$LLAMA_PREFIX.build" >>"$LLAMA_PREFIX.log" 2>&1
+  touch "$LLAMA_PREFIX/.rdpt-ok"
+fi
+
+# ---- 3. rdpt --------------------------------------------------------------
+log "configuring rdpt ($BUILD_TYPE) in $BUILD_DIR"
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
+  -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
+  "${EXTRA_CMAKE[@]}" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+log "built: $BUILD_DIR/rdpt"

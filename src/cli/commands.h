@@ -1,0 +1,7 @@
+// The subcommand table: each subcommand is `int run_<name>(int argc, char** argv)` in its own
+// file (<name>_cmd.cpp); argv[0] is "rdpt <name>". Add a line here and one in main.cpp.
+#pragma once
+
+namespace rdpt::cli {
+int run_segment(int argc, char** argv);
+}  // namespace rdpt::cli

@@ -1,0 +1,179 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "rdpt/error.h"
+
+namespace rdpt::cli {
+
+int guarded(const char* command, const std::function<int()>& fn) {
+  try {
+    return fn();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "rdpt %s: error: %s\n", command, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rdpt %s: error: %s\n", command, e.what());
+    return 1;
+  }
+}
+
+int parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), e.what());
+    return 2;
+  }
+  return -1;
+}
+
+void add_reader_options(CLI::App& app, ReaderOptions& o) {
+  static const std::map<std::string, Layout> kLayouts = {
+      {"auto", Layout::Auto}, {"flat", Layout::Flat}, {"messages", Layout::Messages},
+      {"conversations", Layout::Conversations}};
+  app.add_option("--layout", o.layout, "record layout: auto|flat|messages|conversations (default auto)")
+      ->transform(CLI::CheckedTransformer(kLayouts, CLI::ignore_case))
+      ->group("Dataset");
+  app.add_option("--id-field", o.fields.id, "field holding the record id (default id)")->group("Dataset");
+  app.add_option("--question-field", o.fields.question, "field holding the question (default question)")
+      ->group("Dataset");
+  app.add_option("--response-field", o.fields.response, "field holding the response (default response)")
+      ->group("Dataset");
+  app.add_option("--answer-field", o.fields.answer, "field holding the reference answer (default answer)")
+      ->group("Dataset");
+  app.add_option("--correct-field", o.fields.correct, "field holding a correctness label (default correct)")
+      ->group("Dataset");
+  app.add_option("--group-field", o.fields.group,
+                 "field grouping responses to one question (default question_id; without it, identical "
+                 "question text groups)")
+      ->group("Dataset");
+  app.add_flag("--no-field-fallbacks", [&o](int64_t) { o.fields.fallbacks = false; },
+               "use only the named fields, not the usual alternatives (problem, generation, gt, ...)")
+      ->group("Dataset");
+  app.add_flag("--skip-bad", o.skip_bad,
+               "skip malformed records (reported with counts by reason) instead of stopping at the first")
+      ->group("Dataset");
+}
+
+void add_segment_options(CLI::App& app, SegmentOptions& o, std::vector<std::string>& extra, bool& no_default) {
+  app.add_option("--special-token", extra,
+                 "a literal special token that is an action of its own (repeatable; adds to <think>, </think>)")
+      ->group("Segmentation");
+  app.add_flag("--no-default-specials", no_default, "do not treat <think> and </think> as special")
+      ->group("Segmentation");
+  app.add_flag("--no-markers", [&o](int64_t) { o.angle_bar_markers = false; },
+               "do not treat <|...|> markers as special tokens")
+      ->group("Segmentation");
+}
+
+void finish_segment_options(SegmentOptions& o, const std::vector<std::string>& extra, bool no_default) {
+  if (no_default) o.special_tokens.clear();
+  for (const auto& s : extra) {
+    if (s.empty()) throw UsageError("--special-token: empty token");
+    o.special_tokens.push_back(s);
+  }
+}
+
+struct Output::Impl {
+  std::string path, tmp;
+  std::ofstream file;
+  bool is_stdout = false, closed = false;
+};
+
+Output::Output(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  if (path == "-") {
+    impl_->is_stdout = true;
+    return;
+  }
+  impl_->tmp = path + ".tmp";
+  impl_->file.open(impl_->tmp, std::ios::binary | std::ios::trunc);
+  if (!impl_->file) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+}
+
+Output::~Output() {
+  if (!impl_->is_stdout && !impl_->closed) {
+    impl_->file.close();
+    std::error_code ec;
+    std::filesystem::remove(impl_->tmp, ec);
+  }
+}
+
+std::ostream& Output::stream() { return impl_->is_stdout ? std::cout : impl_->file; }
+
+void Output::close() {
+  if (impl_->closed) return;
+  impl_->closed = true;
+  if (impl_->is_stdout) {
+    std::cout.flush();
+    if (!std::cout) throw Error("writing to stdout failed");
+    return;
+  }
+  impl_->file.flush();
+  if (!impl_->file) throw Error("writing '" + impl_->path + "' failed: " + std::strerror(errno));
+  impl_->file.close();
+  std::filesystem::rename(impl_->tmp, impl_->path);
+}
+
+static double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+TtyProgress::TtyProgress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+
+void TtyProgress::start(std::string_view what, uint64_t total, std::string_view unit) {
+  what_ = what;
+  unit_ = unit;
+  total_ = total;
+  done_ = extra_ = 0;
+  t0_ = now_s();
+  last_draw_ = 0;
+  draw(false);
+}
+
+void TtyProgress::update(uint64_t done, uint64_t extra) {
+  done_ = done;
+  extra_ = extra;
+  if (now_s() - last_draw_ >= 0.2) draw(false);
+}
+
+void TtyProgress::finish() {
+  draw(true);
+}
+
+void TtyProgress::draw(bool final) {
+  if (!enabled_) return;
+  last_draw_ = now_s();
+  double el = std::max(1e-9, last_draw_ - t0_);
+  double rate = done_ / el;
+  char eta[32] = "--";
+  if (total_ > 0 && done_ > 0 && done_ <= total_) {
+    double s = (total_ - done_) / rate;
+    std::snprintf(eta, sizeof eta, "%dm%02ds", int(s) / 60, int(s) % 60);
+  }
+  std::string ex;
+  if (extra_) ex = " | " + std::to_string(uint64_t(extra_ / el)) + " tok/s";
+  std::fprintf(stderr, "\r\033[K%s: %llu/%llu %s (%.1f/s%s) ETA %s%s", what_.c_str(),
+               (unsigned long long)done_, (unsigned long long)total_, unit_.c_str(), rate, ex.c_str(), eta,
+               final ? "\n" : "");
+  std::fflush(stderr);
+}
+
+void info(const std::string& msg) { std::fprintf(stderr, "rdpt: %s\n", msg.c_str()); }
+void warn(const std::string& msg) { std::fprintf(stderr, "rdpt: warning: %s\n", msg.c_str()); }
+
+}  // namespace rdpt::cli

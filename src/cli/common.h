@@ -1,0 +1,66 @@
+// Shared pieces of the subcommands: error handling, option parsing, outputs, progress.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "rdpt/progress.h"
+#include "rdpt/record.h"
+#include "rdpt/segment.h"
+
+namespace rdpt::cli {
+
+// Runs fn, turning exceptions into one line "rdpt: error: ..." on stderr and an exit code:
+// 2 for UsageError and CLI parse errors, 1 for every other error.
+int guarded(const char* command, const std::function<int()>& fn);
+
+// Parses argv with app. Returns -1 to continue, else the exit code to return now
+// (0 after --help, 2 on a usage error, with the message printed).
+int parse(CLI::App& app, int argc, char** argv);
+
+// Dataset reading options shared by the commands that read JSONL.
+void add_reader_options(CLI::App& app, ReaderOptions& opts);
+// Segmentation options (--special-token, --no-markers).
+void add_segment_options(CLI::App& app, SegmentOptions& opts, std::vector<std::string>& extra_specials,
+                         bool& no_default_specials);
+void finish_segment_options(SegmentOptions& opts, const std::vector<std::string>& extra, bool no_default);
+
+// An output stream: "-" is stdout; files are written to "<path>.tmp" and renamed on close(),
+// so a failed run never leaves a half-written output under the final name.
+class Output {
+ public:
+  explicit Output(const std::string& path);
+  ~Output();
+  std::ostream& stream();
+  void close();  // flush, check, rename; throws Error on failure
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Progress drawn on stderr when it is a terminal (done/total, rate, ETA); silent otherwise.
+class TtyProgress : public Progress {
+ public:
+  explicit TtyProgress(bool enabled = true);
+  void start(std::string_view what, uint64_t total, std::string_view unit) override;
+  void update(uint64_t done, uint64_t extra = 0) override;
+  void finish() override;
+
+ private:
+  bool enabled_;
+  std::string what_, unit_;
+  uint64_t total_ = 0, done_ = 0, extra_ = 0;
+  double t0_ = 0, last_draw_ = 0;
+  void draw(bool final);
+};
+
+// Prints an informational line to stderr (never to stdout, which carries data).
+void info(const std::string& msg);
+void warn(const std::string& msg);
+
+}  // namespace rdpt::cli

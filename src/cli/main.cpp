@@ -1,0 +1,59 @@
+// rdpt: reasoning distillation provenance tracing. `rdpt <command> --help` for each command.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "rdpt/version.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* description;
+  int (*run)(int, char**);
+};
+
+const Command kCommands[] = {
+    {"segment", "cut responses into actions (sentences and special tokens), with byte spans", rdpt::cli::run_segment},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "rdpt %s - reasoning distillation provenance tracing\n\n"
+               "usage: rdpt <command> [options]   (rdpt <command> --help for its options)\n\ncommands:\n",
+               RDPT_VERSION);
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.description);
+  std::fprintf(out, "\nexit codes: 0 ok, 1 runtime error, 2 usage error. Docs: docs/ and README.md\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    std::printf("rdpt %s\n", RDPT_VERSION);
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (name == c.name) {
+      std::string prog = std::string("rdpt ") + c.name;
+      std::vector<char*> args;
+      args.push_back(prog.data());
+      for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+      return rdpt::cli::guarded(c.name, [&] { return c.run(int(args.size()), args.data()); });
+    }
+  }
+  std::fprintf(stderr, "rdpt: error: unknown command '%s' (see rdpt --help)\n", name.c_str());
+  return 2;
+}
