@@ -1,0 +1,294 @@
+// RecordReader: JSON Lines records in the flat, messages and conversations layouts.
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "io/byte_source.h"
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+
+namespace rdpt {
+
+using nlohmann::json;
+
+namespace {
+
+// Alternatives tried (with FieldNames::fallbacks) when the named field is absent.
+const std::vector<std::string> kIdAlts = {"id", "_id", "uid", "uuid", "problem_id", "question_id"};
+const std::vector<std::string> kQuestionAlts = {"question", "problem", "prompt", "instruction", "input", "query"};
+const std::vector<std::string> kResponseAlts = {"response",    "responses",  "generation", "generations",
+                                                "output",      "completion", "model_output"};
+const std::vector<std::string> kAnswerAlts = {"answer", "gt", "gold", "expected_answer", "final_answer",
+                                              "ground_truth", "reference_answer"};
+const std::vector<std::string> kCorrectAlts = {"correct", "is_correct"};
+const std::vector<std::string> kGroupAlts = {"question_id", "problem_id", "qid", "prompt_id"};
+const std::vector<std::string> kSystemAlts = {"system", "system_prompt"};
+
+// A per-record failure with a short reason (for skip counts) and a full message.
+struct BadRecord {
+  std::string reason;
+  std::string message;
+};
+
+const json* find_field(const json& obj, const std::string& name, const std::vector<std::string>& alts, bool fallbacks,
+                       std::string* found_name = nullptr) {
+  auto it = obj.find(name);
+  if (it != obj.end() && !it->is_null()) {
+    if (found_name) *found_name = name;
+    return &*it;
+  }
+  if (!fallbacks) return nullptr;
+  for (const auto& a : alts) {
+    auto jt = obj.find(a);
+    if (jt != obj.end() && !jt->is_null()) {
+      if (found_name) *found_name = a;
+      return &*jt;
+    }
+  }
+  return nullptr;
+}
+
+const char* type_name(const json& v) { return v.type_name(); }
+
+std::string scalar_to_string(const json& v, const std::string& field) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned() || v.is_number_float()) return v.dump();
+  throw BadRecord{"wrong type of field '" + field + "'",
+                  "field '" + field + "' must be a string or number, got " + type_name(v)};
+}
+
+// Text of a message "content": a string, or a list of parts [{"type":"text","text":...}].
+std::string content_text(const json& c, const std::string& where) {
+  if (c.is_string()) return c.get<std::string>();
+  if (c.is_array()) {
+    std::string out;
+    for (const auto& part : c) {
+      if (part.is_string()) out += part.get<std::string>();
+      else if (part.is_object() && part.contains("text") && part["text"].is_string()) out += part["text"].get<std::string>();
+    }
+    return out;
+  }
+  throw BadRecord{"wrong type of field '" + where + "'", "field '" + where + "' must be a string or a list of text parts, got " + std::string(type_name(c))};
+}
+
+std::optional<bool> to_bool(const json& v, const std::string& field) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer() || v.is_number_unsigned()) {
+    auto x = v.get<int64_t>();
+    if (x == 0 || x == 1) return x == 1;
+  }
+  if (v.is_number_float()) {
+    double x = v.get<double>();
+    if (x == 0.0 || x == 1.0) return x == 1.0;
+  }
+  if (v.is_string()) {
+    auto s = v.get<std::string>();
+    if (s == "true" || s == "True" || s == "1") return true;
+    if (s == "false" || s == "False" || s == "0") return false;
+  }
+  throw BadRecord{"wrong type of field '" + field + "'",
+                  "field '" + field + "' must be a boolean (or 0/1), got " + v.dump().substr(0, 40)};
+}
+
+}  // namespace
+
+uint64_t ReaderStats::n_skipped() const {
+  uint64_t n = 0;
+  for (const auto& [k, v] : skipped) n += v;
+  return n;
+}
+
+std::string ReaderStats::skipped_summary() const {
+  std::string s = std::to_string(n_skipped()) + " records skipped:";
+  bool first = true;
+  for (const auto& [k, v] : skipped) {
+    s += (first ? " " : ", ") + std::to_string(v) + " " + k;
+    first = false;
+  }
+  return s;
+}
+
+std::string group_from_question(std::string_view q) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
+  for (unsigned char c : q) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "q:%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+struct RecordReader::Impl {
+  std::string path;
+  std::string stem;
+  ReaderOptions opts;
+  io::LineReader lines;
+  ReaderStats stats;
+  std::optional<uint64_t> size;
+  std::vector<Record> pending;  // further responses of a multi-response record
+  std::string line;
+
+  Impl(const std::string& p, ReaderOptions o)
+      : path(p), opts(std::move(o)), lines(io::open_source(p), p) {
+    stem = p == "-" ? "stdin" : std::filesystem::path(p).filename().string();
+    struct stat st;
+    if (p != "-" && ::stat(p.c_str(), &st) == 0) size = uint64_t(st.st_size);
+  }
+
+  void parse_record(const std::string& raw, uint64_t line_no, std::vector<Record>& out);
+};
+
+void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, std::vector<Record>& out) {
+  json obj;
+  try {
+    obj = json::parse(raw);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    bool utf8 = what.find("UTF-8") != std::string::npos;
+    throw BadRecord{utf8 ? "invalid UTF-8" : "invalid JSON",
+                    std::string(utf8 ? "invalid UTF-8" : "invalid JSON") + " at byte " + std::to_string(e.byte) +
+                        " (" + what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2) + ")"};
+  }
+  if (!obj.is_object()) throw BadRecord{"not a JSON object", std::string("record is a JSON ") + type_name(obj) + ", not an object"};
+  const auto& f = opts.fields;
+
+  Record base;
+  base.file = path;
+  base.line = line_no;
+  base.raw = raw;
+  std::string id_field;
+  if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) base.id = scalar_to_string(*v, id_field);
+  else base.id = stem + ":" + std::to_string(line_no);
+  auto with_id = [&](BadRecord b) {
+    b.message = "record '" + base.id + "': " + b.message;
+    return b;
+  };
+
+  try {
+    Layout layout = opts.layout;
+    if (layout == Layout::Auto) {
+      if (obj.contains("messages") && obj["messages"].is_array()) layout = Layout::Messages;
+      else if (obj.contains("conversations") && obj["conversations"].is_array()) layout = Layout::Conversations;
+      else layout = Layout::Flat;
+    }
+    std::vector<std::string> responses;
+    bool response_list = false;
+    if (layout == Layout::Flat) {
+      std::string qf;
+      const json* q = find_field(obj, f.question, kQuestionAlts, f.fallbacks, &qf);
+      if (!q) throw BadRecord{"missing field '" + f.question + "'", "missing field '" + f.question + "'"};
+      base.question = content_text(*q, qf);
+      std::string rf;
+      const json* r = find_field(obj, f.response, kResponseAlts, f.fallbacks, &rf);
+      if (!r) {
+        if (opts.require_response) throw BadRecord{"missing field '" + f.response + "'", "missing field '" + f.response + "'"};
+        responses.push_back("");
+      } else if (r->is_array() && !r->empty() && (*r)[0].is_string()) {
+        response_list = true;
+        for (const auto& x : *r) {
+          if (!x.is_string()) throw BadRecord{"wrong type of field '" + rf + "'", "field '" + rf + "' must hold only strings"};
+          responses.push_back(x.get<std::string>());
+        }
+      } else if (r->is_string()) {
+        responses.push_back(r->get<std::string>());
+      } else {
+        throw BadRecord{"wrong type of field '" + rf + "'", "field '" + rf + "' must be a string or a list of strings, got " + std::string(type_name(*r))};
+      }
+      std::string sf;
+      if (const json* s = find_field(obj, f.system, kSystemAlts, f.fallbacks, &sf)) base.system = content_text(*s, sf);
+    } else {
+      const char* key = layout == Layout::Messages ? "messages" : "conversations";
+      const char* role_key = layout == Layout::Messages ? "role" : "from";
+      const char* text_key = layout == Layout::Messages ? "content" : "value";
+      auto it = obj.find(key);
+      if (it == obj.end() || !it->is_array()) throw BadRecord{std::string("missing field '") + key + "'", std::string("missing list field '") + key + "'"};
+      const json& msgs = *it;
+      std::string last_user, last_assistant;
+      bool have_assistant = false;
+      for (size_t k = 0; k < msgs.size(); ++k) {
+        const json& m = msgs[k];
+        std::string where = std::string(key) + "[" + std::to_string(k) + "]";
+        if (!m.is_object() || !m.contains(role_key) || !m[role_key].is_string())
+          throw BadRecord{std::string("bad message in '") + key + "'", where + " needs a string '" + role_key + "'"};
+        std::string role = m[role_key].get<std::string>();
+        auto ct = m.find(text_key);
+        std::string text = ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
+        if (role == "system") base.system = text;
+        else if (role == "user" || role == "human") { last_user = text; have_assistant = false; }
+        else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot") { last_assistant = text; have_assistant = true; }
+      }
+      // The response is the last assistant turn; the question is the user turn before it.
+      if (!have_assistant && opts.require_response)
+        throw BadRecord{"no assistant message", std::string("no assistant message after the last user message in '") + key + "'"};
+      base.question = last_user;
+      responses.push_back(last_assistant);
+    }
+    std::string af;
+    if (const json* a = find_field(obj, f.answer, kAnswerAlts, f.fallbacks, &af)) {
+      if (a->is_array() && a->size() == 1) base.answer = scalar_to_string((*a)[0], af);
+      else base.answer = scalar_to_string(*a, af);
+    }
+    std::string cf;
+    const json* c = find_field(obj, f.correct, kCorrectAlts, f.fallbacks, &cf);
+    std::string gf;
+    if (const json* g = find_field(obj, f.group, kGroupAlts, f.fallbacks, &gf)) base.group = scalar_to_string(*g, gf);
+    else base.group = group_from_question(base.question);
+
+    for (size_t k = 0; k < responses.size(); ++k) {
+      Record r = base;
+      r.response = std::move(responses[k]);
+      if (response_list) {
+        r.id = base.id + "#" + std::to_string(k);
+        r.sub_index = int(k);
+      }
+      if (c) {
+        if (c->is_array()) {
+          if (c->size() != responses.size())
+            throw BadRecord{"wrong length of field '" + cf + "'", "field '" + cf + "' has " + std::to_string(c->size()) +
+                                                                    " labels for " + std::to_string(responses.size()) + " responses"};
+          r.correct = to_bool((*c)[k], cf);
+        } else {
+          r.correct = to_bool(*c, cf);
+        }
+      }
+      out.push_back(std::move(r));
+    }
+  } catch (BadRecord& b) {
+    throw with_id(std::move(b));
+  }
+}
+
+RecordReader::RecordReader(const std::string& path, ReaderOptions opts)
+    : impl_(std::make_unique<Impl>(path, std::move(opts))) {}
+RecordReader::~RecordReader() = default;
+
+bool RecordReader::next(Record& out) {
+  auto& I = *impl_;
+  while (I.pending.empty()) {
+    if (!I.lines.next(I.line)) return false;
+    size_t first = I.line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;  // blank line
+    ++I.stats.n_lines;
+    try {
+      I.parse_record(I.line, I.lines.line_number(), I.pending);
+      std::reverse(I.pending.begin(), I.pending.end());
+    } catch (const BadRecord& b) {
+      I.pending.clear();
+      if (!I.opts.skip_bad) throw DataError(I.path + ":" + std::to_string(I.lines.line_number()) + ": " + b.message);
+      I.stats.skipped[b.reason] += 1;
+    }
+  }
+  out = std::move(I.pending.back());
+  I.pending.pop_back();
+  ++I.stats.n_records;
+  return true;
+}
+
+const ReaderStats& RecordReader::stats() const { return impl_->stats; }
+uint64_t RecordReader::bytes_read() const { return impl_->lines.compressed_bytes_read(); }
+std::optional<uint64_t> RecordReader::size() const { return impl_->size; }
+
+}  // namespace rdpt
