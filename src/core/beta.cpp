@@ -1,0 +1,119 @@
+#include "rdpt/beta.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "rdpt/error.h"
+
+namespace rdpt {
+
+double histogram_overlap(const Histogram& a, const Histogram& b) {
+  double s = 0;
+  for (int k = 0; k < kHistBins; ++k) s += std::min(a[k], b[k]);
+  return s;
+}
+
+const char* procedure_name(BetaProcedure p) { return p == BetaProcedure::Analysis ? "analysis" : "training"; }
+
+BetaProcedure parse_procedure(std::string_view s) {
+  if (s == "analysis") return BetaProcedure::Analysis;
+  if (s == "training") return BetaProcedure::Training;
+  throw UsageError("unknown beta procedure '" + std::string(s) + "' (expected analysis or training)");
+}
+
+TypeScheme procedure_scheme(BetaProcedure p) {
+  return p == BetaProcedure::Analysis ? TypeScheme::FourWay : TypeScheme::ThreeWay;
+}
+
+std::vector<double> default_beta_candidates(BetaProcedure p) {
+  std::vector<double> c;
+  int last = p == BetaProcedure::Analysis ? 4 : 20;
+  for (int k = 1; k <= last; ++k) c.push_back(k / 20.0);  // k/20 is the double nearest 0.05k
+  return c;
+}
+
+BetaSearch::BetaSearch(BetaOptions opts) : opts_(std::move(opts)), scheme_(procedure_scheme(opts_.procedure)) {
+  if (opts_.candidates.empty()) opts_.candidates = default_beta_candidates(opts_.procedure);
+  for (double b : opts_.candidates) check_thresholds({opts_.alpha, b});
+  size_t n = opts_.candidates.size();
+  bins_.assign(n, {});
+  prop_sum_.assign(n, {});
+  n_act_.assign(n, {});
+}
+
+void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD) {
+  const bool four = scheme_ == TypeScheme::FourWay;
+  std::span<const double> d = four ? pD : pT;  // placeholder, ignored by three-way typing
+  bool counted = false;
+  for (size_t c = 0; c < opts_.candidates.size(); ++c) {
+    TypeCounts tc = type_actions(scheme_, pT, pS, d, {opts_.alpha, opts_.candidates[c]});
+    if (tc.n_scored == 0) break;  // same for every candidate: NaN pattern does not depend on beta
+    counted = true;
+    for (ActionType t : scheme_types(scheme_)) {
+      size_t i = type_index(t);
+      bins_[c][i][proportion_bin(tc.n[i], tc.n_scored)]++;
+      prop_sum_[c][i] += double(tc.n[i]) / tc.n_scored;
+      n_act_[c][i] += tc.n[i];
+    }
+  }
+  counted ? ++n_responses_ : ++n_skipped_;
+}
+
+BetaResult BetaSearch::result() const {
+  if (n_responses_ == 0)
+    throw DataError("beta search: no response has a scored action under all models (" +
+                    std::to_string(n_skipped_) + " responses seen)");
+  BetaResult r;
+  r.procedure = opts_.procedure;
+  r.alpha = opts_.alpha;
+  r.n_responses = n_responses_;
+  r.n_skipped = n_skipped_;
+  double best = INFINITY;
+  bool stopped = false;
+  for (size_t c = 0; c < opts_.candidates.size(); ++c) {
+    BetaCandidate bc;
+    bc.beta = opts_.candidates[c];
+    for (ActionType t : scheme_types(scheme_)) {
+      size_t i = type_index(t);
+      for (int k = 0; k < kHistBins; ++k) bc.histogram[i][k] = double(bins_[c][i][k]) / n_responses_;
+      bc.mean_proportion[i] = prop_sum_[c][i] / n_responses_;
+      bc.n_actions[i] = n_act_[c][i];
+    }
+    if (opts_.procedure == BetaProcedure::Analysis) {
+      auto types = scheme_types(scheme_);
+      std::vector<ActionType> order(types.begin(), types.end());
+      std::stable_sort(order.begin(), order.end(), [&](ActionType a, ActionType b) {
+        return bc.n_actions[type_index(a)] > bc.n_actions[type_index(b)];
+      });
+      bc.first = order[0];
+      bc.second = order[1];
+      bc.overlap = histogram_overlap(bc.histogram[type_index(bc.first)], bc.histogram[type_index(bc.second)]);
+    } else {
+      const auto& hS = bc.histogram[type_index(ActionType::Student)];
+      const auto& hC = bc.histogram[type_index(ActionType::Common)];
+      const auto& hT = bc.histogram[type_index(ActionType::Teacher)];
+      bc.first = ActionType::Common;
+      bc.second = ActionType::Teacher;
+      bc.overlap_student_common = histogram_overlap(hS, hC);
+      bc.overlap_common_teacher = histogram_overlap(hC, hT);
+      bc.overlap = bc.overlap_student_common + bc.overlap_common_teacher;
+    }
+    bc.considered = !stopped;
+    if (!stopped) {
+      if (bc.overlap < best) {
+        best = bc.overlap;
+        r.pick = c;
+      }
+      if (opts_.procedure == BetaProcedure::Training &&
+          bc.mean_proportion[type_index(ActionType::Common)] > bc.mean_proportion[type_index(ActionType::Teacher)]) {
+        bc.stopped_here = true;
+        stopped = true;
+      }
+    }
+    r.candidates.push_back(bc);
+  }
+  r.beta = r.candidates[r.pick].beta;
+  return r;
+}
+
+}  // namespace rdpt

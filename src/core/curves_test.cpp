@@ -1,0 +1,100 @@
+#include "rdpt/curves.h"
+
+#include <gtest/gtest.h>
+
+#include "rdpt/error.h"
+
+namespace rdpt {
+namespace {
+
+TEST(Wilson, KnownValues) {
+  // Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662.
+  Interval i = wilson_interval(81, 263);
+  EXPECT_NEAR(i.lo, 0.2553, 5e-5);
+  EXPECT_NEAR(i.hi, 0.3662, 5e-5);
+  i = wilson_interval(5, 10);
+  EXPECT_NEAR(i.lo, 0.2366, 5e-5);
+  EXPECT_NEAR(i.hi, 0.7634, 5e-5);
+  i = wilson_interval(0, 10);
+  EXPECT_DOUBLE_EQ(i.lo, 0.0);
+  EXPECT_NEAR(i.hi, 0.2775, 5e-5);
+  i = wilson_interval(10, 10);
+  EXPECT_NEAR(i.lo, 0.7225, 5e-5);
+  EXPECT_LE(i.hi, 1.0);
+  i = wilson_interval(0, 0);
+  EXPECT_TRUE(std::isnan(i.lo) && std::isnan(i.hi));
+  EXPECT_THROW(wilson_interval(3, 2), UsageError);
+}
+
+using T = ActionType;
+constexpr auto kNone = std::nullopt;
+
+TEST(Curves, HandBuiltCase) {
+  CurveAccumulator acc({.scheme = TypeScheme::FourWay});
+  std::vector<std::optional<T>> r1 = {T::Teacher, T::Student, kNone, T::Boosted};
+  std::vector<uint32_t> t1 = {10, 20, 0, 5000};
+  std::vector<std::optional<T>> r2 = {T::Teacher, T::Teacher};
+  std::vector<uint32_t> t2 = {100, 4000};
+  std::vector<std::optional<T>> r3 = {T::Student};
+  std::vector<uint32_t> t3 = {8};
+  acc.add(r1, t1, true);
+  acc.add(r2, t2, false);
+  acc.add(r3, t3, std::nullopt);
+  Curves c = acc.result();
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.n_responses, 3u);
+  EXPECT_EQ(c.n_responses_by_subset[size_t(Subset::Correct)], 1u);
+  // j = 1
+  EXPECT_EQ(c.n_at(1, Subset::All), 3u);
+  EXPECT_EQ(c.count_at(1, Subset::All, T::Teacher), 2u);
+  EXPECT_DOUBLE_EQ(c.fraction(1, Subset::All, T::Student), 1.0 / 3);
+  EXPECT_EQ(c.n_at(1, Subset::Correct), 1u);
+  EXPECT_EQ(c.n_at(1, Subset::Incorrect), 1u);
+  EXPECT_DOUBLE_EQ(c.fraction(1, Subset::Incorrect, T::Teacher), 1.0);
+  // j = 2
+  EXPECT_EQ(c.n_at(2, Subset::All), 2u);
+  EXPECT_DOUBLE_EQ(c.fraction(2, Subset::Correct, T::Student), 1.0);
+  EXPECT_DOUBLE_EQ(c.fraction(2, Subset::Correct, T::Teacher), 0.0);
+  // j = 3: the only response with an action there has it unscored
+  EXPECT_EQ(c.n_at(3, Subset::All), 0u);
+  EXPECT_TRUE(std::isnan(c.fraction(3, Subset::All, T::Teacher)));
+  EXPECT_TRUE(std::isnan(c.mean_cum_tokens[2]));
+  // j = 4
+  EXPECT_EQ(c.count_at(4, Subset::Correct, T::Boosted), 1u);
+  // Tokens: mean cumulative counts over the responses scored at j.
+  EXPECT_DOUBLE_EQ(c.mean_cum_tokens[0], (10 + 100 + 8) / 3.0);
+  EXPECT_DOUBLE_EQ(c.mean_cum_tokens[1], (30 + 4100) / 2.0);
+  EXPECT_DOUBLE_EQ(c.mean_cum_tokens[3], 5030.0);
+  ASSERT_EQ(c.marks.size(), 1u);
+  EXPECT_EQ(c.marks[0].tokens, 4096u);
+  EXPECT_EQ(c.marks[0].position, 4u);
+  Interval i = c.interval(1, Subset::All, T::Teacher);
+  Interval w = wilson_interval(2, 3);
+  EXPECT_DOUBLE_EQ(i.lo, w.lo);
+  EXPECT_DOUBLE_EQ(i.hi, w.hi);
+  // Correct minus incorrect Teacher share: j1 1-1, j2 0-1.
+  EXPECT_DOUBLE_EQ(summed_correct_minus_incorrect(c, T::Teacher), -1.0);
+  EXPECT_DOUBLE_EQ(summed_correct_minus_incorrect(c, T::Teacher, 1), 0.0);
+}
+
+TEST(Curves, MarksEveryMultipleAndLimits) {
+  CurveAccumulator acc({.max_positions = 2, .token_mark = 100});
+  std::vector<std::optional<T>> r = {T::Shared, T::Shared, T::Shared};
+  std::vector<uint32_t> t = {50, 250, 1000};
+  acc.add(r, t, true);
+  Curves c = acc.result();
+  ASSERT_EQ(c.size(), 2u);  // max_positions
+  ASSERT_EQ(c.marks.size(), 3u);  // 100, 200, 300 all first reached at j = 2 (300 tokens)
+  EXPECT_EQ(c.marks[2].tokens, 300u);
+  EXPECT_EQ(c.marks[0].position, 2u);
+  std::vector<uint32_t> bad = {1};
+  EXPECT_THROW(acc.add(r, bad, true), UsageError);
+  // No token counts: means stay NaN and there are no marks.
+  CurveAccumulator acc2;
+  acc2.add(r, {}, false);
+  EXPECT_TRUE(acc2.result().marks.empty());
+  EXPECT_TRUE(std::isnan(acc2.result().mean_cum_tokens[0]));
+}
+
+}  // namespace
+}  // namespace rdpt
