@@ -5,16 +5,28 @@
 // instant leaves each pair either wholly present or absent; resuming skips pairs that are
 // present with status Ok. Readers (Python, the sqlite3 shell) see a consistent snapshot.
 //
-// Schema (docs/store.md has the full description and Python examples):
-//   meta(key TEXT PRIMARY KEY, value TEXT)            -- schema_version, created_by, ...
+// Schema version 1 (docs/store.md has the full description and Python examples):
+//   PRAGMA application_id = 0x52445054 ('RDPT'), PRAGMA user_version = 1 (= kStoreSchemaVersion)
+//   meta(key TEXT PRIMARY KEY, value TEXT)            -- schema_version, application, created_by, created_at
 //   responses(rid INTEGER PRIMARY KEY, id TEXT UNIQUE, group_id, question, response, system,
-//             answer, correct, source_file, source_line, n_actions, spans BLOB, special BLOB)
+//             answer (NULL = none), correct (NULL/0/1), source_file, source_line, n_actions,
+//             spans BLOB, special BLOB)
 //   models(mid INTEGER PRIMARY KEY, name TEXT UNIQUE, backend, location, fingerprint,
 //          tokenizer, template, info TEXT (JSON), created_at)
-//   scores(mid, rid, status, n_tokens, n_tokens_total, token_counts BLOB, logprob_sums BLOB,
-//          error, updated_at, PRIMARY KEY(mid, rid))
+//   scores(mid, rid, status (0 Ok, 1 Failed, 2 Truncated), n_tokens, n_tokens_total,
+//          token_counts BLOB, logprob_sums BLOB, error, updated_at, PRIMARY KEY(mid, rid))
 // BLOBs are little-endian arrays, one element per action: spans = u32 (begin, end) pairs,
-// special = u8, token_counts = u32, logprob_sums = f64.
+// special = u8, token_counts = u32, logprob_sums = f64. A Failed pair may have empty BLOBs.
+// Timestamps are UTC text "YYYY-MM-DDTHH:MM:SSZ".
+//
+// Example:
+//   auto st = rdpt::Store::open("scores.db", rdpt::OpenMode::Create);
+//   int64_t rid = st->put_response(resp);              // resp.actions from rdpt::segment
+//   int64_t mid = st->put_model({.name = "teacher", .fingerprint = "sha256:..."});
+//   st->put_scores(mid, rid, {.n_tokens = n, .n_tokens_total = n, .actions = align_tokens(...)});
+//   int64_t mids[] = {mid};
+//   st->for_each_scored(mids, [](const rdpt::StoredResponse& r, auto scores) { ...; return true; });
+// A Store object is not thread-safe: use one per thread (several processes may open one file).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +43,7 @@
 namespace rdpt {
 
 inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int32_t kStoreApplicationId = 0x52445054;  // "RDPT", in PRAGMA application_id
 
 struct StoredResponse {
   int64_t rid = 0;                    // store row id (assigned by put_response)
@@ -79,7 +92,9 @@ class Store {
   virtual const std::string& path() const = 0;
 
   // Responses. put_response inserts or, if the id exists with identical text, returns the
-  // existing rid; an existing id with a different response text is a DataError.
+  // existing rid; an existing id with a different response text is a DataError. The stored
+  // row's other fields are kept; a different segmentation replaces the stored one while no
+  // score refers to it, and is a DataError once one does.
   virtual int64_t put_response(const StoredResponse& r) = 0;
   virtual std::optional<int64_t> find_response(const std::string& id) = 0;
   virtual std::optional<StoredResponse> get_response(int64_t rid) = 0;
