@@ -1,0 +1,38 @@
+// The JSONL record reader and layout detection: arbitrary bytes (plain, or gzip/zstd-looking)
+// give records or a DataError/Error, never a crash or a hang; with skip_bad it never throws
+// DataError for a record.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static std::string path = [] {
+    char tmpl[] = "/tmp/rdpt_fuzz_reader_XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) std::abort();
+    close(fd);
+    return std::string(tmpl);
+  }();
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  std::fwrite(data, 1, size, f);
+  std::fclose(f);
+  for (bool skip : {false, true}) {
+    rdpt::ReaderOptions o;
+    o.skip_bad = skip;
+    try {
+      rdpt::RecordReader r(path, o);
+      rdpt::Record rec;
+      while (r.next(rec)) {
+        if (rec.id.empty() && rec.line == 0) std::abort();
+      }
+    } catch (const rdpt::Error&) {
+    }
+  }
+  return 0;
+}
