@@ -1,0 +1,437 @@
+// Answer equivalence: structure (lists, sets, tuples, intervals, unions, matrices, \pm,
+// equations) first, then scalars (exact integers, numbers with tolerance, expressions
+// compared at random points).
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "core/grade_internal.h"
+#include "rdpt/error.h"
+#include "rdpt/grade.h"
+
+namespace rdpt {
+
+using namespace grade_detail;
+
+namespace {
+
+constexpr int kMaxRecursion = 12;
+
+const std::set<std::string, std::less<>> kMathWords = {"sin",    "cos",    "tan",    "cot",  "sec",  "csc",
+                                                       "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+                                                       "ln",     "log",    "exp",    "sqrt", "pi",   "frac",
+                                                       "infty",  "binom",  "lfloor", "rfloor", "lceil", "rceil"};
+
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = char(std::tolower(uint8_t(c)));
+  return o;
+}
+
+bool is_int_literal(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i >= s.size()) return false;
+  for (size_t k = i; k < s.size(); ++k)
+    if (!std::isdigit(uint8_t(s[k]))) return false;
+  return true;
+}
+
+std::string canon_int(std::string_view s) {
+  bool neg = s[0] == '-';
+  size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  while (i + 1 < s.size() && s[i] == '0') ++i;
+  std::string d(s.substr(i));
+  if (d == "0") neg = false;
+  return (neg ? "-" : "") + d;
+}
+
+// A run of 3+ letters that is not a math function name (outside commands): text, not algebra.
+bool looks_textual(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (std::isalpha(uint8_t(s[i]))) {
+      size_t j = i;
+      while (j < s.size() && std::isalpha(uint8_t(s[j]))) ++j;
+      bool cmd = i > 0 && s[i - 1] == '\\';
+      if (!cmd && j - i >= 3 && !kMathWords.count(lower(s.substr(i, j - i)))) return true;
+      i = j;
+    } else {
+      ++i;
+    }
+  }
+  return false;
+}
+
+// "5.4 cents", "864 inches^2", "28 percent", "\frac{270}7 degrees" -> the number part.
+std::string strip_units(const std::string& s) {
+  size_t k = s.find(' ');
+  while (k != std::string::npos) {
+    std::string head = trim(s.substr(0, k));
+    std::string tail = s.substr(k + 1);
+    // tail: words of letters, optionally ^digit, separated by spaces
+    bool ok = !tail.empty() && std::isalpha(uint8_t(tail[0]));
+    bool has_long_word = false;
+    for (size_t i = 0; ok && i < tail.size();) {
+      if (std::isalpha(uint8_t(tail[i]))) {
+        size_t j = i;
+        while (j < tail.size() && std::isalpha(uint8_t(tail[j]))) ++j;
+        std::string w = lower(tail.substr(i, j - i));
+        if (w.size() >= 2) has_long_word = true;
+        if (kMathWords.count(w) || w == "and" || w == "or") ok = false;
+        i = j;
+        if (i < tail.size() && tail[i] == '^') {
+          ++i;
+          while (i < tail.size() && std::isdigit(uint8_t(tail[i]))) ++i;
+        }
+      } else if (tail[i] == ' ') {
+        ++i;
+      } else if (tail[i] == '^' && i + 1 < tail.size() && std::isdigit(uint8_t(tail[i + 1]))) {
+        i += 2;
+      } else {
+        ok = false;
+      }
+    }
+    bool head_numeric = !head.empty() && std::any_of(head.begin(), head.end(), [](char c) { return std::isdigit(uint8_t(c)); }) &&
+                        !looks_textual(head);
+    if (ok && has_long_word && head_numeric) return head;
+    k = s.find(' ', k + 1);
+  }
+  return s;
+}
+
+bool close(double a, double b, const EquivOptions& o) {
+  if (std::isnan(a) || std::isnan(b)) return false;
+  if (std::isinf(a) || std::isinf(b)) return a == b;
+  double d = std::fabs(a - b);
+  return d <= o.abs_tol || d <= o.rel_tol * std::max(std::fabs(a), std::fabs(b));
+}
+
+bool expr_equal(const Expr& a, const Expr& b, const EquivOptions& o) {
+  std::vector<std::string> vars;
+  collect_vars(a, vars);
+  collect_vars(b, vars);
+  vars.erase(std::remove(vars.begin(), vars.end(), "e"), vars.end());  // Euler's number
+  if (vars.empty()) return close(eval_expr(a, {}), eval_expr(b, {}), o);
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<double> dist(0.6, 2.4);
+  int n_valid = 0;
+  for (int p = 0; p < std::max(1, o.n_points) * 3 && n_valid < std::max(1, o.n_points); ++p) {
+    std::map<std::string, double> values;
+    for (const auto& v : vars) values[v] = dist(rng);
+    double x = eval_expr(a, values), y = eval_expr(b, values);
+    bool fx = std::isfinite(x), fy = std::isfinite(y);
+    if (!fx && !fy) continue;  // outside both domains: try another point
+    if (fx != fy) return false;
+    // expressions are compared with a slightly looser tolerance (rounding in long formulas)
+    EquivOptions loose = o;
+    loose.rel_tol = std::max(o.rel_tol, 1e-9);
+    if (!close(x, y, loose)) return false;
+    ++n_valid;
+  }
+  return n_valid >= 2 || (n_valid >= 1 && o.n_points <= 1);
+}
+
+bool scalar_equal(const std::string& a0, const std::string& b0, const EquivOptions& o) {
+  std::string a = strip_units(a0), b = strip_units(b0);
+  std::string na = remove_spaces(a), nb = remove_spaces(b);
+  if (na == nb) return true;
+  if (is_int_literal(na) && is_int_literal(nb)) return canon_int(na) == canon_int(nb);
+  // multiple-choice letters: "(C)" vs "C"
+  if (looks_textual(na) || looks_textual(nb)) return lower(na) == lower(nb);
+  if (na.size() > o.max_length || nb.size() > o.max_length) return false;
+  auto ea = parse_expr(a), eb = parse_expr(b);
+  if (!ea || !eb) return false;
+  // single letters are symbols (choices, variables): "C" != "D" even though both are free variables
+  return expr_equal(*ea, *eb, o);
+}
+
+// "x = 5" -> "5"; chains "x = 1+1 = 2" -> "2"; "x \in [0,1]" -> "[0,1]". Only when the left side
+// is a bare name: a letter or command with optional subscript, f(x), |AB|, or a tuple of names.
+bool simple_lhs(std::string_view lhs) {
+  std::string l = remove_spaces(lhs);
+  if (l.empty() || l.size() > 24) return false;
+  if (l.front() == '(' && l.back() == ')') {
+    for (auto& part : split_top(l.substr(1, l.size() - 2), ",")) {
+      if (!simple_lhs(part)) return false;
+    }
+    return true;
+  }
+  if (l.front() == '|' && l.back() == '|') l = l.substr(1, l.size() - 2);
+  size_t i = 0;
+  if (i < l.size() && l[i] == '\\') {
+    ++i;
+    while (i < l.size() && std::isalpha(uint8_t(l[i]))) ++i;
+  } else {
+    while (i < l.size() && std::isalpha(uint8_t(l[i]))) ++i;
+  }
+  if (i == 0) return false;
+  if (i < l.size() && l[i] == '_') {
+    ++i;
+    if (i < l.size() && l[i] == '{') {
+      size_t e = match_brace(l, i);
+      if (e == std::string::npos) return false;
+      i = e;
+    } else if (i < l.size()) {
+      ++i;
+    }
+  }
+  if (i < l.size() && l[i] == '(') {
+    size_t depth = 0, j = i;
+    for (; j < l.size(); ++j) {
+      if (l[j] == '(') ++depth;
+      if (l[j] == ')' && --depth == 0) break;
+    }
+    i = j + 1;
+  }
+  // ratio names "A:B"
+  if (i < l.size() && l[i] == ':') return simple_lhs(l.substr(i + 1)) && i > 0;
+  return i >= l.size();
+}
+
+std::string strip_lhs(const std::string& s) {
+  // relations other than '=' are left alone
+  auto eq = split_top(s, "=");
+  if (eq.size() >= 2) {
+    bool relational = false;
+    for (size_t k = 0; k + 1 < eq.size(); ++k) {
+      const auto& piece = eq[k];
+      if (!piece.empty() && (piece.back() == '<' || piece.back() == '>' || piece.back() == '!')) relational = true;
+    }
+    if (!relational && simple_lhs(eq[0]) && !eq.back().empty()) return eq.back();
+  }
+  auto in = split_top(s, "\\in");
+  if (in.size() == 2 && simple_lhs(in[0]) && !in[1].empty()) return in[1];
+  return s;
+}
+
+enum class Shape { Scalar, List, Set, Tuple, Union, Matrix };
+
+struct Parsed {
+  Shape shape = Shape::Scalar;
+  char open = 0, close = 0;        // Tuple brackets
+  std::vector<std::string> items;  // elements (or rows joined as "a&b" for matrices)
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  // separators: ',' ';' and the words and / or
+  std::string t = s;
+  std::vector<std::string> out;
+  for (auto& piece : split_top(t, ",")) {
+    for (auto& p2 : split_top(piece, ";")) {
+      for (auto& p3 : split_top(p2, " and ")) {
+        for (auto& p4 : split_top(p3, " or ")) {
+          std::string q = trim(p4);
+          if (q.rfind("and ", 0) == 0) q = trim(q.substr(4));
+          if (q.rfind("or ", 0) == 0) q = trim(q.substr(3));
+          if (!q.empty()) out.push_back(q);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+bool parse_matrix(const std::string& s, Parsed& p) {
+  if (s.rfind("\\begin{", 0) != 0) return false;
+  size_t e = s.find('}');
+  std::string env = s.substr(7, e - 7);
+  if (env != "pmatrix" && env != "bmatrix" && env != "matrix" && env != "array" && env != "smallmatrix") return false;
+  std::string end = "\\end{" + env + "}";
+  if (s.size() < end.size() || s.compare(s.size() - end.size(), end.size(), end) != 0) return false;
+  size_t body = e + 1;
+  if (env == "array" && body < s.size() && s[body] == '{') {
+    size_t c = match_brace(s, body);
+    if (c == std::string::npos) return false;
+    body = c;
+  }
+  std::string inner = s.substr(body, s.size() - end.size() - body);
+  p.shape = Shape::Matrix;
+  std::vector<std::string> rows;
+  size_t pos = 0;
+  for (;;) {
+    size_t k = inner.find("\\\\", pos);
+    rows.push_back(trim(inner.substr(pos, k == std::string::npos ? std::string::npos : k - pos)));
+    if (k == std::string::npos) break;
+    pos = k + 2;
+  }
+  while (!rows.empty() && rows.back().empty()) rows.pop_back();
+  for (auto& r : rows) {
+    auto cells = split_top(r, "&");
+    p.items.push_back("#row" + std::to_string(cells.size()));
+    for (auto& c : cells) p.items.push_back(c);
+  }
+  return true;
+}
+
+Parsed shape_of(const std::string& s) {
+  Parsed p;
+  if (parse_matrix(s, p)) return p;
+  auto u = split_top(s, "\\cup");
+  if (u.size() >= 2) {
+    p.shape = Shape::Union;
+    p.items = u;
+    return p;
+  }
+  if (s.size() >= 4 && s.rfind("\\{", 0) == 0 && s.compare(s.size() - 2, 2, "\\}") == 0) {
+    std::string inner = s.substr(2, s.size() - 4);
+    // make sure the outer \{ \} enclose everything
+    auto probe = split_top("{" + inner + "}", ",");
+    if (probe.size() == 1) {
+      p.shape = Shape::Set;
+      p.items = split_list(inner);
+      return p;
+    }
+  }
+  if (one_group(s) && s[0] != '{') {
+    auto inner = split_top(s.substr(1, s.size() - 2), ",");
+    if (inner.size() >= 2) {
+      p.shape = Shape::Tuple;
+      p.open = s[0];
+      p.close = s.back();
+      p.items = inner;
+      return p;
+    }
+  }
+  auto items = split_list(s);
+  if (items.size() >= 2) {
+    p.shape = Shape::List;
+    p.items = items;
+    return p;
+  }
+  p.items = {s};
+  return p;
+}
+
+bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o, int depth);
+
+// Order-free matching of two multisets.
+bool same_multiset(const std::vector<std::string>& a, const std::vector<std::string>& b, const EquivOptions& o,
+                   int depth) {
+  if (a.size() != b.size()) return false;
+  if (a.size() > 64) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const auto& x : a) {
+    bool found = false;
+    for (size_t k = 0; k < b.size() && !found; ++k) {
+      if (!used[k] && equiv_rec(x, b[k], o, depth + 1)) {
+        used[k] = true;
+        found = true;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool same_sequence(const std::vector<std::string>& a, const std::vector<std::string>& b, const EquivOptions& o,
+                   int depth) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (!equiv_rec(a[k], b[k], o, depth + 1)) return false;
+  return true;
+}
+
+// Expands the first top-level \pm: "1 \pm \sqrt{2}" -> {"1 + \sqrt{2}", "1 - \sqrt{2}"}.
+std::vector<std::string> expand_pm(const std::string& s) {
+  size_t k = s.find("\\pm");
+  if (k == std::string::npos) return {s};
+  std::string a = s.substr(0, k), b = s.substr(k + 3);
+  return {trim(a + "+" + b), trim(a + "-" + b)};
+}
+
+bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o, int depth) {
+  if (depth > kMaxRecursion) return remove_spaces(a) == remove_spaces(b);
+  std::string na = remove_spaces(a), nb = remove_spaces(b);
+  if (na == nb) return true;
+  if (na.empty() || nb.empty()) return false;
+
+  std::string sa = strip_lhs(a), sb = strip_lhs(b);
+  if (sa != a || sb != b) return equiv_rec(sa, sb, o, depth + 1);
+
+  bool pa = a.find("\\pm") != std::string::npos, pb = b.find("\\pm") != std::string::npos;
+  Parsed A = shape_of(a), B = shape_of(b);
+  if ((pa || pb) && (A.shape == Shape::Scalar || A.shape == Shape::List || A.shape == Shape::Set) &&
+      (B.shape == Shape::Scalar || B.shape == Shape::List || B.shape == Shape::Set)) {
+    std::vector<std::string> xa, xb;
+    for (auto& it : A.items)
+      for (auto& x : expand_pm(it)) xa.push_back(x);
+    for (auto& it : B.items)
+      for (auto& x : expand_pm(it)) xb.push_back(x);
+    if (xa.size() == A.items.size() && xb.size() == B.items.size()) return false;  // \pm not expandable
+    return same_multiset(xa, xb, o, depth);
+  }
+  if (A.shape == Shape::Matrix || B.shape == Shape::Matrix) {
+    if (A.shape != B.shape) {
+      // a column vector equals a tuple of the same entries
+      auto flat = [](const Parsed& p) {
+        std::vector<std::string> v;
+        for (auto& x : p.items)
+          if (x.rfind("#row", 0) != 0) v.push_back(x);
+        return v;
+      };
+      const Parsed& M = A.shape == Shape::Matrix ? A : B;
+      const Parsed& T = A.shape == Shape::Matrix ? B : A;
+      bool column = std::all_of(M.items.begin(), M.items.end(), [](const std::string& x) { return x.rfind("#row", 0) != 0 || x == "#row1"; });
+      if (T.shape == Shape::Tuple && T.open == '(' && column) return same_sequence(flat(M), T.items, o, depth);
+      return false;
+    }
+    if (A.items.size() != B.items.size()) return false;
+    for (size_t k = 0; k < A.items.size(); ++k) {
+      bool ra = A.items[k].rfind("#row", 0) == 0, rb = B.items[k].rfind("#row", 0) == 0;
+      if (ra || rb) {
+        if (A.items[k] != B.items[k]) return false;
+      } else if (!equiv_rec(A.items[k], B.items[k], o, depth + 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (A.shape == Shape::Union || B.shape == Shape::Union) {
+    if (A.shape != B.shape) return false;
+    return same_multiset(A.items, B.items, o, depth);
+  }
+  if (A.shape == Shape::Tuple || B.shape == Shape::Tuple) {
+    if (A.shape == Shape::Tuple && B.shape == Shape::Tuple)
+      return A.open == B.open && A.close == B.close && same_sequence(A.items, B.items, o, depth);
+    return false;
+  }
+  if (A.shape == Shape::Set || A.shape == Shape::List || B.shape == Shape::Set || B.shape == Shape::List) {
+    // a set/list against another set/list: order-free; a one-element set equals its element
+    return same_multiset(A.items, B.items, o, depth);
+  }
+  // single items: drop one pair of grouping parentheses "(9+1)" -> "9+1"
+  std::string ua = a, ub = b;
+  bool changed = false;
+  if (one_group(ua) && (ua[0] == '(' || ua[0] == '{') ) {
+    ua = trim(ua.substr(1, ua.size() - 2));
+    changed = true;
+  }
+  if (one_group(ub) && (ub[0] == '(' || ub[0] == '{')) {
+    ub = trim(ub.substr(1, ub.size() - 2));
+    changed = true;
+  }
+  if (changed) return equiv_rec(ua, ub, o, depth + 1);
+  return scalar_equal(a, b, o);
+}
+
+}  // namespace
+
+void check_options(const EquivOptions& o) {
+  if (!(o.rel_tol >= 0) || o.rel_tol >= 1)
+    throw UsageError("grading: rel_tol must be in [0, 1), got " + std::to_string(o.rel_tol));
+  if (!(o.abs_tol >= 0)) throw UsageError("grading: abs_tol must be >= 0, got " + std::to_string(o.abs_tol));
+  if (o.n_points < 1 || o.n_points > 1000)
+    throw UsageError("grading: n_points must be in [1, 1000], got " + std::to_string(o.n_points));
+  if (o.max_length == 0) throw UsageError("grading: max_length must be > 0");
+}
+
+bool answers_equivalent(std::string_view answer, std::string_view reference, const EquivOptions& o) {
+  if (answer.size() > o.max_length || reference.size() > o.max_length)
+    return remove_spaces(answer) == remove_spaces(reference);
+  std::string a = normalize_answer(answer), b = normalize_answer(reference);
+  if (a.empty() || b.empty()) return false;
+  return equiv_rec(a, b, o, 0);
+}
+
+}  // namespace rdpt

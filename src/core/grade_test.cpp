@@ -1,0 +1,397 @@
+// Tests of answer extraction and equivalence (METHOD.md section 9): hand-written hard cases,
+// every shipped benchmark answer against itself and against a different answer, the
+// Math-Verify cases (agreement rate with a floor) and the Sky-T1 traces' own labels.
+#include <zstd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "rdpt/error.h"
+#include "rdpt/grade.h"
+
+namespace rdpt {
+namespace {
+
+// ---------- helpers ----------
+
+std::vector<nlohmann::json> read_zst_jsonl(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  std::string in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  std::string out;
+  std::vector<char> buf(ZSTD_DStreamOutSize());
+  ZSTD_inBuffer ib{in.data(), in.size(), 0};
+  while (ib.pos < ib.size) {
+    ZSTD_outBuffer ob{buf.data(), buf.size(), 0};
+    size_t r = ZSTD_decompressStream(dctx, &ob, &ib);
+    if (ZSTD_isError(r)) {
+      ZSTD_freeDCtx(dctx);
+      throw std::runtime_error(path + ": " + ZSTD_getErrorName(r));
+    }
+    out.append(buf.data(), ob.pos);
+  }
+  ZSTD_freeDCtx(dctx);
+  std::vector<nlohmann::json> rows;
+  std::istringstream ss(out);
+  std::string line;
+  while (std::getline(ss, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+std::string data_path(const std::string& rel) { return std::string(RDPT_TEST_DATA) + "/" + rel; }
+
+bool eq(std::string_view a, std::string_view b) { return answers_equivalent(a, b); }
+
+#define EXPECT_EQUIV(a, b) EXPECT_TRUE(eq(a, b)) << "expected equal: [" << (a) << "] vs [" << (b) << "]"
+#define EXPECT_NOT_EQUIV(a, b) EXPECT_FALSE(eq(a, b)) << "expected different: [" << (a) << "] vs [" << (b) << "]"
+
+// ---------- extraction ----------
+
+TEST(GradeExtract, LastBoxedAfterThink) {
+  auto ex = extract_answer("<think>maybe \\boxed{3}</think>So the answer is \\boxed{4}.");
+  ASSERT_TRUE(ex.answer);
+  EXPECT_EQ(*ex.answer, "4");
+  EXPECT_EQ(ex.method, "boxed");
+}
+
+TEST(GradeExtract, BoxedOnlyInThinkingPartIsNoAnswer) {
+  // the part after </think> decides; a box in the reasoning alone does not count
+  auto ex = extract_answer("<think>so \\boxed{3}</think>The answer is three.");
+  EXPECT_FALSE(ex.answer);
+}
+
+TEST(GradeExtract, WholeResponseWithoutThinkEnd) {
+  auto ex = extract_answer("<think>thinking \\boxed{7} and cut off");
+  ASSERT_TRUE(ex.answer);
+  EXPECT_EQ(*ex.answer, "7");
+}
+
+TEST(GradeExtract, SkyT1EndOfThoughtMarker) {
+  auto ex = extract_answer("<|begin_of_thought|>\\boxed{1}<|end_of_thought|><|begin_of_solution|>\\boxed{2}<|end_of_solution|>");
+  ASSERT_TRUE(ex.answer);
+  EXPECT_EQ(*ex.answer, "2");
+}
+
+TEST(GradeExtract, NestedBraces) {
+  auto ex = extract_answer("x \\boxed{\\frac{1}{\\sqrt{2}}} y");
+  ASSERT_TRUE(ex.answer);
+  EXPECT_EQ(*ex.answer, "\\frac{1}{\\sqrt{2}}");
+}
+
+TEST(GradeExtract, EscapedBracesInsideBox) {
+  auto ex = extract_answer("\\boxed{\\{1,2\\}}");
+  ASSERT_TRUE(ex.answer);
+  EXPECT_EQ(*ex.answer, "\\{1,2\\}");
+}
+
+TEST(GradeExtract, SpaceBeforeBraceFboxAndNoBrace) {
+  EXPECT_EQ(*extract_answer("\\boxed {12}").answer, "12");
+  EXPECT_EQ(*extract_answer("\\fbox{5}").answer, "5");
+  auto nb = extract_answer("so $\\boxed 5$.");
+  ASSERT_TRUE(nb.answer);
+  EXPECT_EQ(*nb.answer, "5");
+  EXPECT_EQ(nb.method, "boxed-nobrace");
+}
+
+TEST(GradeExtract, UnterminatedBoxIsNoAnswer) {
+  EXPECT_FALSE(extract_answer("\\boxed{1} and finally \\boxed{2").answer);
+  EXPECT_FALSE(extract_answer("\\boxed{").answer);
+  EXPECT_FALSE(extract_answer("\\boxed{}").answer);
+  EXPECT_FALSE(extract_answer("").answer);
+  EXPECT_FALSE(extract_answer("no box at all 42").answer);
+}
+
+TEST(GradeExtract, DeepNestingIsBoundedAndLinear) {
+  std::string deep = "\\boxed{" + std::string(100000, '{') + "1" + std::string(100000, '}') + "}";
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(extract_answer(deep).answer);  // deeper than max_depth: no answer
+  std::string many;
+  for (int i = 0; i < 50000; ++i) many += "\\boxed{";  // many unterminated boxes
+  EXPECT_FALSE(extract_answer(many).answer);
+  std::string ok = "\\boxed{" + std::string(10, '{') + "1" + std::string(10, '}') + "}";
+  EXPECT_TRUE(extract_answer(ok).answer);
+  (void)t0;  // no wall-clock assertion: a quadratic scan would make this test time out instead
+}
+
+TEST(GradeExtract, MultipleChoiceLetters) {
+  ExtractOptions o;
+  o.multiple_choice = true;
+  EXPECT_EQ(*extract_answer("Thus. Answer: C", o).answer, "C");
+  EXPECT_EQ(*extract_answer("The answer is (B).", o).answer, "B");
+  EXPECT_EQ(*extract_answer("**Answer:** D", o).answer, "D");
+  EXPECT_EQ(*extract_answer("The answer is A. Wait, no: the answer is (E)", o).answer, "E");
+  EXPECT_FALSE(extract_answer("The answer is Clearly wrong", o).answer);
+  EXPECT_FALSE(extract_answer("Answer: C", ExtractOptions{}).answer);  // only with multiple_choice
+}
+
+TEST(GradeExtract, TextFallbackOnlyWhenAsked) {
+  ExtractOptions o;
+  o.fallback_text = true;
+  EXPECT_EQ(*extract_answer("The final answer is $28 \\%$. I hope it is correct.", o).answer, "$28 \\%$");
+  EXPECT_EQ(*extract_answer("so we get $x = 4$ in the end", o).answer, "x = 4");
+  EXPECT_EQ(*extract_answer("it is 1,000.99 exactly", o).answer, "1,000.99");
+  EXPECT_FALSE(extract_answer("no numbers", o).answer);
+}
+
+// ---------- equivalence: hand-written hard cases ----------
+
+TEST(GradeEquiv, Numbers) {
+  EXPECT_EQUIV("025", "25");
+  EXPECT_EQUIV("1,000", "1000");
+  EXPECT_EQUIV("\\frac{1}{2}", "0.5");
+  EXPECT_EQUIV("\\dfrac{1}{2}", "1/2");
+  EXPECT_EQUIV("\\tfrac12", "0.5");
+  EXPECT_EQUIV("\\frac12", "\\frac{1}{2}");
+  EXPECT_EQUIV("-0", "0");
+  EXPECT_EQUIV("0.4", ".4");
+  EXPECT_EQUIV("10,\\!080", "10080");
+  EXPECT_EQUIV("14{,}916", "14916");
+  EXPECT_EQUIV("\\$32,\\!348", "32348");
+  EXPECT_NOT_EQUIV("25", "26");
+  EXPECT_NOT_EQUIV("1000", "1001");
+  EXPECT_NOT_EQUIV("0.5", "0.50001");
+  EXPECT_NOT_EQUIV("32, 349", "32349");  // a list, not a thousands separator
+  EXPECT_EQUIV("100000000000000000001", "100000000000000000001");
+  EXPECT_NOT_EQUIV("100000000000000000001", "100000000000000000002");  // integers compare exactly
+}
+
+TEST(GradeEquiv, Tolerance) {
+  EXPECT_EQUIV("3.14159265", "\\pi");
+  EXPECT_EQUIV("0.0833333333", "\\frac{1}{12}");
+  EXPECT_NOT_EQUIV("3.14", "\\pi");
+}
+
+TEST(GradeEquiv, UnitsDegreesPercent) {
+  EXPECT_EQUIV("10^\\circ", "10");
+  EXPECT_EQUIV("90^{\\circ}", "90");
+  EXPECT_EQUIV("50\\%", "50");
+  EXPECT_EQUIV("28 percent", "28\\%");
+  EXPECT_EQUIV("5.4 \\text{ cents}", "5.4");
+  EXPECT_EQUIV("864 \\mbox{ inches}^2", "864");
+  EXPECT_EQUIV("\\frac{270}7\\text{ degrees}", "\\frac{270}{7}");
+  EXPECT_EQUIV("125\\textnormal{ miles}", "125");
+  EXPECT_NOT_EQUIV("10^\\circ", "20");
+}
+
+TEST(GradeEquiv, LatexNormalisation) {
+  EXPECT_EQUIV("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})");
+  EXPECT_EQUIV("$\\frac{14}{3}$", "\\frac{14}{3}");
+  EXPECT_EQUIV("\\text{Evelyn}", "Evelyn");
+  EXPECT_EQUIV("\\mathrm{e}", "e");
+  EXPECT_EQUIV("\\sqrt3", "\\sqrt{3}");
+  EXPECT_EQUIV("3\\sqrt{13}", "\\sqrt{117}");
+  EXPECT_EQUIV("11\\sqrt2", "11 \\sqrt{2}");
+  EXPECT_EQUIV("\\frac{\\sqrt{3}}{3}", "\\frac{1}{\\sqrt{3}}");
+  EXPECT_EQUIV("\\text{(C)}", "C");
+  EXPECT_EQUIV("\\text{(C)}", "(C)");
+  EXPECT_NOT_EQUIV("\\text{(C)}", "D");
+  EXPECT_NOT_EQUIV("\\text{east}", "\\text{west}");
+}
+
+TEST(GradeEquiv, TuplesIntervalsSets) {
+  EXPECT_NOT_EQUIV("(1,2)", "(2,1)");
+  EXPECT_EQUIV("(1,2)", "(1, 2)");
+  EXPECT_NOT_EQUIV("[0,1)", "[0,1]");
+  EXPECT_EQUIV("[0,1)", "[0, 1)");
+  EXPECT_EQUIV("\\{1,2\\}", "\\{2,1\\}");
+  EXPECT_NOT_EQUIV("\\{1,2\\}", "\\{1,3\\}");
+  EXPECT_EQUIV("1,-2", "-2, 1");
+  EXPECT_EQUIV("(-\\infty, 0]", "(-\\infty,0]");
+  EXPECT_NOT_EQUIV("(-\\infty, 0]", "(-\\infty, 0)");
+  EXPECT_EQUIV("(0,9) \\cup (9,36)", "(9,36)\\cup(0,9)");
+  EXPECT_NOT_EQUIV("(0,9) \\cup (9,36)", "(0,9) \\cup [9,36)");
+  EXPECT_EQUIV("\\left(\\frac{3}{5},\\frac{8}{3}\\right]", "(0.6, \\frac{8}{3}]");
+  EXPECT_EQUIV("(1,2),(3,4)", "(3,4), (1,2)");
+  EXPECT_NOT_EQUIV("(1,2),(3,4)", "(1,2)");
+}
+
+TEST(GradeEquiv, PlusMinusAndEquations) {
+  EXPECT_EQUIV("1 \\pm \\sqrt{19}", "1+\\sqrt{19}, 1-\\sqrt{19}");
+  EXPECT_EQUIV("3 \\pm 2 \\sqrt{2}", "3 \\pm 2\\sqrt2");
+  EXPECT_NOT_EQUIV("1 \\pm \\sqrt{19}", "1+\\sqrt{19}");
+  EXPECT_EQUIV("x=5", "5");
+  EXPECT_EQUIV("k = 1", "1");
+  EXPECT_EQUIV("f(x) = 2x", "2x");
+  EXPECT_EQUIV("x \\in [-2,7]", "[-2,7]");
+  EXPECT_NOT_EQUIV("2x + z = 1", "1");
+  EXPECT_EQUIV("y = 2x + 3", "y=3+2x");
+  EXPECT_EQUIV("k \\geq 2", "k \\ge 2");
+}
+
+TEST(GradeEquiv, Expressions) {
+  EXPECT_EQUIV("p - q", "-q + p");
+  EXPECT_EQUIV("x^5 - x^4 + x^3 - x^2 + x - 1", "(x-1)(x^4+x^2+1)");
+  EXPECT_EQUIV("\\frac{x+2}{7}", "\\frac{x}{7}+\\frac{2}{7}");
+  EXPECT_EQUIV("\\tan^2(y)+1", "\\sec^2(y)");
+  EXPECT_EQUIV("2 \\sin b \\cos a", "\\sin(a+b) - \\sin(a-b)");
+  EXPECT_EQUIV("\\frac{n(n+1)}{2}", "\\frac{n^2+n}{2}");
+  EXPECT_EQUIV("2^{1009}", "2^{1009}");
+  EXPECT_EQUIV("\\binom{4}{2}", "6");
+  EXPECT_EQUIV("5!", "120");
+  EXPECT_NOT_EQUIV("(a+5)(b+2)", "(+5)(b+2)");
+  EXPECT_NOT_EQUIV("x+2n+1", "x+1");
+  EXPECT_NOT_EQUIV("4", "4\\sqrt{2}");
+  EXPECT_NOT_EQUIV("6 - 5i", "6 + 5i");
+}
+
+TEST(GradeEquiv, Matrices) {
+  EXPECT_EQUIV("\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}",
+               "\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\\\ \\frac53 \\end{pmatrix}");
+  EXPECT_NOT_EQUIV("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 5 \\end{pmatrix}");
+  EXPECT_EQUIV("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)");
+}
+
+TEST(GradeEquiv, GarbageNeverThrows) {
+  for (const std::string& s : std::vector<std::string>{"", "{", "}", "\\", "\\frac", "\\frac{", "((((", "))))", "\\sqrt[", "^^^", "1/0",
+                        "\\left(", "$$", "\\boxed{", std::string(5000, '('), std::string(3000, '{')}) {
+    EXPECT_NO_THROW(answers_equivalent(s, s));
+    EXPECT_NO_THROW(answers_equivalent(s, "1"));
+    EXPECT_NO_THROW(normalize_answer(s));
+  }
+  EXPECT_FALSE(eq("", ""));  // an empty answer is never correct
+  EXPECT_FALSE(eq("1/0", "2/0"));
+}
+
+TEST(GradeEquiv, OptionsAreChecked) {
+  EquivOptions o;
+  EXPECT_NO_THROW(check_options(o));
+  o.rel_tol = -1;
+  EXPECT_THROW(check_options(o), UsageError);
+  o = {};
+  o.n_points = 0;
+  EXPECT_THROW(check_options(o), UsageError);
+}
+
+TEST(GradeResponse, Verdicts) {
+  EXPECT_EQ(grade_response("... \\boxed{\\frac{1}{2}}", "0.5").verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("... \\boxed{3}", "0.5").verdict, Verdict::Incorrect);
+  EXPECT_EQ(grade_response("no answer here", "0.5").verdict, Verdict::NoAnswer);
+  EXPECT_EQ(grade_response("<think>\\boxed{025}</think> \\boxed{25}", "025").verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("\\boxed{5}", "the solution gives \\boxed{5}").verdict, Verdict::Correct);
+  GradeOptions mc;
+  mc.extract.multiple_choice = true;
+  EXPECT_EQ(grade_response("so the answer is (C)", "C", mc).verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("so the answer is (C)", "\\text{(D)}", mc).verdict, Verdict::Incorrect);
+  EXPECT_EQ(grade_response("\\boxed{\\text{(C)}}", "C", mc).verdict, Verdict::Correct);
+  EXPECT_EQ(verdict_name(Verdict::NoAnswer), "no-answer");
+}
+
+// ---------- real benchmark answers ----------
+
+struct BenchResult {
+  int n = 0, self_fail = 0, other_fail = 0;
+  std::vector<std::string> failures;
+};
+
+BenchResult check_benchmark(const std::string& name) {
+  auto rows = read_zst_jsonl(data_path("benchmarks/" + name + ".jsonl.zst"));
+  BenchResult r;
+  std::vector<std::string> answers;
+  for (auto& row : rows) {
+    const auto& a = row.at("answer");
+    answers.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+  }
+  r.n = int(answers.size());
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers_equivalent(answers[i], answers[i])) {
+      ++r.self_fail;
+      r.failures.push_back("self: " + answers[i]);
+    }
+    // the next answer (cyclically) whose text differs: a different value
+    for (size_t k = 1; k < answers.size(); ++k) {
+      const std::string& other = answers[(i + k) % answers.size()];
+      if (normalize_answer(other) == normalize_answer(answers[i])) continue;
+      if (answers_equivalent(answers[i], other)) {
+        ++r.other_fail;
+        r.failures.push_back("other: [" + answers[i] + "] == [" + other + "]");
+      }
+      break;
+    }
+  }
+  return r;
+}
+
+TEST(GradeBenchmarks, EveryReferenceEqualsItselfAndDiffersFromTheNext) {
+  // Allowed exceptions: none for self-equality. For "different" answers, neighbouring answers
+  // that denote the same value in another notation are not failures; they are listed here:
+  const std::set<std::string> kSameValue = {"math500: [5] == [x=5]"};
+  int total = 0;
+  for (std::string b : {"aime24", "aime25", "amc23", "math500", "olympiadbench"}) {
+    BenchResult r = check_benchmark(b);
+    total += r.n;
+    int unexpected = 0;
+    for (auto& f : r.failures) {
+      bool allowed = f.rfind("other: ", 0) == 0 && kSameValue.count(b + ": " + f.substr(7));
+      std::cout << "  " << b << ": " << f << (allowed ? " (allowed: same value)" : "") << "\n";
+      if (!allowed) ++unexpected;
+    }
+    EXPECT_EQ(r.self_fail, 0) << b;
+    EXPECT_EQ(unexpected, 0) << b;
+  }
+  EXPECT_EQ(total, 30 + 30 + 40 + 500 + 675);
+}
+
+// ---------- Math-Verify cases ----------
+
+TEST(GradeMathVerify, AgreementRate) {
+  auto rows = read_zst_jsonl(data_path("equivalence/math_verify_cases.jsonl.zst"));
+  ASSERT_EQ(rows.size(), 269u);
+  GradeOptions o;
+  o.extract.fallback_text = true;
+  o.extract.reasoning_end = {"</think>"};
+  int agree = 0, n = 0;
+  std::map<bool, std::pair<int, int>> by_expected;  // expected -> (agree, n)
+  for (auto& row : rows) {
+    std::string gold = row.at("gold"), pred = row.at("pred");
+    bool expected = row.at("expected");
+    auto eg = extract_answer(gold, o.extract), ep = extract_answer(pred, o.extract);
+    std::string g = eg.answer ? *eg.answer : gold, p = ep.answer ? *ep.answer : pred;
+    bool got = answers_equivalent(p, g, o.equiv);
+    ++n;
+    auto& be = by_expected[expected];
+    ++be.second;
+    if (got == expected) {
+      ++agree;
+      ++be.first;
+    }
+  }
+  double rate = double(agree) / n;
+  std::cout << "Math-Verify agreement: " << agree << "/" << n << " = " << rate << " (expected equal: "
+            << by_expected[true].first << "/" << by_expected[true].second << ", expected different: "
+            << by_expected[false].first << "/" << by_expected[false].second << ")\n";
+  EXPECT_GE(rate, 0.70);
+}
+
+// ---------- agreement with the Sky-T1 traces' own grader ----------
+
+TEST(GradeTraces, SkyT1DistilledAgreesWithSourceLabels) {
+  int n = 0, agree = 0, no_answer = 0;
+  for (std::string part : {"part1", "part2"}) {
+    for (auto& row : read_zst_jsonl(data_path("traces/skyt1_distilled." + part + ".jsonl.zst"))) {
+      std::string resp = row.at("response");
+      if (resp.find("\\boxed") == std::string::npos) continue;
+      const auto& c = row.at("correct");
+      bool label = c.is_boolean() ? c.get<bool>() : c.get<std::string>() == "True";
+      std::string ref = row.at("answer").is_string() ? row.at("answer").get<std::string>() : row.at("answer").dump();
+      Grade g = grade_response(resp, ref);
+      ++n;
+      if (g.verdict == Verdict::NoAnswer) ++no_answer;
+      if ((g.verdict == Verdict::Correct) == label) ++agree;
+    }
+  }
+  double rate = double(agree) / n;
+  std::cout << "Sky-T1 distilled (responses with \\boxed): agreement with source labels " << agree << "/" << n
+            << " = " << rate << ", no-answer " << no_answer << "\n";
+  EXPECT_GE(n, 400);
+  EXPECT_GE(rate, 0.90);
+}
+
+}  // namespace
+}  // namespace rdpt
