@@ -1,0 +1,39 @@
+// The store reader: any file content gives a StoreError (not SQLite, other schema, corrupt
+// pages, BLOBs of the wrong length) or readable rows, never a crash.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "rdpt/error.h"
+#include "rdpt/store.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static std::string path = [] {
+    char tmpl[] = "/tmp/rdpt_fuzz_store_XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) std::abort();
+    close(fd);
+    return std::string(tmpl);
+  }();
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  std::fwrite(data, 1, size, f);
+  std::fclose(f);
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  try {
+    auto st = rdpt::Store::open(path, rdpt::OpenMode::ReadOnly);
+    std::vector<int64_t> mids;
+    for (const auto& m : st->models()) mids.push_back(m.mid);
+    uint64_t n = 0;
+    st->for_each_scored(mids, [&](const rdpt::StoredResponse& r, std::span<const std::optional<rdpt::PairScore>> sc) {
+      for (const auto& s : sc)
+        if (s && s->status != rdpt::ScoreStatus::Failed && s->actions.size() != r.actions.size()) std::abort();
+      return ++n < 1000;
+    });
+  } catch (const rdpt::Error&) {
+  }
+  return 0;
+}
