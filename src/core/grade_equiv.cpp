@@ -189,7 +189,16 @@ bool simple_lhs(std::string_view lhs) {
   return i >= l.size();
 }
 
+std::vector<std::string> split_list(const std::string& s);
+
 std::string strip_lhs(const std::string& s) {
+  if (split_list(s).size() > 1) return s;  // lists are handled element by element
+  // "x \approx 11" -> "11"; "x = 1/3 \approx 0.33" -> "1/3"
+  auto ap = split_top(s, "\\approx");
+  if (ap.size() >= 2) {
+    if (simple_lhs(ap[0]) && !ap[1].empty()) return ap[1];
+    if (!ap[0].empty()) return strip_lhs(ap[0]);
+  }
   // relations other than '=' are left alone
   auto eq = split_top(s, "=");
   if (eq.size() >= 2) {
@@ -266,6 +275,7 @@ bool parse_matrix(const std::string& s, Parsed& p) {
 
 Parsed shape_of(const std::string& s) {
   Parsed p;
+  if (one_group(s) && s.find("\\begin") == 1) return shape_of(trim(s.substr(1, s.size() - 2)));
   if (parse_matrix(s, p)) return p;
   auto u = split_top(s, "\\cup");
   if (u.size() >= 2) {
@@ -285,6 +295,7 @@ Parsed shape_of(const std::string& s) {
   }
   if (one_group(s) && s[0] != '{') {
     auto inner = split_top(s.substr(1, s.size() - 2), ",");
+    if (inner.size() == 1) inner = split_top(s.substr(1, s.size() - 2), ";");
     if (inner.size() >= 2) {
       p.shape = Shape::Tuple;
       p.open = s[0];
@@ -304,6 +315,109 @@ Parsed shape_of(const std::string& s) {
 }
 
 bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o, int depth);
+
+struct Relation {
+  enum class Kind { None, Single, Chain };
+  Kind kind = Kind::None;
+  std::string lhs, rhs, op;  // Single, with op one of "<", "<=", "!=" (">" forms are flipped)
+  std::string interval;      // Chain: "a < x <= b" -> "(a,b]"
+};
+
+// Top-level relation operators of s, in order, with their positions.
+Relation parse_relation(const std::string& s) {
+  Relation r;
+  std::vector<std::pair<size_t, std::string>> ops;
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    else if (c == ')' || c == ']' || c == '}') depth = std::max(0, depth - 1);
+    if (depth != 0) continue;
+    if (c == '<' || c == '>' || (c == '!' && i + 1 < s.size() && s[i + 1] == '=')) {
+      std::string op(1, c);
+      if (i + 1 < s.size() && s[i + 1] == '=') op += '=';
+      ops.push_back({i, op});
+      i += op.size() - 1;
+    }
+  }
+  if (ops.empty() || ops.size() > 2) return r;
+  std::vector<std::string> parts;
+  size_t prev = 0;
+  for (auto& [pos, op] : ops) {
+    parts.push_back(trim(s.substr(prev, pos - prev)));
+    prev = pos + op.size();
+  }
+  parts.push_back(trim(s.substr(prev)));
+  for (auto& p : parts)
+    if (p.empty()) return r;
+  if (ops.size() == 1) {
+    r.kind = Relation::Kind::Single;
+    r.lhs = parts[0];
+    r.rhs = parts[1];
+    r.op = ops[0].second;
+    if (r.op[0] == '>') {
+      std::swap(r.lhs, r.rhs);
+      r.op[0] = '<';
+    }
+    return r;
+  }
+  std::string o1 = ops[0].second, o2 = ops[1].second;
+  if (o1[0] == '!' || o2[0] == '!' || o1[0] != o2[0] || !simple_lhs(parts[1])) return r;
+  std::string lo = parts[0], hi = parts[2];
+  bool lo_closed = o1.size() == 2, hi_closed = o2.size() == 2;
+  if (o1[0] == '>') {
+    std::swap(lo, hi);
+    std::swap(lo_closed, hi_closed);
+  }
+  r.kind = Relation::Kind::Chain;
+  r.interval = std::string(lo_closed ? "[" : "(") + lo + "," + hi + (hi_closed ? "]" : ")");
+  return r;
+}
+
+bool same_relation(const Relation& a, const Relation& b, const EquivOptions& o) {
+  if (a.op != b.op) return false;
+  std::string da = "(" + a.rhs + ")-(" + a.lhs + ")", db = "(" + b.rhs + ")-(" + b.lhs + ")";
+  if (remove_spaces(a.lhs) == remove_spaces(b.lhs) && remove_spaces(a.rhs) == remove_spaces(b.rhs)) return true;
+  auto ea = parse_expr(da), eb = parse_expr(db);
+  if (!ea || !eb) return false;
+  if (expr_equal(*ea, *eb, o)) return true;
+  if (a.op == "!=") {
+    auto nb = parse_expr("(" + b.lhs + ")-(" + b.rhs + ")");
+    return nb && expr_equal(*ea, *nb, o);
+  }
+  return false;
+}
+
+// L1 = R1 and L2 = R2 describe the same set: L1 - R1 is a constant non-zero multiple of L2 - R2.
+bool equations_equivalent(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                          const EquivOptions& o) {
+  auto da = parse_expr("(" + a[0] + ")-(" + a[1] + ")"), db = parse_expr("(" + b[0] + ")-(" + b[1] + ")");
+  if (!da || !db) return false;
+  std::vector<std::string> vars;
+  collect_vars(*da, vars);
+  collect_vars(*db, vars);
+  vars.erase(std::remove(vars.begin(), vars.end(), "e"), vars.end());
+  if (vars.empty()) return false;
+  std::mt19937_64 rng(o.seed + 1);
+  std::uniform_real_distribution<double> dist(0.6, 2.4);
+  double ratio = NAN;
+  int n_valid = 0;
+  for (int p = 0; p < 3 * o.n_points && n_valid < o.n_points; ++p) {
+    std::map<std::string, double> values;
+    for (const auto& v : vars) values[v] = dist(rng);
+    double x = eval_expr(*da, values), y = eval_expr(*db, values);
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    if (std::fabs(y) < 1e-12 || std::fabs(x) < 1e-12) {
+      if (std::fabs(x) < 1e-12 && std::fabs(y) < 1e-12) continue;
+      return false;
+    }
+    double r = x / y;
+    if (std::isnan(ratio)) ratio = r;
+    else if (!close(r, ratio, o)) return false;
+    ++n_valid;
+  }
+  return n_valid >= 2;
+}
 
 // Order-free matching of two multisets.
 bool same_multiset(const std::vector<std::string>& a, const std::vector<std::string>& b, const EquivOptions& o,
@@ -345,6 +459,21 @@ bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o
   std::string na = remove_spaces(a), nb = remove_spaces(b);
   if (na == nb) return true;
   if (na.empty() || nb.empty()) return false;
+
+  // relations: "x <= 5" vs "5 >= x"; chains "a < x < b" vs the interval "(a,b)"
+  Relation ra = parse_relation(a), rb = parse_relation(b);
+  if (ra.kind == Relation::Kind::Single && rb.kind == Relation::Kind::Single) return same_relation(ra, rb, o);
+  if (ra.kind == Relation::Kind::Chain) return equiv_rec(ra.interval, rb.kind == Relation::Kind::Chain ? rb.interval : b, o, depth + 1);
+  if (rb.kind == Relation::Kind::Chain) return equiv_rec(a, rb.interval, o, depth + 1);
+  if (ra.kind != Relation::Kind::None || rb.kind != Relation::Kind::None) {
+    // one relation against a non-relation: compare after dropping a bare left side ("x > 5" vs "> 5" is rare)
+    if (ra.kind != rb.kind) return false;
+  }
+  // two equations: "2x+4y-3=0" vs "y=-x/2+3/4" (differences proportional)
+  auto qa = split_top(a, "="), qb = split_top(b, "=");
+  if (qa.size() == 2 && qb.size() == 2 && !qa[0].empty() && !qa[1].empty() && !qb[0].empty() && !qb[1].empty() &&
+      equations_equivalent(qa, qb, o))
+    return true;
 
   std::string sa = strip_lhs(a), sb = strip_lhs(b);
   if (sa != a || sb != b) return equiv_rec(sa, sb, o, depth + 1);
@@ -403,11 +532,14 @@ bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o
   // single items: drop one pair of grouping parentheses "(9+1)" -> "9+1"
   std::string ua = a, ub = b;
   bool changed = false;
-  if (one_group(ua) && (ua[0] == '(' || ua[0] == '{') ) {
+  auto unwrappable = [](const std::string& x) {
+    return one_group(x) && (x[0] == '(' || x[0] == '{' || (x[0] == '[' && x.find("\\begin") == 1));
+  };
+  if (unwrappable(ua)) {
     ua = trim(ua.substr(1, ua.size() - 2));
     changed = true;
   }
-  if (one_group(ub) && (ub[0] == '(' || ub[0] == '{')) {
+  if (unwrappable(ub)) {
     ub = trim(ub.substr(1, ub.size() - 2));
     changed = true;
   }

@@ -151,6 +151,9 @@ std::optional<std::pair<std::string, std::string>> text_fallback(std::string_vie
         break;
     }
     std::string t = trim_answer(region.substr(i, j - i));
+    // "The largest $n$ is 34" -> "34"
+    size_t is = t.rfind(" is ");
+    if (is != std::string::npos && t.find('$', is) == std::string::npos) t = trim_answer(t.substr(is + 4));
     if (!t.empty()) return std::make_pair(t, std::string("text"));
   }
   // last math span
@@ -175,12 +178,18 @@ std::optional<std::pair<std::string, std::string>> text_fallback(std::string_vie
     }
   }
   if (!best.empty()) return std::make_pair(best, std::string("math"));
-  // last number
-  size_t j = region.size();
-  while (j > 0 && !std::isdigit(uint8_t(region[j - 1]))) --j;
-  if (j == 0) return std::nullopt;
-  size_t i = j;
-  while (i > 0 && (std::isdigit(uint8_t(region[i - 1])) || region[i - 1] == '.' || region[i - 1] == ',')) --i;
+  // last number not glued to letters ("AZYUK2A" holds none)
+  size_t j = region.size(), i = 0;
+  for (;;) {
+    while (j > 0 && !std::isdigit(uint8_t(region[j - 1]))) --j;
+    if (j == 0) return std::nullopt;
+    i = j;
+    while (i > 0 && (std::isdigit(uint8_t(region[i - 1])) || region[i - 1] == '.' || region[i - 1] == ',')) --i;
+    bool glued = (i > 0 && std::isalpha(uint8_t(region[i - 1]))) ||
+                 (j < region.size() && std::isalpha(uint8_t(region[j])) && !(j + 1 < region.size() && region[j] == 'm'));
+    if (!glued) break;
+    j = i;
+  }
   if (i > 0 && region[i - 1] == '-') --i;
   std::string t = trim_answer(region.substr(i, j - i));
   while (!t.empty() && (t.front() == '.' || t.front() == ',') && t.size() > 1 && !std::isdigit(uint8_t(t[1]))) t.erase(0, 1);

@@ -295,6 +295,16 @@ std::string normalize_answer(std::string_view in) {
   replace_all(s, "\n", " ");
   replace_all(s, "\t", " ");
   replace_all(s, "{,}", "");
+  replace_all(s, "{, }", "");
+  // "\\left" written with a doubled backslash (escaped text): one backslash, outside matrices
+  if (s.find("begin{") == std::string::npos) {
+    std::string u;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 2 < s.size() && s[i + 1] == '\\' && std::isalpha(uint8_t(s[i + 2]))) continue;
+      u += s[i];
+    }
+    s.swap(u);
+  }
   replace_all(s, ",\\!", ",");
   replace_all(s, "\xc2\xb0", "");  // degree sign
   replace_all(s, "\\%", "");
@@ -319,6 +329,14 @@ std::string normalize_answer(std::string_view in) {
     }
     s.swap(u);
   }
+  // ordinals "12^{th}" (after \text{th} was unwrapped)
+  for (const char* suf : {"th", "st", "nd", "rd"}) {
+    for (const std::string pat : {std::string("^{ ") + suf + " }", std::string("^{") + suf + "}", std::string("^ ") + suf + " "}) {
+      replace_all(s, pat, " ");
+    }
+  }
+  // a leading "=" (from "... = 10/9")
+  while (!s.empty() && (s.front() == '=' || s.front() == ' ')) s.erase(0, 1);
   // trailing punctuation
   while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';' || s.back() == ' ')) s.pop_back();
   while (!s.empty() && s.front() == ' ') s.erase(0, 1);

@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -286,7 +287,7 @@ TEST(GradeResponse, Verdicts) {
 // ---------- real benchmark answers ----------
 
 struct BenchResult {
-  int n = 0, self_fail = 0, other_fail = 0;
+  int n = 0, n_pairs = 0, self_fail = 0, other_fail = 0;
   std::vector<std::string> failures;
 };
 
@@ -304,15 +305,17 @@ BenchResult check_benchmark(const std::string& name) {
       ++r.self_fail;
       r.failures.push_back("self: " + answers[i]);
     }
-    // the next answer (cyclically) whose text differs: a different value
-    for (size_t k = 1; k < answers.size(); ++k) {
+    // the next 5 answers (cyclically) whose text differs: different values
+    int n_other = 0;
+    for (size_t k = 1; k < answers.size() && n_other < 5; ++k) {
       const std::string& other = answers[(i + k) % answers.size()];
       if (normalize_answer(other) == normalize_answer(answers[i])) continue;
+      ++n_other;
+      ++r.n_pairs;
       if (answers_equivalent(answers[i], other)) {
         ++r.other_fail;
         r.failures.push_back("other: [" + answers[i] + "] == [" + other + "]");
       }
-      break;
     }
   }
   return r;
@@ -360,13 +363,16 @@ TEST(GradeMathVerify, AgreementRate) {
     if (got == expected) {
       ++agree;
       ++be.first;
+    } else if (std::getenv("RDPT_GRADE_VERBOSE")) {
+      std::cout << "  disagree (expected " << expected << "): gold [" << g.substr(0, 120) << "] pred ["
+                << p.substr(0, 120) << "]\n";
     }
   }
   double rate = double(agree) / n;
   std::cout << "Math-Verify agreement: " << agree << "/" << n << " = " << rate << " (expected equal: "
             << by_expected[true].first << "/" << by_expected[true].second << ", expected different: "
             << by_expected[false].first << "/" << by_expected[false].second << ")\n";
-  EXPECT_GE(rate, 0.70);
+  EXPECT_GE(rate, 0.80);  // measured 222/269 = 0.825 (docs/grade.md lists the kinds of disagreement)
 }
 
 // ---------- agreement with the Sky-T1 traces' own grader ----------
@@ -383,14 +389,19 @@ TEST(GradeTraces, SkyT1DistilledAgreesWithSourceLabels) {
       Grade g = grade_response(resp, ref);
       ++n;
       if (g.verdict == Verdict::NoAnswer) ++no_answer;
-      if ((g.verdict == Verdict::Correct) == label) ++agree;
+      if ((g.verdict == Verdict::Correct) == label) {
+        ++agree;
+      } else if (std::getenv("RDPT_GRADE_VERBOSE")) {
+        std::cout << "  disagree (label " << label << "): ref [" << ref << "] extracted ["
+                  << g.extracted.value_or("<none>") << "] " << row.at("id").get<std::string>() << "\n";
+      }
     }
   }
   double rate = double(agree) / n;
   std::cout << "Sky-T1 distilled (responses with \\boxed): agreement with source labels " << agree << "/" << n
             << " = " << rate << ", no-answer " << no_answer << "\n";
   EXPECT_GE(n, 400);
-  EXPECT_GE(rate, 0.90);
+  EXPECT_GE(rate, 0.97);  // measured 429/435 = 0.986
 }
 
 }  // namespace
