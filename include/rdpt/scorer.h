@@ -1,0 +1,96 @@
+// Scoring backends: the log-probability of every token of a response under one model, given
+// the model's prompt (METHOD.md section 2). Backends implement Scorer; make_llama_scorer()
+// builds the llama.cpp one (GGUF files). No backend types leak into this header.
+//
+// Example:
+//   rdpt::LlamaOptions o;  o.n_threads = 4;
+//   auto sc = rdpt::make_llama_scorer("teacher.gguf", o);
+//   std::string prompt = sc->format_prompt("What is 2+2?", "");
+//   std::vector<rdpt::ScoreItem> items = {{prompt, "<think>\nEasy.</think> 4", "q1"}};
+//   auto res = sc->score(items);   // res[0].tokens: one {offset, logprob} per response token
+//
+// Contract: score() returns exactly one ScoreResult per item, in order. A per-item problem (too
+// long, tokenization that does not round-trip) is reported in that item's `error`; only
+// problems that affect every item (model failure) throw BackendError.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdpt/align.h"
+#include "rdpt/progress.h"
+#include "rdpt/store.h"
+
+namespace rdpt {
+
+struct ScoreItem {
+  std::string prompt;    // exact prompt text (format_prompt's output), tokenized with BOS if the model adds one
+  std::string response;  // response text; tokenized separately, special tokens parsed as special
+  std::string group;     // items with the same group AND prompt share the prompt's KV cache
+};
+
+struct ScoreResult {
+  std::vector<TokenLogprob> tokens;  // scored response tokens: offset into the response, log-prob
+  uint32_t n_tokens_total = 0;       // response tokens in all (> tokens.size() when truncated)
+  uint32_t n_prompt_tokens = 0;      // prompt tokens (BOS included)
+  bool truncated = false;            // the context ended before the response did
+  std::string error;                 // non-empty: this item failed, tokens is empty
+  bool ok() const { return error.empty(); }
+};
+
+struct ScorerCapabilities {
+  uint32_t n_ctx = 0;           // context length in tokens (prompt + response must fit)
+  uint32_t n_ctx_train = 0;     // the model's training context
+  uint32_t n_vocab = 0;         // vocabulary size
+  uint32_t n_seq_max = 1;       // responses decoded side by side
+  bool gpu_offload = false;     // some layers run on a GPU
+  bool kv_prefix_sharing = false;  // responses of one group reuse the prompt's KV cache
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  // Identity for the store: backend, location, fingerprint, tokenizer, chat_template
+  // (name and mid are left for the caller).
+  virtual ModelInfo describe() const = 0;
+  // The exact prompt text the model sees for a question (chat template, or the raw format).
+  virtual std::string format_prompt(std::string_view question, std::string_view system) const = 0;
+  // Scores a batch; see the contract above. `progress.update(done_items, done_tokens)` is
+  // called as items finish (totals are the caller's business).
+  virtual std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) = 0;
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items) { return score(items, null_progress()); }
+  virtual ScorerCapabilities capabilities() const = 0;
+};
+
+struct LlamaOptions {
+  uint32_t n_ctx = 0;          // context length; 0 = min(model's training context, 32768)
+  uint32_t n_batch = 512;      // tokens per llama_decode (logits of n_batch rows are held at once)
+  uint32_t n_ubatch = 512;     // physical micro-batch; 0 = n_batch
+  uint32_t n_seq_max = 8;      // responses decoded side by side (plus one slot for the prompt)
+  int n_threads = 0;           // CPU threads for the model and the log-softmax; 0 = hardware threads
+  int n_gpu_layers = 0;        // layers offloaded to a GPU (-1 = all); needs a CUDA build of llama.cpp
+  int flash_attn = -1;         // flash attention: 1 on, 0 off, -1 = off on the CPU, llama.cpp's choice with -ngl
+  bool kv_f32 = false;         // keep the KV cache in f32 (exact, twice the memory) instead of f16
+  bool truncate = false;       // score a too-long response up to the context limit (else an error)
+  bool share_prompt = true;    // reuse the prompt's KV cache for responses of one group
+  // Prompt: exactly one of these is used, in this order of precedence:
+  std::string prompt_format;   // raw format with {question} and {system}, e.g. "Q: {question}\nA: "
+  std::string template_name;   // a llama.cpp built-in template name (chatml, llama3, ...) or Jinja-like text
+  // (neither: the GGUF's tokenizer.chat_template; a model without one is a UsageError)
+  LogSink log;                 // llama.cpp's log lines (Warn and Error only); null = silent
+};
+
+// Opens a GGUF model. Throws UsageError for a missing file or bad option, BackendError when
+// llama.cpp cannot load the model or create a context.
+std::unique_ptr<Scorer> make_llama_scorer(const std::string& path, const LlamaOptions& options = {});
+
+// Fingerprint of a GGUF file: hex SHA-256-free FNV-1a 128-bit hash over the file's metadata
+// and tensor bytes (the tokenizer is part of the metadata). Reads the whole file once.
+std::string gguf_fingerprint(const std::string& path);
+
+}  // namespace rdpt

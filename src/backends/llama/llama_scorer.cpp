@@ -1,0 +1,407 @@
+// The llama.cpp scorer: per-token log-probs of responses under a GGUF model, through llama.h.
+//
+// Per group of items sharing a prompt: the prompt is decoded once into sequence 0 (its last
+// row gives the first response token's log-prob); each response gets a sequence slot that
+// starts as a copy of sequence 0 (llama_memory_seq_cp: the prompt's KV cells are shared), and
+// the responses' tokens are packed into batches of n_batch tokens across slots. Each output row
+// is reduced to its target's log-softmax right after llama_decode, on n_threads threads, so
+// at most n_batch rows of logits exist at any time.
+#include <llama.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+#include "rdpt/scorer.h"
+
+namespace rdpt {
+
+namespace {
+
+using llama_detail::TokenizedText;
+
+std::mutex g_log_mutex;
+LogSink g_log_sink;
+
+void log_callback(ggml_log_level level, const char* text, void*) {
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  if (!g_log_sink) return;
+  if (level == GGML_LOG_LEVEL_WARN) g_log_sink(LogLevel::Warn, text);
+  else if (level == GGML_LOG_LEVEL_ERROR) g_log_sink(LogLevel::Error, text);
+}
+
+void init_backend_once(const LogSink& sink) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llama_log_set(log_callback, nullptr);
+    llama_backend_init();
+  });
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  if (sink) g_log_sink = sink;
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  return s;
+}
+
+// Reduces rows to target log-probs on up to n_threads threads.
+struct RowJob {
+  int32_t batch_index;  // row in the batch's outputs
+  int32_t target;       // token whose log-prob is wanted
+  double* out;          // where to write it
+};
+
+void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs, int n_threads) {
+  if (jobs.empty()) return;
+  // Fetch row pointers first (llama_get_logits_ith is not documented as thread-safe).
+  std::vector<const float*> rows(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    rows[i] = llama_get_logits_ith(ctx, jobs[i].batch_index);
+    if (!rows[i]) throw BackendError("llama.cpp returned no logits for batch row " + std::to_string(jobs[i].batch_index));
+  }
+  auto work = [&](size_t a, size_t b) {
+    for (size_t i = a; i < b; ++i) *jobs[i].out = llama_detail::target_logprob(rows[i], n_vocab, jobs[i].target);
+  };
+  const size_t nt = std::min<size_t>(std::max(1, n_threads), (jobs.size() + 7) / 8);
+  if (nt <= 1) return work(0, jobs.size());
+  std::vector<std::thread> pool;
+  const size_t per = (jobs.size() + nt - 1) / nt;
+  for (size_t t = 0; t < nt; ++t) {
+    size_t a = t * per, b = std::min(jobs.size(), a + per);
+    if (a < b) pool.emplace_back(work, a, b);
+  }
+  for (auto& th : pool) th.join();
+}
+
+class LlamaScorer final : public Scorer {
+ public:
+  LlamaScorer(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
+    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
+    if (o.n_seq_max == 0 || o.n_seq_max + 1 > llama_max_parallel_sequences())
+      throw UsageError("n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences() - 1) + ", got " +
+                       std::to_string(o.n_seq_max));
+    init_backend_once(o.log);
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = o.n_gpu_layers;
+    model_ = llama_model_load_from_file(path.c_str(), mp);
+    if (!model_) throw BackendError("llama.cpp could not load model '" + path + "' (not a GGUF model it supports?)");
+    vocab_ = llama_model_get_vocab(model_);
+    n_vocab_ = llama_vocab_n_tokens(vocab_);
+    const uint32_t n_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
+    n_ctx_ = o.n_ctx ? o.n_ctx : std::min<uint32_t>(n_train ? n_train : 4096, 32768);
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n_ctx_;
+    cp.n_batch = o.n_batch;
+    cp.n_ubatch = std::min(o.n_ubatch ? o.n_ubatch : o.n_batch, o.n_batch);
+    cp.n_seq_max = o.n_seq_max + 1;
+    cp.kv_unified = true;  // one cell pool: the prompt's cells are shared by all slots
+    const int nt = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    n_threads_ = nt;
+    cp.n_threads = nt;
+    cp.n_threads_batch = nt;
+    // CPU flash attention changes results with the batch shape (up to 2e-2 nats seen): off there.
+    cp.flash_attn_type = o.flash_attn < 0 ? (o.n_gpu_layers != 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED)
+                         : o.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    if (o.kv_f32) cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.no_perf = true;
+    ctx_ = llama_init_from_model(model_, cp);
+    if (!ctx_) {
+      llama_model_free(model_);
+      throw BackendError("llama.cpp could not create a context for '" + path + "' (n_ctx " + std::to_string(n_ctx_) +
+                         ", n_batch " + std::to_string(o.n_batch) + "; out of memory?)");
+    }
+    n_ctx_ = std::min(n_ctx_, llama_n_ctx(ctx_));  // llama.cpp may round the context up; keep the asked limit
+    n_batch_ = llama_n_batch(ctx_);  // llama.cpp caps n_batch at n_ctx
+    batch_ = llama_batch_init(int32_t(n_batch_), 0, 1);
+    if (!o.prompt_format.empty()) {
+      template_desc_ = "format:" + o.prompt_format;
+    } else if (!o.template_name.empty()) {
+      template_ = o.template_name;
+      template_desc_ = o.template_name;
+    } else if (const char* t = llama_model_chat_template(model_, nullptr)) {
+      template_ = t;
+      template_desc_ = t;
+    }
+  }
+
+  ~LlamaScorer() override {
+    llama_batch_free(batch_);
+    llama_free(ctx_);
+    llama_model_free(model_);
+  }
+
+  ModelInfo describe() const override {
+    ModelInfo m;
+    m.backend = "llama";
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(path_, ec);
+    m.location = ec ? path_ : abs.string();
+    if (fingerprint_.empty()) fingerprint_ = gguf_fingerprint(path_);
+    m.fingerprint = fingerprint_;
+    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
+    int vt = int(llama_vocab_type(vocab_));
+    char pre[128] = "";
+    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
+    m.tokenizer = std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" + std::to_string(n_vocab_);
+    m.chat_template = template_desc_;
+    char desc[256] = "";
+    llama_model_desc(model_, desc, sizeof desc);
+    nlohmann::json j = {{"desc", desc},
+                        {"n_params", llama_model_n_params(model_)},
+                        {"n_ctx_train", llama_model_n_ctx_train(model_)},
+                        {"n_ctx", n_ctx_},
+                        {"n_gpu_layers", opt_.n_gpu_layers},
+                        {"llama_cpp", llama_version()}};
+    m.info_json = j.dump();
+    return m;
+  }
+
+  std::string format_prompt(std::string_view question, std::string_view system) const override {
+    if (!opt_.prompt_format.empty()) {
+      std::string s = replace_all(opt_.prompt_format, "{system}", system);
+      return replace_all(std::move(s), "{question}", question);
+    }
+    if (template_.empty())
+      throw UsageError("model '" + path_ + "' has no chat template (tokenizer.chat_template): give a template name "
+                       "(--template chatml, llama3, ...) or a raw format (--prompt-format)");
+    std::string sys(system), q(question);
+    std::vector<llama_chat_message> msgs;
+    if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
+    msgs.push_back({"user", q.c_str()});
+    std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
+    int32_t n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+    if (n > int32_t(buf.size())) {
+      buf.resize(size_t(n) + 1);
+      n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+    }
+    if (n < 0)
+      throw UsageError("chat template not supported by llama.cpp (model '" + path_ + "', template '" +
+                       template_.substr(0, 60) + "...'): give a template name (--template) or --prompt-format");
+    return std::string(buf.data(), size_t(n));
+  }
+
+  ScorerCapabilities capabilities() const override {
+    ScorerCapabilities c;
+    c.n_ctx = n_ctx_;
+    c.n_ctx_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
+    c.n_vocab = uint32_t(n_vocab_);
+    c.n_seq_max = opt_.n_seq_max;
+    c.gpu_offload = opt_.n_gpu_layers != 0 && llama_supports_gpu_offload();
+    c.kv_prefix_sharing = opt_.share_prompt;
+    return c;
+  }
+
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
+
+ private:
+  struct Work {
+    size_t item;                  // index into items
+    TokenizedText resp;           // response tokens and offsets
+    uint32_t n_scored = 0;        // response tokens to score
+    uint32_t n_decoded = 0;       // response tokens already decoded
+    std::vector<double> lp;       // log-probs of the scored tokens
+    int slot = -1;                // sequence id while active
+  };
+
+  void decode_or_throw(const char* what) {
+    int32_t rc = llama_decode(ctx_, batch_);
+    if (rc != 0)
+      throw BackendError(std::string("llama_decode failed while decoding the ") + what + " (code " + std::to_string(rc) +
+                         (rc == 1 ? ": no KV cache slot; lower --batch or raise --ctx" : "") + "), model '" + path_ + "'");
+  }
+
+  void batch_add(int32_t tok, int32_t pos, int32_t seq, bool logits) {
+    const int32_t i = batch_.n_tokens++;
+    batch_.token[i] = tok;
+    batch_.pos[i] = pos;
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = seq;
+    batch_.logits[i] = logits;
+  }
+
+  void score_group(const std::vector<int32_t>& prompt, std::vector<Work>& works, std::vector<ScoreResult>& results,
+                   Progress& progress, uint64_t& done_items, uint64_t& done_tokens);
+
+  std::string path_;
+  LlamaOptions opt_;
+  llama_model* model_ = nullptr;
+  llama_context* ctx_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  llama_batch batch_{};
+  int32_t n_vocab_ = 0;
+  uint32_t n_ctx_ = 0;
+  uint32_t n_batch_ = 0;
+  int n_threads_ = 1;
+  std::string template_, template_desc_;
+  mutable std::string fingerprint_;
+};
+
+std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Progress& progress) {
+  std::vector<ScoreResult> results(items.size());
+  // Groups keyed by (group, prompt) in first-seen order.
+  std::map<std::pair<std::string, std::string>, size_t> group_index;
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!opt_.share_prompt) {
+      groups.push_back({i});
+      continue;
+    }
+    auto [it, fresh] = group_index.try_emplace({items[i].group, items[i].prompt}, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  uint64_t done_items = 0, done_tokens = 0;
+  for (const auto& g : groups) {
+    const std::string& prompt_text = items[g.front()].prompt;
+    TokenizedText prompt;
+    std::string prompt_error;
+    try {
+      prompt = llama_detail::tokenize_with_offsets(vocab_, prompt_text, /*add_special=*/true);
+    } catch (const Error& e) {
+      prompt_error = std::string("prompt: ") + e.what();
+    }
+    if (prompt_error.empty() && prompt.ids.empty()) {
+      const llama_token bos = llama_vocab_bos(vocab_);
+      if (bos != LLAMA_TOKEN_NULL) prompt.ids.push_back(bos);
+      else prompt_error = "empty prompt and the vocabulary has no BOS token: the first response token has no context";
+    }
+    if (prompt_error.empty() && prompt.ids.size() >= n_ctx_)
+      prompt_error = "prompt of " + std::to_string(prompt.ids.size()) + " tokens does not fit the context of " +
+                     std::to_string(n_ctx_) + " tokens";
+    std::vector<Work> works;
+    for (size_t i : g) {
+      ScoreResult& r = results[i];
+      r.n_prompt_tokens = uint32_t(prompt.ids.size());
+      if (!prompt_error.empty()) {
+        r.error = prompt_error;
+        continue;
+      }
+      Work w;
+      w.item = i;
+      try {
+        w.resp = llama_detail::tokenize_with_offsets(vocab_, items[i].response, /*add_special=*/false);
+      } catch (const Error& e) {
+        r.error = std::string("response: ") + e.what();
+        continue;
+      }
+      r.n_tokens_total = uint32_t(w.resp.ids.size());
+      const size_t room = n_ctx_ - prompt.ids.size();
+      if (w.resp.ids.size() > room) {
+        if (!opt_.truncate) {
+          r.error = "prompt (" + std::to_string(prompt.ids.size()) + " tokens) + response (" +
+                    std::to_string(w.resp.ids.size()) + " tokens) exceed the context of " + std::to_string(n_ctx_) +
+                    " tokens (raise --ctx, or --truncate to score up to the limit)";
+          continue;
+        }
+        r.truncated = true;
+      }
+      w.n_scored = uint32_t(std::min(w.resp.ids.size(), room));
+      w.lp.assign(w.n_scored, NAN);
+      works.push_back(std::move(w));
+    }
+    for (size_t i : g)
+      if (!results[i].ok()) progress.update(++done_items, done_tokens);
+    if (!works.empty()) score_group(prompt.ids, works, results, progress, done_items, done_tokens);
+  }
+  return results;
+}
+
+void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Work>& works,
+                              std::vector<ScoreResult>& results, Progress& progress, uint64_t& done_items,
+                              uint64_t& done_tokens) {
+  llama_memory_t mem = llama_get_memory(ctx_);
+  llama_memory_clear(mem, true);
+  const int32_t n_p = int32_t(prompt.size());
+  // 1. The prompt into sequence 0; only its last row is kept (it predicts response token 0).
+  for (int32_t b = 0; b < n_p; b += int32_t(n_batch_)) {
+    batch_.n_tokens = 0;
+    const int32_t e = std::min<int32_t>(n_p, b + int32_t(n_batch_));
+    for (int32_t k = b; k < e; ++k) batch_add(prompt[k], k, 0, k == n_p - 1);
+    decode_or_throw("prompt");
+  }
+  {
+    std::vector<RowJob> jobs;
+    for (auto& w : works)
+      if (w.n_scored > 0) jobs.push_back({batch_.n_tokens - 1, w.resp.ids[0], &w.lp[0]});
+    reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+  }
+  auto finish = [&](Work& w) {
+    ScoreResult& r = results[w.item];
+    r.tokens.resize(w.n_scored);
+    for (uint32_t k = 0; k < w.n_scored; ++k) r.tokens[k] = {w.resp.offsets[k], w.lp[k]};
+    done_tokens += w.n_scored;
+    progress.update(++done_items, done_tokens);
+  };
+  // 2. Responses in slots 1..n_seq_max; token k (k < n_scored-1) is decoded at position
+  // n_p + k and its row gives the log-prob of token k+1.
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < works.size(); ++i) {
+    if (works[i].n_scored <= 1) finish(works[i]);
+    else pending.push_back(i);
+  }
+  std::reverse(pending.begin(), pending.end());  // pop_back takes them in order
+  std::vector<size_t> active;
+  std::vector<int> free_slots;
+  for (int s = int(opt_.n_seq_max); s >= 1; --s) free_slots.push_back(s);
+  uint64_t cells_used = uint64_t(n_p);
+  std::vector<RowJob> jobs;
+  while (!pending.empty() || !active.empty()) {
+    // Admit responses while a slot and KV cells are free.
+    while (!pending.empty() && !free_slots.empty()) {
+      Work& w = works[pending.back()];
+      const uint64_t need = w.n_scored - 1;
+      if (!active.empty() && cells_used + need > n_ctx_) break;
+      w.slot = free_slots.back();
+      free_slots.pop_back();
+      llama_memory_seq_cp(mem, 0, w.slot, -1, -1);
+      cells_used += need;
+      active.push_back(pending.back());
+      pending.pop_back();
+    }
+    // Pack a batch across the active slots, in order.
+    batch_.n_tokens = 0;
+    jobs.clear();
+    for (size_t a : active) {
+      Work& w = works[a];
+      const uint32_t n_dec = w.n_scored - 1;
+      while (w.n_decoded < n_dec && batch_.n_tokens < int32_t(n_batch_)) {
+        const uint32_t k = w.n_decoded++;
+        jobs.push_back({batch_.n_tokens, w.resp.ids[k + 1], &w.lp[k + 1]});
+        batch_add(w.resp.ids[k], n_p + int32_t(k), w.slot, true);
+      }
+      if (batch_.n_tokens >= int32_t(n_batch_)) break;
+    }
+    decode_or_throw("response");
+    reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+    // Retire the finished ones.
+    for (size_t j = 0; j < active.size();) {
+      Work& w = works[active[j]];
+      if (w.n_decoded == w.n_scored - 1) {
+        llama_memory_seq_rm(mem, w.slot, -1, -1);
+        free_slots.push_back(w.slot);
+        cells_used -= w.n_scored - 1;
+        finish(w);
+        active.erase(active.begin() + std::ptrdiff_t(j));
+      } else {
+        ++j;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Scorer> make_llama_scorer(const std::string& path, const LlamaOptions& options) {
+  return std::make_unique<LlamaScorer>(path, options);
+}
+
+}  // namespace rdpt

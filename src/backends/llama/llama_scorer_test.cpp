@@ -1,0 +1,402 @@
+// Tests of the llama.cpp scorer against a one-position-at-a-time reference, with fixture
+// models built by tests/tools/rdpt_fixture and real tokenizers from llama.cpp's source.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <llama.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+#include "rdpt/scorer.h"
+
+namespace fs = std::filesystem;
+using rdpt::llama_detail::tokenize_with_offsets;
+using rdpt::llama_detail::token_piece;
+
+namespace {
+
+std::string vocab_path(const std::string& name) {
+  return std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/ggml-vocab-" + name + ".gguf";
+}
+
+// Builds (once per options) a fixture model in the build tree and returns its path.
+std::string fixture(const std::string& vocab, uint64_t seed, double scale, const std::string& extra = "") {
+  fs::create_directories(RDPT_FIXTURE_DIR);
+  char name[256];
+  std::snprintf(name, sizeof name, "%s-s%llu-x%g%s.gguf", vocab.c_str(), (unsigned long long)seed, scale,
+                extra.empty() ? "" : ("-" + std::to_string(std::hash<std::string>{}(extra) % 100000)).c_str());
+  std::string out = std::string(RDPT_FIXTURE_DIR) + "/" + name;
+  if (fs::exists(out)) return out;
+  std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + vocab_path(vocab) + " --out " + out + ".part --seed " +
+                    std::to_string(seed) + " --scale " + std::to_string(scale) + " --threads 2 " + extra + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("fixture tool failed: " + cmd);
+  fs::rename(out + ".part", out);
+  return out;
+}
+
+void quiet_log(ggml_log_level, const char*, void*) {}
+
+// The straightforward reference: decode prompt then response one token at a time, full
+// log-softmax in double at every position.
+std::vector<double> reference_logprobs(const std::string& model_path, const std::string& prompt,
+                                       const std::string& response) {
+  llama_log_set(quiet_log, nullptr);
+  llama_backend_init();
+  llama_model* model = llama_model_load_from_file(model_path.c_str(), llama_model_default_params());
+  EXPECT_NE(model, nullptr);
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  auto tok = [&](const std::string& s, bool add) {
+    std::vector<llama_token> ids(s.size() + 8);
+    int n = llama_tokenize(vocab, s.data(), int(s.size()), ids.data(), int(ids.size()), add, true);
+    EXPECT_GE(n, 0);
+    ids.resize(size_t(n));
+    return ids;
+  };
+  std::vector<llama_token> p = tok(prompt, true), r = tok(response, false);
+  if (p.empty()) p.push_back(llama_vocab_bos(vocab));
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = uint32_t(p.size() + r.size() + 16);
+  cp.n_batch = 1;
+  cp.n_ubatch = 1;
+  cp.n_threads = cp.n_threads_batch = 1;
+  cp.type_k = cp.type_v = GGML_TYPE_F32;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  llama_context* ctx = llama_init_from_model(model, cp);
+  EXPECT_NE(ctx, nullptr);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  std::vector<llama_token> all = p;
+  all.insert(all.end(), r.begin(), r.end());
+  std::vector<double> out;
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    llama_token t = all[i];
+    EXPECT_EQ(llama_decode(ctx, llama_batch_get_one(&t, 1)), 0);
+    if (i + 1 < p.size()) continue;
+    const float* row = llama_get_logits_ith(ctx, -1);
+    double mx = -INFINITY;
+    for (int v = 0; v < n_vocab; ++v) mx = std::max(mx, double(row[v]));
+    double s = 0;
+    for (int v = 0; v < n_vocab; ++v) s += std::exp(double(row[v]) - mx);
+    out.push_back(double(row[all[i + 1]]) - mx - std::log(s));
+  }
+  llama_free(ctx);
+  llama_model_free(model);
+  return out;
+}
+
+std::vector<rdpt::Record> read_traces(const std::string& file, size_t n, size_t max_bytes) {
+  rdpt::RecordReader rr(std::string(RDPT_TEST_DATA) + "/traces/" + file);
+  std::vector<rdpt::Record> out;
+  rdpt::Record r;
+  while (out.size() < n && rr.next(r)) {
+    if (r.response.size() > max_bytes) {
+      size_t cut = max_bytes;  // cut at a UTF-8 boundary
+      while (cut > 0 && (static_cast<unsigned char>(r.response[cut]) & 0xC0) == 0x80) --cut;
+      r.response.resize(cut);
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+class LlamaScorerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    teacher_ = fixture("qwen2", 1, 0.1, "--output-scale 0.6");
+    student_ = fixture("qwen2", 2, 0.1, "--output-scale 0.6");
+  }
+  static std::string teacher_, student_;
+
+  static std::vector<rdpt::ScoreItem> sample_items() {
+    auto recs = read_traces("r1distill_thought_anchors.jsonl.zst", 2, 600);
+    std::vector<rdpt::ScoreItem> items;
+    const std::string p1 = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n";
+    items.push_back({p1, "<think>\nTwo plus two. That is 4.</think> The answer is \\boxed{4}.<|im_end|>", "g1"});
+    items.push_back({p1, "It is 4, of course. Wait, let me check: 2+2=4.", "g1"});
+    items.push_back({"Q: " + recs[0].question.substr(0, 200) + "\nA: ", recs[0].response, "g2"});
+    items.push_back({p1, "", "g1"});  // empty response
+    items.push_back({p1, "4", "g1"});  // one token
+    items.push_back({"Q: " + recs[1].question.substr(0, 200) + "\nA: ", recs[1].response, "g3"});
+    return items;
+  }
+};
+std::string LlamaScorerTest::teacher_, LlamaScorerTest::student_;
+
+TEST_F(LlamaScorerTest, MatchesOnePositionAtATimeReference) {
+  rdpt::LlamaOptions o;
+  o.n_batch = 64;
+  o.n_seq_max = 3;
+  o.n_threads = 2;
+  o.kv_f32 = true;
+  o.flash_attn = 0;
+  auto sc = rdpt::make_llama_scorer(teacher_, o);
+  auto items = sample_items();
+  auto res = sc->score(items);
+  ASSERT_EQ(res.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    SCOPED_TRACE("item " + std::to_string(i));
+    ASSERT_TRUE(res[i].ok()) << res[i].error;
+    auto ref = reference_logprobs(teacher_, items[i].prompt, items[i].response);
+    ASSERT_EQ(res[i].tokens.size(), ref.size());
+    EXPECT_EQ(res[i].n_tokens_total, ref.size());
+    EXPECT_FALSE(res[i].truncated);
+    for (size_t k = 0; k < ref.size(); ++k)
+      ASSERT_NEAR(res[i].tokens[k].logprob, ref[k], 1e-3) << "token " << k;
+  }
+  EXPECT_TRUE(res[3].tokens.empty());
+  EXPECT_EQ(res[4].tokens.size(), 1u);
+}
+
+// Batch size, parallel sequences, prompt KV sharing and threads change nothing beyond 1e-3,
+// with an f32 KV cache and with the defaults (f16 KV cache, no flash attention on the CPU;
+// llama.cpp's CPU flash attention moved log-probs by up to 2e-2 between batch shapes here).
+void check_invariance(const std::string& model, const std::vector<rdpt::ScoreItem>& items, bool exact, double tol) {
+  std::vector<std::vector<rdpt::ScoreResult>> runs;
+  struct Cfg {
+    uint32_t batch, seqs;
+    int threads;
+    bool share;
+  };
+  for (Cfg c : {Cfg{512, 8, 2, true}, Cfg{7, 1, 1, false}, Cfg{33, 2, 2, true}, Cfg{5, 4, 1, true}}) {
+    rdpt::LlamaOptions o;
+    o.n_batch = c.batch;
+    o.n_seq_max = c.seqs;
+    o.n_threads = c.threads;
+    o.share_prompt = c.share;
+    if (exact) {
+      o.kv_f32 = true;
+      o.flash_attn = 0;
+    }
+    runs.push_back(rdpt::make_llama_scorer(model, o)->score(items));
+  }
+  for (size_t r = 1; r < runs.size(); ++r)
+    for (size_t i = 0; i < items.size(); ++i) {
+      ASSERT_EQ(runs[r][i].tokens.size(), runs[0][i].tokens.size()) << "run " << r << " item " << i;
+      for (size_t k = 0; k < runs[0][i].tokens.size(); ++k) {
+        EXPECT_EQ(runs[r][i].tokens[k].offset, runs[0][i].tokens[k].offset);
+        ASSERT_NEAR(runs[r][i].tokens[k].logprob, runs[0][i].tokens[k].logprob, tol)
+            << "run " << r << " item " << i << " token " << k;
+      }
+    }
+}
+
+TEST_F(LlamaScorerTest, BatchingKvReuseAndThreadsChangeNothing) { check_invariance(teacher_, sample_items(), true, 1e-3); }
+
+TEST_F(LlamaScorerTest, DefaultSettingsStayClose) { check_invariance(teacher_, sample_items(), false, 1e-3); }
+
+TEST_F(LlamaScorerTest, TooLongResponseIsAnErrorOrTruncated) {
+  auto items = sample_items();
+  std::vector<rdpt::ScoreItem> one = {items[2]};
+  rdpt::LlamaOptions o;
+  o.n_ctx = 96;
+  o.kv_f32 = true;
+  o.flash_attn = 0;
+  auto strict = rdpt::make_llama_scorer(teacher_, o)->score(one);
+  ASSERT_FALSE(strict[0].ok());
+  EXPECT_THAT(strict[0].error, ::testing::HasSubstr("exceed the context of 96 tokens"));
+  EXPECT_TRUE(strict[0].tokens.empty());
+  o.truncate = true;
+  auto cut = rdpt::make_llama_scorer(teacher_, o)->score(one);
+  ASSERT_TRUE(cut[0].ok()) << cut[0].error;
+  EXPECT_TRUE(cut[0].truncated);
+  EXPECT_EQ(cut[0].tokens.size() + cut[0].n_prompt_tokens, 96u);
+  EXPECT_GT(cut[0].n_tokens_total, cut[0].tokens.size());
+  o.n_ctx = 0;
+  o.truncate = false;
+  auto full = rdpt::make_llama_scorer(teacher_, o)->score(one);
+  ASSERT_TRUE(full[0].ok());
+  EXPECT_EQ(full[0].n_tokens_total, cut[0].n_tokens_total);
+  for (size_t k = 0; k < cut[0].tokens.size(); ++k)
+    ASSERT_NEAR(cut[0].tokens[k].logprob, full[0].tokens[k].logprob, 1e-3) << k;
+  // A prompt that alone fills the context.
+  std::vector<rdpt::ScoreItem> big = {{std::string(2000, 'x'), "y", "g"}};
+  o.n_ctx = 96;
+  auto r = rdpt::make_llama_scorer(teacher_, o)->score(big);
+  EXPECT_THAT(r[0].error, ::testing::HasSubstr("does not fit the context"));
+}
+
+TEST_F(LlamaScorerTest, PeakedModelsOfDifferentSeedsDisagree) {
+  // Greedy continuation under the teacher, kept while it re-tokenizes to the same tokens.
+  llama_log_set(quiet_log, nullptr);
+  llama_model* m = llama_model_load_from_file(teacher_.c_str(), llama_model_default_params());
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* vocab = llama_model_get_vocab(m);
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = 256;
+  llama_context* ctx = llama_init_from_model(m, cp);
+  const std::string prompt = "Q: what is the sum of the first ten primes?\nA:";
+  std::vector<llama_token> ids(256);
+  ids.resize(size_t(llama_tokenize(vocab, prompt.data(), int(prompt.size()), ids.data(), 256, true, true)));
+  ASSERT_EQ(llama_decode(ctx, llama_batch_get_one(ids.data(), int(ids.size()))), 0);
+  std::string text;
+  std::vector<llama_token> gen;
+  for (int step = 0; step < 24; ++step) {
+    const float* row = llama_get_logits_ith(ctx, -1);
+    llama_token best = 0;
+    for (int v = 1; v < llama_vocab_n_tokens(vocab); ++v)
+      if (row[v] > row[best]) best = v;
+    std::string next = text + token_piece(vocab, best);
+    auto re = tokenize_with_offsets(vocab, next, false);
+    gen.push_back(best);
+    if (re.ids != std::vector<int32_t>(gen.begin(), gen.end()) || llama_vocab_is_eog(vocab, best)) {
+      gen.pop_back();
+      break;
+    }
+    text = next;
+    ASSERT_EQ(llama_decode(ctx, llama_batch_get_one(&best, 1)), 0);
+  }
+  llama_free(ctx);
+  llama_model_free(m);
+  ASSERT_GE(gen.size(), 5u) << text;
+  std::vector<rdpt::ScoreItem> items = {{prompt, text, "g"}};
+  auto t = rdpt::make_llama_scorer(teacher_)->score(items);
+  auto s = rdpt::make_llama_scorer(student_)->score(items);
+  ASSERT_TRUE(t[0].ok() && s[0].ok());
+  auto mean = [](const rdpt::ScoreResult& r) {
+    double sum = 0;
+    for (auto& tk : r.tokens) sum += tk.logprob;
+    return sum / double(r.tokens.size());
+  };
+  EXPECT_GT(mean(t[0]), std::log(0.05)) << "teacher on its own greedy text";
+  EXPECT_LT(mean(s[0]), mean(t[0]) - 3.0) << "student should find the teacher's text unlikely";
+}
+
+TEST_F(LlamaScorerTest, PromptFormatsAndDescribe) {
+  rdpt::LlamaOptions o;
+  o.template_name = "chatml";
+  auto sc = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_EQ(sc->format_prompt("Hi?", ""), "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(sc->format_prompt("Hi?", "Be brief."),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n");
+  o.prompt_format = "[{system}] Q: {question}\nA: ";
+  EXPECT_EQ(rdpt::make_llama_scorer(teacher_, o)->format_prompt("1+1", "S"), "[S] Q: 1+1\nA: ");
+  o = {};
+  o.template_name = "no-such-template-xyz";
+  EXPECT_THROW(rdpt::make_llama_scorer(teacher_, o)->format_prompt("q", ""), rdpt::UsageError);
+  auto info = sc->describe();
+  EXPECT_EQ(info.backend, "llama");
+  EXPECT_EQ(info.fingerprint, rdpt::gguf_fingerprint(teacher_));
+  EXPECT_NE(info.fingerprint, rdpt::gguf_fingerprint(student_));
+  EXPECT_THAT(info.tokenizer, ::testing::StartsWith("bpe:qwen2:151936"));
+  EXPECT_EQ(sc->capabilities().n_vocab, 151936u);
+}
+
+TEST_F(LlamaScorerTest, BadInputs) {
+  EXPECT_THROW(rdpt::make_llama_scorer("/nonexistent/model.gguf"), rdpt::UsageError);
+  std::string junk = std::string(RDPT_FIXTURE_DIR) + "/junk.gguf";
+  { FILE* f = std::fopen(junk.c_str(), "wb"); std::fputs("not a gguf file", f); std::fclose(f); }
+  EXPECT_THROW(rdpt::make_llama_scorer(junk), rdpt::BackendError);
+  rdpt::LlamaOptions o;
+  o.n_seq_max = 0;
+  EXPECT_THROW(rdpt::make_llama_scorer(teacher_, o), rdpt::UsageError);
+  auto sc = rdpt::make_llama_scorer(teacher_);
+  EXPECT_TRUE(sc->score({}).empty());
+}
+
+// Special tokens inside a response are parsed as special (one token each), with offsets.
+TEST(LlamaTokenize, SpecialTokensInResponseAreSpecial) {
+  llama_log_set(quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(vocab_path("qwen2").c_str(), mp);
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  std::string text = "Done.<|im_end|>\nNext";
+  auto t = tokenize_with_offsets(v, text, false);
+  bool found = false;
+  for (size_t k = 0; k < t.ids.size(); ++k)
+    if (token_piece(v, t.ids[k]) == "<|im_end|>") {
+      found = true;
+      EXPECT_EQ(t.offsets[k], 5u);
+      EXPECT_TRUE(llama_vocab_get_attr(v, t.ids[k]) & LLAMA_TOKEN_ATTR_CONTROL);
+    }
+  EXPECT_TRUE(found);
+  llama_model_free(m);
+}
+
+// Offsets round-trip on real traces for four vocabularies: each token's piece is found at its
+// offset (SPM: after the inserted leading space), offsets are non-decreasing and in range.
+class VocabRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VocabRoundTrip, OffsetsReproduceRealTraces) {
+  llama_log_set(quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(vocab_path(GetParam()).c_str(), mp);
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  std::vector<rdpt::Record> recs;
+  for (auto [file, n] : {std::pair{"r1distill_thought_anchors.jsonl.zst", 6}, {"qwen25math_cot_8samples.jsonl.zst", 6},
+                         {"skyt1_distilled.part1.jsonl.zst", 3}, {"overthinking_debug.jsonl.zst", 2}}) {
+    auto r = read_traces(file, size_t(n), 6000);
+    recs.insert(recs.end(), r.begin(), r.end());
+  }
+  ASSERT_GE(recs.size(), 15u);
+  size_t n_tokens = 0;
+  for (const auto& rec : recs) {
+    SCOPED_TRACE(rec.id);
+    auto t = tokenize_with_offsets(v, rec.response, false);
+    ASSERT_EQ(t.ids.size(), t.offsets.size());
+    std::string rebuilt;
+    for (size_t k = 0; k < t.ids.size(); ++k) {
+      ASSERT_LT(t.offsets[k], rec.response.size());
+      if (k) ASSERT_GE(t.offsets[k], t.offsets[k - 1]);
+      std::string piece = token_piece(v, t.ids[k]);
+      if (rec.response.compare(t.offsets[k], piece.size(), piece) != 0) {
+        ASSERT_EQ(piece[0], ' ') << "token " << k << " piece '" << piece << "'";
+        ASSERT_EQ(rec.response.compare(t.offsets[k], piece.size() - 1, piece.substr(1)), 0) << "token " << k;
+        piece = piece.substr(1);
+      }
+      rebuilt += piece;
+    }
+    ASSERT_EQ(rebuilt, rec.response);
+    n_tokens += t.ids.size();
+  }
+  EXPECT_GT(n_tokens, 1000u);
+  llama_model_free(m);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabs, VocabRoundTrip, ::testing::Values("qwen2", "llama-spm", "llama-bpe", "gpt-2"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (auto& c : s) if (c == '-') c = '_';
+                           return s;
+                         });
+
+TEST(LlamaTokenize, MismatchIsADataError) {
+  llama_log_set(quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(vocab_path("llama-spm").c_str(), mp);
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  auto t = tokenize_with_offsets(v, "Hello world", false);
+  ASSERT_FALSE(t.ids.empty());
+  EXPECT_EQ(t.offsets[0], 0u);  // " Hello" (inserted space) starts at byte 0
+  // Invalid UTF-8 cannot round-trip through SPM (byte tokens are fine, but check no crash).
+  EXPECT_NO_THROW(tokenize_with_offsets(v, "caf\xc3\xa9 ok", false));
+  llama_model_free(m);
+}
+
+TEST(LogSoftmax, MatchesDoublePrecision) {
+  std::vector<float> row(100003);
+  uint64_t s = 7;
+  for (auto& x : row) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    x = float(int64_t(s >> 40) % 4000) / 100.0f - 20.0f;
+  }
+  row[17] = 35.0f;
+  double mx = 35.0, sum = 0;
+  for (float x : row) sum += std::exp(double(x) - mx);
+  const double ref = double(row[17]) - mx - std::log(sum);
+  EXPECT_NEAR(rdpt::llama_detail::target_logprob(row.data(), int64_t(row.size()), 17), ref, 1e-5);
+  EXPECT_NEAR(rdpt::llama_detail::target_logprob(row.data(), int64_t(row.size()), 3), double(row[3]) - mx - std::log(sum), 1e-5);
+  std::vector<float> tiny = {-1000.0f, 0.0f, -1000.0f};  // very negative logits underflow cleanly
+  EXPECT_NEAR(rdpt::llama_detail::target_logprob(tiny.data(), 3, 1), 0.0, 1e-6);
+}
+
+}  // namespace

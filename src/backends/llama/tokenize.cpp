@@ -1,0 +1,114 @@
+// Tokenization with exact byte offsets (METHOD.md section 2: a token belongs to the action
+// holding its first byte), checked by matching every token's piece against the text.
+#include <llama.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+
+namespace rdpt::llama_detail {
+
+std::string token_piece(const llama_vocab* vocab, int32_t token) {
+  char buf[256];
+  int32_t n = llama_token_to_piece(vocab, token, buf, sizeof buf, 0, /*special=*/true);
+  if (n >= 0) return std::string(buf, size_t(n));
+  std::string s(size_t(-n), '\0');
+  n = llama_token_to_piece(vocab, token, s.data(), int32_t(s.size()), 0, true);
+  s.resize(size_t(std::max(n, 0)));
+  return s;
+}
+
+namespace {
+
+std::string printable(std::string_view s, size_t max = 40) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else out += char(c);
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view text, bool add_special) {
+  TokenizedText out;
+  if (text.size() >= size_t(INT32_MAX)) throw DataError("text of " + std::to_string(text.size()) + " bytes is too long to tokenize");
+  int32_t n = llama_tokenize(vocab, text.data(), int32_t(text.size()), nullptr, 0, add_special, /*parse_special=*/true);
+  if (n == INT32_MIN) throw DataError("tokenization overflow for a text of " + std::to_string(text.size()) + " bytes");
+  out.ids.resize(size_t(n < 0 ? -n : n));
+  if (!out.ids.empty()) {
+    n = llama_tokenize(vocab, text.data(), int32_t(text.size()), out.ids.data(), int32_t(out.ids.size()), add_special, true);
+    if (n < 0) throw DataError("tokenization failed (" + std::to_string(n) + ")");
+    out.ids.resize(size_t(n));
+  }
+  const enum llama_vocab_type vt = llama_vocab_type(vocab);
+  const bool lossy = vt == LLAMA_VOCAB_TYPE_WPM || vt == LLAMA_VOCAB_TYPE_UGM;
+  const bool dummy_prefix = vt == LLAMA_VOCAB_TYPE_SPM || vt == LLAMA_VOCAB_TYPE_UGM || lossy;
+  const size_t size = text.size();
+  size_t pos = 0;
+  out.offsets.reserve(out.ids.size());
+  for (size_t k = 0; k < out.ids.size(); ++k) {
+    const int32_t id = out.ids[k];
+    const std::string piece = token_piece(vocab, id);
+    const llama_token_attr attr = llama_vocab_get_attr(vocab, id);
+    const bool added = add_special && ((id == llama_vocab_bos(vocab) && k == 0) ||
+                                       (id == llama_vocab_eos(vocab) && k + 1 == out.ids.size()));
+    auto clamp = [&](size_t p) { return uint32_t(size ? std::min(p, size - 1) : 0); };
+    if (added || piece.empty()) {  // BOS/EOS added by the tokenizer, or a token with no text
+      out.offsets.push_back(clamp(pos));
+      continue;
+    }
+    (void)attr;
+    if (text.compare(pos, piece.size(), piece) == 0) {
+      out.offsets.push_back(clamp(pos));
+      pos += piece.size();
+      continue;
+    }
+    // SPM/UGM add a space before text that starts the input or follows a special token.
+    if (dummy_prefix && piece[0] == ' ' && (pos >= size || text[pos] != ' ') &&
+        text.compare(pos, piece.size() - 1, std::string_view(piece).substr(1)) == 0) {
+      out.offsets.push_back(clamp(pos));
+      pos += piece.size() - 1;
+      continue;
+    }
+    if (lossy) {  // WPM/UGM normalise case and whitespace: match modulo those
+      size_t p = pos;
+      while (p < size && is_ws((unsigned char)text[p])) ++p;
+      size_t q = 0;
+      while (q < piece.size() && is_ws((unsigned char)piece[q])) ++q;
+      size_t len = piece.size() - q;
+      bool ok = p + len <= size && len > 0;
+      for (size_t i = 0; ok && i < len; ++i)
+        ok = std::tolower((unsigned char)text[p + i]) == std::tolower((unsigned char)piece[q + i]);
+      if (ok) {
+        out.offsets.push_back(clamp(p));
+        pos = p + len;
+        continue;
+      }
+    }
+    throw DataError("tokens do not reproduce the text: token " + std::to_string(k) + " (id " + std::to_string(id) +
+                    ", piece '" + printable(piece) + "') does not match the text at byte " + std::to_string(pos) +
+                    " ('" + printable(text.substr(std::min(pos, size))) + "')");
+  }
+  size_t rest = pos;
+  if (lossy)
+    while (rest < size && is_ws((unsigned char)text[rest])) ++rest;
+  if (rest != size)
+    throw DataError("tokens do not reproduce the text: they end at byte " + std::to_string(pos) + " of " +
+                    std::to_string(size) + " ('" + printable(text.substr(pos)) + "' left over)");
+  return out;
+}
+
+}  // namespace rdpt::llama_detail
