@@ -1,0 +1,110 @@
+// rdpt report: write the self-contained HTML report of a score store (docs/report.md).
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "rdpt/error.h"
+#include "rdpt/store.h"
+#include "report/report.h"
+
+namespace rdpt::cli {
+namespace {
+
+std::string read_text(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(std::string("cannot read ") + what + " file '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int run_report(int argc, char** argv) {
+  CLI::App app{
+      "Write one self-contained HTML report of a score store that opens offline: curves by position (share of "
+      "each type, correct vs incorrect, Wilson 95% bands, token-count marks), every beta candidate's "
+      "histograms with the pick marked, a trace viewer (pT, pS, pD per action, sentences highlighted by type), "
+      "optional selection / attribution / alignment sections, and the run's metadata. See docs/report.md.",
+      "rdpt report"};
+  std::string store_path, out = "report.html", beta_s = "auto";
+  report::ReportOptions o;
+  std::vector<std::string> sel, attr, align;
+  double viewer_mb = double(o.viewer_bytes) / (1 << 20);
+  app.add_option("--store,-s", store_path, "score store (SQLite file written by rdpt score)")->required();
+  app.add_option("--out,-o", out, "output HTML file (default report.html; - for stdout)");
+  app.add_option("--title", o.title, "page title (default \"rdpt report: <store file name>\")");
+  app.add_option("--teacher", o.teacher, "teacher model name in the store (default teacher)")->group("Models");
+  app.add_option("--student", o.student, "student model name in the store (default student)")->group("Models");
+  auto* dist = app.add_option("--distilled", o.distilled,
+                              "distilled model name in the store (default distilled; when the store has no model "
+                              "of that name the report uses the three-way types of METHOD.md section 4; "
+                              "'none' forces three-way)")
+                   ->group("Models");
+  app.add_option("--alpha", o.alpha, "Shared band of the four-way types (default 0.1)")->group("Thresholds");
+  app.add_option("--beta", beta_s, "beta: a number, or auto = METHOD.md section 5's pick (default auto)")
+      ->group("Thresholds");
+  app.add_option("--beta-candidates", o.beta_candidates,
+                 "beta candidates searched and drawn (default 0.05 0.1 0.15 0.2 four-way; 0.05..1.00 three-way)")
+      ->group("Thresholds");
+  app.add_option("--max-positions", o.max_positions, "positions kept in the curves (default 0 = all)")
+      ->group("Curves");
+  app.add_option("--token-mark", o.token_mark, "mark where the mean cumulative token count reaches each multiple "
+                 "of this (default 4096; 0 = no marks)")->group("Curves");
+  app.add_option("--viewer-responses", o.viewer_responses,
+                 "responses embedded in the trace viewer (default 2000; 0 = no limit); a seeded sample when the "
+                 "store has more")->group("Viewer");
+  app.add_option("--viewer-mb", viewer_mb,
+                 "budget of response text embedded in the viewer, MiB (default 64; 0 = no limit)")->group("Viewer");
+  app.add_option("--viewer-id", o.viewer_ids, "a response id always embedded in the viewer (repeatable)")
+      ->group("Viewer");
+  app.add_option("--seed", o.seed, "seed of the viewer sample (default 0)")->group("Viewer");
+  app.add_option("--select-summary", sel, "JSON summary written by rdpt select, shown as a section (repeatable)")
+      ->group("Extra sections");
+  app.add_option("--attribution", attr, "JSON written by rdpt attribute (which teacher?), shown as a section "
+                 "(repeatable)")->group("Extra sections");
+  app.add_option("--alignment", align, "JSON written by rdpt align (pT - pD histograms), shown as a section "
+                 "(repeatable)")->group("Extra sections");
+  app.add_option("--generated-at", o.generated_at, "timestamp shown in the page (default: now, UTC)");
+  bool quiet = false;
+  app.add_flag("--quiet,-q", quiet, "no progress or summary on stderr");
+  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+
+  if (beta_s != "auto") {
+    try {
+      size_t used = 0;
+      o.beta = std::stod(beta_s, &used);
+      if (used != beta_s.size()) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      throw UsageError("--beta: expected a number or auto, got '" + beta_s + "'");
+    }
+  }
+  if (!(viewer_mb >= 0)) throw UsageError("--viewer-mb: must be >= 0, got " + std::to_string(viewer_mb));
+  o.viewer_bytes = uint64_t(viewer_mb * double(1 << 20));
+  if (o.distilled == "none") o.distilled.clear();
+  o.distilled_optional = dist->count() == 0;
+  for (const auto& f : sel) o.extras.push_back({"selection", f, read_text(f, "--select-summary")});
+  for (const auto& f : attr) o.extras.push_back({"attribution", f, read_text(f, "--attribution")});
+  for (const auto& f : align) o.extras.push_back({"alignment", f, read_text(f, "--alignment")});
+
+  if (!std::filesystem::exists(store_path)) throw UsageError("--store: no such file '" + store_path + "'");
+  auto store = Store::open(store_path, OpenMode::ReadOnly);
+  TtyProgress progress(!quiet);
+  Output output(out);
+  report::ReportStats s = report::write_report(*store, o, output.stream(), &progress);
+  output.close();
+  if (!quiet) {
+    char beta_txt[64];
+    std::snprintf(beta_txt, sizeof beta_txt, "%g", s.beta);
+    info("report: " + std::to_string(s.n_responses) + " responses (" + std::to_string(s.n_typed) + " typed, " +
+         (s.four_way ? "four-way" : "three-way") + ", beta " + beta_txt + (s.beta_auto ? " auto" : " given") + "), " +
+         std::to_string(s.n_embedded) + " in the viewer, " + std::to_string(s.bytes_written >> 10) + " KiB");
+  }
+  if (out != "-") std::cout << std::filesystem::absolute(out).string() << '\n';
+  return 0;
+}
+
+}  // namespace rdpt::cli

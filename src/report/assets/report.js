@@ -1,0 +1,515 @@
+// rdpt report page. Data comes from the JSON script blocks (rdpt-data, rdpt-page-N) written by rdpt;
+// every string from the data is put in the page with textContent (never as HTML).
+(function () {
+  'use strict';
+  var D = null;                  // the summary (rdpt-data)
+  var pages = new Map();         // page number -> parsed page (small cache)
+  var rendered = {};             // view -> promise of its first render
+  var errors = [];
+  var TYPE_COLOR = {Shared: '#8c8c8c', Teacher: '#e69f00', Student: '#0072b2', Boosted: '#009e73', Common: '#8c8c8c'};
+  var TYPE_BG = {Shared: '#e6e6e6', Teacher: '#fbe0a6', Student: '#bcdcf2', Boosted: '#bde9d8', Common: '#e6e6e6'};
+  var TYPE_CHAR = {S: 'Shared', T: 'Teacher', U: 'Student', B: 'Boosted', C: 'Common'};
+  var SUBSET_COLOR = {correct: '#2f855a', incorrect: '#c53030', all: '#4a5568'};
+  var MODEL_COLOR = {pT: '#e69f00', pS: '#0072b2', pD: '#6b46c1'};
+
+  function $(id) { return document.getElementById(id); }
+  // Creates an element; `cls` a class string; children are nodes or strings (text nodes).
+  function el(tag, cls) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined) continue;
+      e.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+  function fmt(x, d) {
+    if (x === null || x === undefined || (typeof x === 'number' && !isFinite(x))) return '\u2013';
+    return typeof x === 'number' ? (Number.isInteger(x) && d === undefined ? x.toLocaleString('en-US') : x.toFixed(d === undefined ? 4 : d)) : String(x);
+  }
+  function pct(x) { return x === null || x === undefined ? '\u2013' : (100 * x).toFixed(1) + '%'; }
+  function fail(where, e) {
+    var msg = where + ': ' + (e && e.message ? e.message : String(e));
+    errors.push(msg);
+    var box = $('error');
+    box.hidden = false;
+    box.appendChild(document.createTextNode(msg + '\n'));
+  }
+  function embed(target, spec) {
+    spec.$schema = 'https://vega.github.io/schema/vega-lite/v6.json';
+    spec.config = Object.assign({font: 'system-ui, sans-serif', view: {stroke: '#ccc'}, axis: {labelFontSize: 11, titleFontSize: 12}},
+                                spec.config || {});
+    return vegaEmbed(target, spec, {actions: false, renderer: 'svg', tooltip: true}).then(function (r) { return r.view; });
+  }
+  function table(head, rows, opts) {
+    opts = opts || {};
+    var t = el('table', 'data'), tr = el('tr');
+    head.forEach(function (h, i) { tr.appendChild(el('th', i < (opts.left || 1) ? 'l' : '', h)); });
+    t.appendChild(tr);
+    rows.forEach(function (r) {
+      var row = el('tr', r.cls || '');
+      (r.cells || r).forEach(function (c, i) { row.appendChild(el('td', i < (opts.left || 1) ? 'l' : '', c)); });
+      t.appendChild(row);
+    });
+    return t;
+  }
+
+  // ---- views ------------------------------------------------------------------------------
+  function show(view) {
+    document.querySelectorAll('nav button').forEach(function (b) { b.classList.toggle('active', b.dataset.view === view); });
+    document.querySelectorAll('.view').forEach(function (s) { s.classList.toggle('active', s.id === 'view-' + view); });
+    if (!rendered[view]) {
+      var f = {curves: renderCurves, beta: renderBeta, viewer: renderViewer, meta: renderMeta,
+               selection: function () { return renderExtra('selection'); },
+               attribution: function () { return renderExtra('attribution'); },
+               alignment: function () { return renderExtra('alignment'); }}[view];
+      rendered[view] = Promise.resolve().then(f).catch(function (e) { fail(view, e); });
+    }
+    return rendered[view];
+  }
+
+  // ---- curves -----------------------------------------------------------------------------
+  var curveState = null;
+  function renderCurves() {
+    var C = D.curves, P = C.n[2].length;
+    if (!P) { $('curve-charts').appendChild(el('p', 'note', 'No typed action in the store.')); return; }
+    if (!curveState) {
+      var nAll = D.meta.counts.typed;
+      curveState = {types: {}, subsets: {correct: C.n_responses[0] > 0, incorrect: C.n_responses[1] > 0, all: true},
+                    minn: Math.max(1, Math.min(30, Math.ceil(0.01 * nAll))), maxj: P, bands: true};
+      D.types.forEach(function (t) { curveState.types[t] = true; });
+      if (!curveState.subsets.correct && !curveState.subsets.incorrect) curveState.subsets.all = true;
+      var tbox = $('curve-types'), sbox = $('curve-subsets');
+      D.types.forEach(function (t) {
+        var cb = el('input'); cb.type = 'checkbox'; cb.checked = true; cb.dataset.type = t;
+        cb.addEventListener('change', function () { curveState.types[t] = cb.checked; drawCurves(); });
+        var sw = el('span', 'sw'); sw.style.background = TYPE_COLOR[t];
+        tbox.appendChild(el('label', '', cb, sw, t));
+      });
+      C.subsets.forEach(function (s, i) {
+        var cb = el('input'); cb.type = 'checkbox'; cb.checked = curveState.subsets[s]; cb.dataset.subset = s;
+        cb.disabled = C.n_responses[i] === 0;
+        cb.addEventListener('change', function () { curveState.subsets[s] = cb.checked; drawCurves(); });
+        tbox.parentNode && sbox.appendChild(el('label', '', cb, s + ' (' + fmt(C.n_responses[i]) + ')'));
+      });
+      var minn = $('curve-minn'), maxj = $('curve-maxj'), bands = $('curve-bands');
+      minn.value = curveState.minn; maxj.value = P; maxj.max = P;
+      minn.addEventListener('change', function () { curveState.minn = Math.max(1, parseInt(minn.value, 10) || 1); drawCurves(); });
+      maxj.addEventListener('change', function () { curveState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); drawCurves(); });
+      bands.addEventListener('change', function () { curveState.bands = bands.checked; drawCurves(); });
+    }
+    renderSharesTable();
+    return Promise.all([drawCurves(), drawCurveSide()]);
+  }
+  function markRows(maxj) {
+    return D.curves.marks.filter(function (m) { return m.position <= maxj; })
+      .map(function (m) { return {position: m.position, tokens: m.tokens, label: (m.tokens / 1024) + 'k tok'}; });
+  }
+  function drawCurves() {
+    var C = D.curves, box = $('curve-charts'), st = curveState, jobs = [];
+    clear(box);
+    D.types.forEach(function (t, ti) {
+      if (!st.types[t]) return;
+      var rows = [];
+      C.subsets.forEach(function (s, si) {
+        if (!st.subsets[s]) return;
+        var n = C.n[si], cnt = C.count[si][ti], lo = C.lo[si][ti], hi = C.hi[si][ti];
+        for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
+          if (n[j] < st.minn) continue;
+          rows.push({j: j + 1, subset: s, f: cnt[j] / n[j], lo: lo[j], hi: hi[j], n: n[j], k: cnt[j]});
+        }
+      });
+      var div = el('div', 'chart card'); div.dataset.type = t; box.appendChild(div);
+      var subs = C.subsets.filter(function (s) { return st.subsets[s]; });
+      var color = {field: 'subset', type: 'nominal', title: 'subset',
+                   scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })}};
+      var x = {field: 'j', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false}};
+      var layers = [];
+      if (st.bands) layers.push({mark: {type: 'area', opacity: 0.18}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: color}});
+      layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x,
+        y: {field: 'f', type: 'quantitative', title: 'fraction ' + t, scale: {domain: [0, 1]}}, color: color,
+        tooltip: [{field: 'j', title: 'j'}, {field: 'subset'}, {field: 'f', format: '.3f', title: 'fraction'},
+                  {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'}, {field: 'k', title: 'count'}, {field: 'n', title: 'n_j'}]}});
+      var marks = markRows(st.maxj);
+      if (marks.length) layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'},
+        encoding: {x: {field: 'position', type: 'quantitative'}, tooltip: [{field: 'label', title: 'tokens'}, {field: 'position'}]}});
+      jobs.push(embed(div, {title: {text: t, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: rows}, layer: layers}));
+    });
+    return Promise.all(jobs);
+  }
+  function drawCurveSide() {
+    var C = D.curves, rows = [], trows = [], P = C.n[2].length;
+    C.subsets.forEach(function (s, si) {
+      if (!C.n_responses[si]) return;
+      for (var j = 0; j < P; j++) rows.push({j: j + 1, subset: s, n: C.n[si][j]});
+    });
+    for (var j = 0; j < P; j++) if (C.tokens[j] !== null) trows.push({j: j + 1, tokens: C.tokens[j]});
+    var subs = C.subsets.filter(function (s, i) { return C.n_responses[i] > 0; });
+    var a = embed($('curve-n'), {title: 'responses with a typed action at j', width: 'container', height: 180, data: {values: rows},
+      mark: {type: 'line'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j'},
+        y: {field: 'n', type: 'quantitative', title: 'n_j'},
+        color: {field: 'subset', type: 'nominal', scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })}},
+        tooltip: [{field: 'j'}, {field: 'subset'}, {field: 'n'}]}});
+    var layers = [{mark: {type: 'line', color: '#6b46c1'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j'},
+      y: {field: 'tokens', type: 'quantitative', title: 'mean cumulative tokens'}, tooltip: [{field: 'j'}, {field: 'tokens'}]}}];
+    var marks = markRows(P);
+    if (marks.length) {
+      layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'}, encoding: {x: {field: 'position', type: 'quantitative'}}});
+      layers.push({data: {values: marks}, mark: {type: 'text', align: 'left', dx: 3, dy: -4, fontSize: 10, color: '#555'},
+        encoding: {x: {field: 'position', type: 'quantitative'}, y: {field: 'tokens', type: 'quantitative'}, text: {field: 'label'}}});
+    }
+    var b = trows.length ? embed($('curve-tokens'), {title: 'mean cumulative token count at j', width: 'container', height: 180,
+      data: {values: trows}, layer: layers}) : Promise.resolve($('curve-tokens').appendChild(el('p', 'note', 'No token counts.')));
+    return Promise.all([a, b]);
+  }
+  function renderSharesTable() {
+    var S = D.shares, head = ['type'], rows = [];
+    ['correct', 'incorrect', 'all'].forEach(function (s) {
+      head.push(s + ' pooled', s + ' mean/response');
+    });
+    D.types.forEach(function (t) {
+      var r = [t];
+      ['correct', 'incorrect', 'all'].forEach(function (s) { r.push(pct(S[s].types[t].pooled), pct(S[s].types[t].mean)); });
+      rows.push(r);
+    });
+    var n = ['responses'];
+    ['correct', 'incorrect', 'all'].forEach(function (s) { n.push(fmt(S[s].n_responses), ''); });
+    rows.push(n);
+    $('shares-table').appendChild(table(head, rows));
+    var B = D.behaviour, brows = [];
+    D.types.forEach(function (t) {
+      var b = B[t], tot = b.execution + b.reflection + b.transition;
+      brows.push([t, fmt(tot), tot ? pct(b.execution / tot) : '\u2013', tot ? pct(b.reflection / tot) : '\u2013',
+                  tot ? pct(b.transition / tot) : '\u2013']);
+    });
+    $('behaviour-table').appendChild(table(['type', 'actions', 'execution', 'reflection', 'transition'], brows));
+  }
+
+  // ---- beta -------------------------------------------------------------------------------
+  function renderBeta() {
+    var B = D.beta, M = D.meta, used = M.beta, jobs = [];
+    $('beta-note').textContent = 'Procedure: ' + B.procedure + (B.procedure === 'analysis'
+      ? ' (paper A.2.2: the beta whose histograms of the two most frequent types overlap least)'
+      : ' (paper Algorithm 1: smallest overlap(Student, Common) + overlap(Common, Teacher); stop once the mean Common share exceeds the mean Teacher share)') +
+      '. Histograms of the per-response share of each type over ' + fmt(B.n_responses) + ' responses, ' + B.bins +
+      ' bins on [0, 1]. Picked beta = ' + B.beta_pick + '; the report uses beta = ' + used + (M.beta_auto ? ' (auto).' : ' (given).');
+    var head = ['beta', 'overlap'], four = B.procedure === 'analysis';
+    if (four) head.push('two most frequent'); else head.push('O(Student,Common)', 'O(Common,Teacher)');
+    D.types.forEach(function (t) { head.push('mean ' + t); });
+    head.push('');
+    var rows = B.candidates.map(function (c, i) {
+      var r = [String(c.beta), fmt(c.overlap)];
+      if (four) r.push(c.first + ' / ' + c.second); else r.push(fmt(c.overlap_student_common), fmt(c.overlap_common_teacher));
+      D.types.forEach(function (t) { r.push(pct(c.mean[t])); });
+      r.push((i === B.pick ? 'picked ' : '') + (c.beta === used ? 'used ' : '') + (c.considered ? '' : 'not considered ') + (c.stopped_here ? 'stop rule fired' : ''));
+      return {cells: r, cls: i === B.pick ? 'picked' : ''};
+    });
+    $('beta-table').appendChild(table(head, rows));
+    var box = $('beta-charts');
+    B.candidates.forEach(function (c, i) {
+      var card = el('div', 'card' + (i === B.pick ? ' picked' : ''));
+      card.dataset.beta = c.beta;
+      var h = el('h4', '', '\u03b2 = ' + c.beta + ' \u00b7 overlap ' + fmt(c.overlap, 3));
+      if (i === B.pick) h.appendChild(el('span', 'badge', 'pick'));
+      if (c.beta === used) h.appendChild(el('span', 'badge used', 'used'));
+      if (!c.considered) h.appendChild(el('span', 'badge grey', 'not considered'));
+      card.appendChild(h);
+      var div = el('div', 'chart'); card.appendChild(div); box.appendChild(card);
+      var rows = [];
+      D.types.forEach(function (t) {
+        var hist = c.hist[t];
+        for (var k = 0; k < hist.length; k++) rows.push({x: k / hist.length, type: t, h: hist[k]});
+        rows.push({x: 1, type: t, h: hist[hist.length - 1]});
+      });
+      jobs.push(embed(div, {width: 'container', height: 140, data: {values: rows},
+        mark: {type: 'area', interpolate: 'step-after', opacity: 0.3, line: {strokeWidth: 1.2}},
+        encoding: {x: {field: 'x', type: 'quantitative', title: 'share of the response\u2019s actions', scale: {domain: [0, 1]}},
+          y: {field: 'h', type: 'quantitative', stack: null, title: 'fraction of responses'},
+          color: {field: 'type', type: 'nominal', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_COLOR[t]; })}},
+          tooltip: [{field: 'type'}, {field: 'x', title: 'bin from', format: '.2f'}, {field: 'h', format: '.3f'}]}}));
+    });
+    return Promise.all(jobs);
+  }
+
+  // ---- trace viewer -----------------------------------------------------------------------
+  var V = {filter: 'all', search: '', page: 0, per: 50, list: [], sel: -1, view: null, probs: null};
+  function pageData(p) {
+    if (pages.has(p)) return pages.get(p);
+    var node = $('rdpt-page-' + p);
+    if (!node) throw new Error('viewer page ' + p + ' is missing from the file');
+    var data = JSON.parse(node.textContent);
+    if (pages.size >= 8) pages.delete(pages.keys().next().value);
+    pages.set(p, data);
+    return data;
+  }
+  function responseAt(k) {
+    var per = D.meta.viewer.page_responses;
+    return pageData(Math.floor(k / per))[k % per];
+  }
+  function filterList() {
+    var I = D.index, q = V.search.toLowerCase(), out = [];
+    for (var k = 0; k < I.id.length; k++) {
+      if (V.filter !== 'all' && I.c[k] !== V.filter) continue;
+      if (q && I.id[k].toLowerCase().indexOf(q) < 0) continue;
+      out.push(k);
+    }
+    V.list = out;
+    V.page = 0;
+  }
+  function drawList() {
+    var I = D.index, ol = $('pick-list'), pages = Math.max(1, Math.ceil(V.list.length / V.per));
+    clear(ol);
+    V.page = Math.max(0, Math.min(V.page, pages - 1));
+    var from = V.page * V.per, to = Math.min(V.list.length, from + V.per);
+    for (var i = from; i < to; i++) {
+      var k = V.list[i];
+      var mark = I.c[k] === '1' ? el('span', 'ok', '\u2713') : I.c[k] === '0' ? el('span', 'bad', '\u2717') : el('span', '', '\u00b7');
+      var id = el('span', 'id', I.id[k]);
+      id.title = I.id[k];
+      var li = el('li', k === V.sel ? 'sel' : '', id,
+                  el('span', '', mark, ' ' + I.n[k] + ' act' + (I.t[k] >= 0 ? ', T ' + (I.t[k] / 10).toFixed(0) + '%' : '')));
+      li.dataset.k = k;
+      ol.appendChild(li);
+    }
+    $('pick-page').textContent = 'page ' + (V.page + 1) + ' of ' + pages;
+    var total = D.meta.counts.responses, emb = I.id.length;
+    $('pick-count').textContent = V.list.length.toLocaleString('en-US') + ' of ' + emb.toLocaleString('en-US') + ' embedded' +
+      (emb < total ? ' (sample of ' + total.toLocaleString('en-US') + ' in the store)' : '');
+  }
+  function renderViewer() {
+    var legend = $('trace-legend');
+    D.types.forEach(function (t) {
+      var sw = el('span', 'sw'); sw.style.background = TYPE_BG[t];
+      legend.appendChild(el('span', '', sw, t));
+    });
+    var sw0 = el('span', 'sw'); sw0.style.border = '1px solid #999';
+    legend.appendChild(el('span', '', sw0, 'unscored'));
+    $('pick-search').addEventListener('input', function (e) { V.search = e.target.value; filterList(); drawList(); });
+    $('pick-filter').addEventListener('change', function (e) { V.filter = e.target.value; filterList(); drawList(); });
+    $('pick-prev').addEventListener('click', function () { V.page--; drawList(); });
+    $('pick-next').addEventListener('click', function () { V.page++; drawList(); });
+    $('pick-list').addEventListener('click', function (e) {
+      var li = e.target.closest('li');
+      if (li) select(parseInt(li.dataset.k, 10));
+    });
+    var txt = $('trace-text'), tip = $('trace-tip');
+    txt.addEventListener('mouseover', function (e) {
+      var s = e.target.closest('.act');
+      if (!s) return;
+      var j = parseInt(s.dataset.j, 10), P = V.probs;
+      var lines = ['action ' + (j + 1) + ' \u00b7 ' + (TYPE_CHAR[V.types[j]] || 'unscored')];
+      ['pT', 'pS', 'pD'].forEach(function (m, i) {
+        if (P[i]) lines.push(m + ' = ' + (P[i][j] < 0 ? 'unscored' : (P[i][j] / 10000).toFixed(4)));
+      });
+      tip.textContent = lines.join('\n');
+      tip.hidden = false;
+      highlight(j, false);
+    });
+    txt.addEventListener('mousemove', function (e) { tip.style.left = (e.clientX + 14) + 'px'; tip.style.top = (e.clientY + 14) + 'px'; });
+    txt.addEventListener('mouseleave', function () { tip.hidden = true; });
+    filterList();
+    drawList();
+    if (D.index.id.length) return select(0);
+    $('trace-head').textContent = 'No response is embedded (see --viewer-responses).';
+  }
+  function highlight(j, scroll) {
+    var txt = $('trace-text'), old = txt.querySelector('.act.hl');
+    if (old) old.classList.remove('hl');
+    var s = txt.querySelector('.act[data-j="' + j + '"]');
+    if (s) { s.classList.add('hl'); if (scroll) s.scrollIntoView({block: 'center'}); }
+    if (V.view) V.view.signal('hl', j + 1).runAsync();
+  }
+  function select(k) {
+    V.sel = k;
+    drawList();
+    var I = D.index, r = responseAt(k), head = $('trace-head'), n = r.a.length;
+    V.types = r.y; V.probs = [r.p[0], r.p[1], r.p[2]];
+    clear(head);
+    var counts = {};
+    for (var j = 0; j < n; j++) counts[r.y[j]] = (counts[r.y[j]] || 0) + 1;
+    var parts = D.types.map(function (t) {
+      var c = Object.keys(TYPE_CHAR).find(function (ch) { return TYPE_CHAR[ch] === t; });
+      return t + ' ' + (counts[c] || 0);
+    });
+    head.appendChild(el('span', 'id', I.id[k]));
+    head.appendChild(document.createTextNode(' \u00b7 ' + (I.c[k] === '1' ? 'correct' : I.c[k] === '0' ? 'incorrect' : 'unlabelled') +
+      ' \u00b7 ' + n + ' actions \u00b7 ' + parts.join(', ') + (counts['.'] ? ', unscored ' + counts['.'] : '')));
+    // Text: one span per action, coloured by type.
+    var txt = $('trace-text'), frag = document.createDocumentFragment(), sp = new Set(r.sp);
+    clear(txt);
+    for (var i = 0; i < n; i++) {
+      var s = el('span', 'act t-' + (r.y[i] === '.' ? 'n' : r.y[i]) + (sp.has(i) ? ' special' : ''));
+      s.textContent = r.a[i];
+      s.dataset.j = i;
+      frag.appendChild(s);
+    }
+    txt.appendChild(frag);
+    txt.scrollTop = 0;
+    // Chart: probabilities per action over runs of one type.
+    var bg = [], lines = [], names = ['pT', 'pS', 'pD'];
+    for (var a = 0; a < n;) {
+      var b = a;
+      while (b + 1 < n && r.y[b + 1] === r.y[a]) b++;
+      if (r.y[a] !== '.') bg.push({x0: a + 0.5, x1: b + 1.5, type: TYPE_CHAR[r.y[a]]});
+      a = b + 1;
+    }
+    for (var m = 0; m < 3; m++) {
+      if (!r.p[m]) continue;
+      for (var q = 0; q < n; q++) if (r.p[m][q] >= 0) lines.push({j: q + 1, model: names[m], p: r.p[m][q] / 10000});
+    }
+    var models = names.filter(function (x, i) { return r.p[i]; });
+    var xs = {type: 'quantitative', title: 'action j', scale: {domain: [0.5, n + 0.5], nice: false}};
+    var spec = {width: 'container', height: 230, params: [{name: 'hl', value: 0}],
+      layer: [
+        {data: {values: bg}, mark: {type: 'rect', opacity: 0.9},
+         encoding: {x: Object.assign({field: 'x0'}, xs), x2: {field: 'x1'}, y: {datum: 0, type: 'quantitative'}, y2: {datum: 1},
+                    color: {field: 'type', type: 'nominal', title: 'type', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_BG[t]; })}}}},
+        {data: {values: lines}, mark: {type: 'line', strokeWidth: 1.4, point: n <= 200},
+         encoding: {x: Object.assign({field: 'j'}, xs), y: {field: 'p', type: 'quantitative', title: 'p (geometric mean per action)', scale: {domain: [0, 1]}},
+                    stroke: {field: 'model', type: 'nominal', title: 'model', scale: {domain: models, range: models.map(function (x) { return MODEL_COLOR[x]; })}},
+                    tooltip: [{field: 'j', title: 'action'}, {field: 'model'}, {field: 'p', format: '.4f'}]}},
+        {data: {values: [{}]}, mark: {type: 'rule', color: '#c0392b', strokeWidth: 1.5},
+         encoding: {x: {datum: {expr: 'hl'}, type: 'quantitative'}, opacity: {value: 0.8}}}
+      ]};
+    return embed($('trace-chart'), spec).then(function (view) {
+      V.view = view;
+      view.addEventListener('click', function (ev, item) {
+        if (item && item.datum && item.datum.j) highlight(item.datum.j - 1, true);
+      });
+    });
+  }
+
+  // ---- extra sections ---------------------------------------------------------------------
+  function scalarRows(obj) {
+    var rows = [];
+    Object.keys(obj).forEach(function (k) {
+      var v = obj[k];
+      if (v === null || typeof v !== 'object') rows.push([k, typeof v === 'number' ? fmt(v) : String(v)]);
+    });
+    return rows;
+  }
+  // Finds histogram-like objects: a numeric array under a known name, with optional lo/hi.
+  function findHistograms(v, path, out) {
+    if (!v || typeof v !== 'object' || out.length >= 24) return;
+    if (Array.isArray(v)) { v.forEach(function (x, i) { findHistograms(x, path + '[' + i + ']', out); }); return; }
+    var keys = ['normalised', 'normalized', 'fraction', 'hist', 'histogram', 'counts'];
+    for (var i = 0; i < keys.length; i++) {
+      var a = v[keys[i]];
+      if (Array.isArray(a) && a.length >= 2 && a.every(function (x) { return typeof x === 'number'; })) {
+        out.push({name: v.name || v.set || v.label || path || 'histogram', values: a, lo: typeof v.lo === 'number' ? v.lo : 0,
+                  hi: typeof v.hi === 'number' ? v.hi : (typeof v.lo === 'number' ? v.lo + a.length : a.length)});
+        return;
+      }
+    }
+    Object.keys(v).forEach(function (k) { findHistograms(v[k], path ? path + '.' + k : k, out); });
+  }
+  function renderExtra(kind) {
+    var body = $(kind + '-body'), jobs = [];
+    D.extras.filter(function (e) { return e.kind === kind; }).forEach(function (e) {
+      body.appendChild(el('h3', '', e.path));
+      var d = e.data;
+      if (d && typeof d === 'object' && !Array.isArray(d)) {
+        var rows = scalarRows(d);
+        if (rows.length) body.appendChild(table(['field', 'value'], rows));
+      }
+      var hs = [];
+      findHistograms(d, '', hs);
+      if (hs.length) {
+        var rowsH = [];
+        hs.forEach(function (h) {
+          var s = h.values.reduce(function (a, b) { return a + b; }, 0) || 1, w = (h.hi - h.lo) / h.values.length;
+          h.values.forEach(function (x, k) { rowsH.push({set: String(h.name), x: h.lo + k * w, f: x / s}); });
+        });
+        var div = el('div', 'chart card'); body.appendChild(div);
+        jobs.push(embed(div, {width: 'container', height: 240, data: {values: rowsH},
+          mark: {type: 'line', interpolate: 'step-after', strokeWidth: 1.5},
+          encoding: {x: {field: 'x', type: 'quantitative', title: kind === 'alignment' ? 'pT \u2212 pD' : 'value'},
+            y: {field: 'f', type: 'quantitative', title: 'fraction'}, color: {field: 'set', type: 'nominal', title: 'set'},
+            tooltip: [{field: 'set'}, {field: 'x', format: '.3f'}, {field: 'f', format: '.4f'}]}}));
+      }
+      // Arrays of flat objects as tables (e.g. one row per teacher).
+      if (d && typeof d === 'object') {
+        Object.keys(d).forEach(function (k) {
+          var a = d[k];
+          if (!Array.isArray(a) || !a.length || typeof a[0] !== 'object' || a[0] === null) return;
+          var cols = Object.keys(a[0]).filter(function (c) { var x = a[0][c]; return x === null || typeof x !== 'object'; });
+          if (!cols.length) return;
+          body.appendChild(el('h4', '', k));
+          body.appendChild(table(cols, a.slice(0, 500).map(function (o) {
+            return cols.map(function (c) { return typeof o[c] === 'number' ? fmt(o[c]) : String(o[c]); });
+          })));
+        });
+      }
+      var det = el('details', '', el('summary', '', 'raw JSON')), pre = el('pre', 'json');
+      pre.textContent = JSON.stringify(d, null, 2);
+      det.appendChild(pre);
+      body.appendChild(det);
+    });
+    return Promise.all(jobs);
+  }
+
+  // ---- run metadata -----------------------------------------------------------------------
+  function renderMeta() {
+    var M = D.meta, body = $('meta-body');
+    body.appendChild(table(['field', 'value'], [
+      ['rdpt version', M.rdpt_version], ['generated', M.generated_at], ['store', M.store], ['scheme', M.scheme],
+      ['alpha', String(M.alpha)], ['beta', M.beta + (M.beta_auto ? ' (auto: ' + D.beta.procedure + ' procedure)' : ' (given)')],
+      ['responses', fmt(M.counts.responses)], ['with a typed action', fmt(M.counts.typed)],
+      ['correct / incorrect', fmt(M.counts.correct) + ' / ' + fmt(M.counts.incorrect)],
+      ['actions (typed)', fmt(M.counts.actions) + ' (' + fmt(M.counts.typed_actions) + ')'],
+      ['in the viewer', fmt(M.counts.embedded) + (M.viewer.sampled ? ' (sample, seed ' + M.viewer.seed + ')' : '')],
+      ['charting', M.libraries]].concat(Object.keys(M.store_meta).map(function (k) { return ['store ' + k, String(M.store_meta[k])]; }))));
+    body.appendChild(el('h3', '', 'Models'));
+    body.appendChild(table(['role', 'name', 'backend', 'location', 'fingerprint', 'tokenizer', 'template'],
+      M.models.map(function (m) { return [m.role, m.name, m.backend, m.location, m.fingerprint, m.tokenizer, m.template]; }), {left: 7}));
+    var lic = $('licenses');
+    Object.keys(D.licenses).forEach(function (k) {
+      lic.appendChild(el('h4', '', k));
+      var pre = el('pre'); pre.textContent = D.licenses[k]; lic.appendChild(pre);
+    });
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+  function start() {
+    try {
+      D = JSON.parse($('rdpt-data').textContent);
+    } catch (e) {
+      fail('reading the embedded data', e);
+      document.documentElement.dataset.state = 'error';
+      return Promise.resolve();
+    }
+    $('title').textContent = D.meta.title;
+    $('subtitle').textContent = D.meta.scheme + ' \u00b7 alpha ' + D.meta.alpha + ' \u00b7 beta ' + D.meta.beta +
+      (D.meta.beta_auto ? ' (auto)' : '') + ' \u00b7 ' + fmt(D.meta.counts.responses) + ' responses \u00b7 rdpt ' + D.meta.rdpt_version;
+    ['selection', 'attribution', 'alignment'].forEach(function (k) {
+      if (D.extras.some(function (e) { return e.kind === k; })) document.querySelector('nav button[data-view="' + k + '"]').hidden = false;
+    });
+    document.querySelectorAll('nav button').forEach(function (b) {
+      b.addEventListener('click', function () { show(b.dataset.view); });
+    });
+    return show('curves');
+  }
+  var ready = new Promise(function (resolve) {
+    document.addEventListener('DOMContentLoaded', function () {
+      start().then(function () {
+        if (!document.documentElement.dataset.state) document.documentElement.dataset.state = errors.length ? 'error' : 'ready';
+        resolve();
+      });
+    });
+  });
+  // For tests and the console: views, selection by id, errors.
+  window.rdptReport = {
+    ready: ready, errors: errors,
+    show: function (view) { return show(view).then(function () {}); },
+    selectId: function (id) {
+      var k = D.index.id.indexOf(id);
+      if (k < 0) return Promise.reject(new Error('no embedded response ' + id));
+      return show('viewer').then(function () {
+        V.page = Math.max(0, Math.floor(V.list.indexOf(k) / V.per));
+        return select(k);
+      }).then(function () {});
+    }
+  };
+})();

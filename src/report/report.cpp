@@ -1,0 +1,513 @@
+// rdpt report: two passes over the store, aggregates and viewer pages, one HTML page out.
+#include "report/report.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "rdpt/behaviour.h"
+#include "rdpt/beta.h"
+#include "rdpt/curves.h"
+#include "rdpt/error.h"
+#include "rdpt/provenance.h"
+#include "rdpt/version.h"
+#include "report/assets.h"
+
+namespace rdpt::report {
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Rounds to 4 decimals for the page (null for NaN).
+json num4(double x) {
+  if (!std::isfinite(x)) return nullptr;
+  return std::round(x * 1e4) / 1e4;
+}
+
+uint64_t sample_key(uint64_t seed, std::string_view id) {
+  uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
+  for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;  // finaliser: spreads short ids
+  return h;
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+char type_char(std::optional<ActionType> t) {
+  if (!t) return '.';
+  switch (*t) {
+    case ActionType::Shared: return 'S';
+    case ActionType::Teacher: return 'T';
+    case ActionType::Student: return 'U';
+    case ActionType::Boosted: return 'B';
+    case ActionType::Common: return 'C';
+  }
+  return '.';
+}
+
+json model_json(const std::string& role, const ModelInfo& m) {
+  json info = json::parse(m.info_json, nullptr, false);
+  if (info.is_discarded()) info = m.info_json;
+  return {{"role", role},         {"name", m.name},       {"backend", m.backend},
+          {"location", m.location}, {"fingerprint", m.fingerprint}, {"tokenizer", m.tokenizer},
+          {"template", m.chat_template}, {"info", info}};
+}
+
+// Probabilities of one response's actions under each model (NaN where absent or unscored).
+struct Probs {
+  std::vector<double> pT, pS, pD;
+  std::vector<uint32_t> tokens;  // token counts of the curve model (empty when absent)
+};
+
+void fill_probs(const StoredResponse& r, std::span<const std::optional<PairScore>> sc, bool four_way, Probs& p) {
+  const size_t n = r.actions.size();
+  auto one = [&](size_t k, std::vector<double>& out) {
+    const auto& s = sc[k];
+    std::span<const ActionScore> a;
+    if (s && s->status != ScoreStatus::Failed) a = s->actions;
+    action_probs(a, n, out, r.id);
+  };
+  one(0, p.pT);
+  one(1, p.pS);
+  if (four_way) one(2, p.pD); else p.pD.clear();
+  // Cumulative tokens: the distilled model's (four-way) or the student's (three-way).
+  const auto& tk = sc[four_way ? 2 : 1];
+  p.tokens.clear();
+  if (tk && tk->status != ScoreStatus::Failed && tk->actions.size() == n) {
+    p.tokens.reserve(n);
+    for (const auto& a : tk->actions) p.tokens.push_back(a.n_tokens);
+  }
+}
+
+class Writer {
+ public:
+  explicit Writer(std::ostream& os) : os_(os) {}
+  void operator()(std::string_view s) {
+    os_.write(s.data(), std::streamsize(s.size()));
+    n_ += s.size();
+  }
+  uint64_t bytes() const { return n_; }
+
+ private:
+  std::ostream& os_;
+  uint64_t n_ = 0;
+};
+
+// Splits the template at its {{NAME}} markers.
+std::vector<std::pair<std::string, std::string_view>> split_template(std::string_view t) {
+  std::vector<std::pair<std::string, std::string_view>> parts;  // (marker before text, text)
+  std::string marker;
+  size_t pos = 0;
+  while (true) {
+    size_t a = t.find("{{", pos);
+    if (a == std::string_view::npos) {
+      parts.emplace_back(marker, t.substr(pos));
+      break;
+    }
+    size_t b = t.find("}}", a);
+    if (b == std::string_view::npos) throw Error("report template: unclosed {{ at byte " + std::to_string(a));
+    parts.emplace_back(marker, t.substr(pos, a - pos));
+    marker = std::string(t.substr(a + 2, b - a - 2));
+    pos = b + 2;
+  }
+  return parts;
+}
+
+bool contains_script_close(std::string_view s) {
+  for (size_t i = s.find("</"); i != std::string_view::npos; i = s.find("</", i + 1)) {
+    std::string w(s.substr(i + 2, 6));
+    for (auto& c : w) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (w == "script") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& out, Progress* progress) {
+  if (!kLibrariesEmbedded)
+    throw UsageError("this rdpt was built with RDPT_WITH_REPORT=OFF, without the report's JavaScript libraries; "
+                     "run scripts/setup.sh (or npm ci in report/) and rebuild");
+  Progress& prog = progress ? *progress : null_progress();
+  if (opts.page_responses == 0) throw UsageError("report: page_responses must be >= 1");
+  check_thresholds({.alpha = opts.alpha, .beta = opts.beta.value_or(0.0)});
+
+  // Models.
+  auto need = [&](const std::string& role, const std::string& name) {
+    auto m = store.model(name);
+    if (!m) {
+      std::string have;
+      for (const auto& x : store.models()) have += (have.empty() ? "" : ", ") + x.name;
+      throw UsageError("report: no model named '" + name + "' (the " + role + ") in " + store.path() +
+                       " (models: " + (have.empty() ? "none" : have) + ")");
+    }
+    return *m;
+  };
+  ModelInfo mT = need("teacher", opts.teacher), mS = need("student", opts.student);
+  std::optional<ModelInfo> mD;
+  if (!opts.distilled.empty()) {
+    mD = store.model(opts.distilled);
+    if (!mD && !opts.distilled_optional) need("distilled model", opts.distilled);
+  }
+  const bool four_way = mD.has_value();
+  const TypeScheme scheme = four_way ? TypeScheme::FourWay : TypeScheme::ThreeWay;
+  std::vector<int64_t> mids = {mT.mid, mS.mid};
+  if (four_way) mids.push_back(mD->mid);
+  auto types = scheme_types(scheme);
+
+  // Extras parse first: a bad file fails before the long passes.
+  json extras = json::array();
+  for (const auto& e : opts.extras) {
+    if (e.kind != "selection" && e.kind != "attribution" && e.kind != "alignment")
+      throw UsageError("report: unknown extra section kind '" + e.kind + "'");
+    json j = json::parse(e.json, nullptr, false);
+    if (j.is_discarded()) {
+      // Re-parse with exceptions for the position.
+      try {
+        j = json::parse(e.json);
+      } catch (const json::parse_error& pe) {
+        throw DataError(e.path + ": not JSON (--" + e.kind + "): " + pe.what());
+      }
+    }
+    extras.push_back({{"kind", e.kind}, {"path", e.path}, {"data", j}});
+  }
+
+  // Pass 1: beta search and the viewer sample.
+  BetaOptions bopts{.procedure = four_way ? BetaProcedure::Analysis : BetaProcedure::Training,
+                    .alpha = opts.alpha,
+                    .candidates = opts.beta_candidates};
+  BetaSearch search(bopts);
+  struct Cand {
+    uint64_t key;
+    int64_t rid;
+    uint64_t bytes;
+  };
+  std::vector<Cand> cands;
+  std::unordered_set<std::string> forced_ids(opts.viewer_ids.begin(), opts.viewer_ids.end());
+  std::unordered_set<int64_t> embed;
+  uint64_t forced_bytes = 0;
+  ReportStats stats;
+  stats.four_way = four_way;
+  const uint64_t n_total = uint64_t(store.n_responses());
+  Probs p;
+  prog.start("report: pass 1 (beta search)", n_total, "responses");
+  uint64_t done = 0;
+  store.for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+    fill_probs(r, sc, four_way, p);
+    search.add(p.pT, p.pS, p.pD);
+    if (forced_ids.count(r.id)) {
+      embed.insert(r.rid);
+      forced_bytes += r.response.size();
+    } else {
+      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size()});
+    }
+    prog.update(++done);
+    return true;
+  });
+  prog.finish();
+  stats.n_responses = done;
+  if (embed.size() != forced_ids.size()) {
+    for (const auto& id : opts.viewer_ids)
+      if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
+  }
+  BetaResult br;
+  try {
+    br = search.result();
+  } catch (const DataError&) {
+    throw DataError("report: no response in " + store.path() + " has an action scored under all of " + mT.name +
+                    ", " + mS.name + (four_way ? ", " + mD->name : std::string()) + " (run rdpt score first)");
+  }
+  const double beta = opts.beta.value_or(br.beta);
+  stats.beta = beta;
+  stats.beta_auto = !opts.beta.has_value();
+  const Thresholds th{.alpha = opts.alpha, .beta = beta};
+
+  // Viewer sample: smallest keys first, within the count and byte budgets.
+  std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.key < b.key; });
+  uint64_t used_bytes = forced_bytes;
+  bool sampled = false;
+  for (const auto& c : cands) {
+    if (opts.viewer_responses && embed.size() >= opts.viewer_responses) {
+      sampled = true;
+      break;
+    }
+    if (opts.viewer_bytes && used_bytes + c.bytes > opts.viewer_bytes) {
+      sampled = true;
+      continue;
+    }
+    embed.insert(c.rid);
+    used_bytes += c.bytes;
+  }
+  cands.clear();
+  cands.shrink_to_fit();
+
+  // The page head, libraries and app script (before the data, which streams after them).
+  Writer w(out);
+  const std::string_view tmpl = asset("template");
+  const std::string_view libs[] = {asset("vega"), asset("vega_lite"), asset("vega_embed"), asset("app")};
+  std::string csp = "default-src 'none'; script-src";
+  for (auto lib : libs) {
+    if (contains_script_close(lib)) throw Error("report: an embedded script contains '</script' (build problem)");
+    csp += " 'sha256-" + sha256_base64(lib) + "'";
+  }
+  csp += " 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; "
+         "form-action 'none'";
+  const std::string title = opts.title.empty()
+                                ? "rdpt report: " + std::filesystem::path(store.path()).filename().string()
+                                : opts.title;
+  auto parts = split_template(tmpl);
+  size_t part = 0;
+  auto emit_until = [&](std::string_view stop) {
+    for (; part < parts.size(); ++part) {
+      const auto& [marker, text] = parts[part];
+      if (marker == stop) return;
+      if (marker == "CSP") w(html_escape(csp));
+      else if (marker == "TITLE") w(html_escape(title));
+      else if (marker == "CSS") w(asset("css"));
+      else if (marker == "SCRIPTS") {
+        for (auto lib : libs) {
+          w("<script>");
+          w(lib);
+          w("</script>\n");
+        }
+      } else if (!marker.empty()) throw Error("report template: unknown marker {{" + marker + "}}");
+      w(text);
+    }
+  };
+  emit_until("DATA");
+  if (part >= parts.size()) throw Error("report template: no {{DATA}} marker");
+
+  // Pass 2: types, curves, shares, behaviours, viewer pages.
+  CurveAccumulator curves({.scheme = scheme, .max_positions = opts.max_positions, .token_mark = opts.token_mark});
+  BehaviourTable behaviours;
+  std::array<std::array<uint64_t, kNumActionTypes>, kNumSubsets> pooled{};
+  std::array<std::array<double, kNumActionTypes>, kNumSubsets> prop_sum{};
+  std::array<uint64_t, kNumSubsets> n_typed_by{};
+  uint64_t n_actions = 0, n_typed_actions = 0;
+  json idx_id = json::array(), idx_n = json::array(), idx_t = json::array(), idx_s = json::array();
+  std::string idx_c;
+  json page = json::array();
+  uint64_t n_pages = 0;
+  auto flush_page = [&] {
+    if (page.empty()) return;
+    w("<script type=\"application/json\" id=\"rdpt-page-" + std::to_string(n_pages) + "\">");
+    w(script_safe_json(dump(page)));
+    w("</script>\n");
+    ++n_pages;
+    page = json::array();
+  };
+  std::vector<std::optional<ActionType>> ty;
+  done = 0;
+  prog.start("report: pass 2 (types, curves, viewer)", n_total, "responses");
+  store.for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+    fill_probs(r, sc, four_way, p);
+    TypeCounts tc = type_actions(scheme, p.pT, p.pS, p.pD, th, &ty);
+    curves.add(ty, p.tokens, r.correct);
+    n_actions += tc.n_actions;
+    n_typed_actions += tc.n_scored;
+    const int sub = r.correct ? (*r.correct ? 0 : 1) : -1;
+    if (tc.n_scored) {
+      ++stats.n_typed;
+      for (int s : {sub, 2}) {
+        if (s < 0) continue;
+        ++n_typed_by[s];
+        for (auto t : types) {
+          pooled[s][type_index(t)] += tc.count(t);
+          prop_sum[s][type_index(t)] += tc.proportion(t);
+        }
+      }
+    }
+    for (size_t k = 0; k < r.actions.size(); ++k)
+      if (ty[k] && !r.actions[k].special)
+        behaviours.add(*ty[k], classify_behaviour(action_text(r.response, r.actions[k])));
+    if (embed.count(r.rid)) {
+      json acts = json::array(), sp = json::array();
+      std::string yc;
+      yc.reserve(r.actions.size());
+      for (size_t k = 0; k < r.actions.size(); ++k) {
+        acts.push_back(std::string(action_text(r.response, r.actions[k])));
+        if (r.actions[k].special) sp.push_back(k);
+        yc += type_char(ty[k]);
+      }
+      json pr = json::array();
+      for (const auto* v : {&p.pT, &p.pS, &p.pD}) {
+        if (v->empty()) continue;
+        json a = json::array();
+        for (double x : *v) a.push_back(quantise_probability(x));
+        pr.push_back(std::move(a));
+      }
+      page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)}});
+      idx_id.push_back(r.id);
+      idx_c += r.correct ? (*r.correct ? '1' : '0') : '-';
+      idx_n.push_back(r.actions.size());
+      idx_t.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Teacher))) : json(-1));
+      idx_s.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Student))) : json(-1));
+      ++stats.n_embedded;
+      if (page.size() >= opts.page_responses) flush_page();
+    }
+    prog.update(++done);
+    return true;
+  });
+  flush_page();
+  prog.finish();
+
+  // Summary data.
+  const Curves cv = curves.result();
+  stats.n_positions = cv.size();
+  json jtypes = json::array();
+  for (auto t : types) jtypes.push_back(type_name(t));
+  json jc;
+  {
+    json n = json::array(), lo = json::array(), hi = json::array(), cnt = json::array();
+    for (size_t s = 0; s < kNumSubsets; ++s) {
+      json ns = json::array(), cs = json::array(), ls = json::array(), hs = json::array();
+      for (size_t j = 0; j < cv.size(); ++j) ns.push_back(cv.n[j][s]);
+      for (auto t : types) {
+        json ct = json::array(), lt = json::array(), ht = json::array();
+        for (size_t j = 0; j < cv.size(); ++j) {
+          ct.push_back(cv.count[j][s][type_index(t)]);
+          Interval iv = cv.interval(uint32_t(j + 1), Subset(s), t);
+          lt.push_back(num4(iv.lo));
+          ht.push_back(num4(iv.hi));
+        }
+        cs.push_back(std::move(ct));
+        ls.push_back(std::move(lt));
+        hs.push_back(std::move(ht));
+      }
+      n.push_back(std::move(ns));
+      cnt.push_back(std::move(cs));
+      lo.push_back(std::move(ls));
+      hi.push_back(std::move(hs));
+    }
+    json tok = json::array();
+    for (double x : cv.mean_cum_tokens) tok.push_back(std::isfinite(x) ? json(std::lround(x)) : json(nullptr));
+    json marks = json::array();
+    for (const auto& m : cv.marks) marks.push_back({{"tokens", m.tokens}, {"position", m.position}});
+    jc = {{"subsets", {"correct", "incorrect", "all"}},
+          {"n", n},
+          {"count", cnt},
+          {"lo", lo},
+          {"hi", hi},
+          {"tokens", tok},
+          {"marks", marks},
+          {"token_mark", opts.token_mark},
+          {"n_responses", {cv.n_responses_by_subset[0], cv.n_responses_by_subset[1], cv.n_responses_by_subset[2]}}};
+  }
+  json jb;
+  {
+    json cs = json::array();
+    for (size_t k = 0; k < br.candidates.size(); ++k) {
+      const auto& c = br.candidates[k];
+      json h = json::object(), mean = json::object(), na = json::object();
+      for (auto t : types) {
+        json bins = json::array();
+        for (double x : c.histogram[type_index(t)]) bins.push_back(num4(x));
+        h[type_name(t)] = bins;
+        mean[type_name(t)] = num4(c.mean_proportion[type_index(t)]);
+        na[type_name(t)] = c.n_actions[type_index(t)];
+      }
+      json jcand = {{"beta", c.beta},       {"hist", h},
+                    {"mean", mean},         {"n_actions", na},
+                    {"overlap", num4(c.overlap)}, {"considered", c.considered},
+                    {"stopped_here", c.stopped_here}};
+      if (four_way) {
+        jcand["first"] = type_name(c.first);
+        jcand["second"] = type_name(c.second);
+      } else {
+        jcand["overlap_student_common"] = num4(c.overlap_student_common);
+        jcand["overlap_common_teacher"] = num4(c.overlap_common_teacher);
+      }
+      cs.push_back(std::move(jcand));
+    }
+    jb = {{"procedure", procedure_name(br.procedure)},
+          {"pick", br.pick},
+          {"beta_pick", br.beta},
+          {"n_responses", br.n_responses},
+          {"n_skipped", br.n_skipped},
+          {"bins", kHistBins},
+          {"candidates", cs}};
+  }
+  json shares = json::object();
+  for (size_t s = 0; s < kNumSubsets; ++s) {
+    json st = json::object();
+    uint64_t tot = 0;
+    for (auto t : types) tot += pooled[s][type_index(t)];
+    for (auto t : types) {
+      st[type_name(t)] = {
+          {"pooled", tot ? num4(double(pooled[s][type_index(t)]) / double(tot)) : json(nullptr)},
+          {"mean", n_typed_by[s] ? num4(prop_sum[s][type_index(t)] / double(n_typed_by[s])) : json(nullptr)},
+          {"n_actions", pooled[s][type_index(t)]}};
+    }
+    shares[subset_name(Subset(s))] = {{"n_responses", n_typed_by[s]}, {"types", st}};
+  }
+  json jbeh = json::object();
+  for (auto t : types) {
+    json row = json::object();
+    for (size_t b = 0; b < kNumBehaviours; ++b) row[behaviour_name(Behaviour(b))] = behaviours.n[type_index(t)][b];
+    jbeh[type_name(t)] = row;
+  }
+  json models = json::array({model_json("teacher", mT), model_json("student", mS)});
+  if (four_way) models.push_back(model_json("distilled", *mD));
+  json store_meta = json::object();
+  for (const char* k : {"schema_version", "created_by", "created_at"})
+    if (auto v = store.meta(k)) store_meta[k] = *v;
+  json meta = {{"title", title},
+               {"rdpt_version", RDPT_VERSION},
+               {"generated_at", opts.generated_at.empty() ? now_utc() : opts.generated_at},
+               {"store", store.path()},
+               {"store_meta", store_meta},
+               {"scheme", scheme_name(scheme)},
+               {"alpha", opts.alpha},
+               {"beta", beta},
+               {"beta_auto", stats.beta_auto},
+               {"models", models},
+               {"libraries", kLibraryVersions},
+               {"counts",
+                {{"responses", stats.n_responses},
+                 {"typed", stats.n_typed},
+                 {"correct", cv.n_responses_by_subset[0]},
+                 {"incorrect", cv.n_responses_by_subset[1]},
+                 {"actions", n_actions},
+                 {"typed_actions", n_typed_actions},
+                 {"embedded", stats.n_embedded}}},
+               {"viewer",
+                {{"limit", opts.viewer_responses},
+                 {"bytes", opts.viewer_bytes},
+                 {"seed", opts.seed},
+                 {"sampled", sampled},
+                 {"page_responses", opts.page_responses},
+                 {"pages", n_pages}}}};
+  json summary = {{"meta", meta},       {"types", jtypes},    {"curves", jc},
+                  {"beta", jb},         {"shares", shares},   {"behaviour", jbeh},
+                  {"index", {{"id", idx_id}, {"c", idx_c}, {"n", idx_n}, {"t", idx_t}, {"s", idx_s}}},
+                  {"extras", extras},
+                  {"licenses",
+                   {{"vega", std::string(asset("vega_license"))},
+                    {"vega-lite", std::string(asset("vega_lite_license"))},
+                    {"vega-embed", std::string(asset("vega_embed_license"))}}}};
+  w("<script type=\"application/json\" id=\"rdpt-data\">");
+  w(script_safe_json(dump(summary)));
+  w("</script>\n");
+  ++part;  // past the DATA marker's own text
+  if (part <= parts.size()) w(parts[part - 1].second);
+  emit_until("");
+  out.flush();
+  if (!out) throw Error("report: writing the page failed");
+  stats.bytes_written = w.bytes();
+  return stats;
+}
+
+}  // namespace rdpt::report

@@ -1,0 +1,216 @@
+// Browser test of `rdpt report`: builds a store with hand-made scores (report_fixture), writes the
+// report, opens it in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core from
+// report/node_modules) with the network cut, and checks every view. Screenshots go to OUT_DIR.
+//   node report_browser_test.mjs --rdpt BIN --fixture BIN --out OUT_DIR [--n 40] [--chromium PATH]
+// Exit 0 when every check passes; each failure prints "FAIL: ..." with expected vs got.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(process.argv.slice(2).reduce((a, x, i, all) => (x.startsWith('--') ? a.concat([[x.slice(2), all[i + 1]]]) : a), []));
+const need = (k) => { if (!args[k]) { console.error(`usage: --${k} is required`); process.exit(2); } return args[k]; };
+const rdpt = need('rdpt'), fixture = need('fixture'), outDir = need('out');
+const n = parseInt(args.n || '40', 10);
+const chromiumPath = args.chromium || '/usr/bin/chromium';
+const nodeModules = args['node-modules'] || path.resolve(here, '../../report/node_modules');
+const require = createRequire(path.join(nodeModules, 'noop.js'));
+const { chromium } = require('playwright-core');
+
+fs.mkdirSync(outDir, { recursive: true });
+let failures = 0, checks = 0;
+function check(cond, what, expected, got) {
+  checks++;
+  if (cond) return;
+  failures++;
+  console.log(`FAIL: ${what}` + (expected !== undefined ? `\n  expected: ${JSON.stringify(expected)}\n  got:      ${JSON.stringify(got)}` : ''));
+}
+function run(bin, argv) {
+  const r = spawnSync(bin, argv, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`FAIL: ${bin} ${argv.join(' ')} exited ${r.status}\n${r.stderr}`);
+    process.exit(1);
+  }
+  return r;
+}
+
+// 1. Store and extra inputs.
+const db = path.join(outDir, 'report_test.db');
+run(fixture, [db, String(n)]);
+const selFile = path.join(outDir, 'selection.json');
+fs.writeFileSync(selFile, JSON.stringify({ strategy: 'teacher-count', n_groups: 10, n_candidates: 43, n_chosen: 10,
+  mean_teacher_share_before: 0.31, mean_teacher_share_after: 0.44, note: '</script><script>window.__pwned=6</script>' }));
+const alignFile = path.join(outDir, 'alignment.json');
+fs.writeFileSync(alignFile, JSON.stringify({ sets: [
+  { name: 'teacher, train questions', lo: -1, hi: 1, counts: [0, 1, 3, 9, 20, 9, 3, 1] },
+  { name: 'distilled, test questions', lo: -1, hi: 1, counts: [1, 2, 6, 10, 12, 8, 4, 2] }] }));
+const attrFile = path.join(outDir, 'attribution.json');
+fs.writeFileSync(attrFile, JSON.stringify({ teachers: [
+  { name: 'teacher-a', teacher_share: 0.41, student_share: 0.12 },
+  { name: '<b>teacher-b</b>', teacher_share: 0.22, student_share: 0.3 }] }));
+
+// 2. The report.
+const html = path.join(outDir, 'report.html');
+const rep = run(rdpt, ['report', '--store', db, '--out', html, '--viewer-id', 'xss-1', '--select-summary', selFile,
+  '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z'].filter(Boolean));
+check(rep.stdout.trim() === path.resolve(html), 'rdpt report prints the report path on stdout', path.resolve(html), rep.stdout.trim());
+const text = fs.readFileSync(html, 'utf8');
+const opens = (text.match(/<script[\s>]/gi) || []).length, closes = (text.match(/<\/script/gi) || []).length;
+check(opens === closes, 'every <script> in the file is one of ours (opening and closing tags pair up)', opens, closes);
+check(!text.includes('window.__pwned=1</script>'), 'the payload of xss-1 appears only escaped in the file');
+check(!/https?:\/\/[^"'\s]*\.(js|css)/i.test(text.replace(/<script>[\s\S]*?<\/script>/g, '')), 'no external script or stylesheet');
+
+// 3. The browser.
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rdpt-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath, headless: true, viewport: { width: 1400, height: 1000 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', '--no-first-run'] });
+const requests = [], pageErrors = [], consoleErrors = [];
+await context.route('**/*', (route) => {
+  const u = route.request().url();
+  if (u.startsWith('file:')) return route.continue();
+  requests.push(u);
+  return route.abort();
+});
+const page = context.pages()[0] || await context.newPage();
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+try {
+  await page.goto(pathToFileURL(html).href);
+  await page.evaluate(() => window.rdptReport.ready);
+  const state = await page.evaluate(() => document.documentElement.dataset.state);
+  check(state === 'ready', 'the page reaches state ready', 'ready', state);
+
+  // Curves: one chart per four-way type, each with a line of many points and bands.
+  const curves = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) => ({
+    type: d.dataset.type,
+    lines: Array.from(d.querySelectorAll('svg .mark-line path')).map((p) => (p.getAttribute('d') || '').length),
+    areas: d.querySelectorAll('svg .mark-area path').length,
+    rules: d.querySelectorAll('svg .mark-rule line, svg .mark-rule path').length })));
+  check(curves.map((c) => c.type).join() === 'Shared,Teacher,Student,Boosted', 'a curve chart per type', 'Shared,Teacher,Student,Boosted', curves.map((c) => c.type).join());
+  check(curves.every((c) => c.lines.length >= 2 && c.lines.every((l) => l > 50)), 'each curve chart draws non-empty lines (correct, incorrect, all)', '>= 2 lines, d > 50 chars', curves);
+  check(curves.every((c) => c.areas >= 2), 'each curve chart draws interval bands', '>= 2', curves.map((c) => c.areas));
+  const side = await page.evaluate(() => ['#curve-n', '#curve-tokens'].map((s) => document.querySelectorAll(s + ' svg .mark-line path').length));
+  check(side[0] >= 1 && side[1] >= 1, 'n_j and token charts render', [1, 1], side);
+  const sharesRows = await page.evaluate(() => document.querySelectorAll('#shares-table tr').length);
+  check(sharesRows === 6, 'shares table: header + 4 types + responses', 6, sharesRows);
+  // Toggle a type and a subset off: the chart disappears, lines drop to two.
+  await page.click('#curve-types input[data-type="Boosted"]');
+  await page.click('#curve-subsets input[data-subset="all"]');
+  await page.waitForFunction(() => document.querySelectorAll('#curve-charts > div').length === 3 &&
+    document.querySelector('#curve-charts > div svg') !== null);
+  await page.waitForTimeout(300);
+  const after = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) => d.querySelectorAll('svg .mark-line path').length));
+  check(after.length === 3 && after.every((x) => x === 2), 'toggles: 3 charts with 2 lines each', [2, 2, 2], after);
+  await page.click('#curve-types input[data-type="Boosted"]');
+  await page.click('#curve-subsets input[data-subset="all"]');
+  await page.waitForFunction(() => document.querySelectorAll('#curve-charts > div svg').length === 4);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(outDir, 'view-curves.png'), fullPage: true });
+
+  // Beta: one card per candidate (four defaults), exactly one picked, each with drawn areas.
+  await page.click('nav button[data-view="beta"]');
+  await page.evaluate(() => window.rdptReport.show('beta'));
+  const beta = await page.evaluate(() => ({
+    cards: Array.from(document.querySelectorAll('#beta-charts .card')).map((c) => ({ beta: c.dataset.beta, picked: c.classList.contains('picked'),
+      areas: c.querySelectorAll('svg .mark-area path').length, badge: c.querySelector('h4').textContent })),
+    rows: document.querySelectorAll('#beta-table tr').length }));
+  check(beta.cards.map((c) => c.beta).join() === '0.05,0.1,0.15,0.2', 'a beta card per default candidate', '0.05,0.1,0.15,0.2', beta.cards.map((c) => c.beta).join());
+  check(beta.cards.filter((c) => c.picked).length === 1, 'exactly one candidate marked picked', 1, beta.cards.filter((c) => c.picked).length);
+  check(beta.cards.every((c) => c.areas === 4), 'each candidate draws 4 histograms', 4, beta.cards.map((c) => c.areas));
+  check(beta.cards.some((c) => c.picked && /pick/.test(c.badge)), 'the picked card carries a pick badge');
+  check(beta.rows === 5, 'beta table: header + 4 candidates', 5, beta.rows);
+  await page.screenshot({ path: path.join(outDir, 'view-beta.png'), fullPage: true });
+
+  // Viewer: the hostile response, rendered as text, every sentence highlighted by type.
+  await page.click('nav button[data-view="viewer"]');
+  await page.evaluate(() => window.rdptReport.selectId('xss-1'));
+  await page.waitForFunction(() => document.querySelector('#trace-chart svg .mark-line path'));
+  const v = await page.evaluate(() => {
+    const spans = Array.from(document.querySelectorAll('#trace-text .act'));
+    return { head: document.querySelector('#trace-head').textContent, text: document.querySelector('#trace-text').textContent,
+      n: spans.length, classes: spans.map((s) => s.className), bgs: spans.map((s) => getComputedStyle(s).backgroundColor),
+      injected: document.querySelectorAll('#trace-text *:not(span)').length + document.querySelectorAll('body img, body iframe').length,
+      rects: document.querySelectorAll('#trace-chart svg .mark-rect path').length,
+      lines: document.querySelectorAll('#trace-chart svg .mark-line path').length };
+  });
+  const xss1 = '<think>\nLet me try <script>window.__pwned=1</script> here. Then more text follows.</think>\nThe answer is <b>4</b> & done.';
+  check(v.head.startsWith('xss-1'), 'the viewer shows the chosen response', 'xss-1 ...', v.head);
+  check(v.text === xss1, 'the response text renders verbatim, as text', xss1, v.text);
+  check(v.n === 5, 'one span per action (<think>, 2 sentences, </think>, answer)', 5, v.n);
+  const typed = v.classes.filter((c) => /t-[TUSB]/.test(c));
+  check(typed.length === v.n, 'every action of xss-1 is highlighted by its type', v.n, v.classes);
+  check(v.bgs.every((b) => b !== 'rgba(0, 0, 0, 0)'), 'highlighted spans have a background colour', 'non-transparent', v.bgs);
+  check(v.injected === 0, 'no element created from response text', 0, v.injected);
+  check(v.rects >= 1 && v.lines === 3, 'trace chart: type background and three probability lines', '>=1 rects, 3 lines', [v.rects, v.lines]);
+  // Hover: the tooltip shows the three probabilities.
+  await page.hover('#trace-text .act[data-j="1"]');
+  const tip = await page.evaluate(() => ({ hidden: document.querySelector('#trace-tip').hidden, text: document.querySelector('#trace-tip').textContent }));
+  check(!tip.hidden && /pT = \d\.\d{4}/.test(tip.text) && /pS = /.test(tip.text) && /pD = /.test(tip.text), 'hover shows pT, pS, pD', 'pT = 0.xxxx ...', tip);
+  await page.screenshot({ path: path.join(outDir, 'view-viewer.png'), fullPage: true });
+  // The other hostile response and the HTML id.
+  await page.evaluate(() => window.rdptReport.selectId('xss-2'));
+  const t2 = await page.evaluate(() => document.querySelector('#trace-text').textContent);
+  check(t2.startsWith('</script><img src=x onerror="window.__pwned=2">'), 'xss-2 renders as text', '</script><img ...', t2.slice(0, 60));
+  await page.evaluate(() => window.rdptReport.selectId('<img src=x onerror="window.__pwned=3">'));
+  const h3 = await page.evaluate(() => document.querySelector('#trace-head .id').textContent);
+  check(h3 === '<img src=x onerror="window.__pwned=3">', 'an HTML id renders as text', '<img ...>', h3);
+  await page.screenshot({ path: path.join(outDir, 'view-viewer-xss2.png'), fullPage: true });
+  // Picker: search and filter.
+  await page.fill('#pick-search', 'xss');
+  const found = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li .id')).map((e) => e.textContent));
+  check(found.join() === 'xss-1,xss-2', 'search by id', 'xss-1,xss-2', found.join());
+  await page.fill('#pick-search', '');
+  await page.selectOption('#pick-filter', '0');
+  const bad = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li')).map((li) => li.querySelector('.bad') !== null));
+  check(bad.length > 0 && bad.every(Boolean), 'filter incorrect lists only incorrect responses', 'all incorrect', bad);
+  await page.selectOption('#pick-filter', 'all');
+  const pager = await page.evaluate(() => document.querySelector('#pick-page').textContent);
+  const nEmb = n + 3;
+  check(pager === `page 1 of ${Math.ceil(nEmb / 50)}`, 'the picker is paginated', `page 1 of ${Math.ceil(nEmb / 50)}`, pager);
+  await page.click('#pick-list li:nth-child(2)');
+  await page.waitForTimeout(200);
+
+  // Extra sections and metadata.
+  for (const kind of ['selection', 'attribution', 'alignment']) {
+    const visible = await page.evaluate((k) => !document.querySelector(`nav button[data-view="${k}"]`).hidden, kind);
+    check(visible, `${kind} tab shown when its input is given`);
+    await page.click(`nav button[data-view="${kind}"]`);
+    await page.evaluate((k) => window.rdptReport.show(k), kind);
+    await page.screenshot({ path: path.join(outDir, `view-${kind}.png`), fullPage: true });
+  }
+  const alignLines = await page.evaluate(() => document.querySelectorAll('#alignment-body svg .mark-line path').length);
+  check(alignLines === 2, 'alignment: one histogram line per set', 2, alignLines);
+  const selText = await page.evaluate(() => document.querySelector('#selection-body').textContent);
+  check(selText.includes('</script><script>window.__pwned=6</script>'), 'selection summary strings render as text');
+  const attrText = await page.evaluate(() => document.querySelector('#attribution-body table:nth-of-type(1)') ? document.querySelector('#attribution-body').textContent : '');
+  check(attrText.includes('<b>teacher-b</b>'), 'attribution rows render names as text');
+  await page.click('nav button[data-view="meta"]');
+  await page.evaluate(() => window.rdptReport.show('meta'));
+  const meta = await page.evaluate(() => document.querySelector('#meta-body').textContent);
+  check(meta.includes('/models/<script>window.__pwned=4</script>teacher.gguf') && meta.includes('sha256:teacher-fixture'), 'metadata lists the models as text');
+  check(meta.includes('2026-01-01T00:00:00Z'), 'metadata shows the generation time');
+  await page.screenshot({ path: path.join(outDir, 'view-meta.png'), fullPage: true });
+
+  const pwned = await page.evaluate(() => typeof window.__pwned);
+  check(pwned === 'undefined', 'window.__pwned stays undefined', 'undefined', pwned);
+  const errs = await page.evaluate(() => window.rdptReport.errors.slice());
+  check(errs.length === 0, 'the page reports no error', [], errs);
+  check(pageErrors.length === 0, 'no uncaught page error', [], pageErrors);
+  check(requests.length === 0, 'no network request', [], requests);
+  const cspViolations = consoleErrors.filter((m) => /Content Security Policy/i.test(m));
+  check(cspViolations.length === 0, 'no CSP violation by our own scripts', [], cspViolations);
+} catch (e) {
+  failures++;
+  console.log('FAIL: exception: ' + (e && e.stack ? e.stack : e));
+} finally {
+  await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+console.log(`${checks - failures}/${checks} checks passed; screenshots in ${outDir}`);
+process.exit(failures ? 1 : 0);
