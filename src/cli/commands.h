@@ -4,4 +4,5 @@
 
 namespace rdpt::cli {
 int run_segment(int argc, char** argv);
+int run_report(int argc, char** argv);
 }  // namespace rdpt::cli

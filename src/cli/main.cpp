@@ -18,6 +18,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"segment", "cut responses into actions (sentences and special tokens), with byte spans", rdpt::cli::run_segment},
+    {"report", "write a self-contained offline HTML report of a score store (curves, beta, trace viewer)", rdpt::cli::run_report},
 };
 
 void usage(FILE* out) {
