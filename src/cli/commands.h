@@ -4,5 +4,10 @@
 
 namespace rdpt::cli {
 int run_segment(int argc, char** argv);
+int run_trace(int argc, char** argv);
+int run_beta(int argc, char** argv);
+int run_select(int argc, char** argv);
+int run_attribute(int argc, char** argv);
+int run_align(int argc, char** argv);
 int run_report(int argc, char** argv);
 }  // namespace rdpt::cli

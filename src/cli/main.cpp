@@ -18,6 +18,11 @@ struct Command {
 
 const Command kCommands[] = {
     {"segment", "cut responses into actions (sentences and special tokens), with byte spans", rdpt::cli::run_segment},
+    {"trace", "four-way provenance of a distilled model's actions: per-response counts, curves by position, summary", rdpt::cli::run_trace},
+    {"beta", "choose beta (analysis or training procedure) with every candidate's histograms", rdpt::cli::run_beta},
+    {"select", "teacher-guided data selection: keep per question the response(s) a strategy prefers", rdpt::cli::run_select},
+    {"attribute", "which teacher? rank candidate teachers of one distilled model, bootstrap intervals", rdpt::cli::run_attribute},
+    {"align", "histograms of pT - pD over named sets of responses (alignment of output distributions)", rdpt::cli::run_align},
     {"report", "write a self-contained offline HTML report of a score store (curves, beta, trace viewer)", rdpt::cli::run_report},
 };
 
