@@ -1,0 +1,253 @@
+// Unit tests of the report library: escaping, hashing, and the data embedded in the page.
+#include "report/report.h"
+#include "report/assets.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <unistd.h>
+
+#include "rdpt/error.h"
+#include "rdpt/segment.h"
+#include "rdpt/store.h"
+
+namespace rdpt::report {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(ReportHtml, ScriptSafeJsonEscapesEverythingThatCouldCloseTheBlock) {
+  json j = {{"t", "</script><img src=x onerror=\"a()\"> & \xE2\x80\xA8"}};
+  std::string s = script_safe_json(j.dump());
+  EXPECT_EQ(s.find('<'), std::string::npos);
+  EXPECT_EQ(s.find('>'), std::string::npos);
+  EXPECT_EQ(s.find('&'), std::string::npos);
+  EXPECT_EQ(s.find("\xE2\x80\xA8"), std::string::npos);
+  EXPECT_EQ(json::parse(s), j);  // still the same JSON
+}
+
+TEST(ReportHtml, HtmlEscape) {
+  EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(html_escape(""), "");
+}
+
+TEST(ReportHtml, Sha256KnownVectors) {
+  // FIPS 180-2 vectors, base64 of the digest (as `openssl dgst -sha256 -binary | base64` gives).
+  EXPECT_EQ(sha256_base64(""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+  EXPECT_EQ(sha256_base64("abc"), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+  EXPECT_EQ(sha256_base64("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "JI1qYdIGOLjlwCaTDD5gOaM85Flk/yFn9uzt1BnbBsE=");
+  EXPECT_EQ(sha256_base64(std::string(1000000, 'a')), "zcduXJkU+5KBocfihNc+Z/GAmkiklyAOBG05zMcRLNA=");
+}
+
+TEST(ReportHtml, QuantiseProbability) {
+  EXPECT_EQ(quantise_probability(NAN), -1);
+  EXPECT_EQ(quantise_probability(0.0), 0);
+  EXPECT_EQ(quantise_probability(1.0), 10000);
+  EXPECT_EQ(quantise_probability(0.12345), 1235);
+  EXPECT_EQ(quantise_probability(-0.1), 0);
+}
+
+// A store with three responses and hand-made probabilities whose four-way types are known.
+class ReportStore : public ::testing::Test {
+ protected:
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("rdpt_report_test_" + std::to_string(::getpid()) + ".db")).string();
+  std::unique_ptr<Store> st;
+  void SetUp() override {
+    std::filesystem::remove(path);
+    st = Store::open(path, OpenMode::Create);
+    int64_t mT = st->put_model({.name = "teacher", .fingerprint = "fT"});
+    int64_t mS = st->put_model({.name = "student", .fingerprint = "fS"});
+    int64_t mD = st->put_model({.name = "distilled", .fingerprint = "fD"});
+    // (pT, pS, pD) per action; alpha 0.1, beta 0.1 given:
+    // a: Teacher (0.9,0.2,0.8); b: Shared (0.5,0.5,0.5); c: Student (0.1,0.8,0.7); d: Boosted (0.5,0.5,0.1)
+    add(mT, mS, mD, "r1", "First. Second. Third.", true, {{0.9, 0.2, 0.8}, {0.5, 0.5, 0.5}, {0.1, 0.8, 0.7}});
+    add(mT, mS, mD, "r2", "Alpha. Beta.", false, {{0.9, 0.2, 0.8}, {0.5, 0.5, 0.1}});
+    add(mT, mS, mD, "</script><b>x</b>", "<script>alert(1)</script> Done.", std::nullopt, {{0.9, 0.2, 0.8}});
+  }
+  void TearDown() override {
+    st.reset();
+    std::filesystem::remove(path);
+  }
+  void add(int64_t mT, int64_t mS, int64_t mD, const std::string& id, const std::string& text,
+           std::optional<bool> correct, std::vector<std::array<double, 3>> p) {
+    StoredResponse r;
+    r.id = id;
+    r.response = text;
+    r.correct = correct;
+    r.actions = segment(text);
+    ASSERT_EQ(r.actions.size(), p.size()) << text;
+    int64_t rid = st->put_response(r);
+    for (int m = 0; m < 3; ++m) {
+      PairScore s;
+      for (auto& a : p) s.actions.push_back({2, 2 * std::log(a[m])});
+      s.n_tokens = s.n_tokens_total = uint32_t(2 * p.size());
+      st->put_scores(m == 0 ? mT : m == 1 ? mS : mD, rid, s);
+    }
+  }
+  // Writes the report and returns (html, summary JSON, pages).
+  std::string html;
+  json data;
+  std::vector<json> pages;
+  ReportStats run(ReportOptions o) {
+    std::ostringstream os;
+    ReportStats s = write_report(*st, o, os);
+    html = os.str();
+    std::regex re(R"re(<script type="application/json" id="(rdpt-[a-z0-9-]+)">([^<]*)</script>)re");
+    pages.clear();
+    for (std::sregex_iterator it(html.begin(), html.end(), re), end; it != end; ++it) {
+      if ((*it)[1] == "rdpt-data") data = json::parse((*it)[2].str());
+      else pages.push_back(json::parse((*it)[2].str()));
+    }
+    return s;
+  }
+};
+
+TEST_F(ReportStore, EmbedsTypesCurvesAndViewerData) {
+  ReportOptions o;
+  o.beta = 0.1;
+  o.generated_at = "2026-01-01T00:00:00Z";
+  ReportStats s = run(o);
+  EXPECT_TRUE(s.four_way);
+  EXPECT_FALSE(s.beta_auto);
+  EXPECT_EQ(s.n_responses, 3u);
+  EXPECT_EQ(s.n_embedded, 3u);
+  ASSERT_TRUE(data.is_object());
+  EXPECT_EQ(data["types"], json({"Shared", "Teacher", "Student", "Boosted"}));
+  // Position 1: three responses, all Teacher; position 2: r1 Shared (correct), r2 Boosted (incorrect).
+  const json& c = data["curves"];
+  EXPECT_EQ(c["n"][2][0], 3);
+  EXPECT_EQ(c["count"][2][1][0], 3);        // all, Teacher, j=1
+  EXPECT_EQ(c["n"][0][1], 1);               // correct, j=2
+  EXPECT_EQ(c["count"][0][0][1], 1);        // correct, Shared, j=2
+  EXPECT_EQ(c["count"][1][3][1], 1);        // incorrect, Boosted, j=2
+  EXPECT_EQ(c["count"][2][2][2], 1);        // all, Student, j=3
+  EXPECT_EQ(c["n"][2].size(), 3u);
+  // Viewer: pages hold the actions' text, the type letters and quantised probabilities.
+  ASSERT_EQ(pages.size(), 1u);
+  ASSERT_EQ(pages[0].size(), 3u);
+  EXPECT_EQ(pages[0][0]["y"], "TSU");
+  EXPECT_EQ(pages[0][1]["y"], "TB");
+  EXPECT_EQ(pages[0][0]["p"][0], json({9000, 5000, 1000}));
+  EXPECT_EQ(pages[0][2]["a"], json({"<script>alert(1)</script> Done."}));  // '>' + ' D' is no cut
+  EXPECT_EQ(data["index"]["c"], "10-");
+  EXPECT_EQ(data["index"]["id"][2], "</script><b>x</b>");
+  EXPECT_EQ(data["meta"]["generated_at"], "2026-01-01T00:00:00Z");
+  // The only "</script" in the file closes our own blocks; no raw '<' in any data block.
+  size_t opens = 0, closes = 0;
+  for (size_t i = html.find("<script"); i != std::string::npos; i = html.find("<script", i + 1)) ++opens;
+  for (size_t i = html.find("</script"); i != std::string::npos; i = html.find("</script", i + 1)) ++closes;
+  EXPECT_EQ(opens, closes);
+  EXPECT_EQ(html.find("alert(1)</script>"), std::string::npos);
+  // CSP with one hash per executable script.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(html, m, std::regex("Content-Security-Policy\" content=\"([^\"]*)\"")));
+  std::string csp = std::regex_replace(m[1].str(), std::regex("&#39;"), "'");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos);
+  size_t hashes = 0;
+  for (size_t i = csp.find("'sha256-"); i != std::string::npos; i = csp.find("'sha256-", i + 1)) ++hashes;
+  EXPECT_EQ(hashes, 4u);
+}
+
+TEST_F(ReportStore, BetaAutoMarksThePickAndShowsEveryCandidate) {
+  ReportStats s = run({});
+  EXPECT_TRUE(s.beta_auto);
+  const json& b = data["beta"];
+  EXPECT_EQ(b["procedure"], "analysis");
+  EXPECT_EQ(b["candidates"].size(), 4u);
+  EXPECT_EQ(b["candidates"][size_t(b["pick"])]["beta"], s.beta);
+  EXPECT_EQ(b["candidates"][0]["hist"]["Teacher"].size(), 20u);
+}
+
+TEST_F(ReportStore, ThreeWayWithoutDistilledModel) {
+  ReportOptions o;
+  o.distilled.clear();
+  ReportStats s = run(o);
+  EXPECT_FALSE(s.four_way);
+  EXPECT_EQ(data["types"], json({"Common", "Teacher", "Student"}));
+  EXPECT_EQ(data["beta"]["procedure"], "training");
+  EXPECT_EQ(pages[0][0]["p"].size(), 2u);  // pT and pS only
+}
+
+TEST_F(ReportStore, ViewerLimitsAndForcedIds) {
+  ReportOptions o;
+  o.viewer_responses = 1;
+  o.viewer_ids = {"r2"};
+  o.page_responses = 1;
+  ReportStats s = run(o);
+  EXPECT_EQ(s.n_embedded, 1u);
+  EXPECT_EQ(data["index"]["id"], json({"r2"}));
+  EXPECT_TRUE(data["meta"]["viewer"]["sampled"]);
+  o.viewer_responses = 0;
+  o.viewer_bytes = 1;  // nothing but the forced id fits
+  run(o);
+  EXPECT_EQ(data["index"]["id"], json({"r2"}));
+  o.viewer_bytes = 0;
+  s = run(o);
+  EXPECT_EQ(s.n_embedded, 3u);
+  EXPECT_EQ(pages.size(), 3u);  // one response per page
+}
+
+TEST_F(ReportStore, BadInputsAreClearErrors) {
+  ReportOptions o;
+  o.teacher = "nobody";
+  std::ostringstream os;
+  try {
+    write_report(*st, o, os);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'nobody'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("teacher, student, distilled"), std::string::npos) << e.what();
+  }
+  o = {};
+  o.distilled = "nobody";
+  o.distilled_optional = false;
+  EXPECT_THROW(write_report(*st, o, os), UsageError);
+  o = {};
+  o.viewer_ids = {"missing-id"};
+  EXPECT_THROW(write_report(*st, o, os), UsageError);
+  o = {};
+  o.extras = {{"alignment", "a.json", "{not json"}};
+  try {
+    write_report(*st, o, os);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("a.json"), std::string::npos) << e.what();
+  }
+  o = {};
+  o.alpha = -1;
+  EXPECT_THROW(write_report(*st, o, os), UsageError);
+}
+
+TEST(ReportEmpty, StoreWithoutScoresIsADataError) {
+  std::string path = (std::filesystem::temp_directory_path() / "rdpt_report_empty_test.db").string();
+  std::filesystem::remove(path);
+  auto st = Store::open(path, OpenMode::Create);
+  st->put_model({.name = "teacher", .fingerprint = "a"});
+  st->put_model({.name = "student", .fingerprint = "b"});
+  StoredResponse r;
+  r.id = "x";
+  r.response = "Only text.";
+  r.actions = segment(r.response);
+  st->put_response(r);
+  std::ostringstream os;
+  EXPECT_THROW(write_report(*st, {}, os), DataError);
+  st.reset();
+  std::filesystem::remove(path);
+}
+
+TEST(ReportAssets, AppScriptNeverWritesHtml) {
+  // The page's own script must build the DOM with textContent only.
+  std::string_view app = asset("app");
+  ASSERT_GT(app.size(), 1000u);
+  for (const char* bad : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("})
+    EXPECT_EQ(app.find(bad), std::string_view::npos) << bad;
+}
+
+}  // namespace
+}  // namespace rdpt::report
