@@ -44,13 +44,13 @@ const selFile = path.join(outDir, 'selection.json');
 fs.writeFileSync(selFile, JSON.stringify({ strategy: 'teacher-count', n_groups: 10, n_candidates: 43, n_chosen: 10,
   mean_teacher_share_before: 0.31, mean_teacher_share_after: 0.44, note: '</script><script>window.__pwned=6</script>' }));
 const alignFile = path.join(outDir, 'alignment.json');
-fs.writeFileSync(alignFile, JSON.stringify({ sets: [
-  { name: 'teacher, train questions', lo: -1, hi: 1, counts: [0, 1, 3, 9, 20, 9, 3, 1] },
-  { name: 'distilled, test questions', lo: -1, hi: 1, counts: [1, 2, 6, 10, 12, 8, 4, 2] }] }));
+fs.writeFileSync(alignFile, JSON.stringify({ teacher: 'teacher', distilled: 'distilled', bins: 8, range: [-1, 1], sets: [
+  { name: 'teacher, train questions', n_responses: 5, count: [0, 1, 3, 9, 20, 9, 3, 1], fraction: [0, 0.02, 0.07, 0.2, 0.43, 0.2, 0.07, 0.02] },
+  { name: 'distilled, test questions', n_responses: 5, count: [1, 2, 6, 10, 12, 8, 4, 2], fraction: [0.02, 0.04, 0.13, 0.22, 0.27, 0.18, 0.09, 0.04] }] }));
 const attrFile = path.join(outDir, 'attribution.json');
-fs.writeFileSync(attrFile, JSON.stringify({ teachers: [
-  { name: 'teacher-a', teacher_share: 0.41, student_share: 0.12 },
-  { name: '<b>teacher-b</b>', teacher_share: 0.22, student_share: 0.3 }] }));
+fs.writeFileSync(attrFile, JSON.stringify({ student: 'student', distilled: 'distilled', n_responses: 43, teachers: [
+  { teacher: 'teacher-a', rank: 1, teacher_share: { mean: 0.41, lo: 0.36, hi: 0.46, n_responses: 43 }, student_share: { mean: 0.12, lo: 0.1, hi: 0.15, n_responses: 43 } },
+  { teacher: '<b>teacher-b</b>', rank: 2, teacher_share: { mean: 0.22, lo: 0.18, hi: 0.27, n_responses: 43 }, student_share: { mean: 0.3, lo: 0.25, hi: 0.34, n_responses: 43 } }] }));
 
 // 2. The report.
 const html = path.join(outDir, 'report.html');
@@ -188,6 +188,8 @@ try {
   check(alignLines === 2, 'alignment: one histogram line per set', 2, alignLines);
   const selText = await page.evaluate(() => document.querySelector('#selection-body').textContent);
   check(selText.includes('</script><script>window.__pwned=6</script>'), 'selection summary strings render as text');
+  const attrBars = await page.evaluate(() => document.querySelectorAll('#attribution-body svg .mark-rect path').length);
+  check(attrBars === 4, 'attribution: Teacher and Student share bars per teacher', 4, attrBars);
   const attrText = await page.evaluate(() => document.querySelector('#attribution-body table:nth-of-type(1)') ? document.querySelector('#attribution-body').textContent : '');
   check(attrText.includes('<b>teacher-b</b>'), 'attribution rows render names as text');
   await page.click('nav button[data-view="meta"]');

@@ -415,12 +415,34 @@
         if (rows.length) body.appendChild(table(['field', 'value'], rows));
       }
       var hs = [];
-      findHistograms(d, '', hs);
+      if (kind === 'alignment') findHistograms(d, '', hs);
+      if (Array.isArray(d && d.range) && d.range.length === 2) {
+        hs.forEach(function (h) { if (h.lo === 0 && h.hi === h.values.length) { h.lo = d.range[0]; h.hi = d.range[1]; } });
+      }
+      if (kind === 'attribution' && Array.isArray(d && d.teachers)) {
+        var bars = [];
+        d.teachers.forEach(function (t) {
+          [['Teacher', t.teacher_share], ['Student', t.student_share]].forEach(function (x) {
+            if (x[1] && typeof x[1] === 'object' && typeof x[1].mean === 'number')
+              bars.push({teacher: String(t.teacher), share: x[0], mean: x[1].mean, lo: x[1].lo, hi: x[1].hi});
+          });
+        });
+        if (bars.length) {
+          var bdiv = el('div', 'chart card'); body.appendChild(bdiv);
+          jobs.push(embed(bdiv, {width: 'container', height: 220, data: {values: bars},
+            encoding: {x: {field: 'teacher', type: 'nominal', title: 'candidate teacher'}, xOffset: {field: 'share'},
+                       color: {field: 'share', type: 'nominal', title: 'share', scale: {domain: ['Teacher', 'Student'], range: [TYPE_COLOR.Teacher, TYPE_COLOR.Student]}}},
+            layer: [{mark: 'bar', encoding: {y: {field: 'mean', type: 'quantitative', title: 'mean share per response'},
+                      tooltip: [{field: 'teacher'}, {field: 'share'}, {field: 'mean', format: '.4f'}, {field: 'lo', format: '.4f'}, {field: 'hi', format: '.4f'}]}},
+                    {mark: {type: 'rule', color: '#333'}, encoding: {y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}}}]}));
+        }
+      }
       if (hs.length) {
         var rowsH = [];
         hs.forEach(function (h) {
           var s = h.values.reduce(function (a, b) { return a + b; }, 0) || 1, w = (h.hi - h.lo) / h.values.length;
           h.values.forEach(function (x, k) { rowsH.push({set: String(h.name), x: h.lo + k * w, f: x / s}); });
+          rowsH.push({set: String(h.name), x: h.hi, f: h.values[h.values.length - 1] / s});  // closes the last step
         });
         var div = el('div', 'chart card'); body.appendChild(div);
         jobs.push(embed(div, {width: 'container', height: 240, data: {values: rowsH},
@@ -434,11 +456,16 @@
         Object.keys(d).forEach(function (k) {
           var a = d[k];
           if (!Array.isArray(a) || !a.length || typeof a[0] !== 'object' || a[0] === null) return;
-          var cols = Object.keys(a[0]).filter(function (c) { var x = a[0][c]; return x === null || typeof x !== 'object'; });
+          var est = function (x) { return x && typeof x === 'object' && !Array.isArray(x) && 'mean' in x; };
+          var cols = Object.keys(a[0]).filter(function (c) { var x = a[0][c]; return x === null || typeof x !== 'object' || est(x); });
           if (!cols.length) return;
           body.appendChild(el('h4', '', k));
           body.appendChild(table(cols, a.slice(0, 500).map(function (o) {
-            return cols.map(function (c) { return typeof o[c] === 'number' ? fmt(o[c]) : String(o[c]); });
+            return cols.map(function (c) {
+              var x = o[c];
+              if (est(x)) return fmt(x.mean) + ' [' + fmt(x.lo) + ', ' + fmt(x.hi) + ']';
+              return typeof x === 'number' ? fmt(x) : Array.isArray(x) ? x.length + ' values' : String(x);
+            });
           })));
         });
       }
