@@ -41,6 +41,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev            # HTTP backends
   libgtest-dev libgmock-dev       # tests
   libbenchmark-dev                # benchmarks
+  chromium                        # headless browser for the report's browser tests (ctest -L browser)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -84,6 +85,12 @@ if [ ! -f "$LLAMA_PREFIX/.rdpt-ok" ]; then
     || { tail -30 "$LLAMA_PREFIX.log" >&2; log "llama.cpp build failed; full log: $LLAMA_PREFIX.log"; exit 1; }
   cmake --install "$LLAMA_PREFIX.build" >>"$LLAMA_PREFIX.log" 2>&1
   touch "$LLAMA_PREFIX/.rdpt-ok"
+fi
+
+# ---- 2b. the report's JavaScript (vega, vega-lite, vega-embed inlined into rdpt; playwright-core for tests)
+if [ ! -f "$ROOT/report/node_modules/.package-lock.json" ] || [ "$ROOT/report/package-lock.json" -nt "$ROOT/report/node_modules/.package-lock.json" ]; then
+  log "installing the report's JavaScript libraries (npm ci in report/)"
+  (cd "$ROOT/report" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # ---- 3. rdpt --------------------------------------------------------------
