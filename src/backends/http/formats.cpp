@@ -1,0 +1,289 @@
+// Request and response formats of the engines, for scoring (prompt log-probs, no generation).
+//
+// vLLM, OpenAI-compatible POST /v1/completions (vllm/entrypoints/openai/completion/protocol.py,
+// CompletionRequest; serving.py, request_output_to_completion_response):
+//   request  {"model", "prompt": [token ids] | "text", "echo": true, "max_tokens": 0,
+//             "logprobs": 0, "prompt_logprobs": 0}
+//   With echo and max_tokens == 0 vLLM returns only the prompt: choices[0].logprobs holds
+//   {tokens, token_logprobs (first null), text_offset, top_logprobs} over the prompt tokens,
+//   and choices[0].prompt_logprobs is [null, {"<id>": {"logprob", "rank", "decoded_token"}}, ...]
+//   (to_sampling_params: prompt_logprobs defaults to logprobs under echo). prompt_logprobs: 0
+//   asks for the actual token only, not a top-k. vLLM clamps log-probs at -9999.
+// SGLang, native POST /generate (python/sglang/srt/managers/io_struct.py, GenerateReqInput;
+// tokenizer_manager.py, detokenize_logprob_tokens):
+//   request  {"input_ids": [...] | "text": "...", "sampling_params": {"max_new_tokens": 0},
+//             "return_logprob": true, "logprob_start_len": L, "return_text_in_logprobs": bool}
+//   response {"text", "meta_info": {"input_token_logprobs": [[logprob|null, id, text|null], ...]}}
+//   from prompt position L on. We ask from the last prompt token (L = n_prompt - 1) and take
+//   the trailing entries, checking their ids, which is right whether or not the entry at L
+//   carries a value.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "backends/http/http_internal.h"
+#include "rdpt/error.h"
+
+namespace rdpt::http_detail {
+
+namespace {
+
+using nlohmann::json;
+
+void append_ids(std::string& s, std::span<const int32_t> ids) {
+  s += '[';
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(ids[i]);
+  }
+  s += ']';
+}
+
+json parse_json(std::string_view body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    std::string head(body.substr(0, 80));
+    throw DataError("answer is not valid JSON (" + std::to_string(body.size()) + " bytes, starting '" + head + "')");
+  }
+  if (!j.is_object()) throw DataError("answer is not a JSON object");
+  return j;
+}
+
+std::optional<double> number(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  return std::nullopt;
+}
+
+// Response tokens from a text-mode match: tokens starting at or after the prompt's end (or
+// straddling it: then at offset 0), with non-null log-probs.
+ParsedTokens split_text_tokens(std::string_view prompt, std::string_view response, std::span<const std::string> strs,
+                               std::span<const std::optional<double>> lps) {
+  ParsedTokens out;
+  std::string text;
+  text.reserve(prompt.size() + response.size());
+  text.append(prompt);
+  text.append(response);
+  std::vector<uint32_t> off;
+  try {
+    off = match_token_strings(text, strs);
+  } catch (const DataError& e) {
+    out.error = e.what();
+    return out;
+  }
+  const size_t pl = prompt.size();
+  for (size_t k = 0; k < strs.size(); ++k) {
+    const size_t end = k + 1 < strs.size() ? off[k + 1] : text.size();
+    if (off[k] >= text.size()) continue;  // zero-width token at the very end
+    const bool straddles = off[k] < pl && end > pl;
+    if (off[k] < pl && !straddles) {
+      ++out.n_prompt_tokens;
+      continue;
+    }
+    if (!lps[k]) {
+      out.error = "token " + std::to_string(k) + " of the response has no log-prob";
+      out.tokens.clear();
+      return out;
+    }
+    out.tokens.push_back({uint32_t(straddles ? 0 : off[k] - pl), *lps[k]});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string openai_score_request(const std::string& model, std::span<const int32_t> ids) {
+  std::string s = "{";
+  if (!model.empty()) s += "\"model\":" + json(model).dump() + ",";
+  s += "\"prompt\":";
+  append_ids(s, ids);
+  s += ",\"echo\":true,\"max_tokens\":0,\"logprobs\":0,\"prompt_logprobs\":0,\"temperature\":0}";
+  return s;
+}
+
+std::string openai_score_request_text(const std::string& model, const std::string& text) {
+  json j = {{"prompt", text}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 0}, {"temperature", 0}};
+  if (!model.empty()) j["model"] = model;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string sglang_score_request(std::span<const int32_t> ids, size_t n_prompt) {
+  std::string s = "{\"input_ids\":";
+  append_ids(s, ids);
+  s += ",\"sampling_params\":{\"max_new_tokens\":0,\"temperature\":0},\"return_logprob\":true,\"logprob_start_len\":" +
+       std::to_string(n_prompt > 0 ? n_prompt - 1 : 0) + ",\"return_text_in_logprobs\":false}";
+  return s;
+}
+
+std::string sglang_score_request_text(const std::string& text) {
+  json j = {{"text", text},
+            {"sampling_params", {{"max_new_tokens", 0}, {"temperature", 0}}},
+            {"return_logprob", true},
+            {"logprob_start_len", 0},
+            {"return_text_in_logprobs", true}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                std::span<const uint32_t> offsets) {
+  const json j = parse_json(body);
+  ParsedTokens out;
+  out.n_prompt_tokens = uint32_t(n_prompt);
+  const size_t n = ids.size(), n_resp = n - n_prompt;
+  auto ch = j.find("choices");
+  if (ch == j.end() || !ch->is_array() || ch->empty() || !(*ch)[0].is_object()) {
+    out.error = "answer has no choices[0]";
+    return out;
+  }
+  const json& c = (*ch)[0];
+  out.tokens.reserve(n_resp);
+  auto pl = c.find("prompt_logprobs");
+  if (pl != c.end() && pl->is_array()) {  // vLLM: ids are checked
+    if (pl->size() != n) {
+      out.error = "prompt_logprobs has " + std::to_string(pl->size()) + " entries for " + std::to_string(n) +
+                  " tokens sent";
+      return out;
+    }
+    for (size_t k = n_prompt; k < n; ++k) {
+      const json& e = (*pl)[k];
+      const std::string id = std::to_string(ids[k]);
+      auto it = e.is_object() ? e.find(id) : e.end();
+      std::optional<double> lp;
+      if (it != e.end()) lp = it->is_object() && it->contains("logprob") ? number((*it)["logprob"]) : number(*it);
+      if (!lp) {
+        out.error = "prompt_logprobs[" + std::to_string(k) + "] has no log-prob for token id " + id;
+        out.tokens.clear();
+        return out;
+      }
+      out.tokens.push_back({offsets[k - n_prompt], *lp});
+    }
+    return out;
+  }
+  auto lo = c.find("logprobs");
+  if (lo == c.end() || !lo->is_object() || !lo->contains("token_logprobs") || !(*lo)["token_logprobs"].is_array()) {
+    out.error = "answer has neither choices[0].prompt_logprobs nor choices[0].logprobs.token_logprobs "
+                "(does the server support echo with logprobs?)";
+    return out;
+  }
+  const json& tl = (*lo)["token_logprobs"];
+  if (tl.size() != n) {
+    out.error = "logprobs.token_logprobs has " + std::to_string(tl.size()) + " entries for " + std::to_string(n) +
+                " tokens sent";
+    return out;
+  }
+  for (size_t k = n_prompt; k < n; ++k) {
+    auto lp = number(tl[k]);
+    if (!lp) {
+      out.error = "logprobs.token_logprobs[" + std::to_string(k) + "] is not a number";
+      out.tokens.clear();
+      return out;
+    }
+    out.tokens.push_back({offsets[k - n_prompt], *lp});
+  }
+  return out;
+}
+
+ParsedTokens parse_openai_score_text(std::string_view body, std::string_view prompt, std::string_view response) {
+  const json j = parse_json(body);
+  ParsedTokens out;
+  auto ch = j.find("choices");
+  if (ch == j.end() || !ch->is_array() || ch->empty() || !(*ch)[0].is_object()) {
+    out.error = "answer has no choices[0]";
+    return out;
+  }
+  const json& c = (*ch)[0];
+  auto lo = c.find("logprobs");
+  if (lo == c.end() || !lo->is_object() || !(*lo)["tokens"].is_array() || !(*lo)["token_logprobs"].is_array()) {
+    out.error = "answer has no choices[0].logprobs.tokens/token_logprobs";
+    return out;
+  }
+  const json& toks = (*lo)["tokens"];
+  const json& tl = (*lo)["token_logprobs"];
+  if (toks.size() != tl.size()) {
+    out.error = "logprobs.tokens (" + std::to_string(toks.size()) + ") and token_logprobs (" +
+                std::to_string(tl.size()) + ") differ in length";
+    return out;
+  }
+  std::vector<std::string> strs(toks.size());
+  std::vector<std::optional<double>> lps(toks.size());
+  for (size_t k = 0; k < toks.size(); ++k) {
+    if (!toks[k].is_string()) {
+      out.error = "logprobs.tokens[" + std::to_string(k) + "] is not a string";
+      return out;
+    }
+    strs[k] = toks[k].get<std::string>();
+    lps[k] = number(tl[k]);
+  }
+  return split_text_tokens(prompt, response, strs, lps);
+}
+
+namespace {
+const json* sglang_input_logprobs(const json& j, ParsedTokens& out) {
+  auto mi = j.find("meta_info");
+  if (mi == j.end() || !mi->is_object()) {
+    out.error = "answer has no meta_info";
+    return nullptr;
+  }
+  auto il = mi->find("input_token_logprobs");
+  if (il == mi->end() || !il->is_array()) {
+    out.error = "answer has no meta_info.input_token_logprobs (return_logprob not honoured?)";
+    return nullptr;
+  }
+  return &*il;
+}
+}  // namespace
+
+ParsedTokens parse_sglang_score(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                std::span<const uint32_t> offsets) {
+  const json j = parse_json(body);
+  ParsedTokens out;
+  out.n_prompt_tokens = uint32_t(n_prompt);
+  const json* il = sglang_input_logprobs(j, out);
+  if (!il) return out;
+  const size_t n = ids.size(), n_resp = n - n_prompt;
+  if (il->size() < n_resp || il->size() > n) {
+    out.error = "meta_info.input_token_logprobs has " + std::to_string(il->size()) + " entries; expected " +
+                std::to_string(n_resp) + ".." + std::to_string(n) + " for " + std::to_string(n) + " tokens sent";
+    return out;
+  }
+  const size_t base = il->size() - n_resp;
+  out.tokens.reserve(n_resp);
+  for (size_t r = 0; r < n_resp; ++r) {
+    const json& e = (*il)[base + r];
+    const size_t k = n_prompt + r;
+    if (!e.is_array() || e.size() < 2 || !e[1].is_number_integer() || e[1].get<int64_t>() != ids[k]) {
+      out.error = "meta_info.input_token_logprobs[" + std::to_string(base + r) + "] is not [logprob, " +
+                  std::to_string(ids[k]) + ", ...]";
+      out.tokens.clear();
+      return out;
+    }
+    auto lp = number(e[0]);
+    if (!lp) {
+      out.error = "meta_info.input_token_logprobs[" + std::to_string(base + r) + "] has no log-prob";
+      out.tokens.clear();
+      return out;
+    }
+    out.tokens.push_back({offsets[r], *lp});
+  }
+  return out;
+}
+
+ParsedTokens parse_sglang_score_text(std::string_view body, std::string_view prompt, std::string_view response) {
+  const json j = parse_json(body);
+  ParsedTokens out;
+  const json* il = sglang_input_logprobs(j, out);
+  if (!il) return out;
+  std::vector<std::string> strs(il->size());
+  std::vector<std::optional<double>> lps(il->size());
+  for (size_t k = 0; k < il->size(); ++k) {
+    const json& e = (*il)[k];
+    if (!e.is_array() || e.size() < 3 || !e[2].is_string()) {
+      out.error = "meta_info.input_token_logprobs[" + std::to_string(k) +
+                  "] is not [logprob, id, text] (return_text_in_logprobs not honoured?)";
+      return out;
+    }
+    strs[k] = e[2].get<std::string>();
+    lps[k] = number(e[0]);
+  }
+  return split_text_tokens(prompt, response, strs, lps);
+}
+
+}  // namespace rdpt::http_detail

@@ -1,0 +1,135 @@
+// Pieces of the HTTP backend that tests check directly: the request engine (curl multi with
+// retries), the engines' request/response formats, the token-string matcher and the local
+// tokenizer. Not a public API.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdpt/http.h"
+
+namespace rdpt::http_detail {
+
+// ---- request engine ----------------------------------------------------------------------
+
+struct HttpRequest {
+  std::string path;  // appended to the endpoint's base URL, e.g. "/completions"
+  std::string body;  // JSON
+};
+
+struct HttpAttempt {
+  long status = 0;              // HTTP status, 0 when the transfer failed
+  std::string body;             // response body
+  std::string transport_error;  // non-empty when the transfer failed (timeout, reset, refused)
+  std::string url;              // where it went (no credentials)
+};
+
+enum class Verdict { Ok, Retry, Fail };
+struct Judgement {
+  Verdict verdict = Verdict::Ok;
+  std::string error;  // why (Retry, Fail)
+};
+
+struct ClientStats {
+  uint64_t n_requests = 0;   // logical requests
+  uint64_t n_attempts = 0;   // HTTP attempts (retries included)
+  uint64_t n_retries = 0;
+  uint64_t n_failed = 0;     // requests that failed for good
+  uint64_t bytes_sent = 0, bytes_received = 0;
+};
+
+// Runs requests with at most `concurrency` in flight over the endpoints (round robin),
+// retrying 429, 5xx, transport failures and answers that `judge` calls Retry, with
+// exponential backoff and full jitter. `judge` sees every HTTP-200 attempt (on the calling
+// thread); `done(index, error)` is called once per request (error empty = success).
+class HttpClient {
+ public:
+  HttpClient(const HttpOptions& options, std::string api_key);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  void run(std::span<const HttpRequest> requests,
+           const std::function<Judgement(size_t index, const HttpAttempt&)>& judge,
+           const std::function<void(size_t index, const std::string& error)>& done);
+  const ClientStats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads the API key from the named environment variable ("" when name is empty). Throws
+// UsageError naming the variable (never its value) when it is unset or empty.
+std::string api_key_from_env(const std::string& name);
+
+// ---- token strings -> byte offsets -------------------------------------------------------
+
+// Byte offset in `text` of each token whose decoded string is tokens[k]. Servers decode each
+// token alone, so a token holding part of a multi-byte character decodes to U+FFFD: each
+// U+FFFD matches one or more bytes >= 0x80 (backtracking). Up to `max_leading_skip` leading
+// tokens that match nothing (BOS rendered as "<s>") are zero-width at 0. Offsets are snapped
+// to the start of the character holding the token's first byte (the action is the same).
+// Throws DataError naming the first token that cannot be placed.
+std::vector<uint32_t> match_token_strings(std::string_view text, std::span<const std::string> tokens,
+                                          size_t max_leading_skip = 2);
+
+// Length of the longest prefix of s that is valid UTF-8 (an incomplete last character excluded).
+size_t valid_utf8_prefix(std::string_view s);
+// True when s is valid UTF-8 except possibly for an incomplete final character.
+bool utf8_ok_but_tail(std::string_view s);
+
+// ---- formats -----------------------------------------------------------------------------
+
+struct ParsedTokens {
+  std::vector<TokenLogprob> tokens;  // response tokens with offsets into the response
+  uint32_t n_prompt_tokens = 0;
+  std::string error;                 // non-empty: the answer does not fit the request
+};
+
+// Score requests. With ids: prompt_ids ++ response_ids are sent. Without: prompt+response text.
+std::string openai_score_request(const std::string& model, std::span<const int32_t> ids);
+std::string openai_score_request_text(const std::string& model, const std::string& text);
+std::string sglang_score_request(std::span<const int32_t> ids, size_t n_prompt);
+std::string sglang_score_request_text(const std::string& text);
+
+// Parse score answers. Ids mode: `ids` is what was sent, the first n_prompt belong to the
+// prompt, `offsets` are the response tokens' offsets (local tokenization). Text mode: the
+// prompt's byte length splits the text. Throws DataError for malformed JSON.
+ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                std::span<const uint32_t> offsets);
+ParsedTokens parse_openai_score_text(std::string_view body, std::string_view prompt, std::string_view response);
+ParsedTokens parse_sglang_score(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                std::span<const uint32_t> offsets);
+ParsedTokens parse_sglang_score_text(std::string_view body, std::string_view prompt, std::string_view response);
+
+// ---- local tokenizer (vocab-only GGUF through llama.cpp; absent without RDPT_WITH_LLAMA) ----
+
+struct Tokenized {
+  std::vector<int32_t> ids;
+  std::vector<uint32_t> offsets;
+};
+
+class LocalTokenizer {
+ public:
+  virtual ~LocalTokenizer() = default;
+  virtual Tokenized tokenize(std::string_view text, bool add_special) const = 0;
+  virtual std::string description() const = 0;    // "bpe:qwen2:151936" like the llama backend
+  virtual std::string fingerprint() const = 0;    // of the GGUF file
+  virtual std::string chat_template() const = 0;  // tokenizer.chat_template, or ""
+};
+// Throws UsageError (missing file, no llama.cpp in this build), BackendError (cannot load).
+std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path);
+// Applies a llama.cpp chat template (name or text) to {system, user}; throws UsageError.
+std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system);
+
+// Prompt text for a question from HttpOptions (format, template, tokenizer template).
+std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
+                               std::string_view system);
+
+}  // namespace rdpt::http_detail

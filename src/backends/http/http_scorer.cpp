@@ -1,0 +1,195 @@
+// The HTTP scorer: one request per item (prompt + response), many in flight, answers checked
+// against the request (lengths, token ids) before they count.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "backends/http/http_internal.h"
+#include "rdpt/error.h"
+
+namespace rdpt {
+
+using namespace http_detail;
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? std::string(sep) : "") + v[i];
+  return s;
+}
+
+class HttpScorer final : public Scorer {
+ public:
+  explicit HttpScorer(const HttpOptions& o) : opt_(o) {
+    if (o.endpoints.empty()) throw UsageError("HTTP scorer: no endpoint");
+    key_ = api_key_from_env(o.api_key_env);
+    if (!o.tokenizer.empty()) tok_ = open_tokenizer(o.tokenizer);
+    client_ = std::make_unique<HttpClient>(o, key_);
+  }
+
+  ModelInfo describe() const override {
+    ModelInfo m;
+    m.backend = opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai";
+    std::vector<std::string> eps = opt_.endpoints;
+    std::sort(eps.begin(), eps.end());
+    m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
+    m.tokenizer = tok_ ? tok_->description() : "server";
+    m.fingerprint = "http:" + m.location + "|tokenizer:" + (tok_ ? tok_->fingerprint() : "server-text");
+    m.chat_template = !opt_.prompt_format.empty() ? "format:" + opt_.prompt_format
+                      : !opt_.template_name.empty() ? opt_.template_name
+                      : tok_ ? tok_->chat_template() : "";
+    nlohmann::json j = {{"api", opt_.api == HttpApi::SGLang ? "sglang" : "openai"},
+                        {"endpoints", opt_.endpoints},
+                        {"served_model", opt_.served_model},
+                        {"mode", tok_ ? "token-ids" : "text"}};
+    if (!opt_.tokenizer.empty()) j["tokenizer_file"] = opt_.tokenizer;
+    m.info_json = j.dump();
+    return m;
+  }
+
+  std::string format_prompt(std::string_view question, std::string_view system) const override {
+    return http_format_prompt(opt_, tok_.get(), question, system);
+  }
+
+  ScorerCapabilities capabilities() const override {
+    ScorerCapabilities c;
+    c.n_seq_max = opt_.concurrency;
+    c.kv_prefix_sharing = true;  // servers cache shared prompt prefixes themselves
+    return c;
+  }
+
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
+
+ private:
+  HttpOptions opt_;
+  std::string key_;
+  std::unique_ptr<LocalTokenizer> tok_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress) {
+  const size_t n = items.size();
+  std::vector<ScoreResult> results(n);
+  // Requests for the items that tokenize; the others fail now.
+  struct Job {
+    size_t item;
+    std::vector<int32_t> ids;       // ids mode: prompt ++ response
+    size_t n_prompt = 0;
+    std::vector<uint32_t> offsets;  // ids mode: response token offsets
+  };
+  std::vector<Job> jobs;
+  std::vector<HttpRequest> reqs;
+  jobs.reserve(n);
+  reqs.reserve(n);
+  const std::string path = opt_.api == HttpApi::SGLang ? "/generate" : "/completions";
+  uint64_t done_items = 0, done_tokens = 0;
+  std::map<std::string, Tokenized> prompt_cache;
+  for (size_t i = 0; i < n; ++i) {
+    Job job;
+    job.item = i;
+    if (tok_) {
+      try {
+        auto it = prompt_cache.find(items[i].prompt);
+        if (it == prompt_cache.end()) it = prompt_cache.emplace(items[i].prompt, tok_->tokenize(items[i].prompt, true)).first;
+        Tokenized r = tok_->tokenize(items[i].response, false);
+        if (it->second.ids.empty()) throw DataError("empty prompt: the first response token has no context");
+        job.n_prompt = it->second.ids.size();
+        job.ids = it->second.ids;
+        job.ids.insert(job.ids.end(), r.ids.begin(), r.ids.end());
+        job.offsets = std::move(r.offsets);
+      } catch (const Error& e) {
+        results[i].error = std::string("tokenizing: ") + e.what();
+        progress.update(++done_items, done_tokens);
+        continue;
+      }
+      results[i].n_prompt_tokens = uint32_t(job.n_prompt);
+      results[i].n_tokens_total = uint32_t(job.ids.size() - job.n_prompt);
+      reqs.push_back({path, opt_.api == HttpApi::SGLang ? sglang_score_request(job.ids, job.n_prompt)
+                                                         : openai_score_request(opt_.served_model, job.ids)});
+    } else {
+      const std::string text = items[i].prompt + items[i].response;
+      reqs.push_back({path, opt_.api == HttpApi::SGLang ? sglang_score_request_text(text)
+                                                         : openai_score_request_text(opt_.served_model, text)});
+    }
+    jobs.push_back(std::move(job));
+  }
+  auto judge = [&](size_t r, const HttpAttempt& at) -> Judgement {
+    const Job& job = jobs[r];
+    const ScoreItem& it = items[job.item];
+    ParsedTokens p;
+    try {
+      if (tok_)
+        p = opt_.api == HttpApi::SGLang ? parse_sglang_score(at.body, job.ids, job.n_prompt, job.offsets)
+                                        : parse_openai_score(at.body, job.ids, job.n_prompt, job.offsets);
+      else
+        p = opt_.api == HttpApi::SGLang ? parse_sglang_score_text(at.body, it.prompt, it.response)
+                                        : parse_openai_score_text(at.body, it.prompt, it.response);
+    } catch (const Error& e) {
+      return {Verdict::Retry, e.what()};
+    }
+    if (!p.error.empty()) return {Verdict::Retry, p.error};
+    ScoreResult& res = results[job.item];
+    res.tokens = std::move(p.tokens);
+    if (!tok_) {
+      res.n_prompt_tokens = p.n_prompt_tokens;
+      res.n_tokens_total = uint32_t(res.tokens.size());
+    }
+    return {Verdict::Ok, ""};
+  };
+  auto done = [&](size_t r, const std::string& err) {
+    ScoreResult& res = results[jobs[r].item];
+    if (!err.empty()) {
+      res.tokens.clear();
+      res.error = err;
+    } else {
+      done_tokens += res.tokens.size();
+    }
+    progress.update(++done_items, done_tokens);
+  };
+  client_->run(reqs, judge, done);
+  return results;
+}
+
+}  // namespace
+
+bool is_http_spec(std::string_view spec) {
+  return starts_with(spec, "http://") || starts_with(spec, "https://") || starts_with(spec, "sglang+http");
+}
+
+HttpOptions parse_http_spec(std::string_view spec) {
+  HttpOptions o;
+  std::string_view urls = spec;
+  if (auto h = spec.find('#'); h != std::string_view::npos) {
+    o.served_model = std::string(spec.substr(h + 1));
+    urls = spec.substr(0, h);
+    if (o.served_model.empty()) throw UsageError("model spec '" + std::string(spec) + "': empty served model name after '#'");
+  }
+  int n_sglang = 0;
+  size_t p = 0;
+  while (p <= urls.size()) {
+    size_t q = urls.find(',', p);
+    if (q == std::string_view::npos) q = urls.size();
+    std::string u(urls.substr(p, q - p));
+    if (starts_with(u, "sglang+")) {
+      u = u.substr(7);
+      ++n_sglang;
+    }
+    if (!starts_with(u, "http://") && !starts_with(u, "https://"))
+      throw UsageError("model spec '" + std::string(spec) + "': endpoint '" + u + "' is not an http(s):// URL");
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    o.endpoints.push_back(u);
+    p = q + 1;
+  }
+  if (n_sglang != 0 && n_sglang != int(o.endpoints.size()))
+    throw UsageError("model spec '" + std::string(spec) + "': mixes sglang+ and OpenAI endpoints");
+  o.api = n_sglang ? HttpApi::SGLang : HttpApi::OpenAI;
+  return o;
+}
+
+std::unique_ptr<Scorer> make_http_scorer(const HttpOptions& options) { return std::make_unique<HttpScorer>(options); }
+
+}  // namespace rdpt

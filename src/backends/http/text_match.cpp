@@ -1,0 +1,190 @@
+// Placing servers' per-token strings on the bytes of the text (text mode only).
+//
+// vLLM's `text_offset` is the running sum of Python len() (characters, not bytes) of each
+// token decoded alone (vllm/entrypoints/openai/completion/serving.py,
+// _create_completion_logprobs: `out_text_offset[-1] + last_token_len`), and a token that holds
+// part of a character decodes to U+FFFD, so those offsets drift off the bytes. SGLang's
+// return_text_in_logprobs decodes each id alone too (tokenizer_manager.py,
+// detokenize_logprob_tokens: tokenizer.batch_decode(ids)). We therefore ignore the server's
+// offsets and match the strings against the bytes, U+FFFD standing for 1+ non-ASCII bytes.
+#include <unordered_set>
+
+#include "backends/http/http_internal.h"
+#include "rdpt/error.h"
+
+namespace rdpt::http_detail {
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+
+struct Unit {
+  bool wild = false;     // U+FFFD: one or more bytes >= 0x80
+  std::string_view lit;  // literal bytes otherwise
+};
+
+std::string printable(std::string_view s, size_t max = 40) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c == '\n') out += "\\n";
+    else if (c < 0x20 || c == 0x7f) out += "?";
+    else out += char(c);
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+// Matches tokens[skip..] against text; returns false when impossible. `first_unit[k]` is the
+// unit index where token k starts (== units.size() for trailing empty tokens).
+bool match_from(std::string_view text, std::span<const std::string> tokens, size_t skip, std::vector<uint32_t>& out,
+                size_t& fail_token) {
+  std::vector<Unit> units;
+  std::vector<size_t> first_unit(tokens.size(), 0), unit_token;
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    first_unit[k] = units.size();
+    if (k < skip) continue;
+    std::string_view t = tokens[k];
+    size_t p = 0;
+    while (p < t.size()) {
+      size_t q = t.find(kReplacement, p);
+      if (q == p) {
+        units.push_back({true, {}});
+        unit_token.push_back(k);
+        p += kReplacement.size();
+        continue;
+      }
+      if (q == std::string_view::npos) q = t.size();
+      units.push_back({false, t.substr(p, q - p)});
+      unit_token.push_back(k);
+      p = q;
+    }
+  }
+  const size_t nu = units.size();
+  std::vector<uint32_t> unit_pos(nu + 1, 0);
+  struct Choice {
+    size_t unit, start, len;
+  };
+  std::vector<Choice> stack;
+  std::unordered_set<uint64_t> failed;  // (unit, pos) states known to fail
+  auto key = [](size_t u, size_t p) { return (uint64_t(u) << 32) | uint64_t(p); };
+  size_t u = 0, pos = 0, furthest = 0;
+  for (;;) {
+    bool ok = true;
+    if (u == nu) {
+      ok = pos == text.size();
+    } else if (failed.count(key(u, pos))) {
+      ok = false;
+    } else {
+      unit_pos[u] = uint32_t(pos);
+      furthest = std::max(furthest, u);
+      const Unit& un = units[u];
+      if (!un.wild) {
+        if (text.compare(pos, un.lit.size(), un.lit) == 0 && pos + un.lit.size() <= text.size()) {
+          pos += un.lit.size();
+          ++u;
+          continue;
+        }
+        failed.insert(key(u, pos));
+        ok = false;
+      } else {
+        size_t m = 0;
+        while (pos + m < text.size() && (unsigned char)text[pos + m] >= 0x80) ++m;
+        if (m > 0) {
+          stack.push_back({u, pos, m});
+          pos += m;
+          ++u;
+          continue;
+        }
+        failed.insert(key(u, pos));
+        ok = false;
+      }
+    }
+    if (ok) break;
+    // Backtrack to the last wildcard that can give a byte back.
+    bool resumed = false;
+    while (!stack.empty()) {
+      Choice& c = stack.back();
+      if (c.len > 1) {
+        --c.len;
+        pos = c.start + c.len;
+        u = c.unit + 1;
+        resumed = true;
+        break;
+      }
+      failed.insert(key(c.unit, c.start));
+      stack.pop_back();
+    }
+    if (!resumed) {
+      fail_token = furthest < nu ? unit_token[furthest] : tokens.size() - 1;
+      return false;
+    }
+  }
+  unit_pos[nu] = uint32_t(text.size());
+  out.assign(tokens.size(), 0);
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    if (k < skip) continue;
+    size_t off = unit_pos[first_unit[k]];
+    while (off > 0 && off < text.size() && ((unsigned char)text[off] & 0xC0) == 0x80) --off;
+    out[k] = uint32_t(off);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<uint32_t> match_token_strings(std::string_view text, std::span<const std::string> tokens,
+                                          size_t max_leading_skip) {
+  std::vector<uint32_t> out;
+  size_t fail_token = 0, first_fail = 0;
+  for (size_t skip = 0; skip <= std::min(max_leading_skip, tokens.size()); ++skip) {
+    if (match_from(text, tokens, skip, out, fail_token)) return out;
+    if (skip == 0) first_fail = fail_token;
+  }
+  throw DataError("server tokens do not reproduce the text: token " + std::to_string(first_fail) + " ('" +
+                  printable(first_fail < tokens.size() ? std::string_view(tokens[first_fail]) : "") +
+                  "') cannot be placed (" + std::to_string(tokens.size()) + " tokens, " +
+                  std::to_string(text.size()) + " bytes)");
+}
+
+size_t valid_utf8_prefix(std::string_view s) {
+  size_t i = 0, good = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return good;
+    if (i + len > s.size()) return good;
+    for (size_t k = 1; k < len; ++k)
+      if (((unsigned char)s[i + k] & 0xC0) != 0x80) return good;
+    if (len == 3) {  // overlong / surrogates
+      const unsigned char d = s[i + 1];
+      if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0)) return good;
+    }
+    if (len == 4) {
+      const unsigned char d = s[i + 1];
+      if ((c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90)) return good;
+    }
+    i += len;
+    good = i;
+  }
+  return good;
+}
+
+bool utf8_ok_but_tail(std::string_view s) {
+  const size_t g = valid_utf8_prefix(s);
+  if (g == s.size()) return true;
+  std::string_view tail = s.substr(g);
+  if (tail.size() >= 4) return false;
+  const unsigned char c = tail[0];
+  const size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || tail.size() >= len || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return false;
+  for (size_t k = 1; k < tail.size(); ++k)
+    if (((unsigned char)tail[k] & 0xC0) != 0x80) return false;
+  if (tail.size() >= 2) {
+    const unsigned char d = tail[1];
+    if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace rdpt::http_detail

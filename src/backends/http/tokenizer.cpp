@@ -1,0 +1,121 @@
+// The served model's tokenizer, from a vocab-only GGUF loaded through llama.cpp
+// (llama_model_params.vocab_only), with the llama backend's offset-exact tokenization, and
+// prompt formatting (raw format, llama.cpp chat template).
+#include <filesystem>
+#include <mutex>
+
+#include "backends/http/http_internal.h"
+#include "rdpt/error.h"
+
+#ifdef RDPT_WITH_LLAMA
+#include <llama.h>
+
+#include "backends/llama/llama_internal.h"
+#endif
+
+namespace rdpt::http_detail {
+
+namespace {
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  return s;
+}
+
+#ifdef RDPT_WITH_LLAMA
+void quiet_llama_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llama_backend_init();
+    // Drop llama.cpp's info lines (loading a vocabulary prints dozens); keep nothing else here:
+    // the llama backend installs its own sink when it is used.
+    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
+  });
+}
+
+class LlamaVocab final : public LocalTokenizer {
+ public:
+  explicit LlamaVocab(const std::string& path) : path_(path) {
+    if (!std::filesystem::is_regular_file(path)) throw UsageError("tokenizer file not found: '" + path + "'");
+    quiet_llama_once();
+    llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    model_ = llama_model_load_from_file(path.c_str(), mp);
+    if (!model_) throw BackendError("llama.cpp could not load the vocabulary of '" + path + "' (not a GGUF?)");
+    vocab_ = llama_model_get_vocab(model_);
+  }
+  ~LlamaVocab() override { llama_model_free(model_); }
+
+  Tokenized tokenize(std::string_view text, bool add_special) const override {
+    auto t = llama_detail::tokenize_with_offsets(vocab_, text, add_special);
+    return {std::move(t.ids), std::move(t.offsets)};
+  }
+  std::string description() const override {
+    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
+    int vt = int(llama_vocab_type(vocab_));
+    char pre[128] = "";
+    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
+    return std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" +
+           std::to_string(llama_vocab_n_tokens(vocab_));
+  }
+  std::string fingerprint() const override {
+    if (fp_.empty()) fp_ = gguf_fingerprint(path_);
+    return fp_;
+  }
+  std::string chat_template() const override {
+    const char* t = llama_model_chat_template(model_, nullptr);
+    return t ? t : "";
+  }
+
+ private:
+  std::string path_;
+  llama_model* model_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  mutable std::string fp_;
+};
+#endif
+
+}  // namespace
+
+std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path) {
+#ifdef RDPT_WITH_LLAMA
+  return std::make_unique<LlamaVocab>(path);
+#else
+  throw UsageError("tokenizer '" + path + "': this build has no llama.cpp; score in text mode (no --tokenizer)");
+#endif
+}
+
+std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system) {
+#ifdef RDPT_WITH_LLAMA
+  std::string sys(system), q(question);
+  std::vector<llama_chat_message> msgs;
+  if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
+  msgs.push_back({"user", q.c_str()});
+  std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
+  int32_t n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+  if (n > int32_t(buf.size())) {
+    buf.resize(size_t(n) + 1);
+    n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+  }
+  if (n < 0)
+    throw UsageError("chat template not supported by llama.cpp ('" + tmpl.substr(0, 60) +
+                     "'): give a template name (--template chatml, llama3, ...) or --prompt-format");
+  return std::string(buf.data(), size_t(n));
+#else
+  throw UsageError("chat templates need llama.cpp, which this build lacks: give --prompt-format");
+#endif
+}
+
+std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
+                               std::string_view system) {
+  if (!o.prompt_format.empty())
+    return replace_all(replace_all(o.prompt_format, "{system}", system), "{question}", question);
+  std::string tmpl = o.template_name;
+  if (tmpl.empty() && tok) tmpl = tok->chat_template();
+  if (tmpl.empty())
+    throw UsageError("no prompt format for the server model: give --prompt-format, --template, or a tokenizer "
+                     "GGUF with tokenizer.chat_template");
+  return apply_chat_template(tmpl, question, system);
+}
+
+}  // namespace rdpt::http_detail
