@@ -59,6 +59,7 @@ class ReportStore : public ::testing::Test {
                       ("rdpt_report_test_" + std::to_string(::getpid()) + ".db")).string();
   std::unique_ptr<Store> st;
   void SetUp() override {
+    if (!kLibrariesEmbedded) GTEST_SKIP() << "built with RDPT_WITH_REPORT=OFF";
     std::filesystem::remove(path);
     st = Store::open(path, OpenMode::Create);
     int64_t mT = st->put_model({.name = "teacher", .fingerprint = "fT"});
@@ -225,6 +226,7 @@ TEST_F(ReportStore, BadInputsAreClearErrors) {
 }
 
 TEST(ReportEmpty, StoreWithoutScoresIsADataError) {
+  if (!kLibrariesEmbedded) GTEST_SKIP() << "built with RDPT_WITH_REPORT=OFF";
   std::string path = (std::filesystem::temp_directory_path() / "rdpt_report_empty_test.db").string();
   std::filesystem::remove(path);
   auto st = Store::open(path, OpenMode::Create);

@@ -63,6 +63,20 @@ check(opens === closes, 'every <script> in the file is one of ours (opening and 
 check(!text.includes('window.__pwned=1</script>'), 'the payload of xss-1 appears only escaped in the file');
 check(!/https?:\/\/[^"'\s]*\.(js|css)/i.test(text.replace(/<script>[\s\S]*?<\/script>/g, '')), 'no external script or stylesheet');
 
+// Bad inputs: one line on stderr naming the problem, exit 2 for usage, 1 for data.
+for (const [argv, code, what] of [
+  [['--teacher', 'nobody'], 2, "no model named 'nobody'"],
+  [['--beta', 'x1'], 2, '--beta'],
+  [['--viewer-id', 'no-such-id'], 2, 'no-such-id'],
+  [['--alignment', path.join(outDir, 'missing.json')], 1, 'missing.json'],
+  [['--alignment', fixture], 1, 'not JSON']]) {
+  const r = spawnSync(rdpt, ['report', '--store', db, '--out', path.join(outDir, 'bad.html'), ...argv], { encoding: 'utf8' });
+  const lines = r.stderr.trim().split('\n');
+  check(r.status === code && lines.length === 1 && r.stderr.includes(what), `rdpt report ${argv.join(' ')} fails clearly`,
+        { status: code, stderr: what }, { status: r.status, stderr: r.stderr.slice(0, 300) });
+  check(!fs.existsSync(path.join(outDir, 'bad.html')), 'a failed run leaves no output file');
+}
+
 // 3. The browser.
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rdpt-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
