@@ -77,9 +77,15 @@ int run_select(int argc, char** argv) {
   auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
   double beta = beta_given.value_or(0.1);
   std::optional<BetaResult> search;
+  bool typed_ok = typed;
   if (typed && !beta_given) {
-    search = search_beta(*st, {.procedure = BetaProcedure::Training}, *mT, *mS, 0, in_data);
-    beta = search->beta;
+    try {
+      search = search_beta(*st, {.procedure = BetaProcedure::Training}, *mT, *mS, 0, in_data);
+      beta = search->beta;
+    } catch (const DataError&) {
+      if (need_types) throw;
+      typed_ok = false;  // shares are only reported; longest/random/grape do not need them
+    }
   }
 
   Selector selector({.strategy = strategy, .per_question = per_question, .budget = budget, .seed = seed});
@@ -94,7 +100,7 @@ int run_select(int argc, char** argv) {
     Candidate c;
     c.order = it->second;
     c.n_actions = uint32_t(r.actions.size());
-    if (typed) {
+    if (typed_ok) {
       pair_probs(sc[0], r, pT);
       pair_probs(sc[1], r, pS);
       TypeCounts tc = type_actions(TypeScheme::ThreeWay, pT, pS, {}, {0.1, beta});
@@ -154,7 +160,7 @@ int run_select(int argc, char** argv) {
       "({} lines); mean Teacher share before {}, after {}{}",
       strategy_name(strategy), per_question, budget ? fmt::format(", budget {}", budget) : "", sum.n_groups,
       sum.n_candidates, n_missing, sum.n_ineligible, sum.n_chosen, n_lines, fmt_share(sum.mean_teacher_share_before),
-      fmt_share(sum.mean_teacher_share_after), typed ? fmt::format(" (beta {})", beta) : "");
+      fmt_share(sum.mean_teacher_share_after), typed_ok ? fmt::format(" (beta {})", beta) : "");
   info(msg);
   if (n_missing) warn(std::to_string(n_missing) + " records of '" + data + "' are not in the store and were not candidates");
   if (n_multi) warn("records holding several responses are written whole when any of them is chosen");
@@ -168,8 +174,8 @@ int run_select(int argc, char** argv) {
               {"per_question", per_question},
               {"budget", budget},
               {"seed", seed},
-              {"beta", typed ? json(beta) : json(nullptr)},
-              {"beta_source", typed ? (beta_given ? "given" : "auto") : "unused"},
+              {"beta", typed_ok ? json(beta) : json(nullptr)},
+              {"beta_source", typed_ok ? (beta_given ? "given" : "auto") : "unused"},
               {"n_records", group_of.size()},
               {"n_groups", sum.n_groups},
               {"n_candidates", sum.n_candidates},
