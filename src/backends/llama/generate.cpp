@@ -1,0 +1,350 @@
+// Local sampling through llama.h: the prompt (and a forced response prefix) is decoded once
+// into sequence 0; each sample copies it into sequence 1 and extends it token by token.
+//
+// A drawn token is kept only if the text stays valid UTF-8 (an incomplete last character
+// allowed) and, with retokenize_safe, tokenizing prefix + generated text gives back exactly
+// the prefix's tokens followed by the generated ones (NOTES.md: text generated token by token
+// does not always re-tokenize to the same tokens, and a random model's probabilities of its
+// own text collapse after such a divergence). A rejected token is banned for that step and the
+// draw repeated (at most max_resample times).
+#include <llama.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+#include <unordered_set>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+#include "rdpt/generator.h"
+#include "rdpt/scorer.h"
+
+namespace rdpt {
+
+namespace {
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  return s;
+}
+
+// Valid UTF-8, except possibly an incomplete final character.
+bool utf8_ok_but_tail(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return false;
+    const size_t avail = std::min(len, s.size() - i);
+    for (size_t k = 1; k < avail; ++k)
+      if (((unsigned char)s[i + k] & 0xC0) != 0x80) return false;
+    if (avail >= 2) {
+      const unsigned char d = s[i + 1];
+      if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90))
+        return false;
+    }
+    if (avail < len) return true;  // incomplete tail
+    i += len;
+  }
+  return true;
+}
+
+bool utf8_complete(std::string_view s) {
+  if (!utf8_ok_but_tail(s)) return false;
+  size_t i = s.size();
+  size_t back = 0;
+  while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) --i, ++back;
+  if (i == 0) return back == 0;
+  const unsigned char c = s[i - 1];
+  const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+  return len == back + 1;
+}
+
+struct Rng {  // splitmix64
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+// Draws from softmax(logits / T) restricted to the top_p nucleus, skipping banned ids.
+int32_t draw(const std::vector<float>& logits, double temp, double top_p, const std::unordered_set<int32_t>& banned,
+             Rng& rng) {
+  const int32_t n = int32_t(logits.size());
+  int32_t best = -1;
+  for (int32_t i = 0; i < n; ++i)
+    if (!banned.count(i) && (best < 0 || logits[i] > logits[best])) best = i;
+  if (best < 0 || temp <= 0) return best;
+  const double mx = logits[best];
+  std::vector<double> w(size_t(n), 0.0);
+  double total = 0;
+  for (int32_t i = 0; i < n; ++i)
+    if (!banned.count(i)) total += (w[i] = std::exp((logits[i] - mx) / temp));
+  std::vector<int32_t> order;
+  if (top_p < 1.0) {
+    order.resize(size_t(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return w[a] > w[b] || (w[a] == w[b] && a < b); });
+    double acc = 0;
+    size_t keep = 0;
+    while (keep < order.size() && w[order[keep]] > 0) {
+      acc += w[order[keep++]];
+      if (acc >= top_p * total) break;
+    }
+    order.resize(std::max<size_t>(keep, 1));
+    total = acc;
+  }
+  double u = rng.uniform() * total;
+  if (top_p < 1.0) {
+    for (int32_t i : order)
+      if ((u -= w[i]) <= 0) return i;
+    return order.back();
+  }
+  for (int32_t i = 0; i < n; ++i)
+    if (w[i] > 0 && (u -= w[i]) <= 0) return i;
+  return best;
+}
+
+class LlamaGenerator final : public Generator {
+ public:
+  LlamaGenerator(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
+    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
+    static std::once_flag once;
+    std::call_once(once, [] { llama_backend_init(); });
+    if (!o.log) llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = o.n_gpu_layers;
+    model_ = llama_model_load_from_file(path.c_str(), mp);
+    if (!model_) throw BackendError("llama.cpp could not load model '" + path + "' (not a GGUF model it supports?)");
+    vocab_ = llama_model_get_vocab(model_);
+    const uint32_t n_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = o.n_ctx ? o.n_ctx : std::min<uint32_t>(n_train ? n_train : 4096, 8192);
+    cp.n_batch = o.n_batch;
+    cp.n_ubatch = std::min(o.n_ubatch ? o.n_ubatch : o.n_batch, o.n_batch);
+    cp.n_seq_max = 2;
+    cp.kv_unified = true;
+    const int nt = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    cp.n_threads = cp.n_threads_batch = nt;
+    cp.no_perf = true;
+    ctx_ = llama_init_from_model(model_, cp);
+    if (!ctx_) {
+      llama_model_free(model_);
+      throw BackendError("llama.cpp could not create a context for '" + path + "'");
+    }
+    n_ctx_ = llama_n_ctx(ctx_);
+    batch_ = llama_batch_init(int32_t(o.n_batch), 0, 1);
+    if (!o.prompt_format.empty()) template_desc_ = "format:" + o.prompt_format;
+    else if (!o.template_name.empty()) template_ = template_desc_ = o.template_name;
+    else if (const char* t = llama_model_chat_template(model_, nullptr)) template_ = template_desc_ = t;
+  }
+  ~LlamaGenerator() override {
+    llama_batch_free(batch_);
+    llama_free(ctx_);
+    llama_model_free(model_);
+  }
+
+  ModelInfo describe() const override {
+    ModelInfo m;
+    m.backend = "llama";
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(path_, ec);
+    m.location = ec ? path_ : abs.string();
+    m.fingerprint = gguf_fingerprint(path_);
+    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
+    int vt = int(llama_vocab_type(vocab_));
+    char pre[128] = "";
+    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
+    m.tokenizer = std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" +
+                  std::to_string(llama_vocab_n_tokens(vocab_));
+    m.chat_template = template_desc_;
+    return m;
+  }
+
+  std::string format_prompt(std::string_view question, std::string_view system) const override {
+    if (!opt_.prompt_format.empty())
+      return replace_all(replace_all(opt_.prompt_format, "{system}", system), "{question}", question);
+    if (template_.empty())
+      throw UsageError("model '" + path_ + "' has no chat template: give --template or --prompt-format");
+    std::string sys(system), q(question);
+    std::vector<llama_chat_message> msgs;
+    if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
+    msgs.push_back({"user", q.c_str()});
+    std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
+    int32_t n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+    if (n > int32_t(buf.size())) {
+      buf.resize(size_t(n) + 1);
+      n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
+    }
+    if (n < 0) throw UsageError("chat template not supported by llama.cpp (model '" + path_ + "'): give --prompt-format");
+    return std::string(buf.data(), size_t(n));
+  }
+
+  std::vector<Generation> generate(const std::string& prompt, const GenerateOptions& o) override;
+
+ private:
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special) const {
+    int32_t n = llama_tokenize(vocab_, text.data(), int32_t(text.size()), nullptr, 0, add_special, true);
+    std::vector<int32_t> ids(size_t(n < 0 ? -n : n));
+    if (!ids.empty())
+      n = llama_tokenize(vocab_, text.data(), int32_t(text.size()), ids.data(), int32_t(ids.size()), add_special, true);
+    ids.resize(size_t(std::max(n, 0)));
+    return ids;
+  }
+
+  void decode(const int32_t* toks, size_t n, int32_t pos0, int32_t seq) {
+    for (size_t b = 0; b < n; b += opt_.n_batch) {
+      const size_t e = std::min(n, b + opt_.n_batch);
+      batch_.n_tokens = 0;
+      for (size_t k = b; k < e; ++k) {
+        const int32_t i = batch_.n_tokens++;
+        batch_.token[i] = toks[k];
+        batch_.pos[i] = pos0 + int32_t(k);
+        batch_.n_seq_id[i] = 1;
+        batch_.seq_id[i][0] = seq;
+        batch_.logits[i] = k + 1 == n;
+      }
+      if (llama_decode(ctx_, batch_) != 0)
+        throw BackendError("llama_decode failed while generating with '" + path_ + "'");
+    }
+  }
+
+  std::string path_;
+  LlamaOptions opt_;
+  llama_model* model_ = nullptr;
+  llama_context* ctx_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  llama_batch batch_{};
+  uint32_t n_ctx_ = 0;
+  std::string template_, template_desc_;
+};
+
+std::vector<Generation> LlamaGenerator::generate(const std::string& prompt, const GenerateOptions& o) {
+  if (o.n == 0) throw UsageError("n must be > 0");
+  if (!(o.temperature >= 0)) throw UsageError("temperature must be >= 0, got " + std::to_string(o.temperature));
+  if (!(o.top_p > 0 && o.top_p <= 1)) throw UsageError("top_p must be in (0, 1], got " + std::to_string(o.top_p));
+  for (const auto& s : o.stop)
+    if (s.empty()) throw UsageError("empty stop string");
+  std::vector<int32_t> ctx_ids = tokenize(prompt, true);
+  if (ctx_ids.empty()) {
+    const llama_token bos = llama_vocab_bos(vocab_);
+    if (bos == LLAMA_TOKEN_NULL) throw UsageError("empty prompt and the vocabulary has no BOS token");
+    ctx_ids.push_back(bos);
+  }
+  const std::vector<int32_t> prefix_ids = o.prefix.empty() ? std::vector<int32_t>{} : tokenize(o.prefix, false);
+  ctx_ids.insert(ctx_ids.end(), prefix_ids.begin(), prefix_ids.end());
+  if (ctx_ids.size() + 1 >= n_ctx_)
+    throw UsageError("prompt + prefix (" + std::to_string(ctx_ids.size()) + " tokens) do not fit the context of " +
+                     std::to_string(n_ctx_) + " tokens");
+  const int64_t n_vocab = llama_vocab_n_tokens(vocab_);
+  llama_memory_t mem = llama_get_memory(ctx_);
+  llama_memory_clear(mem, true);
+  decode(ctx_ids.data(), ctx_ids.size(), 0, 0);
+  const float* row = llama_get_logits_ith(ctx_, -1);
+  const std::vector<float> base(row, row + n_vocab);
+
+  std::vector<Generation> out(o.n);
+  for (uint32_t s = 0; s < o.n; ++s) {
+    Generation& g = out[s];
+    Rng rng{o.seed * 0x9E3779B97F4A7C15ull + s + 1};
+    rng.next();
+    llama_memory_seq_rm(mem, 1, -1, -1);
+    llama_memory_seq_cp(mem, 0, 1, -1, -1);
+    std::vector<float> logits = base;
+    std::vector<int32_t> gen;
+    std::vector<size_t> piece_len;
+    std::string text;  // generated bytes
+    int32_t pos = int32_t(ctx_ids.size());
+    g.finish_reason = "length";
+    while (gen.size() < o.max_tokens) {
+      if (uint32_t(pos) + 1 >= n_ctx_) break;
+      const double lse = llama_detail::logsumexp(logits.data(), n_vocab);
+      std::unordered_set<int32_t> banned;
+      int32_t id = -1;
+      std::string piece;
+      for (uint32_t attempt = 0; attempt <= o.max_resample; ++attempt) {
+        const int32_t c = draw(logits, o.temperature, o.top_p, banned, rng);
+        if (c < 0) break;
+        if (llama_vocab_is_eog(vocab_, c)) {
+          id = c;
+          break;
+        }
+        std::string p = llama_detail::token_piece(vocab_, c);
+        std::string cand = o.prefix + text + p;
+        bool ok = !p.empty() && utf8_ok_but_tail(cand);
+        if (ok && o.retokenize_safe) {
+          std::vector<int32_t> want = prefix_ids;
+          want.insert(want.end(), gen.begin(), gen.end());
+          want.push_back(c);
+          ok = tokenize(cand, false) == want;
+        }
+        if (ok) {
+          id = c;
+          piece = std::move(p);
+          break;
+        }
+        banned.insert(c);
+        ++g.n_rejected;
+      }
+      if (id < 0) {
+        g.finish_reason = "retokenize";
+        break;
+      }
+      if (llama_vocab_is_eog(vocab_, id)) {
+        g.finish_reason = "eos";
+        break;
+      }
+      g.tokens.push_back({uint32_t(o.prefix.size() + text.size()), double(logits[id]) - lse});
+      gen.push_back(id);
+      piece_len.push_back(piece.size());
+      text += piece;
+      // Stop strings: keep only whole tokens that end before the first match.
+      size_t cut = std::string::npos;
+      for (const auto& st : o.stop) {
+        const size_t from = text.size() > piece.size() + st.size() ? text.size() - piece.size() - st.size() : 0;
+        const size_t f = text.find(st, from);
+        if (f != std::string::npos) cut = std::min(cut, f);
+      }
+      if (cut != std::string::npos) {
+        while (!gen.empty() && text.size() > cut) {
+          text.resize(text.size() - piece_len.back());
+          gen.pop_back();
+          piece_len.pop_back();
+          g.tokens.pop_back();
+        }
+        g.finish_reason = "stop";
+        break;
+      }
+      decode(&id, 1, pos++, 1);
+      const float* r = llama_get_logits_ith(ctx_, -1);
+      std::copy(r, r + n_vocab, logits.begin());
+    }
+    // Never end inside a character: drop the tokens of an incomplete tail.
+    while (!gen.empty() && !utf8_complete(o.prefix + text)) {
+      text.resize(text.size() - piece_len.back());
+      gen.pop_back();
+      piece_len.pop_back();
+      g.tokens.pop_back();
+    }
+    g.response = o.prefix + text;
+  }
+  llama_memory_seq_rm(mem, 1, -1, -1);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Generator> make_llama_generator(const std::string& path, const LlamaOptions& options) {
+  return std::make_unique<LlamaGenerator>(path, options);
+}
+
+}  // namespace rdpt
