@@ -290,6 +290,15 @@ TEST_F(AnalyticsCli, SelectEveryStrategy) {
       EXPECT_LT(s["mean_teacher_share_after"].get<double>(), s["mean_teacher_share_before"].get<double>());
     EXPECT_NE(r.err.find("3 groups, 9 candidates"), std::string::npos) << r.err;
   }
+  // grape needs only the student: without a teacher in the store it still runs, shares unreported.
+  CmdResult g = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --strategy grape --teacher nobody" +
+                     " --out " + p("grape.jsonl") + " --summary-json " + p("grape.json"));
+  ASSERT_EQ(g.rc, 0) << g.err;
+  EXPECT_EQ(chosen_ids(slurp(p("grape.jsonl"))), want.at("grape"));
+  EXPECT_EQ(json::parse(slurp(p("grape.json")))["beta_source"], "unused");
+  g = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --teacher nobody --out " + p("tc.jsonl"));
+  EXPECT_EQ(g.rc, 2) << g.err;
+  EXPECT_NE(g.err.find("no model 'nobody'"), std::string::npos) << g.err;
   // random: one per group, the same for the same seed.
   CmdResult r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --strategy random --seed 5 --out " +
                p("rand1.jsonl"));
