@@ -412,7 +412,7 @@
       var d = e.data;
       if (d && typeof d === 'object' && !Array.isArray(d)) {
         var rows = scalarRows(d);
-        if (rows.length) body.appendChild(table(['field', 'value'], rows));
+        if (rows.length) body.appendChild(table(['field', 'value'], rows, {left: 2}));
       }
       var hs = [];
       if (kind === 'alignment') findHistograms(d, '', hs);
@@ -487,7 +487,7 @@
       ['correct / incorrect', fmt(M.counts.correct) + ' / ' + fmt(M.counts.incorrect)],
       ['actions (typed)', fmt(M.counts.actions) + ' (' + fmt(M.counts.typed_actions) + ')'],
       ['in the viewer', fmt(M.counts.embedded) + (M.viewer.sampled ? ' (sample, seed ' + M.viewer.seed + ')' : '')],
-      ['charting', M.libraries]].concat(Object.keys(M.store_meta).map(function (k) { return ['store ' + k, String(M.store_meta[k])]; }))));
+      ['charting', M.libraries]].concat(Object.keys(M.store_meta).map(function (k) { return ['store ' + k, String(M.store_meta[k])]; })), {left: 2}));
     body.appendChild(el('h3', '', 'Models'));
     body.appendChild(table(['role', 'name', 'backend', 'location', 'fingerprint', 'tokenizer', 'template'],
       M.models.map(function (m) { return [m.role, m.name, m.backend, m.location, m.fingerprint, m.tokenizer, m.template]; }), {left: 7}));
