@@ -37,11 +37,11 @@
     box.hidden = false;
     box.appendChild(document.createTextNode(msg + '\n'));
   }
-  function embed(target, spec) {
+  function embed(target, spec, renderer) {
     spec.$schema = 'https://vega.github.io/schema/vega-lite/v6.json';
     spec.config = Object.assign({font: 'system-ui, sans-serif', view: {stroke: '#ccc'}, axis: {labelFontSize: 11, titleFontSize: 12}},
                                 spec.config || {});
-    return vegaEmbed(target, spec, {actions: false, renderer: 'svg', tooltip: true}).then(function (r) { return r.view; });
+    return vegaEmbed(target, spec, {actions: false, renderer: renderer || 'svg', tooltip: true}).then(function (r) { return r.view; });
   }
   function table(head, rows, opts) {
     opts = opts || {};
@@ -363,17 +363,19 @@
     var xs = {type: 'quantitative', title: 'action j', scale: {domain: [0.5, n + 0.5], nice: false}};
     var spec = {width: 'container', height: 230, params: [{name: 'hl', value: 0}],
       layer: [
-        {data: {values: bg}, mark: {type: 'rect', opacity: 0.9},
+        {data: {values: bg}, mark: {type: 'rect', opacity: 0.9, clip: true},
          encoding: {x: Object.assign({field: 'x0'}, xs), x2: {field: 'x1'}, y: {datum: 0, type: 'quantitative'}, y2: {datum: 1},
                     color: {field: 'type', type: 'nominal', title: 'type', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_BG[t]; })}}}},
-        {data: {values: lines}, mark: {type: 'line', strokeWidth: 1.4, point: n <= 200},
+        {data: {values: lines}, mark: {type: 'line', strokeWidth: 1.4, point: n <= 200, clip: true},
+         params: [{name: 'zoom', select: {type: 'interval', encodings: ['x']}, bind: 'scales'}],  // wheel zoom, drag pan
          encoding: {x: Object.assign({field: 'j'}, xs), y: {field: 'p', type: 'quantitative', title: 'p (geometric mean per action)', scale: {domain: [0, 1]}},
                     stroke: {field: 'model', type: 'nominal', title: 'model', scale: {domain: models, range: models.map(function (x) { return MODEL_COLOR[x]; })}},
                     tooltip: [{field: 'j', title: 'action'}, {field: 'model'}, {field: 'p', format: '.4f'}]}},
-        {data: {values: [{}]}, mark: {type: 'rule', color: '#c0392b', strokeWidth: 1.5},
+        {data: {values: [{}]}, mark: {type: 'rule', color: '#c0392b', strokeWidth: 1.5, clip: true},
          encoding: {x: {datum: {expr: 'hl'}, type: 'quantitative'}, opacity: {value: 0.8}}}
       ]};
-    return embed($('trace-chart'), spec).then(function (view) {
+    // Long responses draw on a canvas: redrawing thousands of SVG nodes on every hover is slow.
+    return embed($('trace-chart'), spec, n > 400 ? 'canvas' : 'svg').then(function (view) {
       V.view = view;
       view.addEventListener('click', function (ev, item) {
         if (item && item.datum && item.datum.j) highlight(item.datum.j - 1, true);
