@@ -323,6 +323,7 @@
   }
   function select(k) {
     V.sel = k;
+    $('trace-tip').hidden = true;
     drawList();
     var I = D.index, r = responseAt(k), head = $('trace-head'), n = r.a.length;
     V.types = r.y; V.probs = [r.p[0], r.p[1], r.p[2]];
@@ -360,7 +361,7 @@
       for (var q = 0; q < n; q++) if (r.p[m][q] >= 0) lines.push({j: q + 1, model: names[m], p: r.p[m][q] / 10000});
     }
     var models = names.filter(function (x, i) { return r.p[i]; });
-    var xs = {type: 'quantitative', title: 'action j', scale: {domain: [0.5, n + 0.5], nice: false}};
+    var xs = {type: 'quantitative', title: 'action j', scale: {domain: [0.5, n + 0.5], nice: false}, axis: {tickMinStep: 1, format: 'd'}};
     var spec = {width: 'container', height: 230, params: [{name: 'hl', value: 0}],
       layer: [
         {data: {values: bg}, mark: {type: 'rect', opacity: 0.9, clip: true},
