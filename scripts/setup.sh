@@ -99,4 +99,9 @@ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
   -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
   "${EXTRA_CMAKE[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"
-log "built: $BUILD_DIR/rdpt"
+cat > "$BUILD_DIR/rdpt-env.sh" <<ENV
+# Written by scripts/setup.sh: where this build's llama.cpp lives (the demo reads it).
+RDPT_LLAMA_SRC='$LLAMA_SRC'
+RDPT_LLAMA_PREFIX='$LLAMA_PREFIX'
+ENV
+log "built: $BUILD_DIR/src/rdpt"

@@ -1,0 +1,210 @@
+// rdpt_plant: builds responses with planted provenance, and checks how well rdpt recovers it.
+//
+//   rdpt_plant make  --questions Q.jsonl --model teacher=T.gguf --model student=S.gguf
+//                    [--model distilled=D.gguf] --out planted.jsonl [--responses 40 --sentences 10]
+//   rdpt_plant check --planted planted.jsonl --store scores.db [--alpha 0.1 --beta 0.2]
+//
+// make: each response is "<think>\n" + sentences + "</think>" + a final sentence. Every sentence
+// is written by one model, chosen at random with a per-response mix (so responses differ in how
+// much the teacher wrote): it starts with a fixed capitalised word (forced), then that model
+// continues the response so far greedily for --sentence-tokens tokens (default 60; the
+// forced word and "." are unlikely under every peaked model, so sentences must be long enough
+// for the writer's own tokens to dominate the geometric mean), then "." ends it. Each
+// record keeps, per byte span, which model wrote it ("planted"), and its teacher share. Records
+// whose teacher share is >= 0.5 are labelled correct (a planted link between provenance and
+// correctness, so that curves split by correctness differ).
+// check: types every scored action of the store with METHOD.md section 3 (or section 4 without
+// a distilled model) and prints a confusion matrix planted source x type: teacher-written
+// actions should come out Teacher, student-written Student, distilled-written Boosted.
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rdpt/error.h"
+#include "rdpt/generator.h"
+#include "rdpt/provenance.h"
+#include "rdpt/record.h"
+#include "rdpt/scorer.h"
+#include "rdpt/segment.h"
+#include "rdpt/store.h"
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "rdpt_plant: error: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+std::map<std::string, std::string> parse_args(int argc, char** argv, std::vector<std::pair<std::string, std::string>>& models) {
+  std::map<std::string, std::string> a;
+  for (int i = 2; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0 || i + 1 >= argc) die("bad argument '" + k + "' (see the header of tests/tools/rdpt_plant.cpp)");
+    std::string v = argv[++i];
+    if (k == "--model") {
+      auto eq = v.find('=');
+      if (eq == std::string::npos) die("--model wants NAME=FILE.gguf");
+      models.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else {
+      a[k.substr(2)] = v;
+    }
+  }
+  return a;
+}
+
+std::string get(const std::map<std::string, std::string>& a, const std::string& k, const std::string& def = "") {
+  auto it = a.find(k);
+  if (it != a.end()) return it->second;
+  if (def.empty()) die("missing --" + k);
+  return def;
+}
+
+const char* kStarters[] = {"So", "Then", "Now", "Next", "Thus", "Hence", "Also", "Here", "First", "Finally",
+                           "Wait", "Note", "Since", "Given", "Check", "Consider"};
+
+int run_make(int argc, char** argv) {
+  std::vector<std::pair<std::string, std::string>> models;
+  auto a = parse_args(argc, argv, models);
+  if (models.size() < 2) die("make needs at least two --model NAME=FILE.gguf");
+  int n_responses = std::stoi(get(a, "responses", "40"));
+  int n_sentences = std::stoi(get(a, "sentences", "10"));
+  int sentence_tokens = std::stoi(get(a, "sentence-tokens", "60"));
+  uint64_t seed = std::stoull(get(a, "seed", "1"));
+  std::string prompt_format = get(a, "prompt-format", "Question: {question}\nAnswer: ");
+  rdpt::LlamaOptions lo;
+  lo.prompt_format = prompt_format;
+  lo.n_ctx = 4096;
+  std::vector<std::unique_ptr<rdpt::Generator>> gens;
+  for (auto& [name, path] : models) gens.push_back(rdpt::make_llama_generator(path, lo));
+
+  std::vector<rdpt::Record> questions;
+  {
+    rdpt::ReaderOptions ro;
+    ro.require_response = false;
+    rdpt::RecordReader r(get(a, "questions"), ro);
+    rdpt::Record rec;
+    while (r.next(rec) && int(questions.size()) < n_responses) questions.push_back(rec);
+  }
+  if (questions.empty()) die("no questions read");
+  std::ofstream out(get(a, "out"), std::ios::binary);
+  if (!out) die("cannot write " + get(a, "out"));
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < n_responses; ++i) {
+    const auto& q = questions[size_t(i) % questions.size()];
+    // Mix: model 0 (teacher) writes a share w of sentences; the rest is split among the others.
+    double w = (n_responses == 1) ? 0.5 : double(i % 5) / 4.0;  // 0, .25, .5, .75, 1
+    std::string response = "<think>\n";
+    json spans = json::array();
+    int n_teacher = 0;
+    for (int s = 0; s <= n_sentences; ++s) {
+      size_t who;
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < w) who = 0;
+      else who = 1 + rng() % (models.size() - 1);
+      if (s == n_sentences) response += "</think>\n\n";
+      std::string start = response.size() > 8 && s != n_sentences ? " " : "";
+      start += kStarters[rng() % (sizeof kStarters / sizeof *kStarters)];
+      uint32_t begin = uint32_t(response.size());
+      rdpt::GenerateOptions go;
+      go.temperature = 0;
+      go.max_tokens = uint32_t(sentence_tokens);
+      go.prefix = response + start;
+      auto g = gens[who]->generate(gens[who]->format_prompt(q.question, q.system), go);
+      if (g.empty() || !g[0].ok()) die("generation failed: " + (g.empty() ? std::string("no output") : g[0].error));
+      response = g[0].response + ".";
+      spans.push_back({begin, uint32_t(response.size()), models[who].first});
+      n_teacher += who == 0;
+    }
+    double share = double(n_teacher) / (n_sentences + 1);
+    json rec = {{"id", "planted-" + std::to_string(i)}, {"question_id", q.group}, {"question", q.question},
+                {"response", response}, {"answer", q.answer ? json(*q.answer) : json(nullptr)},
+                {"correct", share >= 0.5}, {"teacher_share", share}, {"planted", spans}};
+    out << rec.dump() << '\n';
+    if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\rrdpt_plant: %d/%d responses", i + 1, n_responses);
+  }
+  std::fprintf(stderr, "rdpt_plant: wrote %d responses\n", n_responses);
+  return 0;
+}
+
+int run_check(int argc, char** argv) {
+  std::vector<std::pair<std::string, std::string>> models;
+  auto a = parse_args(argc, argv, models);
+  double alpha = std::stod(get(a, "alpha", "0.1"));
+  double beta = std::stod(get(a, "beta", "0.2"));
+  auto store = rdpt::Store::open(get(a, "store"), rdpt::OpenMode::ReadOnly);
+  auto t = store->model(get(a, "teacher", "teacher"));
+  auto s = store->model(get(a, "student", "student"));
+  auto d = store->model(get(a, "distilled", "distilled"));
+  if (!t || !s) die("the store needs models named teacher and student");
+  std::map<std::string, json> planted;
+  {
+    rdpt::RecordReader r(get(a, "planted"));
+    rdpt::Record rec;
+    while (r.next(rec)) planted[rec.id] = json::parse(rec.raw)["planted"];
+  }
+  std::vector<int64_t> mids = {t->mid, s->mid};
+  if (d) mids.push_back(d->mid);
+  std::map<std::string, std::map<std::string, uint64_t>> confusion;  // source -> type -> count
+  store->for_each_scored(mids, [&](const rdpt::StoredResponse& r, std::span<const std::optional<rdpt::PairScore>> sc) {
+    auto it = planted.find(r.id);
+    if (it == planted.end()) return true;
+    for (const auto& x : sc)
+      if (!x || x->actions.size() != r.actions.size()) return true;
+    for (size_t j = 0; j < r.actions.size(); ++j) {
+      const auto& act = r.actions[j];
+      if (act.special) continue;
+      // The planted source holding most of the action's bytes.
+      std::string src;
+      uint32_t best = 0;
+      for (const auto& sp : it->second) {
+        uint32_t b = std::max(act.begin, sp[0].get<uint32_t>()), e = std::min(act.end, sp[1].get<uint32_t>());
+        if (e > b && e - b > best) { best = e - b; src = sp[2].get<std::string>(); }
+      }
+      if (src.empty()) continue;
+      double pT = sc[0]->actions[j].p(), pS = sc[1]->actions[j].p();
+      if (std::isnan(pT) || std::isnan(pS)) { confusion[src]["unscored"]++; continue; }
+      std::optional<rdpt::ActionType> ty;
+      if (d) {
+        double pD = sc[2]->actions[j].p();
+        if (std::isnan(pD)) { confusion[src]["unscored"]++; continue; }
+        ty = rdpt::type_four_way(pT, pS, pD, alpha, beta);
+      } else {
+        ty = rdpt::type_three_way(pT, pS, beta);
+      }
+      confusion[src][ty ? rdpt::type_name(*ty) : "unscored"]++;
+    }
+    return true;
+  });
+  if (confusion.empty()) die("no planted response of " + get(a, "planted") + " is scored in the store");
+  std::printf("planted source -> rdpt type (alpha %.2f, beta %.2f), share of that source's actions\n", alpha, beta);
+  for (auto& [src, row] : confusion) {
+    uint64_t n = 0;
+    for (auto& [k, v] : row) n += v;
+    std::printf("  %-10s (n=%4llu):", src.c_str(), (unsigned long long)n);
+    for (auto& [k, v] : row) std::printf("  %s %.1f%%", k.c_str(), 100.0 * v / n);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string cmd = argc > 1 ? argv[1] : "";
+    if (cmd == "make") return run_make(argc, argv);
+    if (cmd == "check") return run_check(argc, argv);
+    std::fprintf(stderr, "usage: rdpt_plant make|check ... (see tests/tools/rdpt_plant.cpp)\n");
+    return 2;
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+}
