@@ -1,0 +1,537 @@
+// rdpt import: load responses (segmented) and per-token log-probs that users already have
+// into the score store. Formats: docs/store.md.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "io/byte_source.h"
+#include "rdpt/align.h"
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+#include "rdpt/segment.h"
+#include "rdpt/store.h"
+
+namespace rdpt::cli {
+namespace {
+
+using json = nlohmann::json;
+
+enum class OffsetUnit { Auto, Bytes, Chars };
+
+// A per-line problem; `reason` is the short form counted with --skip-bad.
+struct LineError {
+  std::string reason;
+  std::string message;
+};
+
+std::string quote(std::string_view s, size_t max = 24) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    const char c = s[i];
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out + "\"";
+}
+
+std::string id_of(const json& j) {
+  auto it = j.find("id");
+  if (it == j.end()) throw LineError{"missing field 'id'", "missing field 'id'"};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  throw LineError{"bad field 'id'", "field 'id' must be a string or a number, got " + it->dump().substr(0, 40)};
+}
+
+const json& array_field(const json& obj, const char* name, const std::string& where) {
+  auto it = obj.find(name);
+  if (it == obj.end() || !it->is_array()) {
+    throw LineError{"missing field '" + std::string(name) + "'",
+                    "field '" + where + name + "' must be an array"};
+  }
+  return *it;
+}
+
+// Log-prob of token k; nullopt for JSON null.
+std::optional<double> logprob_at(const json& arr, size_t k, const std::string& name) {
+  const json& v = arr[k];
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number() || !std::isfinite(v.get<double>())) {
+    throw LineError{"bad log-prob", name + "[" + std::to_string(k) + "] is not a finite number: " + v.dump()};
+  }
+  return v.get<double>();
+}
+
+// Byte offset of every code point boundary of s (size = code points + 1).
+std::vector<uint32_t> char_offsets(std::string_view s) {
+  std::vector<uint32_t> out;
+  out.reserve(s.size() + 1);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((uint8_t(s[i]) & 0xC0) != 0x80) out.push_back(uint32_t(i));
+  }
+  out.push_back(uint32_t(s.size()));
+  return out;
+}
+
+bool is_ascii(std::string_view s) {
+  for (char c : s) {
+    if (uint8_t(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+struct Converted {
+  std::vector<TokenLogprob> tokens;  // response tokens, offsets in bytes of the response
+  size_t n_prompt = 0;               // tokens dropped because they start in the prompt part
+  size_t n_empty = 0;                // tokens with empty text (no first byte: no action)
+  bool truncated = false;
+  uint32_t n_tokens_total = 0;
+  OffsetUnit unit_used = OffsetUnit::Bytes;
+};
+
+// Adds one token given its byte offset in `full` (= prompt + response).
+void add_token(Converted& c, size_t k, size_t byte_off, size_t prompt_size, std::optional<double> lp,
+               const std::string& lp_name) {
+  if (byte_off < prompt_size) {
+    ++c.n_prompt;
+    return;
+  }
+  if (!lp) {
+    throw LineError{"null log-prob",
+                    lp_name + "[" + std::to_string(k) + "] is null for a token of the response (byte " +
+                        std::to_string(byte_off - prompt_size) +
+                        "); only tokens of a prompt part (field 'prompt' or 'text') may lack a log-prob"};
+  }
+  c.tokens.push_back({uint32_t(byte_off - prompt_size), *lp});
+}
+
+// {"id", "tokens": [texts], "logprobs": [...]}: offsets from concatenated token texts.
+Converted from_texts(const json& j, const std::string& prompt, const std::string& response) {
+  const json& toks = array_field(j, "tokens", "");
+  const json& lps = array_field(j, "logprobs", "");
+  if (toks.size() != lps.size()) {
+    throw LineError{"length mismatch", "'tokens' has " + std::to_string(toks.size()) + " entries, 'logprobs' " +
+                                           std::to_string(lps.size())};
+  }
+  const std::string full = prompt + response;
+  const bool truncated = j.value("truncated", false);
+  Converted c;
+  size_t pos = 0;
+  for (size_t k = 0; k < toks.size(); ++k) {
+    if (!toks[k].is_string()) {
+      throw LineError{"bad token", "tokens[" + std::to_string(k) + "] is not a string: " + toks[k].dump()};
+    }
+    const auto& t = toks[k].get_ref<const std::string&>();
+    if (full.compare(pos, t.size(), t) != 0) {
+      const bool in_prompt = pos < prompt.size();
+      const size_t at = in_prompt ? pos : pos - prompt.size();
+      throw LineError{"token text mismatch",
+                      "token " + std::to_string(k) + " " + quote(t) + " does not match the " +
+                          (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
+                          (pos >= full.size() ? std::string("past its end") : "which has " + quote(std::string_view(full).substr(pos, std::max<size_t>(t.size(), 1)))) +
+                          "); the token texts must concatenate to " +
+                          (prompt.empty() ? "the response" : "the prompt followed by the response") +
+                          " byte for byte"};
+    }
+    auto lp = logprob_at(lps, k, "logprobs");
+    if (t.empty()) {
+      ++c.n_empty;
+    } else {
+      add_token(c, k, pos, prompt.size(), lp, "logprobs");
+    }
+    pos += t.size();
+  }
+  if (pos != full.size() && !truncated) {
+    throw LineError{"token text mismatch",
+                    "the tokens end at byte " + std::to_string(pos >= prompt.size() ? pos - prompt.size() : 0) +
+                        " of the " + std::to_string(response.size()) +
+                        "-byte response (token " + std::to_string(toks.size()) +
+                        " missing); mark a partial scoring with \"truncated\": true"};
+  }
+  c.truncated = truncated;
+  return c;
+}
+
+// {"id", "offsets": [...], "logprobs": [...]}: offsets (bytes, or characters with --offset-unit
+// chars) into the response, or into prompt + response when "prompt" is given.
+Converted from_offsets(const json& j, const std::string& prompt, const std::string& response, OffsetUnit unit) {
+  const json& offs = array_field(j, "offsets", "");
+  const json& lps = array_field(j, "logprobs", "");
+  if (offs.size() != lps.size()) {
+    throw LineError{"length mismatch", "'offsets' has " + std::to_string(offs.size()) + " entries, 'logprobs' " +
+                                           std::to_string(lps.size())};
+  }
+  const std::string full = prompt + response;
+  std::vector<uint32_t> cps;
+  if (unit == OffsetUnit::Chars) cps = char_offsets(full);
+  Converted c;
+  c.unit_used = unit == OffsetUnit::Chars ? OffsetUnit::Chars : OffsetUnit::Bytes;
+  for (size_t k = 0; k < offs.size(); ++k) {
+    if (!offs[k].is_number_unsigned() && !(offs[k].is_number_integer() && offs[k].get<int64_t>() >= 0)) {
+      throw LineError{"bad offset", "offsets[" + std::to_string(k) + "] is not a non-negative integer: " +
+                                        offs[k].dump()};
+    }
+    uint64_t off = offs[k].get<uint64_t>();
+    if (unit == OffsetUnit::Chars) {
+      if (off >= cps.size() - 1) {
+        throw LineError{"offset out of range", "offsets[" + std::to_string(k) + "] = " + std::to_string(off) +
+                                                   " is past the end of the text (" +
+                                                   std::to_string(cps.size() - 1) + " characters)"};
+      }
+      off = cps[off];
+    }
+    if (off >= full.size()) {
+      throw LineError{"offset out of range", "offsets[" + std::to_string(k) + "] = " + std::to_string(off) +
+                                                 " is past the end of the text (" + std::to_string(full.size()) +
+                                                 " bytes)"};
+    }
+    add_token(c, k, size_t(off), prompt.size(), logprob_at(lps, k, "logprobs"), "logprobs");
+  }
+  c.truncated = j.value("truncated", false);
+  return c;
+}
+
+// OpenAI completions shape {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}.
+// text_offset counts from the start of the prompt ("prompt"/"text" given) or, without them,
+// from the first token, which must start the response.
+Converted from_openai(const json& j, const std::string& prompt, const std::string& response, OffsetUnit unit) {
+  const json& lp = j.at("logprobs");
+  const json& lps = array_field(lp, "token_logprobs", "logprobs.");
+  const json& offs = array_field(lp, "text_offset", "logprobs.");
+  const json* toks = nullptr;
+  if (auto it = lp.find("tokens"); it != lp.end() && !it->is_null()) {
+    if (!it->is_array()) throw LineError{"bad token", "field 'logprobs.tokens' must be an array"};
+    toks = &*it;
+  }
+  if (offs.size() != lps.size() || (toks && toks->size() != lps.size())) {
+    throw LineError{"length mismatch", "'logprobs.text_offset' has " + std::to_string(offs.size()) +
+                                           " entries, 'logprobs.token_logprobs' " + std::to_string(lps.size()) +
+                                           (toks ? ", 'logprobs.tokens' " + std::to_string(toks->size()) : "")};
+  }
+  const std::string full = prompt + response;
+  std::vector<uint64_t> raw(offs.size());
+  for (size_t k = 0; k < offs.size(); ++k) {
+    if (!offs[k].is_number_integer() || offs[k].get<int64_t>() < 0) {
+      throw LineError{"bad offset", "logprobs.text_offset[" + std::to_string(k) +
+                                        "] is not a non-negative integer: " + offs[k].dump()};
+    }
+    raw[k] = offs[k].get<uint64_t>();
+  }
+  const uint64_t base = (prompt.empty() && !raw.empty()) ? raw[0] : 0;
+  const std::vector<uint32_t> cps = char_offsets(full);
+  // Byte offset in `full` of token k under a unit; SIZE_MAX when out of range.
+  auto to_byte = [&](size_t k, OffsetUnit u) -> size_t {
+    if (raw[k] < base) return SIZE_MAX;
+    const uint64_t rel = raw[k] - base;
+    if (u == OffsetUnit::Bytes) return rel < full.size() ? size_t(rel) : SIZE_MAX;
+    return rel < cps.size() - 1 ? cps[rel] : SIZE_MAX;
+  };
+  if (unit == OffsetUnit::Auto) {
+    unit = OffsetUnit::Chars;  // OpenAI and vLLM count characters (Python str indices)
+    if (!is_ascii(full) && toks) {
+      // Keep the unit under which more token texts are found where their offsets point.
+      auto matches = [&](OffsetUnit u) {
+        size_t n = 0;
+        for (size_t k = 0; k < raw.size(); ++k) {
+          if (!(*toks)[k].is_string()) continue;
+          const auto& t = (*toks)[k].get_ref<const std::string&>();
+          const size_t b = to_byte(k, u);
+          if (!t.empty() && b != SIZE_MAX && full.compare(b, t.size(), t) == 0) ++n;
+        }
+        return n;
+      };
+      if (matches(OffsetUnit::Bytes) > matches(OffsetUnit::Chars)) unit = OffsetUnit::Bytes;
+    }
+  }
+  Converted c;
+  c.unit_used = unit;
+  for (size_t k = 0; k < raw.size(); ++k) {
+    if (toks && (*toks)[k].is_string() && (*toks)[k].get_ref<const std::string&>().empty()) {
+      ++c.n_empty;
+      continue;
+    }
+    const size_t b = to_byte(k, unit);
+    if (b == SIZE_MAX) {
+      throw LineError{"offset out of range",
+                      "logprobs.text_offset[" + std::to_string(k) + "] = " + std::to_string(raw[k]) +
+                          " is outside the text (" + std::to_string(cps.size() - 1) + " characters, " +
+                          std::to_string(full.size()) + " bytes" +
+                          (base ? ", counted from the first token's offset " + std::to_string(base) : "") + ")"};
+    }
+    add_token(c, k, b, prompt.size(), logprob_at(lps, k, "logprobs.token_logprobs"), "logprobs.token_logprobs");
+  }
+  c.truncated = j.value("truncated", false);
+  return c;
+}
+
+// The prompt part that offsets/texts include: "prompt", or for the OpenAI shape the part of
+// "text" (echo = prompt + completion) before the response.
+std::string prompt_part(const json& j, const std::string& response, bool openai) {
+  if (auto it = j.find("prompt"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) throw LineError{"bad field 'prompt'", "field 'prompt' must be a string"};
+    return it->get<std::string>();
+  }
+  if (openai) {
+    if (auto it = j.find("text"); it != j.end() && it->is_string()) {
+      const auto& t = it->get_ref<const std::string&>();
+      if (t.size() >= response.size() && t.compare(t.size() - response.size(), response.size(), response) == 0) {
+        return t.substr(0, t.size() - response.size());
+      }
+      throw LineError{"text mismatch", "field 'text' does not end with the stored response"};
+    }
+  }
+  return {};
+}
+
+struct ImportStats {
+  uint64_t n_lines = 0, n_pairs = 0, n_tokens = 0, n_prompt_tokens = 0, n_empty_tokens = 0, n_truncated = 0;
+  uint64_t n_chars_unit = 0;
+  std::map<std::string, uint64_t> skipped;
+};
+
+int64_t import_responses(Store& store, const std::string& data, const ReaderOptions& ropts,
+                         const SegmentOptions& sopts, uint64_t batch) {
+  RecordReader reader(data, ropts);
+  TtyProgress progress;
+  progress.start("import " + data, reader.size().value_or(0), "bytes");
+  const int64_t before = store.n_responses();
+  Record rec;
+  uint64_t n = 0, n_actions = 0, skipped_seg = 0;
+  store.begin();
+  try {
+    while (reader.next(rec)) {
+      StoredResponse r;
+      try {
+        r.actions = segment(rec.response, sopts, rec.id);
+      } catch (const DataError& e) {
+        if (!ropts.skip_bad) throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
+        warn(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
+        ++skipped_seg;
+        continue;
+      }
+      r.id = rec.id;
+      r.group = rec.group;
+      r.question = std::move(rec.question);
+      r.response = std::move(rec.response);
+      r.system = std::move(rec.system);
+      r.answer = std::move(rec.answer);
+      r.correct = rec.correct;
+      r.source_file = rec.file;
+      r.source_line = rec.line;
+      try {
+        store.put_response(r);
+      } catch (const DataError& e) {
+        throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
+      }
+      n_actions += r.actions.size();
+      if (++n % batch == 0) {
+        store.commit();
+        store.begin();
+        progress.update(reader.bytes_read());
+      }
+    }
+    store.commit();
+  } catch (...) {
+    try {
+      store.commit();  // keep what was read before the error: every response is whole
+    } catch (...) {
+    }
+    throw;
+  }
+  progress.finish();
+  const int64_t added = store.n_responses() - before;
+  std::string msg = "read " + std::to_string(n) + " responses (" + std::to_string(n_actions) + " actions) from " +
+                    data + ": " + std::to_string(added) + " new, " + std::to_string(int64_t(n) - added) +
+                    " already in " + store.path();
+  const auto& st = reader.stats();
+  if (st.n_skipped()) msg += "; " + st.skipped_summary();
+  if (skipped_seg) msg += "; " + std::to_string(skipped_seg) + " skipped: segmentation failed";
+  info(msg);
+  return int64_t(n);
+}
+
+void import_logprobs(Store& store, const std::string& path, int64_t mid, OffsetUnit unit, bool skip_bad,
+                     uint64_t batch) {
+  io::LineReader lines(io::open_source(path), path);
+  ImportStats stats;
+  std::string line;
+  TtyProgress progress;
+  progress.start("import " + path, 0, "lines");
+  store.begin();
+  try {
+    while (lines.next(line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      ++stats.n_lines;
+      const std::string where = path + ":" + std::to_string(lines.line_number());
+      std::string id;
+      try {
+        json j;
+        try {
+          j = json::parse(line);
+        } catch (const json::parse_error& e) {
+          throw LineError{"invalid JSON", std::string("invalid JSON: ") + e.what()};
+        }
+        if (!j.is_object()) throw LineError{"not an object", "the line is not a JSON object"};
+        id = id_of(j);
+        auto rid = store.find_response(id);
+        if (!rid) {
+          throw LineError{"record not in the store",
+                          "not in " + store.path() + " (import its dataset with --data first)"};
+        }
+        const StoredResponse r = *store.get_response(*rid);
+        const auto lp = j.find("logprobs");
+        const bool openai = lp != j.end() && lp->is_object();
+        const std::string prompt = prompt_part(j, r.response, openai);
+        Converted c;
+        if (openai) {
+          c = from_openai(j, prompt, r.response, unit);
+        } else if (j.contains("offsets")) {
+          c = from_offsets(j, prompt, r.response, unit);
+        } else if (j.contains("tokens")) {
+          c = from_texts(j, prompt, r.response);
+        } else {
+          throw LineError{"unknown shape",
+                          "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', or an OpenAI "
+                          "'logprobs' object {tokens, token_logprobs, text_offset}"};
+        }
+        PairScore s;
+        try {
+          s.actions = align_tokens(r.actions, c.tokens);
+        } catch (const DataError& e) {
+          throw LineError{"alignment failed", e.what()};
+        }
+        s.n_tokens = uint32_t(c.tokens.size());
+        s.n_tokens_total = s.n_tokens;
+        if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
+          s.n_tokens_total = std::max(s.n_tokens, t->get<uint32_t>());
+        }
+        s.status = c.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
+        store.put_scores(mid, *rid, s);
+        ++stats.n_pairs;
+        stats.n_tokens += c.tokens.size();
+        stats.n_prompt_tokens += c.n_prompt;
+        stats.n_empty_tokens += c.n_empty;
+        stats.n_truncated += c.truncated;
+        stats.n_chars_unit += c.unit_used == OffsetUnit::Chars;
+      } catch (const LineError& e) {
+        std::string msg = where + ": " + (id.empty() ? "" : "record '" + id + "': ") + e.message;
+        if (!skip_bad) throw DataError(msg);
+        ++stats.skipped[e.reason];
+        warn("skipped: " + msg);
+      }
+      if (stats.n_lines % batch == 0) {
+        store.commit();
+        store.begin();
+        progress.update(stats.n_lines);
+      }
+    }
+    store.commit();
+  } catch (...) {
+    try {
+      store.commit();  // keep the pairs written before the error: each one is whole
+    } catch (...) {
+    }
+    throw;
+  }
+  progress.finish();
+  std::string msg = "imported " + std::to_string(stats.n_pairs) + " scored responses (" +
+                    std::to_string(stats.n_tokens) + " tokens) from " + path;
+  if (stats.n_prompt_tokens) msg += "; " + std::to_string(stats.n_prompt_tokens) + " prompt tokens dropped";
+  if (stats.n_empty_tokens) msg += "; " + std::to_string(stats.n_empty_tokens) + " empty tokens dropped";
+  if (stats.n_truncated) msg += "; " + std::to_string(stats.n_truncated) + " truncated";
+  if (stats.n_chars_unit) msg += "; offsets in characters for " + std::to_string(stats.n_chars_unit);
+  uint64_t n_skipped = 0;
+  std::string reasons;
+  for (const auto& [k, v] : stats.skipped) {
+    n_skipped += v;
+    reasons += (reasons.empty() ? " " : ", ") + std::to_string(v) + " " + k;
+  }
+  if (n_skipped) msg += "; " + std::to_string(n_skipped) + " lines skipped:" + reasons;
+  info(msg);
+}
+
+}  // namespace
+
+int run_import(int argc, char** argv) {
+  CLI::App app{
+      "Load responses into a score store (created if absent) and, with --logprobs, per-token log-probs you "
+      "already have (e.g. saved by a serving engine while sampling), aligned to the responses' actions "
+      "(a token belongs to the action holding its first byte). Re-importing is idempotent: responses are "
+      "keyed by id, a pair (model, response) is replaced as a whole. Log-prob line formats: docs/store.md.",
+      "rdpt import"};
+  std::string data, store_path, logprobs, model_name, location, fingerprint, tokenizer;
+  bool replace = false;
+  OffsetUnit unit = OffsetUnit::Auto;
+  uint64_t batch = 1000;
+  ReaderOptions ropts;
+  SegmentOptions sopts;
+  std::vector<std::string> extra;
+  bool no_default = false;
+  app.add_option("--data,-d", data,
+                 "dataset JSONL (.gz/.zst ok; - for stdin) whose responses are segmented and stored (default: "
+                 "none; then --logprobs refers to responses already in the store)");
+  app.add_option("--store,-s", store_path, "score store (SQLite) to create or add to")->required();
+  app.add_option("--logprobs,-l", logprobs,
+                 "per-token log-probs JSONL (.gz/.zst ok; - for stdin), one response per line (default: none)");
+  app.add_option("--model,-m", model_name, "model name the log-probs belong to, e.g. teacher (required with "
+                                           "--logprobs)");
+  app.add_option("--model-location", location,
+                 "file or endpoint that produced the log-probs, recorded with the model (default: empty)");
+  app.add_option("--fingerprint", fingerprint,
+                 "identity of the model; importing under a name stored with another fingerprint is refused "
+                 "unless --replace (default: import:<--model-location>, or import:<name> without it)");
+  app.add_option("--tokenizer", tokenizer, "tokenizer description recorded with the model (default: empty)");
+  app.add_flag("--replace", replace,
+               "replace a model of the same name stored with another fingerprint (deletes its scores) "
+               "(default: off)");
+  static const std::map<std::string, OffsetUnit> kUnits = {
+      {"auto", OffsetUnit::Auto}, {"bytes", OffsetUnit::Bytes}, {"chars", OffsetUnit::Chars}};
+  app.add_option("--offset-unit", unit,
+                 "unit of 'offsets' and OpenAI 'text_offset': bytes, chars (Unicode code points), or auto "
+                 "('offsets' in bytes; 'text_offset' in characters unless the token texts fit bytes better) "
+                 "(default auto)")
+      ->transform(CLI::CheckedTransformer(kUnits, CLI::ignore_case));
+  app.add_option("--batch", batch, "responses or lines written per transaction (default 1000)")
+      ->check(CLI::Range(uint64_t(1), uint64_t(1) << 30));
+  add_reader_options(app, ropts);
+  add_segment_options(app, sopts, extra, no_default);
+  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  finish_segment_options(sopts, extra, no_default);
+  if (data.empty() && logprobs.empty()) throw UsageError("nothing to import: give --data, --logprobs or both");
+  if (!logprobs.empty() && model_name.empty()) throw UsageError("--logprobs needs --model NAME");
+  if (logprobs.empty() && (!model_name.empty() || !location.empty() || !fingerprint.empty())) {
+    throw UsageError("--model, --model-location and --fingerprint need --logprobs");
+  }
+  if (data == "-" && logprobs == "-") throw UsageError("--data and --logprobs cannot both be stdin");
+
+  auto store = Store::open(store_path, OpenMode::Create);
+  if (!data.empty()) import_responses(*store, data, ropts, sopts, batch);
+  if (!logprobs.empty()) {
+    ModelInfo m;
+    m.name = model_name;
+    m.backend = "import";
+    m.location = location;
+    m.fingerprint = !fingerprint.empty() ? fingerprint : "import:" + (location.empty() ? model_name : location);
+    m.tokenizer = tokenizer;
+    const auto old = store->model(model_name);
+    const int64_t mid = store->put_model(m, replace);
+    if (old && old->fingerprint != m.fingerprint) {
+      info("replaced model '" + model_name + "' (fingerprint " + old->fingerprint + " -> " + m.fingerprint + ")");
+    }
+    import_logprobs(*store, logprobs, mid, unit, ropts.skip_bad, batch);
+  }
+  return 0;
+}
+
+}  // namespace rdpt::cli
