@@ -4,8 +4,6 @@
 
 namespace rdpt::cli {
 int run_segment(int argc, char** argv);
-int run_score(int argc, char** argv);
-int run_grade(int argc, char** argv);
 int run_import(int argc, char** argv);
 int run_export(int argc, char** argv);
 int run_trace(int argc, char** argv);
@@ -14,5 +12,4 @@ int run_select(int argc, char** argv);
 int run_attribute(int argc, char** argv);
 int run_align(int argc, char** argv);
 int run_report(int argc, char** argv);
-int run_sample(int argc, char** argv);
 }  // namespace rdpt::cli
