@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"segment", "cut responses into actions (sentences and special tokens), with byte spans", rdpt::cli::run_segment},
     {"import", "load responses and per-token log-probs you already have into a score store", rdpt::cli::run_import},
     {"export", "write a score store as CSV or JSONL: one row per action with its span, text and p per model", rdpt::cli::run_export},
+    {"grade", "extract each response's final answer and grade it against the reference (correct / incorrect / no-answer)", rdpt::cli::run_grade},
     {"trace", "four-way provenance of a distilled model's actions: per-response counts, curves by position, summary", rdpt::cli::run_trace},
     {"beta", "choose beta (analysis or training procedure) with every candidate's histograms", rdpt::cli::run_beta},
     {"select", "teacher-guided data selection: keep per question the response(s) a strategy prefers", rdpt::cli::run_select},
