@@ -1,0 +1,385 @@
+// End-to-end tests of `rdpt import` and `rdpt export` (docs/store.md), running the built rdpt.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "rdpt/record.h"
+#include "rdpt/segment.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct CmdResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+class StoreCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("rdpt_store_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name), std::ios::binary) << text;
+    return path(name);
+  }
+  static std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  // Runs rdpt with args (already shell-quoted where needed).
+  CmdResult rdpt(const std::string& args) const {
+    CmdResult r;
+    const std::string o = path("stdout.txt"), e = path("stderr.txt");
+    const std::string cmd = std::string("'") + RDPT_BINARY + "' " + args + " >'" + o + "' 2>'" + e + "'";
+    int st = std::system(cmd.c_str());
+    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(o);
+    r.err = slurp(e);
+    return r;
+  }
+  fs::path dir_;
+};
+
+// RFC 4180 reader (quoted fields, doubled quotes, CRLF records).
+std::vector<std::vector<std::string>> parse_csv(const std::string& s) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string f;
+  bool q = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (q) {
+      if (c == '"' && i + 1 < s.size() && s[i + 1] == '"') {
+        f += '"';
+        ++i;
+      } else if (c == '"') {
+        q = false;
+      } else {
+        f += c;
+      }
+    } else if (c == '"') {
+      q = true;
+    } else if (c == ',') {
+      row.push_back(f);
+      f.clear();
+    } else if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      row.push_back(f);
+      f.clear();
+      rows.push_back(row);
+      row.clear();
+      ++i;
+    } else {
+      f += c;
+    }
+  }
+  EXPECT_FALSE(q) << "unterminated quote";
+  EXPECT_TRUE(f.empty() && row.empty()) << "last record without CRLF";
+  return rows;
+}
+
+const std::string kR1 = "Hello world. Next one.";
+const std::string kR2 = "<think>\nCaf\xc3\xa9 est bon. Oui, \"x\", y.</think> Done!";
+
+std::string dataset() {
+  json a = {{"id", "r1"}, {"question", "Q1?"}, {"response", kR1}, {"correct", true}};
+  json b = {{"id", "r2"}, {"question", "Q1?"}, {"response", kR2}};
+  return a.dump() + "\n" + b.dump() + "\n";
+}
+
+// Tokens cut at byte positions; expected per-action (n_tokens, logprob_sum) computed here.
+struct Toks {
+  std::vector<std::string> texts;
+  std::vector<uint32_t> offsets;
+  std::vector<double> lps;
+};
+Toks cut(const std::string& text, std::vector<uint32_t> cuts) {
+  Toks t;
+  cuts.push_back(uint32_t(text.size()));
+  uint32_t prev = 0;
+  for (size_t k = 0; k < cuts.size(); ++k) {
+    if (cuts[k] == prev) continue;
+    t.texts.push_back(text.substr(prev, cuts[k] - prev));
+    t.offsets.push_back(prev);
+    t.lps.push_back(-0.125 * double(t.lps.size() + 1));
+    prev = cuts[k];
+  }
+  return t;
+}
+std::vector<std::pair<uint32_t, double>> expected(const std::string& text, const Toks& t) {
+  auto acts = rdpt::segment(text);
+  std::vector<std::pair<uint32_t, double>> out(acts.size(), {0, 0.0});
+  for (size_t k = 0; k < t.offsets.size(); ++k) {
+    for (size_t a = 0; a < acts.size(); ++a) {
+      if (t.offsets[k] >= acts[a].begin && t.offsets[k] < acts[a].end) {
+        out[a].first += 1;
+        out[a].second += t.lps[k];
+      }
+    }
+  }
+  return out;
+}
+
+// Rows of one id from an exported CSV, with the header mapping.
+struct Table {
+  std::map<std::string, size_t> col;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> of(const std::string& id) const {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& r : rows) {
+      if (r[col.at("id")] == id) out.push_back(r);
+    }
+    return out;
+  }
+};
+Table table(const std::string& csv) {
+  auto rows = parse_csv(csv);
+  Table t;
+  EXPECT_FALSE(rows.empty());
+  for (size_t c = 0; c < rows[0].size(); ++c) t.col[rows[0][c]] = c;
+  t.rows.assign(rows.begin() + 1, rows.end());
+  for (const auto& r : t.rows) EXPECT_EQ(r.size(), rows[0].size());
+  return t;
+}
+
+void expect_scores(const Table& t, const std::string& id, const std::string& model, const std::string& text,
+                   const Toks& toks) {
+  auto rows = t.of(id);
+  auto want = expected(text, toks);
+  ASSERT_EQ(rows.size(), want.size());
+  for (size_t a = 0; a < rows.size(); ++a) {
+    const auto& r = rows[a];
+    EXPECT_EQ(r[t.col.at(model + "_n_tokens")], std::to_string(want[a].first)) << id << " action " << a + 1;
+    EXPECT_DOUBLE_EQ(std::stod(r[t.col.at(model + "_logprob_sum")]), want[a].second) << id << " action " << a + 1;
+    const std::string p = r[t.col.at(model + "_p")];
+    if (want[a].first == 0) {
+      EXPECT_EQ(p, "") << id << " action " << a + 1;
+    } else {
+      EXPECT_NEAR(std::stod(p), std::exp(want[a].second / want[a].first), 1e-12) << id << " action " << a + 1;
+    }
+  }
+}
+
+TEST_F(StoreCli, ImportsTokenTextsAndExportsCsv) {
+  const auto d = write("d.jsonl", dataset());
+  const Toks t1 = cut(kR1, {5, 11, 12, 17, 21});  // "Hello"," world","."," Next"," one","."
+  const json lp = {{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", t1.lps}};
+  const auto l = write("lp.jsonl", lp.dump() + "\n");
+  const auto s = path("s.db");
+  CmdResult r = rdpt("import --data " + d + " --store " + s + " --logprobs " + l + " --model teacher");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("export --store " + s);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Table t = table(r.out);
+  ASSERT_EQ(parse_csv(r.out)[0], (std::vector<std::string>{"id", "group", "j", "begin", "end", "special", "text",
+                                                             "teacher_n_tokens", "teacher_logprob_sum",
+                                                             "teacher_p"}));
+  auto a1 = rdpt::segment(kR1), a2 = rdpt::segment(kR2);
+  ASSERT_EQ(t.rows.size(), a1.size() + a2.size());
+  expect_scores(t, "r1", "teacher", kR1, t1);
+  // Spans, j, special and the exact texts; texts concatenate to the response.
+  for (const auto& [id, text, acts] : {std::tuple{"r1", kR1, a1}, std::tuple{"r2", kR2, a2}}) {
+    auto rows = t.of(id);
+    ASSERT_EQ(rows.size(), acts.size());
+    std::string cat;
+    for (size_t a = 0; a < rows.size(); ++a) {
+      EXPECT_EQ(rows[a][t.col["j"]], std::to_string(a + 1));
+      EXPECT_EQ(rows[a][t.col["begin"]], std::to_string(acts[a].begin));
+      EXPECT_EQ(rows[a][t.col["end"]], std::to_string(acts[a].end));
+      EXPECT_EQ(rows[a][t.col["special"]], acts[a].special ? "true" : "false");
+      EXPECT_EQ(rows[a][t.col["text"]], std::string(rdpt::action_text(text, acts[a])));
+      cat += rows[a][t.col["text"]];
+    }
+    EXPECT_EQ(cat, text);
+  }
+  // r2 has no teacher scores: empty cells.
+  for (const auto& row : t.of("r2")) {
+    EXPECT_EQ(row[t.col["teacher_n_tokens"]], "");
+    EXPECT_EQ(row[t.col["teacher_p"]], "");
+  }
+  EXPECT_EQ(t.of("r2")[0][t.col["text"]], "<think>");
+  EXPECT_NE(r.out.find("\" Oui, \"\"x\"\", y.\""), std::string::npos) << "quotes doubled, field quoted";
+}
+
+TEST_F(StoreCli, ImportsByteOffsetsAndOpenAiShapeWithCharacterOffsets) {
+  const auto d = write("d.jsonl", dataset());
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + d + " --store " + s).rc, 0);
+  // Byte offsets, cuts inside actions and one token straddling an action boundary (byte 20..24).
+  const Toks t2 = cut(kR2, {7, 8, 11, 13, 20, 24, 35, 40, 43});
+  const json off = {{"id", "r2"}, {"offsets", t2.offsets}, {"logprobs", t2.lps}};
+  CmdResult r = rdpt("import --store " + s + " --logprobs " + write("off.jsonl", off.dump() + "\n") + " --model student");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // OpenAI completions with echo: the prompt's tokens first (null log-prob), text_offset in
+  // characters of prompt + response (the response has a 2-byte character).
+  const std::string prompt = "P: ";
+  const std::string full = prompt + kR2;
+  const Toks tf = cut(full, {2, 3, 10, 11, 14, 16, 25, 38, 46});
+  std::vector<uint32_t> chars;
+  for (uint32_t b : tf.offsets) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b; ++i) n += (uint8_t(full[i]) & 0xC0) != 0x80;
+    chars.push_back(n);
+  }
+  json lps = tf.lps;
+  lps[0] = nullptr;
+  const json oa = {{"id", "r2"},
+                   {"text", full},
+                   {"logprobs", {{"tokens", tf.texts}, {"token_logprobs", lps}, {"text_offset", chars},
+                                 {"top_logprobs", nullptr}}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("oa.jsonl", oa.dump() + "\n") + " --model teacher");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("2 prompt tokens dropped"), std::string::npos) << r.err;
+  r = rdpt("export --store " + s + " --models teacher,student");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Table t = table(r.out);
+  expect_scores(t, "r2", "student", kR2, t2);
+  Toks resp;  // the OpenAI tokens as response byte offsets
+  for (size_t k = 0; k < tf.offsets.size(); ++k) {
+    if (tf.offsets[k] < prompt.size()) continue;
+    resp.offsets.push_back(uint32_t(tf.offsets[k] - prompt.size()));
+    resp.lps.push_back(tf.lps[k]);
+  }
+  expect_scores(t, "r2", "teacher", kR2, resp);
+  EXPECT_LT(t.col["teacher_p"], t.col["student_n_tokens"]);  // --models order
+}
+
+TEST_F(StoreCli, ReimportIsIdempotentAndExportsJsonl) {
+  const auto d = write("d.jsonl", dataset());
+  const Toks t1 = cut(kR1, {5, 11, 12, 17});
+  const json lp = {{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", t1.lps}};
+  const auto l = write("lp.jsonl", lp.dump() + "\n");
+  const auto s = path("s.db");
+  const std::string args = "import --data " + d + " --store " + s + " --logprobs " + l + " --model m";
+  ASSERT_EQ(rdpt(args).rc, 0);
+  CmdResult first = rdpt("export --store " + s + " --format jsonl");
+  ASSERT_EQ(first.rc, 0) << first.err;
+  CmdResult again = rdpt(args);
+  ASSERT_EQ(again.rc, 0) << again.err;
+  EXPECT_NE(again.err.find("0 new, 2 already in"), std::string::npos) << again.err;
+  CmdResult second = rdpt("export --store " + s + " --format jsonl --out " + path("x.jsonl"));
+  ASSERT_EQ(second.rc, 0) << second.err;
+  EXPECT_EQ(slurp(path("x.jsonl")), first.out);
+
+  std::istringstream in(first.out);
+  std::string line;
+  std::vector<json> rows;
+  while (std::getline(in, line)) rows.push_back(json::parse(line));
+  auto a1 = rdpt::segment(kR1);
+  ASSERT_EQ(rows.size(), a1.size() + rdpt::segment(kR2).size());
+  auto want = expected(kR1, t1);
+  for (size_t a = 0; a < a1.size(); ++a) {
+    const json& j = rows[a];
+    EXPECT_EQ(j["id"], "r1");
+    EXPECT_EQ(j["j"], a + 1);
+    EXPECT_EQ(j["text"], std::string(rdpt::action_text(kR1, a1[a])));
+    EXPECT_EQ(j["m_n_tokens"], want[a].first);
+    EXPECT_DOUBLE_EQ(j["m_logprob_sum"].get<double>(), want[a].second);
+    EXPECT_NEAR(j["m_p"].get<double>(), std::exp(want[a].second / want[a].first), 1e-12);
+  }
+  const json& last = rows.back();
+  EXPECT_EQ(last["id"], "r2");
+  EXPECT_TRUE(last["m_n_tokens"].is_null());
+  EXPECT_TRUE(last["m_logprob_sum"].is_null());
+  EXPECT_TRUE(last["m_p"].is_null());
+  EXPECT_EQ(rows[a1.size()]["special"], true);
+}
+
+TEST_F(StoreCli, MismatchingTokenTextIsAnErrorNamingFileLineRecordAndToken) {
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + write("d.jsonl", dataset()) + " --store " + s).rc, 0);
+  const Toks t1 = cut(kR1, {5});
+  json good = {{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", t1.lps}};
+  json bad = {{"id", "r1"}, {"tokens", {"Hello", " wrld. Next one."}}, {"logprobs", {-1, -2}}};
+  const auto l = write("bad.jsonl", good.dump() + "\n" + bad.dump() + "\n");
+  CmdResult r = rdpt("import --store " + s + " --logprobs " + l + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(l + ":2: record 'r1': token 1 \" wrld. Next one.\" does not match the response at byte 5"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
+  // Missing record, null log-prob of a response token, a short token list: exit 1, named.
+  json missing = {{"id", "zz"}, {"offsets", {0}}, {"logprobs", {-1}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("m.jsonl", missing.dump()) + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("m.jsonl:1: record 'zz': not in"), std::string::npos) << r.err;
+  json nul = {{"id", "r1"}, {"logprobs", {{"tokens", {"Hello", " world. Next one."}}, {"token_logprobs", {nullptr, -1}},
+                                          {"text_offset", {0, 5}}}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("n.jsonl", nul.dump()) + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("record 'r1': logprobs.token_logprobs[0] is null"), std::string::npos) << r.err;
+  json shortl = {{"id", "r1"}, {"tokens", {"Hello"}}, {"logprobs", {-1}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("s.jsonl", shortl.dump()) + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("the tokens end at byte 5 of the 22-byte response"), std::string::npos) << r.err;
+  // --skip-bad skips and counts.
+  r = rdpt("import --store " + s + " --logprobs " + l + " --model teacher --skip-bad");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("1 lines skipped: 1 token text mismatch"), std::string::npos) << r.err;
+}
+
+TEST_F(StoreCli, UsageErrorsAndModelConflicts) {
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + write("d.jsonl", dataset()) + " --store " + s).rc, 0);
+  const Toks t1 = cut(kR1, {5});
+  const auto l = write("lp.jsonl", json({{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", t1.lps}}).dump());
+  EXPECT_EQ(rdpt("import --store " + s + " --logprobs " + l).rc, 2);
+  EXPECT_EQ(rdpt("import --store " + s).rc, 2);
+  EXPECT_EQ(rdpt("export --store " + s + " --format xml").rc, 2);
+  CmdResult r = rdpt("export --store " + s + " --models nobody");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("no model 'nobody'"), std::string::npos) << r.err;
+  EXPECT_EQ(rdpt("export --store " + path("absent.db")).rc, 1);
+  ASSERT_EQ(rdpt("import --store " + s + " --logprobs " + l + " --model t --model-location a.gguf").rc, 0);
+  r = rdpt("import --store " + s + " --logprobs " + l + " --model t --model-location b.gguf");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("another fingerprint"), std::string::npos) << r.err;
+  EXPECT_EQ(rdpt("import --store " + s + " --logprobs " + l + " --model t --model-location b.gguf --replace").rc, 0);
+  EXPECT_EQ(rdpt("import --store " + write("not.db", "not sqlite at all, just text........") + " --data " +
+                 path("d.jsonl"))
+                .rc,
+            1);
+}
+
+TEST_F(StoreCli, RealTracesRoundTripThroughImportAndExport) {
+  const std::string data = std::string(RDPT_TEST_DATA) + "/traces/overthinking_debug.jsonl.zst";
+  const auto s = path("s.db");
+  CmdResult r = rdpt("import --data " + data + " --store " + s);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("export --store " + s + " --out " + path("a.csv"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Table t = table(slurp(path("a.csv")));
+  rdpt::RecordReader reader(data);
+  rdpt::Record rec;
+  size_t n = 0;
+  while (reader.next(rec)) {
+    std::string cat;
+    for (const auto& row : t.of(rec.id)) cat += row[t.col["text"]];
+    EXPECT_EQ(cat, rec.response) << rec.id;
+    ++n;
+  }
+  EXPECT_GT(n, 0u);
+}
+
+}  // namespace
