@@ -4,6 +4,7 @@
 
 namespace rdpt::cli {
 int run_segment(int argc, char** argv);
+int run_score(int argc, char** argv);
 int run_grade(int argc, char** argv);
 int run_import(int argc, char** argv);
 int run_export(int argc, char** argv);

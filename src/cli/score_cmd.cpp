@@ -1,0 +1,316 @@
+// rdpt score: score every response under every named GGUF model (llama.cpp) into the store.
+// Resumable: each (model, response) pair is written atomically, and pairs already scored under
+// the same model fingerprint are skipped. docs/score.md has the details.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "rdpt/align.h"
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+#include "rdpt/scorer.h"
+#include "rdpt/segment.h"
+#include "rdpt/store.h"
+
+namespace rdpt::cli {
+
+namespace {
+
+struct ModelArg {
+  std::string name, path;
+};
+
+struct Input {
+  int64_t rid = 0;
+  std::string id, group, question, system, response;
+  std::vector<Action> actions;
+};
+
+// "\n", "\t" and "\\" in a --prompt-format given on the command line.
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      char c = s[i + 1];
+      if (c == 'n' || c == 't' || c == '\\') {
+        out += c == 'n' ? '\n' : c == 't' ? '\t' : '\\';
+        ++i;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
+  std::vector<ModelArg> out;
+  std::set<std::string> names;
+  for (const auto& s : specs) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+      throw UsageError("--model: expected NAME=PATH (e.g. teacher=T.gguf), got '" + s + "'");
+    ModelArg m{s.substr(0, eq), s.substr(eq + 1)};
+    if (!names.insert(m.name).second) throw UsageError("--model: name '" + m.name + "' given twice");
+    if (!std::filesystem::is_regular_file(m.path))
+      throw UsageError("--model " + m.name + ": file not found: '" + m.path + "'");
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int run_score(int argc, char** argv) {
+#ifndef RDPT_WITH_LLAMA
+  (void)argc;
+  (void)argv;
+  throw UsageError("this rdpt was built without llama.cpp (RDPT_WITH_LLAMA off): `rdpt score` is unavailable; see scripts/setup.sh");
+#else
+  CLI::App app{
+      "Score every response under every named GGUF model with llama.cpp (METHOD.md section 2) and write each "
+      "action's token count and log-prob sum to the store. Each model sees its own prompt (the chat template in "
+      "its GGUF, or --template / --prompt-format) followed by the response. Resumable: pairs already scored under "
+      "the same model file are skipped, each pair is written atomically.",
+      "rdpt score"};
+  std::vector<std::string> data_files, model_specs;
+  std::string store_path, template_name, prompt_format, flash = "auto";
+  LlamaOptions lo;
+  bool replace = false, show_prompt = false, verbose = false;
+  uint32_t chunk = 64;
+  ReaderOptions ropts;
+  SegmentOptions sopts;
+  std::vector<std::string> extra;
+  bool no_default = false;
+  app.add_option("--data,-d", data_files, "input JSONL (.gz/.zst ok; repeatable)")->required();
+  app.add_option("--model,-m", model_specs,
+                 "NAME=PATH of a GGUF model, e.g. teacher=T.gguf (repeatable; names are how the store and "
+                 "`rdpt trace` refer to models: teacher, student, distilled)")
+      ->required();
+  app.add_option("--store,-s", store_path, "score store (SQLite; created if absent)");
+  app.add_flag("--replace", replace,
+               "a name the store holds with another model file (or prompt): replace it and drop its scores "
+               "(default: refuse)");
+  app.add_flag("--show-prompt", show_prompt,
+               "print the exact prompt each model sees for the first record, then exit (no store needed)");
+  app.add_option("--template", template_name,
+                 "chat template: a llama.cpp built-in name (chatml, llama3, deepseek3, ...) instead of the GGUF's "
+                 "tokenizer.chat_template (default: the GGUF's)")
+      ->group("Prompt");
+  app.add_option("--prompt-format", prompt_format,
+                 "raw prompt format with {question} and {system}; \\n and \\t are newline and tab (default: the "
+                 "chat template)")
+      ->group("Prompt");
+  app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers,
+                 "layers offloaded to the GPU, -1 = all (default 0; needs llama.cpp built with CUDA)")
+      ->group("Performance");
+  app.add_option("--threads,-t", lo.n_threads, "CPU threads (default 0 = all hardware threads)")->group("Performance");
+  app.add_option("--batch,-b", lo.n_batch,
+                 "tokens per llama_decode; logits of this many rows are held at once (default 512)")
+      ->check(CLI::PositiveNumber)
+      ->group("Performance");
+  app.add_option("--ubatch", lo.n_ubatch, "physical micro-batch (default 512, at most --batch)")
+      ->check(CLI::PositiveNumber)
+      ->group("Performance");
+  app.add_option("--parallel", lo.n_seq_max, "responses decoded side by side (default 8)")
+      ->check(CLI::Range(1, 255))
+      ->group("Performance");
+  app.add_option("--chunk", chunk, "responses handed to the scorer at a time (default 64)")
+      ->check(CLI::PositiveNumber)
+      ->group("Performance");
+  app.add_option("--ctx,-c", lo.n_ctx,
+                 "context length; prompt + response must fit (default 0 = the model's, at most 32768)")
+      ->group("Performance");
+  app.add_option("--flash-attn", flash,
+                 "flash attention on|off|auto (default auto: off on the CPU, where it changes results with the "
+                 "batch shape; llama.cpp's choice with --ngl)")
+      ->check(CLI::IsMember({"on", "off", "auto"}))
+      ->group("Performance");
+  app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
+  app.add_flag("--truncate", lo.truncate,
+               "score a response longer than the context up to the limit and mark it truncated (default: the pair "
+               "fails with an error)");
+  app.add_flag("--no-prompt-sharing", [&lo](int64_t) { lo.share_prompt = false; },
+               "decode the prompt again for every response (default: responses to one question share it)")
+      ->group("Performance");
+  app.add_flag("--verbose,-v", verbose, "show llama.cpp's warnings");
+  add_reader_options(app, ropts);
+  add_segment_options(app, sopts, extra, no_default);
+  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  finish_segment_options(sopts, extra, no_default);
+  if (!show_prompt && store_path.empty()) throw UsageError("--store is required (unless --show-prompt)");
+  if (!template_name.empty() && !prompt_format.empty())
+    throw UsageError("--template and --prompt-format exclude each other");
+  lo.template_name = template_name;
+  lo.prompt_format = unescape(prompt_format);
+  lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+  lo.log = [verbose](LogLevel lv, std::string_view msg) {
+    if (lv == LogLevel::Error || (verbose && lv == LogLevel::Warn)) std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
+  };
+  const auto models = parse_models(model_specs);
+
+  // Read and segment all records (responses are kept in memory while scoring).
+  std::vector<Input> inputs;
+  std::set<std::string> seen_ids;
+  for (const auto& file : data_files) {
+    RecordReader reader(file, ropts);
+    Record rec;
+    while (reader.next(rec)) {
+      Input in;
+      try {
+        in.actions = segment(rec.response, sopts, rec.id);
+      } catch (const DataError& e) {
+        if (!ropts.skip_bad) throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
+        warn(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
+        continue;
+      }
+      if (!seen_ids.insert(rec.id).second)
+        throw DataError(rec.file + ":" + std::to_string(rec.line) + ": record id '" + rec.id +
+                        "' appears twice in the input (ids must be unique; use --id-field)");
+      in.id = rec.id;
+      in.group = rec.group;
+      in.question = rec.question;
+      in.system = rec.system;
+      in.response = rec.response;
+      inputs.push_back(std::move(in));
+      if (show_prompt) break;
+    }
+    if (!reader.stats().skipped.empty()) warn(file + ": " + reader.stats().skipped_summary());
+    if (show_prompt && !inputs.empty()) break;
+  }
+  if (inputs.empty()) throw DataError("no records in the input");
+
+  if (show_prompt) {
+    for (const auto& m : models) {
+      auto sc = make_llama_scorer(m.path, lo);
+      std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
+                << sc->format_prompt(inputs[0].question, inputs[0].system) << "\n=== end of prompt; the response follows ===\n";
+    }
+    return 0;
+  }
+
+  auto store = Store::open(store_path, OpenMode::Create);
+  store->begin();
+  try {
+    for (auto& in : inputs) {
+      StoredResponse r;
+      r.id = in.id;
+      r.group = in.group;
+      r.question = in.question;
+      r.response = in.response;
+      r.system = in.system;
+      r.actions = in.actions;
+      r.source_file = data_files.size() == 1 ? data_files[0] : "";
+      in.rid = store->put_response(r);
+    }
+    store->commit();
+  } catch (...) {
+    try { store->commit(); } catch (...) {}
+    throw;
+  }
+  // Rereading the input records' fields (answer, correct, source line) is the importer's job; here
+  // put_response keeps what an earlier import stored for the same id and text.
+
+  // Order: responses of one group together, so that they share the prompt's KV cache.
+  std::map<std::string, size_t> group_order;
+  for (const auto& in : inputs) group_order.try_emplace(in.group, group_order.size());
+  std::vector<size_t> order(inputs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return group_order[inputs[a].group] < group_order[inputs[b].group]; });
+
+  uint64_t n_failed_all = 0;
+  for (const auto& m : models) {
+    auto sc = make_llama_scorer(m.path, lo);
+    ModelInfo minfo = sc->describe();
+    minfo.name = m.name;
+    if (auto old = store->model(m.name); old && !replace) {
+      if (old->fingerprint == minfo.fingerprint && old->chat_template != minfo.chat_template)
+        throw UsageError("model '" + m.name + "' is in the store with another prompt template ('" +
+                         old->chat_template.substr(0, 40) + "' vs '" + minfo.chat_template.substr(0, 40) +
+                         "'): its scores would mix prompts; use --replace to rescore or another name");
+    }
+    int64_t mid = 0;
+    try {
+      mid = store->put_model(minfo, replace);
+    } catch (const UsageError& e) {
+      throw UsageError("model '" + m.name + "' (" + m.path + "): " + e.what() +
+                       " (the store holds another file under this name; --replace drops its scores)");
+    }
+    auto unscored = store->unscored(mid);
+    std::set<int64_t> todo_set(unscored.begin(), unscored.end());
+    std::vector<size_t> todo;
+    for (size_t i : order)
+      if (todo_set.count(inputs[i].rid)) todo.push_back(i);
+    const size_t n_skip = inputs.size() - todo.size();
+    TtyProgress progress;
+    progress.start("score " + m.name, todo.size(), "responses");
+    uint64_t n_done = 0, n_tok = 0, n_failed = 0, n_trunc = 0;
+    std::string first_error;
+    const double t0 = now_s();
+    struct ChunkProgress : Progress {
+      Progress* outer;
+      uint64_t base_done, base_tok;
+      void update(uint64_t done, uint64_t extra) override { outer->update(base_done + done, base_tok + extra); }
+    } cp;
+    cp.outer = &progress;
+    for (size_t c0 = 0; c0 < todo.size(); c0 += chunk) {
+      const size_t c1 = std::min(todo.size(), c0 + chunk);
+      std::vector<ScoreItem> items;
+      for (size_t k = c0; k < c1; ++k) {
+        const Input& in = inputs[todo[k]];
+        items.push_back({sc->format_prompt(in.question, in.system), in.response, in.group});
+      }
+      cp.base_done = n_done;
+      cp.base_tok = n_tok;
+      auto results = sc->score(items, cp);
+      for (size_t k = c0; k < c1; ++k) {
+        const Input& in = inputs[todo[k]];
+        const ScoreResult& r = results[k - c0];
+        PairScore ps;
+        if (!r.ok()) {
+          ps.status = ScoreStatus::Failed;
+          ps.error = r.error;
+          ps.n_tokens_total = r.n_tokens_total;
+          ++n_failed;
+          if (first_error.empty()) first_error = "record " + in.id + ": " + r.error;
+        } else {
+          ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
+          ps.n_tokens = uint32_t(r.tokens.size());
+          ps.n_tokens_total = r.n_tokens_total;
+          ps.actions = align_tokens(in.actions, r.tokens);
+          n_trunc += r.truncated;
+          n_tok += r.tokens.size();
+        }
+        store->put_scores(mid, in.rid, ps);
+        ++n_done;
+      }
+      progress.update(n_done, n_tok);
+    }
+    progress.finish();
+    const double el = std::max(1e-9, now_s() - t0);
+    std::string msg = "model " + m.name + ": scored " + std::to_string(n_done - n_failed) + " responses (" +
+                      std::to_string(n_tok) + " tokens, " + std::to_string(uint64_t(n_tok / el)) + " tok/s)";
+    if (n_skip) msg += ", " + std::to_string(n_skip) + " already scored";
+    if (n_trunc) msg += ", " + std::to_string(n_trunc) + " truncated";
+    info(msg);
+    if (n_failed) warn("model " + m.name + ": " + std::to_string(n_failed) + " responses failed (stored with their error; a rerun retries them); first: " + first_error);
+    n_failed_all += n_failed;
+  }
+  info("store: " + store->path());
+  return 0;
+#endif
+}
+
+}  // namespace rdpt::cli
