@@ -89,8 +89,8 @@ struct LlamaOptions {
 // llama.cpp cannot load the model or create a context.
 std::unique_ptr<Scorer> make_llama_scorer(const std::string& path, const LlamaOptions& options = {});
 
-// Fingerprint of a GGUF file: hex SHA-256-free FNV-1a 128-bit hash over the file's metadata
-// and tensor bytes (the tokenizer is part of the metadata). Reads the whole file once.
+// Fingerprint of a GGUF file: "gguf:" + 32 hex digits of a 128-bit non-cryptographic hash of
+// every byte (metadata, tokenizer, tensors). Reads the whole file once.
 std::string gguf_fingerprint(const std::string& path);
 
 }  // namespace rdpt
