@@ -14,4 +14,5 @@ int run_select(int argc, char** argv);
 int run_attribute(int argc, char** argv);
 int run_align(int argc, char** argv);
 int run_report(int argc, char** argv);
+int run_sample(int argc, char** argv);
 }  // namespace rdpt::cli
