@@ -32,7 +32,7 @@ FMT=$'Question: {question}\nAnswer: '
 
 step "2. planted responses: every sentence written by one model (questions from MATH-500)"
 [ -f "$OUT/planted.jsonl" ] || "$B/tests/rdpt_plant" make --questions data/benchmarks/math500.jsonl.zst "${MODELS[@]}" \
-    --responses 20 --sentences 4 --sentence-tokens 80 --prompt-format "$FMT" --out "$OUT/planted.jsonl"
+    --responses 12 --per-question 4 --sentences 3 --sentence-tokens 100 --prompt-format "$FMT" --out "$OUT/planted.jsonl"
 
 step "3. score under teacher, student and distilled"
 "$RDPT" score --data "$OUT/planted.jsonl" "${MODELS[@]}" --prompt-format "$FMT" --store "$OUT/planted.db"
@@ -45,6 +45,7 @@ step "4. trace (four types), beta, selection"
 
 step "5. recovered vs planted provenance (teacher-written -> Teacher, student -> Student, distilled -> Boosted)"
 "$B/tests/rdpt_plant" check --planted "$OUT/planted.jsonl" --store "$OUT/planted.db" --beta 0.2
+"$B/tests/rdpt_plant" check-selection --planted "$OUT/planted.jsonl" --selected "$OUT/selected.jsonl"
 
 step "6. the shipped real traces (DeepSeek-R1-Distill, 28 responses) under the same three models"
 "$RDPT" score --data data/traces/r1distill_thought_anchors.jsonl.zst "${MODELS[@]}" --prompt-format "$FMT" \

@@ -76,6 +76,7 @@ int run_make(int argc, char** argv) {
   auto a = parse_args(argc, argv, models);
   if (models.size() < 2) die("make needs at least two --model NAME=FILE.gguf");
   int n_responses = std::stoi(get(a, "responses", "40"));
+  int per_question = std::max(1, std::stoi(get(a, "per-question", "1")));
   int n_sentences = std::stoi(get(a, "sentences", "10"));
   int sentence_tokens = std::stoi(get(a, "sentence-tokens", "60"));
   uint64_t seed = std::stoull(get(a, "seed", "1"));
@@ -92,16 +93,18 @@ int run_make(int argc, char** argv) {
     ro.require_response = false;
     rdpt::RecordReader r(get(a, "questions"), ro);
     rdpt::Record rec;
-    while (r.next(rec) && int(questions.size()) < n_responses) questions.push_back(rec);
+    while (r.next(rec) && int(questions.size()) * per_question < n_responses) questions.push_back(rec);
   }
   if (questions.empty()) die("no questions read");
   std::ofstream out(get(a, "out"), std::ios::binary);
   if (!out) die("cannot write " + get(a, "out"));
   std::mt19937_64 rng(seed);
   for (int i = 0; i < n_responses; ++i) {
-    const auto& q = questions[size_t(i) % questions.size()];
+    const auto& q = questions[size_t(i / per_question) % questions.size()];
     // Mix: model 0 (teacher) writes a share w of sentences; the rest is split among the others.
-    double w = (n_responses == 1) ? 0.5 : double(i % 5) / 4.0;  // 0, .25, .5, .75, 1
+    // With several responses per question, the responses of one question get different shares.
+    int k = per_question > 1 ? i % per_question : i % 5, kn = per_question > 1 ? per_question : 5;
+    double w = double(k) / double(kn - 1);
     std::string response = "<think>\n";
     json spans = json::array();
     int n_teacher = 0;
@@ -185,22 +188,64 @@ int run_check(int argc, char** argv) {
   });
   if (confusion.empty()) die("no planted response of " + get(a, "planted") + " is scored in the store");
   std::printf("planted source -> rdpt type (alpha %.2f, beta %.2f), share of that source's actions\n", alpha, beta);
+  // The type each source should come out as (distilled-only text: Boosted).
+  const std::map<std::string, std::string> expected = {{"teacher", "Teacher"}, {"student", "Student"}, {"distilled", "Boosted"}};
+  double min_recall = std::stod(get(a, "min-recall", "0"));
+  bool ok = true;
   for (auto& [src, row] : confusion) {
     uint64_t n = 0;
     for (auto& [k, v] : row) n += v;
     std::printf("  %-10s (n=%4llu):", src.c_str(), (unsigned long long)n);
     for (auto& [k, v] : row) std::printf("  %s %.1f%%", k.c_str(), 100.0 * v / n);
+    auto e = expected.find(src);
+    if (e != expected.end() && (src != "distilled" || d)) {
+      double recall = double(row[e->second]) / n;
+      std::printf("   [recovered as %s: %.1f%%]", e->second.c_str(), 100 * recall);
+      if (recall < min_recall) ok = false;
+    }
     std::printf("\n");
+  }
+  if (!ok) {
+    std::fprintf(stderr, "rdpt_plant: recovery below --min-recall %.2f\n", min_recall);
+    return 3;
   }
   return 0;
 }
 
 }  // namespace
 
+// Mean planted teacher share of the selected records vs of all records: teacher-count must prefer
+// responses with more teacher-written sentences.
+int run_check_selection(int argc, char** argv) {
+  std::vector<std::pair<std::string, std::string>> models;
+  auto a = parse_args(argc, argv, models);
+  auto mean_share = [](const std::string& path, size_t* n) {
+    rdpt::RecordReader r(path);
+    rdpt::Record rec;
+    double sum = 0;
+    *n = 0;
+    while (r.next(rec)) {
+      sum += json::parse(rec.raw)["teacher_share"].get<double>();
+      ++*n;
+    }
+    return *n ? sum / *n : NAN;
+  };
+  size_t n_all, n_sel;
+  double all = mean_share(get(a, "planted"), &n_all), sel = mean_share(get(a, "selected"), &n_sel);
+  std::printf("planted teacher share: %.3f over all %zu responses, %.3f over the %zu selected\n", all, n_all, sel, n_sel);
+  double min_gain = std::stod(get(a, "min-gain", "0"));
+  if (!(sel >= all + min_gain)) {
+    std::fprintf(stderr, "rdpt_plant: selection does not prefer teacher-written responses (gain %.3f < %.3f)\n", sel - all, min_gain);
+    return 3;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
     std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "make") return run_make(argc, argv);
+    if (cmd == "check-selection") return run_check_selection(argc, argv);
     if (cmd == "check") return run_check(argc, argv);
     std::fprintf(stderr, "usage: rdpt_plant make|check ... (see tests/tools/rdpt_plant.cpp)\n");
     return 2;
