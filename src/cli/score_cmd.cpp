@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "rdpt/align.h"
 #include "rdpt/error.h"
+#include "rdpt/http.h"
 #include "rdpt/record.h"
 #include "rdpt/scorer.h"
 #include "rdpt/segment.h"
@@ -58,7 +59,7 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
       throw UsageError("--model: expected NAME=PATH (e.g. teacher=T.gguf), got '" + s + "'");
     ModelArg m{s.substr(0, eq), s.substr(eq + 1)};
     if (!names.insert(m.name).second) throw UsageError("--model: name '" + m.name + "' given twice");
-    if (!std::filesystem::is_regular_file(m.path))
+    if (!is_http_spec(m.path) && !std::filesystem::is_regular_file(m.path))
       throw UsageError("--model " + m.name + ": file not found: '" + m.path + "'");
     out.push_back(std::move(m));
   }
@@ -144,6 +145,17 @@ int run_score(int argc, char** argv) {
   app.add_flag("--no-prompt-sharing", [&lo](int64_t) { lo.share_prompt = false; },
                "decode the prompt again for every response (default: responses to one question share it)")
       ->group("Performance");
+  std::vector<std::string> tokenizer_specs;
+  std::string api_key_env;
+  uint32_t concurrency = 64;
+  app.add_option("--tokenizer", tokenizer_specs,
+                 "server models: NAME=vocab.gguf, a vocab-only GGUF of the served model, so tokens and byte "
+                 "offsets are exact (repeatable; default none: the server's tokens are matched to the text)")
+      ->group("Server");
+  app.add_option("--api-key-env", api_key_env,
+                 "server models: environment variable holding the API key (default none; never printed)")
+      ->group("Server");
+  app.add_option("--concurrency", concurrency, "server models: requests in flight (default 64)")->group("Server");
   app.add_flag("--verbose,-v", verbose, "show llama.cpp's warnings");
   add_reader_options(app, ropts);
   add_segment_options(app, sopts, extra, no_default);
@@ -159,6 +171,27 @@ int run_score(int argc, char** argv) {
     if (lv == LogLevel::Error || (verbose && lv == LogLevel::Warn)) std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
   };
   const auto models = parse_models(model_specs);
+  std::map<std::string, std::string> tokenizers;
+  for (const auto& t : tokenizer_specs) {
+    size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--tokenizer: expected NAME=vocab.gguf, got '" + t + "'");
+    tokenizers[t.substr(0, eq)] = t.substr(eq + 1);
+  }
+  // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
+  // ("sglang+http://..." for SGLang's native API); docs/http.md.
+  auto make_scorer = [&](const ModelArg& m) -> std::unique_ptr<Scorer> {
+    if (!is_http_spec(m.path)) return make_llama_scorer(m.path, lo);
+    HttpOptions ho = parse_http_spec(m.path);
+    if (auto it = tokenizers.find(m.name); it != tokenizers.end()) ho.tokenizer = it->second;
+    ho.api_key_env = api_key_env;
+    ho.concurrency = concurrency;
+    ho.prompt_format = lo.prompt_format;
+    ho.template_name = lo.template_name;
+    ho.log = [](LogLevel lv, std::string_view msg) {
+      if (lv != LogLevel::Debug) std::fprintf(stderr, "rdpt: http: %.*s\n", int(msg.size()), msg.data());
+    };
+    return make_http_scorer(ho);
+  };
 
   // Read and segment all records (responses are kept in memory while scoring).
   std::vector<Input> inputs;
@@ -193,7 +226,7 @@ int run_score(int argc, char** argv) {
 
   if (show_prompt) {
     for (const auto& m : models) {
-      auto sc = make_llama_scorer(m.path, lo);
+      auto sc = make_scorer(m);
       std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
                 << sc->format_prompt(inputs[0].question, inputs[0].system) << "\n=== end of prompt; the response follows ===\n";
     }
@@ -232,7 +265,7 @@ int run_score(int argc, char** argv) {
 
   uint64_t n_failed_all = 0;
   for (const auto& m : models) {
-    auto sc = make_llama_scorer(m.path, lo);
+    auto sc = make_scorer(m);
     ModelInfo minfo = sc->describe();
     minfo.name = m.name;
     if (auto old = store->model(m.name); old && !replace) {

@@ -163,6 +163,54 @@ TEST_F(HttpCli, SampleErrors) {
   EXPECT_THAT(r.err, HasSubstr("failed"));
 }
 
+// `rdpt score` with a server model: the same fixture model served by the fake vLLM engine (with
+// faults) and loaded locally give the same per-action scores; failed pairs are retried by a rerun.
+TEST_F(HttpCli, ScoreCommandWithAServerModelMatchesLocalScoring) {
+  const std::string gguf = fixture_model();
+  auto model = rdpt::testing::make_llama_model(gguf);
+  rdpt::testing::FakeEngine eng(*model, rdpt::testing::FakeApi::VLLM);
+  const std::string data = (dir_ / "d.jsonl").string();
+  {
+    std::ofstream d(data);
+    for (int i = 0; i < 12; ++i)
+      d << nlohmann::json({{"id", "r" + std::to_string(i)}, {"question_id", "g" + std::to_string(i % 3)},
+                           {"question", "What is " + std::to_string(i % 3) + "?"},
+                           {"response", "<think>\nCaf\u00e9 first. Then " + std::to_string(i) + " more.</think> Done."}})
+                .dump()
+        << '\n';
+  }
+  const std::string store = (dir_ / "s.db").string();
+  const std::string common = "score --data " + data + " --store " + store + " --prompt-format 'Q: {question}\nA:' --threads 1";
+  eng.set_faults({.p_500 = 0.3, .p_drop = 0.1, .seed = 3});
+  CmdResult r = rdpt(common + " --model local=" + gguf + " --model remote=" + eng.base_url() + "#fx --tokenizer remote=" +
+                     gguf + " --concurrency 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  eng.set_faults({});
+  CmdResult r2 = rdpt(common + " --model local=" + gguf + " --model remote=" + eng.base_url() + "#fx --tokenizer remote=" + gguf);
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  auto st = rdpt::Store::open(store, rdpt::OpenMode::ReadOnly);
+  auto local = st->model("local"), remote = st->model("remote");
+  ASSERT_TRUE(local && remote);
+  EXPECT_EQ(remote->backend, "http-openai");
+  int64_t mids[] = {local->mid, remote->mid};
+  int n = 0;
+  st->for_each_scored(mids, [&](const rdpt::StoredResponse& resp, std::span<const std::optional<rdpt::PairScore>> sc) {
+    ++n;
+    EXPECT_TRUE(sc[0] && sc[0]->status == rdpt::ScoreStatus::Ok) << resp.id;
+    EXPECT_TRUE(sc[1] && sc[1]->status == rdpt::ScoreStatus::Ok) << resp.id << (sc[1] ? sc[1]->error : "");
+    if (!sc[0] || !sc[1]) return true;
+    EXPECT_EQ(sc[0]->n_tokens, sc[1]->n_tokens) << resp.id;
+    for (size_t j = 0; j < resp.actions.size(); ++j) {
+      EXPECT_EQ(sc[0]->actions[j].n_tokens, sc[1]->actions[j].n_tokens) << resp.id << " action " << j;
+      EXPECT_NEAR(sc[0]->actions[j].logprob_sum, sc[1]->actions[j].logprob_sum,
+                  2e-3 * std::max(1u, sc[0]->actions[j].n_tokens) + 1e-3 * std::fabs(sc[0]->actions[j].logprob_sum))
+          << resp.id << " action " << j;
+    }
+    return true;
+  });
+  EXPECT_EQ(n, 12);
+}
+
 // Store-level: faults -> every pair Ok or Failed -> rerun of the unscored -> equals clean run.
 TEST_F(HttpCli, FaultyScoringRunCompletesOnRerunToTheCleanStore) {
   auto model = rdpt::testing::make_hash_model(kVocab);
