@@ -47,9 +47,9 @@ step "5. recovered vs planted provenance (teacher-written -> Teacher, student ->
 "$B/tests/rdpt_plant" check --planted "$OUT/planted.jsonl" --store "$OUT/planted.db" --beta 0.2
 "$B/tests/rdpt_plant" check-selection --planted "$OUT/planted.jsonl" --selected "$OUT/selected.jsonl"
 
-step "6. the shipped real traces (DeepSeek-R1-Distill, 28 responses) under the same three models"
-"$RDPT" score --data data/traces/r1distill_thought_anchors.jsonl.zst "${MODELS[@]}" --prompt-format "$FMT" \
-    --store "$OUT/traces.db"
+step "6. real traces (the first 4 shipped DeepSeek-R1-Distill responses) under the same three models"
+{ zstd -dc data/traces/r1distill_thought_anchors.jsonl.zst || true; } | head -n 4 > "$OUT/real_traces.jsonl"
+"$RDPT" score --data "$OUT/real_traces.jsonl" "${MODELS[@]}" --prompt-format "$FMT" --truncate --store "$OUT/traces.db"
 
 step "7. report"
 "$RDPT" report --store "$OUT/planted.db" --select-summary "$OUT/select-summary.json" --out "$OUT/report.html"

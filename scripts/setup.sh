@@ -37,7 +37,7 @@ APT_PACKAGES=(
   libcli11-dev                    # command-line parsing
   libfmt-dev                      # formatting
   libsqlite3-dev sqlite3          # the score store
-  zlib1g-dev libzstd-dev          # .gz and .zst datasets
+  zlib1g-dev libzstd-dev zstd     # .gz and .zst datasets (zstd: the demo's shell steps)
   libcurl4-openssl-dev            # HTTP backends
   libgtest-dev libgmock-dev       # tests
   libbenchmark-dev                # benchmarks
