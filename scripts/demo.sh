@@ -34,7 +34,8 @@ step "2. planted responses: every sentence written by one model (questions from 
 [ -f "$OUT/planted.jsonl" ] || "$B/tests/rdpt_plant" make --questions data/benchmarks/math500.jsonl.zst "${MODELS[@]}" \
     --responses 12 --per-question 4 --sentences 3 --sentence-tokens 100 --prompt-format "$FMT" --out "$OUT/planted.jsonl"
 
-step "3. score under teacher, student and distilled"
+step "3. import the responses (with their labels), then score under teacher, student and distilled"
+"$RDPT" import --data "$OUT/planted.jsonl" --store "$OUT/planted.db"
 "$RDPT" score --data "$OUT/planted.jsonl" "${MODELS[@]}" --prompt-format "$FMT" --store "$OUT/planted.db"
 
 step "4. trace (four types), beta, selection"
