@@ -6,21 +6,12 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz_util.h"
 #include "rdpt/error.h"
 #include "rdpt/store.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static std::string path = [] {
-    char tmpl[] = "/tmp/rdpt_fuzz_store_XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) std::abort();
-    close(fd);
-    return std::string(tmpl);
-  }();
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) std::abort();
-  std::fwrite(data, 1, size, f);
-  std::fclose(f);
+  const std::string& path = rdpt::fuzz::write_input_file("rdpt_fuzz_store", data, size);
   std::remove((path + "-wal").c_str());
   std::remove((path + "-shm").c_str());
   try {

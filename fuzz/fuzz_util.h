@@ -1,0 +1,28 @@
+// Shared by fuzz targets that need their input as a file.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace rdpt::fuzz {
+
+// Writes data to one temporary file per process (named from prefix) and returns its path.
+inline const std::string& write_input_file(const char* prefix, const uint8_t* data, size_t size) {
+  static std::string path = [prefix] {
+    std::string tmpl = std::string("/tmp/") + prefix + "_XXXXXX";
+    int fd = mkstemp(tmpl.data());
+    if (fd < 0) std::abort();
+    close(fd);
+    return tmpl;
+  }();
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  std::fwrite(data, 1, size, f);
+  std::fclose(f);
+  return path;
+}
+
+}  // namespace rdpt::fuzz
