@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <filesystem>
+#include <unistd.h>
 #include <fstream>
 
 #include "rdpt/error.h"
@@ -15,7 +16,13 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tmp_path(const std::string& name) {
-  return (fs::path(testing::TempDir()) / ("rdpt_io_" + name)).string();
+  // A directory per process: ctest runs tests side by side.
+  static const fs::path dir = [] {
+    fs::path d = fs::path(testing::TempDir()) / ("rdpt_io_test_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return (dir / ("rdpt_io_" + name)).string();
 }
 
 std::string write_plain(const std::string& name, const std::string& content) {

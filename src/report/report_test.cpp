@@ -99,11 +99,19 @@ class ReportStore : public ::testing::Test {
     std::ostringstream os;
     ReportStats s = write_report(*st, o, os);
     html = os.str();
-    std::regex re(R"re(<script type="application/json" id="(rdpt-[a-z0-9-]+)">([^<]*)</script>)re");
+    // Plain string search: std::regex recurses per character and overflows the stack on large blocks.
+    const std::string open = "<script type=\"application/json\" id=\"";
     pages.clear();
-    for (std::sregex_iterator it(html.begin(), html.end(), re), end; it != end; ++it) {
-      if ((*it)[1] == "rdpt-data") data = json::parse((*it)[2].str());
-      else pages.push_back(json::parse((*it)[2].str()));
+    for (size_t at = html.find(open); at != std::string::npos; at = html.find(open, at)) {
+      const size_t id_begin = at + open.size(), id_end = html.find('"', id_begin);
+      const size_t body_begin = html.find('>', id_end) + 1, body_end = html.find("</script>", body_begin);
+      if (id_end == std::string::npos || body_end == std::string::npos) ADD_FAILURE() << "unterminated JSON block";
+      if (id_end == std::string::npos || body_end == std::string::npos) break;
+      const std::string id = html.substr(id_begin, id_end - id_begin), body = html.substr(body_begin, body_end - body_begin);
+      EXPECT_EQ(body.find('<'), std::string::npos) << "a JSON block holds a raw '<'";
+      if (id == "rdpt-data") data = json::parse(body);
+      else if (id.rfind("rdpt-", 0) == 0) pages.push_back(json::parse(body));
+      at = body_end;
     }
     return s;
   }
@@ -227,7 +235,7 @@ TEST_F(ReportStore, BadInputsAreClearErrors) {
 
 TEST(ReportEmpty, StoreWithoutScoresIsADataError) {
   if (!kLibrariesEmbedded) GTEST_SKIP() << "built with RDPT_WITH_REPORT=OFF";
-  std::string path = (std::filesystem::temp_directory_path() / "rdpt_report_empty_test.db").string();
+  std::string path = (std::filesystem::temp_directory_path() / ("rdpt_report_empty_test_" + std::to_string(::getpid()) + ".db")).string();
   std::filesystem::remove(path);
   auto st = Store::open(path, OpenMode::Create);
   st->put_model({.name = "teacher", .fingerprint = "a"});

@@ -38,9 +38,20 @@ struct CmdResult {
   std::string out, err;
 };
 
+// ctest runs each test in its own process, several at once: every file lives in a directory of this process.
+std::string work_dir() {
+  static const std::string dir = [] {
+    fs::path d = fs::path(testing::TempDir()) / ("rdpt_score_cli_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
 CmdResult run(const std::string& args) {
   static int n = 0;
-  std::string o = testing::TempDir() + "/score_out" + std::to_string(++n), e = o + ".err";
+  std::string o = work_dir() + "/score_out" + std::to_string(++n), e = o + ".err";
   int st = std::system((std::string(RDPT_BINARY) + " score " + args + " >" + o + " 2>" + e).c_str());
   auto slurp = [](const std::string& p) {
     std::ifstream f(p);
@@ -51,7 +62,7 @@ CmdResult run(const std::string& args) {
 
 // A small input: the first 12 real responses (8 samples per question: 2 groups).
 std::string make_input() {
-  std::string path = testing::TempDir() + "/score_in.jsonl";
+  std::string path = work_dir() + "/score_in.jsonl";
   std::string cmd = "zstd -dc " + std::string(RDPT_TEST_DATA) +
                     "/traces/qwen25math_cot_8samples.jsonl.zst | head -12 > " + path + ".full";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error(cmd);
@@ -107,7 +118,7 @@ class ScoreCli : public ::testing::Test {
 std::string ScoreCli::teacher_, ScoreCli::student_, ScoreCli::input_;
 
 TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
-  const std::string full = testing::TempDir() + "/score_full.db", killed = testing::TempDir() + "/score_killed.db";
+  const std::string full = work_dir() + "/score_full.db", killed = work_dir() + "/score_killed.db";
   fs::remove(full);
   fs::remove(killed);
   CmdResult r = run(args(full));
@@ -168,7 +179,7 @@ TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
 }
 
 TEST_F(ScoreCli, AnotherFileUnderAStoredNameIsRefusedUnlessReplace) {
-  const std::string db = testing::TempDir() + "/score_replace.db";
+  const std::string db = work_dir() + "/score_replace.db";
   fs::remove(db);
   std::string base = "--data " + input_ + " --store " + db + " --prompt-format 'Q: {question}\\nA: ' --ctx 160 --truncate --threads 2";
   CmdResult a = run(base + " --model teacher=" + teacher_);
