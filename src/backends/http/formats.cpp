@@ -17,6 +17,7 @@
 //   from prompt position L on. We ask from the last prompt token (L = n_prompt - 1) and take
 //   the trailing entries, checking their ids, which is right whether or not the entry at L
 //   carries a value.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -48,9 +49,14 @@ json parse_json(std::string_view body) {
   return j;
 }
 
+// A log-prob from an answer: a finite number <= 0. Servers compute log-softmax in low precision,
+// so values up to kPositiveSlack above 0 are read as 0; anything else is not a log-prob.
+constexpr double kPositiveSlack = 1e-3;
 std::optional<double> number(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  return std::nullopt;
+  if (!v.is_number()) return std::nullopt;
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x > kPositiveSlack) return std::nullopt;
+  return std::min(x, 0.0);
 }
 
 // Response tokens from a text-mode match: tokens starting at or after the prompt's end (or
@@ -147,7 +153,7 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
       const std::string id = std::to_string(ids[k]);
       auto it = e.is_object() ? e.find(id) : e.end();
       std::optional<double> lp;
-      if (it != e.end()) lp = it->is_object() && it->contains("logprob") ? number((*it)["logprob"]) : number(*it);
+      if (it != e.end()) lp = it->is_object() && it->contains("logprob") ? number(it->at("logprob")) : number(*it);
       if (!lp) {
         out.error = "prompt_logprobs[" + std::to_string(k) + "] has no log-prob for token id " + id;
         out.tokens.clear();
@@ -158,12 +164,12 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
     return out;
   }
   auto lo = c.find("logprobs");
-  if (lo == c.end() || !lo->is_object() || !lo->contains("token_logprobs") || !(*lo)["token_logprobs"].is_array()) {
+  if (lo == c.end() || !lo->is_object() || !lo->contains("token_logprobs") || !lo->at("token_logprobs").is_array()) {
     out.error = "answer has neither choices[0].prompt_logprobs nor choices[0].logprobs.token_logprobs "
                 "(does the server support echo with logprobs?)";
     return out;
   }
-  const json& tl = (*lo)["token_logprobs"];
+  const json& tl = lo->at("token_logprobs");
   if (tl.size() != n) {
     out.error = "logprobs.token_logprobs has " + std::to_string(tl.size()) + " entries for " + std::to_string(n) +
                 " tokens sent";
@@ -172,7 +178,7 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
   for (size_t k = n_prompt; k < n; ++k) {
     auto lp = number(tl[k]);
     if (!lp) {
-      out.error = "logprobs.token_logprobs[" + std::to_string(k) + "] is not a number";
+      out.error = "logprobs.token_logprobs[" + std::to_string(k) + "] is not a log-prob (a finite number <= 0)";
       out.tokens.clear();
       return out;
     }
@@ -191,12 +197,18 @@ ParsedTokens parse_openai_score_text(std::string_view body, std::string_view pro
   }
   const json& c = (*ch)[0];
   auto lo = c.find("logprobs");
-  if (lo == c.end() || !lo->is_object() || !(*lo)["tokens"].is_array() || !(*lo)["token_logprobs"].is_array()) {
+  // find(), not operator[]: on a const json a missing key is undefined behaviour.
+  const json *toks_p = nullptr, *tl_p = nullptr;
+  if (lo != c.end() && lo->is_object()) {
+    if (auto a = lo->find("tokens"); a != lo->end() && a->is_array()) toks_p = &*a;
+    if (auto b = lo->find("token_logprobs"); b != lo->end() && b->is_array()) tl_p = &*b;
+  }
+  if (!toks_p || !tl_p) {
     out.error = "answer has no choices[0].logprobs.tokens/token_logprobs";
     return out;
   }
-  const json& toks = (*lo)["tokens"];
-  const json& tl = (*lo)["token_logprobs"];
+  const json& toks = *toks_p;
+  const json& tl = *tl_p;
   if (toks.size() != tl.size()) {
     out.error = "logprobs.tokens (" + std::to_string(toks.size()) + ") and token_logprobs (" +
                 std::to_string(tl.size()) + ") differ in length";
@@ -257,7 +269,7 @@ ParsedTokens parse_sglang_score(std::string_view body, std::span<const int32_t> 
     }
     auto lp = number(e[0]);
     if (!lp) {
-      out.error = "meta_info.input_token_logprobs[" + std::to_string(base + r) + "] has no log-prob";
+      out.error = "meta_info.input_token_logprobs[" + std::to_string(base + r) + "] has no log-prob (a finite number <= 0)";
       out.tokens.clear();
       return out;
     }

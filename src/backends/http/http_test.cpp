@@ -156,6 +156,26 @@ TEST(Formats, SGLangTakesTrailingEntriesAndChecksIds) {
   EXPECT_THAT(http_detail::parse_sglang_score(none, ids, 2, offs).error, HasSubstr("meta_info"));
 }
 
+TEST(Formats, LogprobsMustBeFiniteAndAtMostZero) {
+  std::vector<int32_t> ids = {1, 10, 11, 12};
+  std::vector<uint32_t> offs = {0, 3};
+  // Rounding above 0 by up to 1e-3 reads as 0; a clearly positive value is not a log-prob.
+  std::string tiny = R"({"meta_info":{"input_token_logprobs":[[null,10,null],[0.0000004,11,null],[-0.5,12,null]]}})";
+  auto p = http_detail::parse_sglang_score(tiny, ids, 2, offs);
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.tokens[0].logprob, 0.0);
+  std::string positive = R"({"meta_info":{"input_token_logprobs":[[null,10,null],[0.7,11,null],[-0.5,12,null]]}})";
+  EXPECT_THAT(http_detail::parse_sglang_score(positive, ids, 2, offs).error,
+              HasSubstr("input_token_logprobs[1] has no log-prob (a finite number <= 0)"));
+  std::string big = R"({"choices":[{"logprobs":{"token_logprobs":[null,-1,2.5,-3]}}]})";
+  EXPECT_THAT(http_detail::parse_openai_score(big, ids, 2, offs).error, HasSubstr("token_logprobs[2] is not a log-prob"));
+  std::string vllm = R"({"choices":[{"prompt_logprobs":[null,{"10":-1.0},{"11":{"logprob":1.5}},{"12":-0.5}]}]})";
+  EXPECT_THAT(http_detail::parse_openai_score(vllm, ids, 2, offs).error, HasSubstr("no log-prob for token id 11"));
+  // Text mode: a logprobs object without "tokens" is an error, not a lookup of a missing key.
+  std::string no_tokens = R"({"choices":[{"logprobs":{"token_logprobs":[-1]}}]})";
+  EXPECT_THAT(http_detail::parse_openai_score_text(no_tokens, "Q", "A").error, HasSubstr("logprobs.tokens"));
+}
+
 TEST(Formats, ScoreRequestsAskForPromptLogprobsWithoutGeneration) {
   std::vector<int32_t> ids = {5, 6, 7};
   auto j = nlohmann::json::parse(http_detail::openai_score_request("m", ids));
