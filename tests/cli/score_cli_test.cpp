@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "rdpt/store.h"
@@ -117,46 +118,9 @@ class ScoreCli : public ::testing::Test {
 };
 std::string ScoreCli::teacher_, ScoreCli::student_, ScoreCli::input_;
 
-TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
-  const std::string full = work_dir() + "/score_full.db", killed = work_dir() + "/score_killed.db";
-  fs::remove(full);
-  fs::remove(killed);
-  CmdResult r = run(args(full));
-  ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.err.find("model teacher: scored 12 responses"), std::string::npos) << r.err;
-  PairMap ref = read_store(full);
-  ASSERT_EQ(ref.size(), 24u);
-
-  // Start, SIGKILL once some pairs are stored, resume.
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::string cmd = std::string(RDPT_BINARY) + " score " + args(killed) + " 2>/dev/null";
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
-    _exit(127);
-  }
-  bool killed_mid_run = false;
-  for (int i = 0; i < 3000; ++i) {
-    int64_t n = count_scores(killed);
-    if (n >= 3) {
-      kill(pid, SIGKILL);
-      killed_mid_run = n < 24;
-      break;
-    }
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      pid = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (pid > 0) waitpid(pid, nullptr, 0);
-  EXPECT_TRUE(killed_mid_run) << "the run ended before it could be killed";
-  const int64_t partial = count_scores(killed);
-  CmdResult r2 = run(args(killed));
-  ASSERT_EQ(r2.rc, 0) << r2.err;
-  if (partial > 0 && partial < 12) EXPECT_NE(r2.err.find("already scored"), std::string::npos) << r2.err;
-  PairMap got = read_store(killed);
+// Every stored pair of `got` equals the uninterrupted run's `ref` (same status, token counts
+// and per-action log-probs).
+void expect_same_store(const PairMap& ref, const PairMap& got) {
   ASSERT_EQ(got.size(), ref.size());
   for (const auto& [key, want] : ref) {
     SCOPED_TRACE(key.first + " " + key.second);
@@ -171,11 +135,95 @@ TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
         EXPECT_NEAR(g.actions[a].logprob_mean(), want.actions[a].logprob_mean(), 1e-3) << "action " << a;
     }
   }
+}
+
+// Starts `rdpt score` into `db` and SIGKILLs it when `should_kill(stored pairs, elapsed)` says
+// so. Returns the number of pairs stored when it was killed, or -1 when it ended first.
+template <class Pred>
+int64_t run_and_kill(const std::string& args, const std::string& db, Pred should_kill) {
+  pid_t pid = fork();
+  if (pid < 0) return -2;
+  if (pid == 0) {
+    std::string cmd = std::string(RDPT_BINARY) + " score " + args + " 2>/dev/null";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    const int64_t n = count_scores(db);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (should_kill(n, elapsed)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return n;
+    }
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
+  const std::string full = work_dir() + "/score_full.db", killed = work_dir() + "/score_killed.db";
+  fs::remove(full);
+  fs::remove(killed);
+  CmdResult r = run(args(full));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("model teacher: scored 12 responses"), std::string::npos) << r.err;
+  PairMap ref = read_store(full);
+  ASSERT_EQ(ref.size(), 24u);
+
+  // Start, SIGKILL once some pairs are stored, resume.
+  const int64_t at_kill = run_and_kill(args(killed), killed, [](int64_t n, double) { return n >= 3; });
+  EXPECT_TRUE(at_kill >= 0 && at_kill < 24) << "the run ended before it could be killed";
+  const int64_t partial = count_scores(killed);
+  CmdResult r2 = run(args(killed));
+  ASSERT_EQ(r2.rc, 0) << r2.err;
+  if (partial > 0 && partial < 12) EXPECT_NE(r2.err.find("already scored"), std::string::npos) << r2.err;
+  expect_same_store(ref, read_store(killed));
   // A third run has nothing left to do.
   CmdResult r3 = run(args(killed));
   ASSERT_EQ(r3.rc, 0) << r3.err;
   EXPECT_NE(r3.err.find("scored 0 responses"), std::string::npos) << r3.err;
   EXPECT_NE(r3.err.find("12 already scored"), std::string::npos) << r3.err;
+}
+
+// The crash-safety harness: many runs, each SIGKILLed at a random moment (before the store
+// exists, while loading models, mid-chunk, mid-commit, after the first model), some killed
+// again during the resume; after the last resume the store equals the uninterrupted run's.
+TEST_F(ScoreCli, RandomKillsAlwaysResumeToTheSameStore) {
+  const std::string full = work_dir() + "/random_full.db";
+  fs::remove(full);
+  const auto t0 = std::chrono::steady_clock::now();
+  CmdResult r = run(args(full));
+  const double t_full = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const PairMap ref = read_store(full);
+  ASSERT_EQ(ref.size(), 24u);
+
+  std::mt19937_64 rng(20261123);
+  std::uniform_real_distribution<double> when(0.0, 1.0);
+  constexpr int kRuns = 10;
+  int n_mid_run = 0;
+  for (int run_i = 0; run_i < kRuns; ++run_i) {
+    SCOPED_TRACE("run " + std::to_string(run_i));
+    const std::string db = work_dir() + "/random_" + std::to_string(run_i) + ".db";
+    fs::remove(db);
+    // One or two kills at uniform times within an uninterrupted run's duration.
+    const int kills = 1 + run_i % 2;
+    for (int k = 0; k < kills; ++k) {
+      const double at = when(rng) * t_full;
+      const int64_t n = run_and_kill(args(db), db, [at](int64_t, double elapsed) { return elapsed >= at; });
+      ASSERT_GE(n, -1) << "fork failed";
+      if (n >= 0 && n < 24) ++n_mid_run;
+    }
+    CmdResult rr = run(args(db));
+    ASSERT_EQ(rr.rc, 0) << rr.err;
+    expect_same_store(ref, read_store(db));
+    fs::remove(db);
+  }
+  // Most kills must land inside a run, or the harness tests nothing.
+  EXPECT_GE(n_mid_run, kRuns / 2) << "kills landed mostly after the runs ended";
 }
 
 TEST_F(ScoreCli, AnotherFileUnderAStoredNameIsRefusedUnlessReplace) {
