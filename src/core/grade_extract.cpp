@@ -221,6 +221,12 @@ Extraction extract_answer(std::string_view response, const ExtractOptions& opts)
   }
   std::string_view region = response.substr(start);
   BoxResult box = last_box(region, start, opts.max_depth);
+  // An answer that normalises to nothing (from \boxed\ or \boxed{\,}) cannot equal anything,
+  // itself included: it is no answer (the box still ends the search).
+  if (box.answer && normalize_answer(*box.answer).empty()) {
+    box.answer.reset();
+    box.found = true;
+  }
   if (box.answer) {
     ex.answer = box.answer;
     ex.method = box.method;
@@ -237,7 +243,7 @@ Extraction extract_answer(std::string_view response, const ExtractOptions& opts)
   }
   if (box.found) return ex;  // an unterminated or too-deep box is the final answer: none
   if (opts.fallback_text) {
-    if (auto t = text_fallback(region)) {
+    if (auto t = text_fallback(region); t && !normalize_answer(t->first).empty()) {
       ex.answer = t->first;
       ex.method = t->second;
       ex.offset = start;

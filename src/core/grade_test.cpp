@@ -101,6 +101,18 @@ TEST(GradeExtract, SpaceBeforeBraceFboxAndNoBrace) {
   EXPECT_EQ(nb.method, "boxed-nobrace");
 }
 
+// Found by fuzzing: "\boxed\" gave the answer "\", which normalises to nothing and so was not
+// equivalent to itself. Such answers are no answer.
+TEST(GradeExtract, AnswerThatNormalisesToNothingIsNoAnswer) {
+  ExtractOptions mc;
+  mc.multiple_choice = true;
+  EXPECT_FALSE(extract_answer("\\boxed\\", mc).answer);
+  EXPECT_FALSE(extract_answer("\\boxed{\\,}").answer);
+  EXPECT_FALSE(extract_answer("x \\boxed{ } y").answer);
+  EXPECT_EQ(grade_response("\\boxed\\", "5").verdict, Verdict::NoAnswer);
+  EXPECT_EQ(*extract_answer("\\boxed{\\,7}").answer, "\\,7");
+}
+
 TEST(GradeExtract, UnterminatedBoxIsNoAnswer) {
   EXPECT_FALSE(extract_answer("\\boxed{1} and finally \\boxed{2").answer);
   EXPECT_FALSE(extract_answer("\\boxed{").answer);
