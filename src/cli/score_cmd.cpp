@@ -167,8 +167,10 @@ int run_score(int argc, char** argv) {
   lo.template_name = template_name;
   lo.prompt_format = unescape(prompt_format);
   lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+  // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
   lo.log = [verbose](LogLevel lv, std::string_view msg) {
-    if (lv == LogLevel::Error || (verbose && lv == LogLevel::Warn)) std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
+    if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))
+      std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
   };
   const auto models = parse_models(model_specs);
   std::map<std::string, std::string> tokenizers;

@@ -160,8 +160,10 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
   base.line = line_no;
   base.raw = raw;
   std::string id_field;
-  if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) base.id = scalar_to_string(*v, id_field);
-  else base.id = stem + ":" + std::to_string(line_no);
+  if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
+    base.id = scalar_to_string(*v, id_field);
+    if (base.id.empty()) throw BadRecord{"empty id", "field '" + id_field + "' is empty (an id names one record)"};
+  } else base.id = stem + ":" + std::to_string(line_no);
   auto with_id = [&](BadRecord b) {
     b.message = "record '" + base.id + "': " + b.message;
     return b;

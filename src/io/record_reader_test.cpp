@@ -210,7 +210,7 @@ TEST(RecordReader, SkipBadCountsReasonsAndKeepsGoodRecords) {
 }
 
 TEST(RecordReader, VeryLongLineAndCrLf) {
-  std::string big(20'000'000, 'x');
+  std::string big(100'000'000, 'x');  // a 100 MB single line (the bad-input suite's size)
   std::string line = R"({"id": "big", "question": "Q", "response": ")" + big + "\"}\r\n";
   auto recs = read_all(write_plain("big.jsonl", line));
   ASSERT_EQ(recs.size(), 1u);

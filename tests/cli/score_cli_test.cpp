@@ -26,11 +26,12 @@ std::string model(uint64_t seed) {
   fs::create_directories(RDPT_FIXTURE_DIR);
   std::string out = std::string(RDPT_FIXTURE_DIR) + "/cli-gpt2-s" + std::to_string(seed) + ".gguf";
   if (fs::exists(out)) return out;
+  const std::string part = out + ".part" + std::to_string(::getpid());
   std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + RDPT_LLAMA_SOURCE_DIR +
-                    "/models/ggml-vocab-gpt-2.gguf --out " + out + ".part --seed " + std::to_string(seed) +
+                    "/models/ggml-vocab-gpt-2.gguf --out " + part + " --seed " + std::to_string(seed) +
                     " --scale 0.1 --output-scale 0.6 --threads 2 2>/dev/null";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("fixture tool failed: " + cmd);
-  fs::rename(out + ".part", out);
+  fs::rename(part, out);  // atomic: parallel test processes may build the same model
   return out;
 }
 

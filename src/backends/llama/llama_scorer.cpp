@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -30,8 +31,20 @@ using llama_detail::TokenizedText;
 std::mutex g_log_mutex;
 LogSink g_log_sink;
 
+// Error lines llama.cpp logged, counted; the first after a mark tells why a load failed
+// ("invalid magic characters", "failed to read key-value pairs", ...).
+uint64_t g_n_errors = 0;
+uint64_t g_mark = 0;
+std::string g_first_error;
+
 void log_callback(ggml_log_level level, const char* text, void*) {
   std::lock_guard<std::mutex> lock(g_log_mutex);
+  if (level == GGML_LOG_LEVEL_ERROR && text) {
+    if (++g_n_errors == g_mark + 1) {
+      g_first_error = text;
+      while (!g_first_error.empty() && std::isspace((unsigned char)g_first_error.back())) g_first_error.pop_back();
+    }
+  }
   if (!g_log_sink) return;
   if (level == GGML_LOG_LEVEL_WARN) g_log_sink(LogLevel::Warn, text);
   else if (level == GGML_LOG_LEVEL_ERROR) g_log_sink(LogLevel::Error, text);
@@ -45,6 +58,17 @@ void init_backend_once(const LogSink& sink) {
   });
   std::lock_guard<std::mutex> lock(g_log_mutex);
   if (sink) g_log_sink = sink;
+}
+
+// Marks the start of a llama.cpp call whose first logged error, if any, first_error() returns.
+void mark_errors() {
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  g_mark = g_n_errors;
+  g_first_error.clear();
+}
+std::string first_error() {
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  return g_n_errors > g_mark ? g_first_error : std::string();
 }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
@@ -92,8 +116,13 @@ class LlamaScorer final : public Scorer {
     init_backend_once(o.log);
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.n_gpu_layers;
+    mark_errors();
     model_ = llama_model_load_from_file(path.c_str(), mp);
-    if (!model_) throw BackendError("llama.cpp could not load model '" + path + "' (not a GGUF model it supports?)");
+    if (!model_) {
+      const std::string why = first_error();
+      throw BackendError("llama.cpp could not load model '" + path + "'" + (why.empty() ? "" : ": " + why) +
+                         " (a truncated file, or not a GGUF model llama.cpp supports?)");
+    }
     vocab_ = llama_model_get_vocab(model_);
     n_vocab_ = llama_vocab_n_tokens(vocab_);
     const uint32_t n_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
