@@ -14,14 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_fixture.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
+using Result = rdpt_test::CmdResult;
 
 size_t lines_of(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')); }
 
@@ -56,39 +55,8 @@ std::string dump(const std::string& path) {
   return out;
 }
 
-class BadInput : public ::testing::Test {
+class BadInput : public rdpt_test::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rdpt_bad_input_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name), std::ios::binary) << text;
-    return path(name);
-  }
-  Result rdpt(const std::string& args) const {
-    Result r;
-    const std::string o = path("stdout.txt"), e = path("stderr.txt");
-    const int st = std::system((std::string("'") + RDPT_BINARY + "' " + args + " >'" + o + "' 2>'" + e + "'").c_str());
-    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    auto slurp = [](const std::string& p) {
-      std::ifstream f(p, std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      return ss.str();
-    };
-    r.out = slurp(o);
-    r.err = slurp(e);
-    return r;
-  }
   // A store holding two responses.
   std::string base_store() {
     const std::string data = write("good.jsonl",
@@ -99,7 +67,6 @@ class BadInput : public ::testing::Test {
     EXPECT_EQ(r.rc, 0) << r.err;
     return db;
   }
-  fs::path dir_;
 };
 
 // One malformed record after two good ones: the error names file:line, record and field; the

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/cli_fixture.h"
 #include "rdpt/record.h"
 #include "rdpt/segment.h"
 
@@ -19,48 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out, err;
-};
-
-class StoreCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rdpt_store_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name), std::ios::binary) << text;
-    return path(name);
-  }
-  static std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-  // Runs rdpt with args (already shell-quoted where needed).
-  CmdResult rdpt(const std::string& args) const {
-    CmdResult r;
-    const std::string o = path("stdout.txt"), e = path("stderr.txt");
-    const std::string cmd = std::string("'") + RDPT_BINARY + "' " + args + " >'" + o + "' 2>'" + e + "'";
-    int st = std::system(cmd.c_str());
-    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(o);
-    r.err = slurp(e);
-    return r;
-  }
-  fs::path dir_;
-};
+using rdpt_test::CmdResult;
+using rdpt_test::slurp;
+using StoreCli = rdpt_test::CliTest;
 
 // RFC 4180 reader (quoted fields, doubled quotes, CRLF records).
 std::vector<std::vector<std::string>> parse_csv(const std::string& s) {
