@@ -446,12 +446,36 @@ bool same_sequence(const std::vector<std::string>& a, const std::vector<std::str
   return true;
 }
 
-// Expands the first top-level \pm: "1 \pm \sqrt{2}" -> {"1 + \sqrt{2}", "1 - \sqrt{2}"}.
+// Expands every \pm at once: "1 \pm \sqrt{2}" -> {"1 + \sqrt{2}", "1 - \sqrt{2}"}; n of them
+// give 2^n strings without \pm, so comparing those never expands again. More than kMaxPm
+// (2^3 = 8 variants) is not expanded: {s} (the answers are then compared as text).
+constexpr size_t kMaxPm = 3;
+// Next "\pm" at or after `from` that is the command itself, not \pmod or \pmb.
+size_t find_pm(const std::string& s, size_t from) {
+  for (size_t k = s.find("\\pm", from); k != std::string::npos; k = s.find("\\pm", k + 3))
+    if (k + 3 >= s.size() || !std::isalpha(static_cast<unsigned char>(s[k + 3]))) return k;
+  return std::string::npos;
+}
 std::vector<std::string> expand_pm(const std::string& s) {
-  size_t k = s.find("\\pm");
-  if (k == std::string::npos) return {s};
-  std::string a = s.substr(0, k), b = s.substr(k + 3);
-  return {trim(a + "+" + b), trim(a + "-" + b)};
+  std::vector<size_t> at;
+  for (size_t k = find_pm(s, 0); k != std::string::npos; k = find_pm(s, k + 3)) {
+    if (at.size() == kMaxPm) return {s};
+    at.push_back(k);
+  }
+  if (at.empty()) return {s};
+  std::vector<std::string> out;
+  for (size_t mask = 0; mask < (size_t(1) << at.size()); ++mask) {
+    std::string t;
+    size_t from = 0;
+    for (size_t i = 0; i < at.size(); ++i) {
+      t.append(s, from, at[i] - from);
+      t += (mask >> i) & 1 ? '-' : '+';
+      from = at[i] + 3;
+    }
+    t.append(s, from, std::string::npos);
+    out.push_back(trim(t));
+  }
+  return out;
 }
 
 bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o, int depth) {
@@ -478,7 +502,7 @@ bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o
   std::string sa = strip_lhs(a), sb = strip_lhs(b);
   if (sa != a || sb != b) return equiv_rec(sa, sb, o, depth + 1);
 
-  bool pa = a.find("\\pm") != std::string::npos, pb = b.find("\\pm") != std::string::npos;
+  bool pa = find_pm(a, 0) != std::string::npos, pb = find_pm(b, 0) != std::string::npos;
   Parsed A = shape_of(a), B = shape_of(b);
   if ((pa || pb) && (A.shape == Shape::Scalar || A.shape == Shape::List || A.shape == Shape::Set) &&
       (B.shape == Shape::Scalar || B.shape == Shape::List || B.shape == Shape::Set)) {

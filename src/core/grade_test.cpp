@@ -229,6 +229,10 @@ TEST(GradeEquiv, PlusMinusAndEquations) {
   EXPECT_EQUIV("1 \\pm \\sqrt{19}", "1+\\sqrt{19}, 1-\\sqrt{19}");
   EXPECT_EQUIV("3 \\pm 2 \\sqrt{2}", "3 \\pm 2\\sqrt2");
   EXPECT_NOT_EQUIV("1 \\pm \\sqrt{19}", "1+\\sqrt{19}");
+  // Two \pm expand together into four values; \pmod is not \pm.
+  EXPECT_EQUIV("\\pm 1 \\pm \\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}, -1+\\sqrt{2}, -1-\\sqrt{2}");
+  EXPECT_NOT_EQUIV("\\pm 1 \\pm \\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}");
+  EXPECT_NOT_EQUIV("3 \\pmod 5", "3 + od 5");
   EXPECT_EQUIV("x=5", "5");
   EXPECT_EQUIV("k = 1", "1");
   EXPECT_EQUIV("f(x) = 2x", "2x");
