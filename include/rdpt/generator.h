@@ -38,6 +38,8 @@ struct GenerateOptions {
   std::string prefix;              // forced start of the response: generation continues it
   bool retokenize_safe = true;     // local models: keep only tokens that re-tokenize to themselves
   uint32_t max_resample = 16;      // local models: rejected draws per step before giving up
+  uint32_t retokenize_window = 64; // local models: check a draw on the last N tokens' text (0 = all
+                                   // the text; same result unless a word spans > N tokens)
 };
 
 struct Generation {

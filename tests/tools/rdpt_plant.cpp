@@ -2,7 +2,10 @@
 //
 //   rdpt_plant make  --questions Q.jsonl --model teacher=T.gguf --model student=S.gguf
 //                    [--model distilled=D.gguf] --out planted.jsonl [--responses 40 --sentences 10]
+//                    [--per-question 1 --sentence-tokens 60 --seed 1 --threads 1 --prompt-format F]
 //   rdpt_plant check --planted planted.jsonl --store scores.db [--alpha 0.1 --beta 0.2]
+//                    [--min-recall 0.5 | --min-recall teacher=0.5,student=0.5,distilled=0.9]
+//   rdpt_plant check-selection --planted planted.jsonl --selected selected.jsonl [--min-gain 0.1]
 //
 // make: each response is "<think>\n" + sentences + "</think>" + a final sentence. Every sentence
 // is written by one model, chosen at random with a per-response mix (so responses differ in how
@@ -13,12 +16,20 @@
 // record keeps, per byte span, which model wrote it ("planted"), and its teacher share. Records
 // whose teacher share is >= 0.5 are labelled correct (a planted link between provenance and
 // correctness, so that curves split by correctness differ).
+// --threads: llama.cpp threads per model (default 1: these models are tiny, and more threads
+// only wait on each other; the text does not depend on it). make prints the generated tokens/s.
 // check: types every scored action of the store with METHOD.md section 3 (or section 4 without
 // a distilled model) and prints a confusion matrix planted source x type: teacher-written
-// actions should come out Teacher, student-written Student, distilled-written Boosted.
+// actions should come out Teacher, student-written Student, distilled-written Boosted. With
+// --min-recall (one minimum for every source, or per source) it exits 3 when a source's share
+// recovered as its expected type is below its minimum, or a source given a minimum is absent.
+// check-selection: exits 3 unless the selected records' mean planted teacher share is at least
+// the whole set's plus --min-gain (default 0).
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -84,6 +95,7 @@ int run_make(int argc, char** argv) {
   rdpt::LlamaOptions lo;
   lo.prompt_format = prompt_format;
   lo.n_ctx = 4096;
+  lo.n_threads = std::stoi(get(a, "threads", "1"));
   std::vector<std::unique_ptr<rdpt::Generator>> gens;
   for (auto& [name, path] : models) gens.push_back(rdpt::make_llama_generator(path, lo));
 
@@ -99,6 +111,8 @@ int run_make(int argc, char** argv) {
   std::ofstream out(get(a, "out"), std::ios::binary);
   if (!out) die("cannot write " + get(a, "out"));
   std::mt19937_64 rng(seed);
+  uint64_t n_generated = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n_responses; ++i) {
     const auto& q = questions[size_t(i / per_question) % questions.size()];
     // Mix: model 0 (teacher) writes a share w of sentences; the rest is split among the others.
@@ -122,6 +136,7 @@ int run_make(int argc, char** argv) {
       go.prefix = response + start;
       auto g = gens[who]->generate(gens[who]->format_prompt(q.question, q.system), go);
       if (g.empty() || !g[0].ok()) die("generation failed: " + (g.empty() ? std::string("no output") : g[0].error));
+      n_generated += g[0].tokens.size();
       response = g[0].response + ".";
       spans.push_back({begin, uint32_t(response.size()), models[who].first});
       n_teacher += who == 0;
@@ -133,7 +148,9 @@ int run_make(int argc, char** argv) {
     out << rec.dump() << '\n';
     if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\rrdpt_plant: %d/%d responses", i + 1, n_responses);
   }
-  std::fprintf(stderr, "rdpt_plant: wrote %d responses\n", n_responses);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "rdpt_plant: wrote %d responses (%llu generated tokens in %.1f s: %.1f tokens/s)\n", n_responses,
+               (unsigned long long)n_generated, secs, double(n_generated) / std::max(secs, 1e-9));
   return 0;
 }
 
@@ -190,8 +207,31 @@ int run_check(int argc, char** argv) {
   std::printf("planted source -> rdpt type (alpha %.2f, beta %.2f), share of that source's actions\n", alpha, beta);
   // The type each source should come out as (distilled-only text: Boosted).
   const std::map<std::string, std::string> expected = {{"teacher", "Teacher"}, {"student", "Student"}, {"distilled", "Boosted"}};
-  double min_recall = std::stod(get(a, "min-recall", "0"));
+  // --min-recall X (every source) or NAME=X,NAME=X (those sources, which must be present).
+  std::map<std::string, double> min_recall;
+  double min_recall_all = 0;
+  {
+    std::string spec = get(a, "min-recall", "0");
+    for (size_t p = 0; p <= spec.size();) {
+      size_t q = spec.find(',', p);
+      if (q == std::string::npos) q = spec.size();
+      std::string item = spec.substr(p, q - p);
+      size_t eq = item.find('=');
+      try {
+        if (eq == std::string::npos) min_recall_all = std::stod(item);
+        else min_recall[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+      } catch (const std::exception&) {
+        die("--min-recall wants X or NAME=X,NAME=X, got '" + spec + "'");
+      }
+      p = q + 1;
+    }
+  }
   bool ok = true;
+  for (auto& [src, m] : min_recall)
+    if (!confusion.count(src) || !expected.count(src) || (src == "distilled" && !d)) {
+      std::fprintf(stderr, "rdpt_plant: --min-recall names '%s', which has no checked actions\n", src.c_str());
+      ok = false;
+    }
   for (auto& [src, row] : confusion) {
     uint64_t n = 0;
     for (auto& [k, v] : row) n += v;
@@ -201,12 +241,15 @@ int run_check(int argc, char** argv) {
     if (e != expected.end() && (src != "distilled" || d)) {
       double recall = double(row[e->second]) / n;
       std::printf("   [recovered as %s: %.1f%%]", e->second.c_str(), 100 * recall);
-      if (recall < min_recall) ok = false;
+      auto m = min_recall.find(src);
+      const double need = m != min_recall.end() ? m->second : min_recall_all;
+      if (need > 0) std::printf(" (min %.1f%%)", 100 * need);
+      if (recall < need) ok = false;
     }
     std::printf("\n");
   }
   if (!ok) {
-    std::fprintf(stderr, "rdpt_plant: recovery below --min-recall %.2f\n", min_recall);
+    std::fprintf(stderr, "rdpt_plant: recovery below --min-recall\n");
     return 3;
   }
   return 0;

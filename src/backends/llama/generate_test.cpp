@@ -1,5 +1,7 @@
 // Local sampling on fixture models: seeded determinism, tokens that re-tokenize to themselves
-// (their log-probs equal scoring the text), forced prefixes, stop strings, bad options.
+// (their log-probs equal scoring the text), forced prefixes, stop strings, bad options, and the
+// fast paths (prompt + prefix kept in the KV cache between calls, re-tokenization checks on a
+// window) giving exactly the text and log-probs of a fresh generator checking the whole text.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -171,6 +173,77 @@ TEST_F(GenerateTest, TopPNarrowsTheDraws) {
   o.top_p = 1;
   auto greedy = gen_->generate(p, o);
   for (size_t k = 0; k < 4; ++k) EXPECT_EQ(nucleus[k].response, greedy[0].response);
+}
+
+void expect_same(const std::vector<Generation>& a, const std::vector<Generation>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].response, b[k].response) << "sample " << k;
+    EXPECT_EQ(a[k].finish_reason, b[k].finish_reason);
+    EXPECT_EQ(a[k].n_rejected, b[k].n_rejected);
+    ASSERT_EQ(a[k].tokens.size(), b[k].tokens.size());
+    for (size_t t = 0; t < a[k].tokens.size(); ++t) {
+      EXPECT_EQ(a[k].tokens[t].offset, b[k].tokens[t].offset);
+      EXPECT_EQ(a[k].tokens[t].logprob, b[k].tokens[t].logprob);  // bit for bit
+    }
+  }
+}
+
+// rdpt_plant's pattern: each call continues the previous call's text. A generator that kept
+// the earlier prompt + prefix in its KV cache (small batches, so that whole batches are reused)
+// gives what a fresh generator gives for the last call, greedy and sampled, and so does a
+// repeat of the same call (which reuses the cached logits).
+TEST_F(GenerateTest, CachedPrefixGivesTheSameTextAsAFreshGenerator) {
+  LlamaOptions lo = opts();
+  lo.n_batch = 8;
+  auto warm = make_llama_generator(*path_, lo);
+  const std::string p = warm->format_prompt("Find the sum of 12 and 30.", "");
+  GenerateOptions o;
+  o.temperature = 0;
+  o.max_tokens = 30;
+  o.prefix = "<think>\nSo";
+  std::string response;
+  for (const char* start : {" Then", " Next", " Wait"}) {
+    response = warm->generate(p, o)[0].response + ".";
+    o.prefix = response + start;
+  }
+  ASSERT_GT(response.size(), 60u);
+  auto cold = make_llama_generator(*path_, lo);
+  for (double temp : {0.0, 1.0}) {
+    o.temperature = temp;
+    o.n = temp > 0 ? 3 : 1;
+    o.seed = 5;
+    auto a = warm->generate(p, o);
+    auto b = cold->generate(p, o);
+    expect_same(a, b);
+    expect_same(warm->generate(p, o), b);  // the very same call again
+  }
+  // A shorter prefix after a longer one (the cache is cut back) and another prompt.
+  o.prefix = "<think>\nSo";
+  expect_same(warm->generate(p, o), make_llama_generator(*path_, lo)->generate(p, o));
+  const std::string q = warm->format_prompt("Name a prime.", "");
+  expect_same(warm->generate(q, o), make_llama_generator(*path_, lo)->generate(q, o));
+}
+
+// The re-tokenization check on the last N tokens' text gives what checking the whole text
+// gives, also with a window of a few tokens and with sampled (less regular) text.
+TEST_F(GenerateTest, WindowedRetokenizeCheckGivesTheWholeTextResult) {
+  const std::string p = gen_->format_prompt("What is 7 x 8?", "");
+  for (uint64_t seed : {1, 2, 3}) {
+    GenerateOptions o;
+    o.n = 2;
+    o.seed = seed;
+    o.temperature = seed == 1 ? 0.0 : 1.5;
+    o.max_tokens = 60;
+    o.prefix = "<think>\nFirst, multiply.";
+    o.retokenize_window = 0;
+    auto whole = gen_->generate(p, o);
+    for (uint32_t w : {4u, 64u}) {
+      o.retokenize_window = w;
+      auto win = gen_->generate(p, o);
+      expect_same(win, whole);
+    }
+  }
 }
 
 }  // namespace
