@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything rdpt needs on a fresh Debian 12 machine, then builds rdpt.
 #   scripts/setup.sh [--cuda] [--build-type Release|Debug|RelWithDebInfo] [--build-dir DIR]
+#                    [--cmake-arg ARG]... [--target T]...   (default: build everything)
 # - Debian -dev packages via apt-get (only those missing; needs root or sudo).
 # - llama.cpp from the npm package node-llama-cpp (pinned below), built once into
 #   $RDPT_CACHE (default ~/.cache/rdpt) keyed by version and backend, reused after.
@@ -14,6 +15,7 @@ BACKEND=cpu
 BUILD_TYPE=Release
 BUILD_DIR=$ROOT/build
 EXTRA_CMAKE=()
+TARGETS=()
 JOBS=${RDPT_JOBS:-$(nproc)}
 
 while [ $# -gt 0 ]; do
@@ -22,7 +24,8 @@ while [ $# -gt 0 ]; do
     --build-type) BUILD_TYPE=$2; shift ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --cmake-arg) EXTRA_CMAKE+=("$2"); shift ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    --target) TARGETS+=(--target "$2"); shift ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -97,8 +100,8 @@ fi
 log "configuring rdpt ($BUILD_TYPE) in $BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
   -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
-  "${EXTRA_CMAKE[@]}" >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS"
+  ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"} >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS[@]+"${TARGETS[@]}"}
 cat > "$BUILD_DIR/rdpt-env.sh" <<ENV
 # Written by scripts/setup.sh: where this build's llama.cpp lives (the demo reads it).
 RDPT_LLAMA_SRC='$LLAMA_SRC'

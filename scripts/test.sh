@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything rdpt needs (scripts/setup.sh) and runs all tests with ctest.
 #   scripts/test.sh [--fast] [ctest args...]
-#     --fast   skip the sanitizer build (ASan+UBSan); by default it runs after the plain suite
+#     --fast   skip the sanitizer builds; by default, after the plain suite, the whole suite runs
+#              again under ASan+UBSan (build-asan/), then the tests of concurrent code (llama
+#              scorer, generation, HTTP client and engines) under ThreadSanitizer (build-tsan/)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -25,4 +27,11 @@ if [ "$SANITIZE" = 1 ]; then
     --cmake-arg -DRDPT_BUILD_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" --timeout 1800 -LE browser "${ARGS[@]}"
+
+  echo "[test] running the concurrent scorer/HTTP tests under ThreadSanitizer (build-tsan/)" >&2
+  bash scripts/setup.sh --build-dir "$ROOT/build-tsan" --build-type RelWithDebInfo --cmake-arg -DRDPT_TSAN=ON \
+    --cmake-arg -DRDPT_BUILD_BENCH=OFF --target llama_test --target http_test --target cli_test --target rdpt
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
+    ctest --test-dir "$ROOT/build-tsan" --output-on-failure -j "$JOBS" --timeout 1800 \
+    -R '^(LlamaScorerTest|GenerateTest|HttpScorerTest|HttpCli)\.' "${ARGS[@]}"
 fi
