@@ -60,7 +60,14 @@ for N in "${TOKENS[@]}"; do
   B=$("$LB/bin/llama-bench" -m "$MODEL" -p "$N" -n 0 -b "$BATCH" -ub "$UBATCH" -ngl "$NGL" -t "$THREADS" -fa "$FA" -r "$REPS" -o csv 2>/dev/null \
       | python3 -c 'import csv,sys; r=list(csv.DictReader(sys.stdin)); print(r[-1]["avg_ts"])')
   P=$("$LB/bin/llama-perplexity" -m "$MODEL" -f "$TXT" -c "$N" --chunks 1 -b "$BATCH" -ub "$UBATCH" -ngl "$NGL" -t "$THREADS" -fa "$([ "$FA" = 1 ] && echo on || echo off)" 2>&1 \
-      | sed -n 's/.*prompt eval time.*, *\([0-9.]*\) tokens per second.*/\1/p' | tail -1)
+      | python3 -c '
+import re, sys
+t = sys.stdin.read()
+m = re.findall(r"prompt eval time.*?([0-9.]+) tokens per second", t)
+if m: print(m[-1])  # older builds print llama_perf timings
+else:
+    m = re.search(r"([0-9.]+) seconds per pass", t)  # this build: one pass of N tokens (one chunk)
+    print(int(sys.argv[1]) / float(m.group(1)) if m else 0)' "$N")
   python3 -c "
 r,b,p=float('${R:-0}' or 0),float('${B:-0}' or 0),float('${P:-0}' or 0)
 print('%-8s %12.1f %12.1f %12.1f %10.2f %10.2f' % ('$N', r, b, p, r/b if b else 0, r/p if p else 0))"
