@@ -37,18 +37,13 @@ void place_tokens(Generation& g, const std::string& prefix, const std::string& g
   }
 }
 
-class HttpGenerator final : public Generator {
+class HttpGenerator final : public Generator, private HttpModelBase {
  public:
-  explicit HttpGenerator(const HttpOptions& o) : opt_(o) {
-    if (o.endpoints.empty()) throw UsageError("HTTP generator: no endpoint");
-    key_ = api_key_from_env(o.api_key_env);
-    if (!o.tokenizer.empty()) tok_ = open_tokenizer(o.tokenizer);
-    client_ = std::make_unique<HttpClient>(o, key_);
-  }
+  explicit HttpGenerator(const HttpOptions& o) : HttpModelBase(o, "generator") {}
 
   ModelInfo describe() const override {
     ModelInfo m;
-    m.backend = opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai";
+    m.backend = backend_name();
     std::string eps;
     for (const auto& e : opt_.endpoints) eps += (eps.empty() ? "" : ",") + e;
     m.location = eps + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
@@ -142,11 +137,6 @@ class HttpGenerator final : public Generator {
     return out;
   }
 
- private:
-  HttpOptions opt_;
-  std::string key_;
-  std::unique_ptr<LocalTokenizer> tok_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 }  // namespace

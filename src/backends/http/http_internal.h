@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rdpt/error.h"
 #include "rdpt/http.h"
 
 namespace rdpt::http_detail {
@@ -131,5 +132,23 @@ std::string apply_chat_template(const std::string& tmpl, std::string_view questi
 // Prompt text for a question from HttpOptions (format, template, tokenizer template).
 std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
                                std::string_view system);
+
+// What an HTTP scorer and an HTTP generator both hold: the options, the API key (read from the
+// environment), the served model's local tokenizer when one is given, and the request engine.
+class HttpModelBase {
+ protected:
+  HttpModelBase(const HttpOptions& o, const char* what) : opt_(o) {
+    if (o.endpoints.empty()) throw UsageError(std::string("HTTP ") + what + ": no endpoint");
+    key_ = api_key_from_env(o.api_key_env);
+    if (!o.tokenizer.empty()) tok_ = open_tokenizer(o.tokenizer);
+    client_ = std::make_unique<HttpClient>(o, key_);
+  }
+  std::string backend_name() const { return opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai"; }
+
+  HttpOptions opt_;
+  std::string key_;
+  std::unique_ptr<LocalTokenizer> tok_;
+  std::unique_ptr<HttpClient> client_;
+};
 
 }  // namespace rdpt::http_detail

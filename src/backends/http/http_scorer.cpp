@@ -22,18 +22,13 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
   return s;
 }
 
-class HttpScorer final : public Scorer {
+class HttpScorer final : public Scorer, private HttpModelBase {
  public:
-  explicit HttpScorer(const HttpOptions& o) : opt_(o) {
-    if (o.endpoints.empty()) throw UsageError("HTTP scorer: no endpoint");
-    key_ = api_key_from_env(o.api_key_env);
-    if (!o.tokenizer.empty()) tok_ = open_tokenizer(o.tokenizer);
-    client_ = std::make_unique<HttpClient>(o, key_);
-  }
+  explicit HttpScorer(const HttpOptions& o) : HttpModelBase(o, "scorer") {}
 
   ModelInfo describe() const override {
     ModelInfo m;
-    m.backend = opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai";
+    m.backend = backend_name();
     std::vector<std::string> eps = opt_.endpoints;
     std::sort(eps.begin(), eps.end());
     m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
@@ -64,11 +59,6 @@ class HttpScorer final : public Scorer {
 
   std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
 
- private:
-  HttpOptions opt_;
-  std::string key_;
-  std::unique_ptr<LocalTokenizer> tok_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress) {

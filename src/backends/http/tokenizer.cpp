@@ -2,7 +2,6 @@
 // (llama_model_params.vocab_only), with the llama backend's offset-exact tokenization, and
 // prompt formatting (raw format, llama.cpp chat template).
 #include <filesystem>
-#include <mutex>
 
 #include "backends/http/http_internal.h"
 #include "rdpt/error.h"
@@ -23,25 +22,13 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 }
 
 #ifdef RDPT_WITH_LLAMA
-void quiet_llama_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llama_backend_init();
-    // Drop llama.cpp's info lines (loading a vocabulary prints dozens); keep nothing else here:
-    // the llama backend installs its own sink when it is used.
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-  });
-}
-
 class LlamaVocab final : public LocalTokenizer {
  public:
   explicit LlamaVocab(const std::string& path) : path_(path) {
     if (!std::filesystem::is_regular_file(path)) throw UsageError("tokenizer file not found: '" + path + "'");
-    quiet_llama_once();
     llama_model_params mp = llama_model_default_params();
     mp.vocab_only = true;
-    model_ = llama_model_load_from_file(path.c_str(), mp);
-    if (!model_) throw BackendError("llama.cpp could not load the vocabulary of '" + path + "' (not a GGUF?)");
+    model_ = llama_detail::load_model(path, mp, nullptr);  // llama.cpp's lines stay silent
     vocab_ = llama_model_get_vocab(model_);
   }
   ~LlamaVocab() override { llama_model_free(model_); }
@@ -51,12 +38,7 @@ class LlamaVocab final : public LocalTokenizer {
     return {std::move(t.ids), std::move(t.offsets)};
   }
   std::string description() const override {
-    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
-    int vt = int(llama_vocab_type(vocab_));
-    char pre[128] = "";
-    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
-    return std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" +
-           std::to_string(llama_vocab_n_tokens(vocab_));
+    return llama_detail::tokenizer_description(model_);
   }
   std::string fingerprint() const override {
     if (fp_.empty()) fp_ = gguf_fingerprint(path_);

@@ -130,13 +130,9 @@ class LlamaGenerator final : public Generator {
   LlamaGenerator(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
     if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
-    static std::once_flag once;
-    std::call_once(once, [] { llama_backend_init(); });
-    if (!o.log) llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.n_gpu_layers;
-    model_ = llama_model_load_from_file(path.c_str(), mp);
-    if (!model_) throw BackendError("llama.cpp could not load model '" + path + "' (not a GGUF model it supports?)");
+    model_ = llama_detail::load_model(path, mp, o.log);
     vocab_ = llama_model_get_vocab(model_);
     const uint32_t n_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
     llama_context_params cp = llama_context_default_params();
@@ -172,12 +168,7 @@ class LlamaGenerator final : public Generator {
     auto abs = std::filesystem::absolute(path_, ec);
     m.location = ec ? path_ : abs.string();
     m.fingerprint = gguf_fingerprint(path_);
-    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
-    int vt = int(llama_vocab_type(vocab_));
-    char pre[128] = "";
-    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
-    m.tokenizer = std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" +
-                  std::to_string(llama_vocab_n_tokens(vocab_));
+    m.tokenizer = llama_detail::tokenizer_description(model_);
     m.chat_template = template_desc_;
     return m;
   }

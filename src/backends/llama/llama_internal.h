@@ -1,5 +1,6 @@
-// Pieces of the llama.cpp backend that tests check directly: tokenization with byte offsets,
-// the per-row log-softmax reduction, and the file fingerprint. Not a public API.
+// Pieces of the llama.cpp backend shared by the scorer, the generator and the HTTP backend's
+// tokenizer, or checked by tests directly: model loading, tokenization with byte offsets, the
+// per-row log-softmax reduction, and the file fingerprint. Not a public API.
 #pragma once
 
 #include <cstdint>
@@ -7,9 +8,20 @@
 #include <string_view>
 #include <vector>
 
-struct llama_vocab;
+#include <llama.h>
+
+#include "rdpt/progress.h"
 
 namespace rdpt::llama_detail {
+
+// Initialises llama.cpp once, routes its warnings and errors to `log` (a null sink keeps the
+// one set before; none at all is silent) and loads the GGUF at `path`. Throws BackendError
+// naming the file and llama.cpp's first logged error ("invalid magic characters", "failed to
+// read key-value pairs", ...) when it cannot be loaded.
+llama_model* load_model(const std::string& path, const llama_model_params& params, const LogSink& log);
+
+// "bpe:qwen2:151936": the vocabulary's type, pre-tokenizer and size.
+std::string tokenizer_description(const llama_model* model);
 
 struct TokenizedText {
   std::vector<int32_t> ids;        // llama_token ids

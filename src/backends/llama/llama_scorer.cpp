@@ -60,16 +60,40 @@ void init_backend_once(const LogSink& sink) {
   if (sink) g_log_sink = sink;
 }
 
-// Marks the start of a llama.cpp call whose first logged error, if any, first_error() returns.
-void mark_errors() {
-  std::lock_guard<std::mutex> lock(g_log_mutex);
-  g_mark = g_n_errors;
-  g_first_error.clear();
+}  // namespace
+
+namespace llama_detail {
+
+llama_model* load_model(const std::string& path, const llama_model_params& params, const LogSink& log) {
+  init_backend_once(log);
+  {
+    std::lock_guard<std::mutex> lock(g_log_mutex);
+    g_mark = g_n_errors;
+    g_first_error.clear();
+  }
+  if (llama_model* m = llama_model_load_from_file(path.c_str(), params)) return m;
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(g_log_mutex);
+    if (g_n_errors > g_mark) why = ": " + g_first_error;
+  }
+  throw BackendError("llama.cpp could not load " + std::string(params.vocab_only ? "the vocabulary of " : "model ") +
+                     "'" + path + "'" + why + " (a truncated file, or not a GGUF model llama.cpp supports?)");
 }
-std::string first_error() {
-  std::lock_guard<std::mutex> lock(g_log_mutex);
-  return g_n_errors > g_mark ? g_first_error : std::string();
+
+std::string tokenizer_description(const llama_model* model) {
+  static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  const int vt = int(llama_vocab_type(vocab));
+  char pre[128] = "";
+  llama_model_meta_val_str(model, "tokenizer.ggml.pre", pre, sizeof pre);
+  return std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" +
+         std::to_string(llama_vocab_n_tokens(vocab));
 }
+
+}  // namespace llama_detail
+
+namespace {
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
   for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
@@ -113,16 +137,9 @@ class LlamaScorer final : public Scorer {
     if (o.n_seq_max == 0 || o.n_seq_max + 1 > llama_max_parallel_sequences())
       throw UsageError("n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences() - 1) + ", got " +
                        std::to_string(o.n_seq_max));
-    init_backend_once(o.log);
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.n_gpu_layers;
-    mark_errors();
-    model_ = llama_model_load_from_file(path.c_str(), mp);
-    if (!model_) {
-      const std::string why = first_error();
-      throw BackendError("llama.cpp could not load model '" + path + "'" + (why.empty() ? "" : ": " + why) +
-                         " (a truncated file, or not a GGUF model llama.cpp supports?)");
-    }
+    model_ = llama_detail::load_model(path, mp, o.log);
     vocab_ = llama_model_get_vocab(model_);
     n_vocab_ = llama_vocab_n_tokens(vocab_);
     const uint32_t n_train = uint32_t(std::max(0, llama_model_n_ctx_train(model_)));
@@ -176,11 +193,7 @@ class LlamaScorer final : public Scorer {
     m.location = ec ? path_ : abs.string();
     if (fingerprint_.empty()) fingerprint_ = gguf_fingerprint(path_);
     m.fingerprint = fingerprint_;
-    static const char* kTypes[] = {"none", "spm", "bpe", "wpm", "ugm", "rwkv", "plamo2"};
-    int vt = int(llama_vocab_type(vocab_));
-    char pre[128] = "";
-    llama_model_meta_val_str(model_, "tokenizer.ggml.pre", pre, sizeof pre);
-    m.tokenizer = std::string(vt >= 0 && vt < 7 ? kTypes[vt] : "?") + ":" + pre + ":" + std::to_string(n_vocab_);
+    m.tokenizer = llama_detail::tokenizer_description(model_);
     m.chat_template = template_desc_;
     char desc[256] = "";
     llama_model_desc(model_, desc, sizeof desc);
