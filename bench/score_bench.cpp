@@ -1,7 +1,7 @@
 // score_bench: rdpt's scoring throughput (tokens/s) on one model and one text of N tokens.
 // Used by bench/score_bench.sh, which runs llama-bench and llama-perplexity on the same model
 // and token count and prints the ratios. Own main (no Google Benchmark needed on a GPU box).
-//   score_bench MODEL.gguf [--tokens N] [--batch N] [--ubatch N] [--ngl N] [--threads N] [--reps N] [--fa 0|1]
+//   score_bench MODEL.gguf [--tokens N] [--batch N] [--ubatch N] [--ngl N] [--threads N] [--reps N] [--fa 0|1] [--reduce device|host|auto]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   return 1;
 #else
   if (argc < 2) {
-    std::fprintf(stderr, "usage: score_bench MODEL.gguf [--tokens N] [--batch N] [--ubatch N] [--ngl N] [--threads N] [--reps N] [--fa 0|1]\n");
+    std::fprintf(stderr, "usage: score_bench MODEL.gguf [--tokens N] [--batch N] [--ubatch N] [--ngl N] [--threads N] [--reps N] [--fa 0|1] [--reduce device|host|auto]\n");
     return 2;
   }
   std::string model = argv[1];
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") o.n_threads = int(v);
     else if (a == "--reps") reps = int(v);
     else if (a == "--fa") o.flash_attn = int(v);
+    else if (a == "--reduce") o.reduce_on_device = std::strcmp(argv[i + 1], "device") == 0 ? 1 : std::strcmp(argv[i + 1], "host") == 0 ? 0 : -1;
     else {
       std::fprintf(stderr, "score_bench: unknown option %s\n", a.c_str());
       return 2;

@@ -50,6 +50,7 @@ struct ScorerCapabilities {
   uint32_t n_seq_max = 1;       // responses decoded side by side
   bool gpu_offload = false;     // some layers run on a GPU
   bool kv_prefix_sharing = false;  // responses of one group reuse the prompt's KV cache
+  bool device_reduction = false;   // log-softmax taken on the model's device, not the host
 };
 
 class Scorer {
@@ -76,6 +77,12 @@ struct LlamaOptions {
   int n_gpu_layers = 0;        // layers offloaded to a GPU (-1 = all); needs a CUDA build of llama.cpp
   int flash_attn = -1;         // flash attention: 1 on, 0 off, -1 = off on the CPU, llama.cpp's choice with -ngl
   bool kv_f32 = false;         // keep the KV cache in f32 (exact, twice the memory) instead of f16
+  // Where each output row is reduced to its target's log-softmax: 1 = inside llama.cpp's graph
+  // on the device holding the output layer (a GPU with -ngl, else ggml's CPU threads; only
+  // n_batch floats come back per decode, not n_batch x n_vocab logits; needs n_ubatch ==
+  // n_batch <= n_vocab; llama.cpp's host output buffer grows to 4 x n_batch x n_vocab floats),
+  // 0 = on the host from copied logits (n_threads threads), -1 = 1 when its needs are met, else 0.
+  int reduce_on_device = -1;
   bool truncate = false;       // score a too-long response up to the context limit (else an error)
   bool share_prompt = true;    // reuse the prompt's KV cache for responses of one group
   // Prompt: exactly one of these is used, in this order of precedence:

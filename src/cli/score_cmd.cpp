@@ -138,6 +138,14 @@ int run_score(int argc, char** argv) {
                  "batch shape; llama.cpp's choice with --ngl)")
       ->check(CLI::IsMember({"on", "off", "auto"}))
       ->group("Performance");
+  std::string reduce = "auto";
+  app.add_option("--reduce", reduce,
+                 "where each token's log-softmax is taken: device (inside llama.cpp's graph, on the device holding "
+                 "the output layer, a GPU with --ngl; only the log-probs come back, not the logits; needs --ubatch "
+                 "equal to --batch), host (from logits copied back, on CPU threads), auto (default: device when "
+                 "--ubatch equals --batch, else host)")
+      ->check(CLI::IsMember({"auto", "device", "host"}))
+      ->group("Performance");
   app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
   app.add_flag("--truncate", lo.truncate,
                "score a response longer than the context up to the limit and mark it truncated (default: the pair "
@@ -167,6 +175,7 @@ int run_score(int argc, char** argv) {
   lo.template_name = template_name;
   lo.prompt_format = unescape(prompt_format);
   lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+  lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
   // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
   lo.log = [verbose](LogLevel lv, std::string_view msg) {
     if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,5 +45,32 @@ std::string token_piece(const llama_vocab* vocab, int32_t token);
 double target_logprob(const float* row, int64_t n, int32_t target);
 // logsumexp(row[0..n)).
 double logsumexp(const float* row, int64_t n);
+
+// Target log-probs reduced on the device inside llama.cpp's graph (device_logprob.cpp says
+// how). Construct with the sequence ids that decode response tokens, pass configs() to
+// llama_context_params.samplers, then check supported(). Before each llama_decode, set_targets
+// (one per output row, in batch order); after it, results() gives the rows' log-probs.
+class DeviceLogprob {
+ public:
+  struct State;
+  DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids);
+  ~DeviceLogprob();  // after the context is freed or detach()ed
+  DeviceLogprob(const DeviceLogprob&) = delete;
+  DeviceLogprob& operator=(const DeviceLogprob&) = delete;
+
+  std::vector<llama_sampler_seq_config>& configs() { return configs_; }
+  bool supported() const;                    // every op runs on the output layer's device
+  const std::string& unsupported_op() const;  // else the first op that does not ("ARGMAX on CUDA0")
+  void detach(llama_context* ctx);            // back to raw logits for every sequence
+  void set_targets(std::vector<int32_t> targets);
+  // The log-probs of the n output rows of the last decode; first_output is the batch index of
+  // its first output row. Throws BackendError if llama.cpp returned fewer.
+  const float* results(llama_context* ctx, int32_t first_output, size_t n) const;
+
+ private:
+  std::shared_ptr<State> state_;
+  std::vector<llama_sampler*> chains_;
+  std::vector<llama_sampler_seq_config> configs_;
+};
 
 }  // namespace rdpt::llama_detail

@@ -4,8 +4,9 @@
 // row gives the first response token's log-prob); each response gets a sequence slot that
 // starts as a copy of sequence 0 (llama_memory_seq_cp: the prompt's KV cells are shared), and
 // the responses' tokens are packed into batches of n_batch tokens across slots. Each output row
-// is reduced to its target's log-softmax right after llama_decode, on n_threads threads, so
-// at most n_batch rows of logits exist at any time.
+// is reduced to its target's log-softmax either inside llama.cpp's graph on the device
+// (DeviceLogprob: n_batch floats come back per decode) or right after llama_decode on
+// n_threads host threads from the logits llama.cpp copied back (n_batch rows at most).
 #include <llama.h>
 
 #include <algorithm>
@@ -159,8 +160,35 @@ class LlamaScorer final : public Scorer {
                          : o.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     if (o.kv_f32) cp.type_k = cp.type_v = GGML_TYPE_F32;
     cp.no_perf = true;
+    // Device reduction: one ubatch per decode (its targets are the decode's) and n_batch <= n_vocab.
+    const uint32_t n_batch_eff = std::min(o.n_batch, cp.n_ctx);
+    const bool device_ok = cp.n_ubatch == o.n_batch && n_batch_eff <= uint32_t(n_vocab_);
+    if (o.reduce_on_device == 1 && !device_ok)
+      throw UsageError("reducing log-probs on the device needs --ubatch equal to --batch and --batch <= the "
+                       "vocabulary size (" + std::to_string(n_vocab_) + "); got batch " + std::to_string(o.n_batch) +
+                       ", ubatch " + std::to_string(cp.n_ubatch));
+    if (o.reduce_on_device == 1 || (o.reduce_on_device < 0 && device_ok)) {
+      std::vector<int32_t> seqs;
+      for (uint32_t s = 1; s <= o.n_seq_max; ++s) seqs.push_back(int32_t(s));  // 0 (the prompt) stays on the host
+      device_ = std::make_unique<llama_detail::DeviceLogprob>(n_vocab_, seqs);
+      cp.n_outputs_max_per_seq = 0;  // every token of a response is an output (llama.cpp's default is 1)
+      cp.samplers = device_->configs().data();
+      cp.n_samplers = device_->configs().size();
+    }
     ctx_ = llama_init_from_model(model_, cp);
+    if (ctx_ && device_ && !device_->supported()) {
+      if (o.log)
+        o.log(LogLevel::Warn, "rdpt: the output device lacks " + device_->unsupported_op() +
+                                  "; log-probs are reduced on the host\n");
+      device_->detach(ctx_);
+      llama_free(ctx_);
+      device_.reset();
+      cp.samplers = nullptr;
+      cp.n_samplers = 0;
+      ctx_ = llama_init_from_model(model_, cp);
+    }
     if (!ctx_) {
+      device_.reset();
       llama_model_free(model_);
       throw BackendError("llama.cpp could not create a context for '" + path + "' (n_ctx " + std::to_string(n_ctx_) +
                          ", n_batch " + std::to_string(o.n_batch) + "; out of memory?)");
@@ -182,6 +210,7 @@ class LlamaScorer final : public Scorer {
   ~LlamaScorer() override {
     llama_batch_free(batch_);
     llama_free(ctx_);
+    device_.reset();  // the sampler chains outlive the context that uses them
     llama_model_free(model_);
   }
 
@@ -202,6 +231,7 @@ class LlamaScorer final : public Scorer {
                         {"n_ctx_train", llama_model_n_ctx_train(model_)},
                         {"n_ctx", n_ctx_},
                         {"n_gpu_layers", opt_.n_gpu_layers},
+                        {"reduce", device_ ? "device" : "host"},
                         {"llama_cpp", llama_version()}};
     m.info_json = j.dump();
     return m;
@@ -239,6 +269,7 @@ class LlamaScorer final : public Scorer {
     c.n_seq_max = opt_.n_seq_max;
     c.gpu_offload = opt_.n_gpu_layers != 0 && llama_supports_gpu_offload();
     c.kv_prefix_sharing = opt_.share_prompt;
+    c.device_reduction = device_ != nullptr;
     return c;
   }
 
@@ -285,6 +316,7 @@ class LlamaScorer final : public Scorer {
   int n_threads_ = 1;
   std::string template_, template_desc_;
   mutable std::string fingerprint_;
+  std::unique_ptr<llama_detail::DeviceLogprob> device_;  // null: reduce on the host
 };
 
 std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Progress& progress) {
@@ -422,8 +454,18 @@ void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Wo
       }
       if (batch_.n_tokens >= int32_t(n_batch_)) break;
     }
-    decode_or_throw("response");
-    reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+    if (jobs.empty()) throw BackendError("internal: empty response batch");
+    if (device_) {
+      std::vector<int32_t> targets(jobs.size());
+      for (size_t j = 0; j < jobs.size(); ++j) targets[j] = jobs[j].target;
+      device_->set_targets(std::move(targets));
+      decode_or_throw("response");
+      const float* lp = device_->results(ctx_, jobs.front().batch_index, jobs.size());
+      for (size_t j = 0; j < jobs.size(); ++j) *jobs[j].out = double(lp[j]);
+    } else {
+      decode_or_throw("response");
+      reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+    }
     // Retire the finished ones.
     for (size_t j = 0; j < active.size();) {
       Work& w = works[active[j]];

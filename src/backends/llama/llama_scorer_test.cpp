@@ -126,14 +126,20 @@ class LlamaScorerTest : public ::testing::Test {
 };
 std::string LlamaScorerTest::teacher_, LlamaScorerTest::student_;
 
-TEST_F(LlamaScorerTest, MatchesOnePositionAtATimeReference) {
+// Both reductions: on the host from the copied logits, and inside llama.cpp's graph (the
+// backend-sampling path a GPU uses; here it runs on ggml's CPU backend).
+class ReferenceTest : public LlamaScorerTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ReferenceTest, MatchesOnePositionAtATimeReference) {
   rdpt::LlamaOptions o;
   o.n_batch = 64;
   o.n_seq_max = 3;
   o.n_threads = 2;
   o.kv_f32 = true;
   o.flash_attn = 0;
+  o.reduce_on_device = GetParam();
   auto sc = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_EQ(sc->capabilities().device_reduction, GetParam() == 1);
   auto items = sample_items();
   auto res = sc->score(items);
   ASSERT_EQ(res.size(), items.size());
@@ -151,6 +157,30 @@ TEST_F(LlamaScorerTest, MatchesOnePositionAtATimeReference) {
   EXPECT_EQ(res[4].tokens.size(), 1u);
 }
 
+INSTANTIATE_TEST_SUITE_P(Reduce, ReferenceTest, ::testing::Values(0, 1),
+                         [](const auto& info) { return info.param ? std::string("Device") : std::string("Host"); });
+
+TEST_F(LlamaScorerTest, DeviceReductionNeedsOneUbatchPerDecode) {
+  rdpt::LlamaOptions o;
+  o.reduce_on_device = 1;
+  o.n_batch = 64;
+  o.n_ubatch = 32;
+  try {
+    rdpt::make_llama_scorer(teacher_, o);
+    FAIL() << "expected a UsageError";
+  } catch (const rdpt::UsageError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("--ubatch equal to --batch"));
+  }
+  o.reduce_on_device = -1;  // auto: the host reduces when the ubatch differs from the batch
+  auto split = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_FALSE(split->capabilities().device_reduction);
+  EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"reduce\":\"host\""));
+  o.n_ubatch = 64;  // ... and the device when they are equal
+  auto whole = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_TRUE(whole->capabilities().device_reduction);
+  EXPECT_THAT(whole->describe().info_json, ::testing::HasSubstr("\"reduce\":\"device\""));
+}
+
 // Batch size, parallel sequences, prompt KV sharing and threads change nothing beyond 1e-3,
 // with an f32 KV cache and with the defaults (f16 KV cache, no flash attention on the CPU;
 // llama.cpp's CPU flash attention moved log-probs by up to 2e-2 between batch shapes here).
@@ -160,9 +190,12 @@ void check_invariance(const std::string& model, const std::vector<rdpt::ScoreIte
     uint32_t batch, seqs;
     int threads;
     bool share;
+    int device = 0;
   };
-  for (Cfg c : {Cfg{512, 8, 2, true}, Cfg{7, 1, 1, false}, Cfg{33, 2, 2, true}, Cfg{5, 4, 1, true}}) {
+  for (Cfg c : {Cfg{512, 8, 2, true}, Cfg{7, 1, 1, false}, Cfg{33, 2, 2, true}, Cfg{5, 4, 1, true},
+                Cfg{512, 8, 2, true, 1}, Cfg{7, 3, 1, true, 1}, Cfg{33, 2, 2, false, 1}}) {
     rdpt::LlamaOptions o;
+    o.reduce_on_device = c.device;
     o.n_batch = c.batch;
     o.n_seq_max = c.seqs;
     o.n_threads = c.threads;

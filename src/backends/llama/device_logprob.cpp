@@ -1,0 +1,182 @@
+// Target log-probs reduced inside llama.cpp's graph, on the device that holds the output layer.
+//
+// llama.cpp's backend-sampling interface (llama.h, experimental) hands a sampler each output
+// row's logits as a tensor of the graph being built. Every sequence the scorer decodes gets a
+// sampler chain holding one TargetLogprob sampler; all of them share one State. The first call
+// of a graph build that sees output row 0 builds, once, on the whole logits matrix X [V, R]:
+//
+//   p  = softmax(X)             per row, f32 (max-subtracted by ggml)
+//   a  = argmax(X)              per row
+//   lp = X[t] - X[a] + log p[a] = X[t] - logsumexp(X)   (p[a] >= 1/V, so log p[a] is exact)
+//
+// with t the targets (an I32 input set before each decode) and hands lp [R] back as row 0's
+// "sampled logits"; the other rows hand back nothing. llama.cpp then copies R floats to the
+// host instead of R x V logits (2.5 GB per 4096 tokens of a 152k vocabulary), and no raw
+// logits at all, since every sequence with outputs has a backend sampler.
+//
+// Preconditions the scorer keeps: one ubatch per llama_decode (n_ubatch == n_batch, so
+// backend_set_input's targets are the decode's), a unified KV cache (llama.cpp then keeps
+// the batch's output order), and R <= V (row 0's slot in llama.cpp's buffer holds V floats).
+#include <ggml-backend.h>
+#include <ggml.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+
+namespace rdpt::llama_detail {
+
+struct DeviceLogprob::State {
+  std::vector<int32_t> targets;   // for the next decode's output rows, in batch order
+  int32_t n_vocab = 0;
+  ggml_tensor* inp = nullptr;     // targets input of the most recently built graph
+  ggml_tensor* result = nullptr;  // its log-probs [R]
+  bool supported = true;          // every op runs on the output device
+  std::string unsupported;        // the first op that does not
+};
+
+namespace {
+
+struct SamplerCtx {
+  std::shared_ptr<DeviceLogprob::State> state;
+};
+
+DeviceLogprob::State& state_of(llama_sampler* s) { return *static_cast<SamplerCtx*>(s->ctx)->state; }
+
+// The reduction over logits X (contiguous, V x R); returns lp [R] and sets *inp to the I32 [1, R]
+// targets input.
+ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** inp) {
+  const int64_t V = x->ne[0], R = ggml_nelements(x) / V;
+  if (!ggml_is_contiguous(x)) x = ggml_cont(ctx, x);
+  ggml_tensor* x2 = ggml_reshape_2d(ctx, x, V, R);
+  ggml_tensor* t = ggml_new_tensor_2d(ctx, GGML_TYPE_I32, 1, R);
+  ggml_set_name(t, "rdpt_targets");
+  ggml_set_input(t);
+  *inp = t;
+  ggml_tensor* p = ggml_soft_max(ctx, x2);
+  ggml_tensor* a = ggml_reshape_2d(ctx, ggml_argmax(ctx, x2), 1, R);
+  ggml_tensor* x3 = ggml_reshape_3d(ctx, x2, 1, V, R);  // one "row" per logit: batched get_rows picks X[t_r, r]
+  ggml_tensor* p3 = ggml_reshape_3d(ctx, p, 1, V, R);
+  ggml_tensor* xt = ggml_get_rows(ctx, x3, t);
+  ggml_tensor* xa = ggml_get_rows(ctx, x3, a);
+  ggml_tensor* pa = ggml_get_rows(ctx, p3, a);
+  ggml_tensor* lp = ggml_add(ctx, ggml_sub(ctx, xt, xa), ggml_log(ctx, pa));
+  lp = ggml_reshape_1d(ctx, lp, R);
+  ggml_set_name(lp, "rdpt_target_logprob");
+  return lp;
+}
+
+const char* iface_name(const llama_sampler*) { return "rdpt-target-logprob"; }
+
+void iface_apply(llama_sampler*, llama_token_data_array*) {}  // host sampling: never used
+
+void iface_free(llama_sampler* s) { delete static_cast<SamplerCtx*>(s->ctx); }
+
+bool iface_backend_init(llama_sampler* s, ggml_backend_buffer_type_t buft, uint32_t) {
+  auto& st = state_of(s);
+  ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+  if (!dev) return st.supported;  // the CPU backend runs every op
+  // The same ops on a small probe graph, checked against the device.
+  ggml_init_params ip = {64 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true};
+  ggml_context* ctx = ggml_init(ip);
+  if (!ctx) return st.supported = false;
+  ggml_cgraph* gf = ggml_new_graph(ctx);
+  ggml_tensor* inp = nullptr;
+  ggml_build_forward_expand(gf, build_reduction(ctx, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, st.n_vocab, 2), &inp));
+  for (int i = 0; i < ggml_graph_n_nodes(gf) && st.supported; ++i) {
+    ggml_tensor* op = ggml_graph_node(gf, i);
+    if (!ggml_backend_dev_supports_op(dev, op)) {
+      st.supported = false;
+      st.unsupported = std::string(ggml_op_desc(op)) + " on " + ggml_backend_dev_name(dev);
+    }
+  }
+  ggml_free(ctx);
+  return st.supported;
+}
+
+void iface_backend_apply(llama_sampler* s, ggml_context* ctx, ggml_cgraph*, llama_sampler_data* data) {
+  auto& st = state_of(s);
+  ggml_tensor* row = data->logits;
+  // A row view into llama.cpp's logits; in its probe graph, a plain 1-D tensor.
+  if (row->view_src && row->view_offs != 0) {
+    data->logits = nullptr;  // rows other than 0: their log-probs travel with row 0's
+    return;
+  }
+  if (!st.result) {
+    ggml_tensor* x = row->view_src ? row->view_src : row;
+    // llama.cpp pads the logits with a dummy row for its own samplers; reduce the real rows.
+    if (x->op == GGML_OP_PAD && x->src[0] && x->src[0]->ne[0] == x->ne[0]) x = x->src[0];
+    st.result = build_reduction(ctx, x, &st.inp);
+  }
+  data->logits = st.result;
+}
+
+void iface_backend_set_input(llama_sampler* s) {
+  auto& st = state_of(s);
+  if (!st.inp) return;
+  const int64_t R = ggml_nelements(st.inp);
+  std::vector<int32_t> t(size_t(R), 0);
+  for (size_t i = 0; i < t.size() && i < st.targets.size(); ++i)
+    t[i] = st.targets[i] >= 0 && st.targets[i] < st.n_vocab ? st.targets[i] : 0;
+  ggml_backend_tensor_set(st.inp, t.data(), 0, t.size() * sizeof(int32_t));
+}
+
+void iface_backend_reset(llama_sampler* s) {
+  auto& st = state_of(s);
+  st.inp = nullptr;
+  st.result = nullptr;
+}
+
+llama_sampler_i g_iface = {
+    /*.name              =*/iface_name,
+    /*.accept            =*/nullptr,
+    /*.apply             =*/iface_apply,
+    /*.reset             =*/nullptr,
+    /*.clone             =*/nullptr,
+    /*.free              =*/iface_free,
+    /*.backend_init      =*/iface_backend_init,
+    /*.backend_accept    =*/nullptr,
+    /*.backend_apply     =*/iface_backend_apply,
+    /*.backend_set_input =*/iface_backend_set_input,
+    /*.backend_reset     =*/iface_backend_reset,
+    /*.copy_state        =*/nullptr,
+};
+
+}  // namespace
+
+DeviceLogprob::DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids) : state_(std::make_shared<State>()) {
+  state_->n_vocab = n_vocab;
+  for (int32_t s : seq_ids) {
+    llama_sampler* chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    llama_sampler_chain_add(chain, llama_sampler_init(&g_iface, new SamplerCtx{state_}));
+    chains_.push_back(chain);
+    configs_.push_back({s, chain});
+  }
+}
+
+DeviceLogprob::~DeviceLogprob() {
+  for (llama_sampler* c : chains_) llama_sampler_free(c);
+}
+
+bool DeviceLogprob::supported() const { return state_->supported; }
+const std::string& DeviceLogprob::unsupported_op() const { return state_->unsupported; }
+
+void DeviceLogprob::detach(llama_context* ctx) {
+  for (const auto& c : configs_) llama_set_sampler(ctx, c.seq_id, nullptr);
+}
+
+void DeviceLogprob::set_targets(std::vector<int32_t> targets) { state_->targets = std::move(targets); }
+
+const float* DeviceLogprob::results(llama_context* ctx, int32_t first_output, size_t n) const {
+  const float* r = llama_get_sampled_logits_ith(ctx, first_output);
+  const uint32_t got = llama_get_sampled_logits_count_ith(ctx, first_output);
+  if (!r || got < n)
+    throw BackendError("llama.cpp returned " + std::to_string(r ? got : 0) + " device-reduced log-probs for " +
+                       std::to_string(n) + " output rows (batch row " + std::to_string(first_output) +
+                       "); rerun with --reduce host and report this");
+  return r;
+}
+
+}  // namespace rdpt::llama_detail
