@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Scoring throughput of rdpt next to llama.cpp's forward pass alone (llama-bench prompt
 # processing, which keeps only the last logit) and llama-perplexity, on the same model and
-# token count; prints tokens/s and the ratios.
+# token count; prints tokens/s and the ratios. rdpt runs twice: reducing each row to its
+# target's log-prob inside llama.cpp's graph (--reduce device, the default) and on the host
+# from the copied logits (--reduce host).
 #
 #   bench/score_bench.sh MODEL.gguf [TOKENS...]          (default TOKENS: 4096)
 # Environment:
@@ -36,13 +38,13 @@ if [ ! -x "$LB/bin/llama-bench" ] || [ ! -x "$LB/bin/llama-perplexity" ]; then
   cmake --build "$LB" --target llama-bench llama-perplexity -j "$(nproc)" >/dev/null
 fi
 SB=$BENCH_DIR/score_bench
-if [ ! -x "$SB" ] || [ "$ROOT/bench/score_bench.cpp" -nt "$SB" ]; then
+if [ ! -x "$SB" ] || [ -n "$(find "$ROOT/bench/score_bench.cpp" "$ROOT/src/backends/llama" "$ROOT/include" -newer "$SB" -name '*.[ch]*' | head -1)" ]; then
   echo "building score_bench against $LB ..." >&2
   # Link exactly as llama-bench was linked (CUDA runtime, cuBLAS, NCCL, OpenMP...).
   LIBS=$(grep -A12 '^build bin/llama-bench:' "$LB/build.ninja" | sed -n 's/^ *LINK_LIBRARIES = //p' | head -1)
   (cd "$LB" && g++ -O2 -std=c++20 -DRDPT_WITH_LLAMA=1 -I"$ROOT/include" -I"$ROOT/src" -I"$LLAMA_SRC/include" \
     -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/vendor" "$ROOT/bench/score_bench.cpp" \
-    "$ROOT"/src/backends/llama/{llama_scorer,tokenize,logsoftmax,fingerprint}.cpp "$ROOT/src/core/progress.cpp" \
+    "$ROOT"/src/backends/llama/{llama_scorer,device_logprob,tokenize,logsoftmax,fingerprint}.cpp "$ROOT/src/core/progress.cpp" \
     -o "$SB" -Wl,--start-group $LIBS -Wl,--end-group -lpthread -ldl -fopenmp)
 fi
 TXT=$BENCH_DIR/perplexity.txt
@@ -54,9 +56,10 @@ with open(sys.argv[1], "w") as f:
         s.append(f"Step {k}: we add {k*7%13} and check the sum. "); k += 1
     f.write("".join(s))
 PY
-printf '%-8s %12s %12s %12s %10s %10s\n' tokens rdpt_tok/s bench_tok/s ppl_tok/s rdpt/bench rdpt/ppl
+printf '%-8s %12s %12s %12s %12s %10s %10s %10s\n' tokens rdpt_tok/s host_tok/s bench_tok/s ppl_tok/s rdpt/bench host/bench rdpt/ppl
 for N in "${TOKENS[@]}"; do
-  R=$("$SB" "$MODEL" --tokens "$N" --batch "$BATCH" --ubatch "$UBATCH" --ngl "$NGL" --threads "$THREADS" --reps "$REPS" --fa "$FA" 2>/dev/null | sed -n 's/.*tok_per_s=\([0-9.]*\).*/\1/p')
+  R=$("$SB" "$MODEL" --tokens "$N" --batch "$BATCH" --ubatch "$UBATCH" --ngl "$NGL" --threads "$THREADS" --reps "$REPS" --fa "$FA" --reduce device 2>/dev/null | sed -n 's/.*tok_per_s=\([0-9.]*\).*/\1/p')
+  H=$("$SB" "$MODEL" --tokens "$N" --batch "$BATCH" --ubatch "$UBATCH" --ngl "$NGL" --threads "$THREADS" --reps "$REPS" --fa "$FA" --reduce host 2>/dev/null | sed -n 's/.*tok_per_s=\([0-9.]*\).*/\1/p')
   B=$("$LB/bin/llama-bench" -m "$MODEL" -p "$N" -n 0 -b "$BATCH" -ub "$UBATCH" -ngl "$NGL" -t "$THREADS" -fa "$FA" -r "$REPS" -o csv 2>/dev/null \
       | python3 -c 'import csv,sys; r=list(csv.DictReader(sys.stdin)); print(r[-1]["avg_ts"])')
   P=$("$LB/bin/llama-perplexity" -m "$MODEL" -f "$TXT" -c "$N" --chunks 1 -b "$BATCH" -ub "$UBATCH" -ngl "$NGL" -t "$THREADS" -fa "$([ "$FA" = 1 ] && echo on || echo off)" 2>&1 \
@@ -69,8 +72,8 @@ else:
     m = re.search(r"([0-9.]+) seconds per pass", t)  # this build: one pass of N tokens (one chunk)
     print(int(sys.argv[1]) / float(m.group(1)) if m else 0)' "$N")
   python3 -c "
-r,b,p=float('${R:-0}' or 0),float('${B:-0}' or 0),float('${P:-0}' or 0)
-print('%-8s %12.1f %12.1f %12.1f %10.2f %10.2f' % ('$N', r, b, p, r/b if b else 0, r/p if p else 0))"
+r,h,b,p=float('${R:-0}' or 0),float('${H:-0}' or 0),float('${B:-0}' or 0),float('${P:-0}' or 0)
+print('%-8s %12.1f %12.1f %12.1f %12.1f %10.2f %10.2f %10.2f' % ('$N', r, h, b, p, r/b if b else 0, h/b if b else 0, r/p if p else 0))"
 done
 echo "machine: $(uname -m), $(nproc) CPU threads used=$THREADS, ngl=$NGL, batch=$BATCH ubatch=$UBATCH fa=$FA, reps=$REPS (median); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader || true

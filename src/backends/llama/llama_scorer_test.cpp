@@ -160,6 +160,31 @@ TEST_P(ReferenceTest, MatchesOnePositionAtATimeReference) {
 INSTANTIATE_TEST_SUITE_P(Reduce, ReferenceTest, ::testing::Values(0, 1),
                          [](const auto& info) { return info.param ? std::string("Device") : std::string("Host"); });
 
+// Same logits, two reductions: what is left is the reduction's own rounding.
+TEST_F(LlamaScorerTest, DeviceAndHostReductionsAgreeClosely) {
+  auto items = sample_items();
+  std::vector<std::vector<rdpt::ScoreResult>> runs;
+  for (int device : {0, 1}) {
+    rdpt::LlamaOptions o;
+    o.n_batch = 48;
+    o.n_seq_max = 2;
+    o.n_threads = 2;
+    o.reduce_on_device = device;
+    runs.push_back(rdpt::make_llama_scorer(student_, o)->score(items));
+  }
+  double worst = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(runs[1][i].ok()) << runs[1][i].error;
+    ASSERT_EQ(runs[1][i].tokens.size(), runs[0][i].tokens.size());
+    for (size_t k = 0; k < runs[0][i].tokens.size(); ++k, ++n)
+      worst = std::max(worst, std::fabs(runs[1][i].tokens[k].logprob - runs[0][i].tokens[k].logprob));
+  }
+  EXPECT_GT(n, 300u);
+  EXPECT_LT(worst, 1e-4) << "over " << n << " tokens";
+  std::printf("device vs host reduction: max |diff| %.3g nats over %zu tokens\n", worst, n);
+}
+
 TEST_F(LlamaScorerTest, DeviceReductionNeedsOneUbatchPerDecode) {
   rdpt::LlamaOptions o;
   o.reduce_on_device = 1;
