@@ -115,7 +115,9 @@ void iface_backend_apply(llama_sampler* s, ggml_context* ctx, ggml_cgraph*, llam
 
 void iface_backend_set_input(llama_sampler* s) {
   auto& st = state_of(s);
-  if (!st.inp) return;
+  // No reduction in this graph, or one built but not allocated (row 0 belongs to a sequence
+  // without this sampler): results() then reports the missing rows.
+  if (!st.inp || !st.inp->buffer) return;
   const int64_t R = ggml_nelements(st.inp);
   std::vector<int32_t> t(size_t(R), 0);
   for (size_t i = 0; i < t.size() && i < st.targets.size(); ++i)

@@ -185,6 +185,51 @@ TEST_F(LlamaScorerTest, DeviceAndHostReductionsAgreeClosely) {
   std::printf("device vs host reduction: max |diff| %.3g nats over %zu tokens\n", worst, n);
 }
 
+// A decode whose row 0 belongs to a sequence without the sampler (the scorer never makes one)
+// gets no device log-probs: results() says so instead of returning garbage or aborting.
+TEST_F(LlamaScorerTest, DeviceReductionMissingRowsAreAnError) {
+  llama_log_set(quiet_log, nullptr);
+  llama_backend_init();
+  llama_model* model = llama_model_load_from_file(teacher_.c_str(), llama_model_default_params());
+  ASSERT_NE(model, nullptr);
+  const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  {
+    rdpt::llama_detail::DeviceLogprob dev(n_vocab, {1, 2});
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_batch = cp.n_ubatch = 16;
+    cp.n_seq_max = 3;
+    cp.kv_unified = true;
+    cp.n_outputs_max_per_seq = 0;
+    cp.samplers = dev.configs().data();
+    cp.n_samplers = dev.configs().size();
+    llama_context* ctx = llama_init_from_model(model, cp);
+    ASSERT_NE(ctx, nullptr);
+    EXPECT_TRUE(dev.supported());
+    llama_batch b = llama_batch_init(16, 0, 1);
+    auto add = [&](int32_t tok, int32_t pos, int32_t seq, bool out) {
+      const int32_t i = b.n_tokens++;
+      b.token[i] = tok, b.pos[i] = pos, b.n_seq_id[i] = 1, b.seq_id[i][0] = seq, b.logits[i] = out;
+    };
+    for (int32_t k = 0; k < 4; ++k) add(100 + k, k, 0, k == 3);  // row 0: sequence 0, no sampler
+    for (int32_t k = 0; k < 4; ++k) add(200 + k, k, 1, true);    // rows 1-4: sequence 1
+    dev.set_targets({1, 2, 3, 4, 5});
+    ASSERT_EQ(llama_decode(ctx, b), 0);
+    EXPECT_THROW(dev.results(ctx, 3, 5), rdpt::BackendError);
+    // Sequence 1 alone: row 0 is its own, and four log-probs come back (their values are checked
+    // against the host reduction and the one-position reference by the scorer tests above).
+    b.n_tokens = 0;
+    for (int32_t k = 4; k < 8; ++k) add(200 + k, k, 1, true);
+    dev.set_targets({300, 301, 302, 303});
+    ASSERT_EQ(llama_decode(ctx, b), 0);
+    const float* lp = dev.results(ctx, 0, 4);
+    for (int k = 0; k < 4; ++k) EXPECT_TRUE(std::isfinite(lp[k]) && lp[k] < 0) << k;
+    llama_batch_free(b);
+    llama_free(ctx);
+  }
+  llama_model_free(model);
+}
+
 TEST_F(LlamaScorerTest, DeviceReductionNeedsOneUbatchPerDecode) {
   rdpt::LlamaOptions o;
   o.reduce_on_device = 1;
