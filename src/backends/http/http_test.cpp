@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "backends/http/http_internal.h"
@@ -482,8 +483,9 @@ TEST_F(HttpScorerTest, ServedFixtureModelMatchesLocalLlamaScoring) {
   fs::create_directories(RDPT_FIXTURE_DIR);
   const std::string path = std::string(RDPT_FIXTURE_DIR) + "/served_qwen2_s5.gguf";
   if (!fs::exists(path)) {
-    const std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + kVocab + " --out " + path +
-                            ".tmp --seed 5 --scale 0.5 --threads 1 > /dev/null 2>&1 && mv " + path + ".tmp " + path;
+    const std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + kVocab + " --out " + path + ".tmp" +
+                            std::to_string(::getpid()) + " --seed 5 --scale 0.5 --threads 1 > /dev/null 2>&1 && mv " +
+                            path + ".tmp" + std::to_string(::getpid()) + " " + path;  // per-process part, atomic mv
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
   auto served = testing::make_llama_model(path);

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <map>
 
+#include <unistd.h>
+
 #include "backends/llama/llama_internal.h"
 #include "rdpt/error.h"
 #include "rdpt/record.h"
@@ -32,10 +34,13 @@ std::string fixture(const std::string& vocab, uint64_t seed, double scale, const
                 extra.empty() ? "" : ("-" + std::to_string(std::hash<std::string>{}(extra) % 100000)).c_str());
   std::string out = std::string(RDPT_FIXTURE_DIR) + "/" + name;
   if (fs::exists(out)) return out;
-  std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + vocab_path(vocab) + " --out " + out + ".part --seed " +
+  // ctest runs test processes side by side: each writes its own part file, and the rename
+  // is atomic (the same seed gives the same bytes, so the last rename wins harmlessly).
+  const std::string part = out + ".part" + std::to_string(::getpid());
+  std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + vocab_path(vocab) + " --out " + part + " --seed " +
                     std::to_string(seed) + " --scale " + std::to_string(scale) + " --threads 2 " + extra + " 2>/dev/null";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("fixture tool failed: " + cmd);
-  fs::rename(out + ".part", out);
+  fs::rename(part, out);
   return out;
 }
 
