@@ -163,10 +163,12 @@ class LlamaScorer final : public Scorer {
     // Device reduction: one ubatch per decode (its targets are the decode's) and n_batch <= n_vocab.
     const uint32_t n_batch_eff = std::min(o.n_batch, cp.n_ctx);
     const bool device_ok = cp.n_ubatch == o.n_batch && n_batch_eff <= uint32_t(n_vocab_);
-    if (o.reduce_on_device == 1 && !device_ok)
+    if (o.reduce_on_device == 1 && !device_ok) {
+      llama_model_free(model_);
       throw UsageError("reducing log-probs on the device needs --ubatch equal to --batch and --batch <= the "
                        "vocabulary size (" + std::to_string(n_vocab_) + "); got batch " + std::to_string(o.n_batch) +
                        ", ubatch " + std::to_string(cp.n_ubatch));
+    }
     if (o.reduce_on_device == 1 || (o.reduce_on_device < 0 && device_ok)) {
       std::vector<int32_t> seqs;
       for (uint32_t s = 1; s <= o.n_seq_max; ++s) seqs.push_back(int32_t(s));  // 0 (the prompt) stays on the host
