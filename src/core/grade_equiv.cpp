@@ -63,28 +63,43 @@ bool looks_textual(std::string_view s) {
   return false;
 }
 
-// "5.4 cents", "864 inches^2", "28 percent", "\frac{270}7 degrees" -> the number part.
+// A letter of a unit word: ASCII letters and any non-ASCII byte ("Å", "μ" in UTF-8).
+bool unit_letter(char c) { return std::isalpha(uint8_t(c)) || uint8_t(c) >= 0x80; }
+
+// "5.4 cents", "864 inches^2", "28 percent", "\frac{270}7 degrees", "1000 rad/s", "4080 Å",
+// "3 kg m^{-1}" -> the number part. Words may be joined by '/' or '*' and carry an integer
+// exponent; one of them must have two or more letters ("5 x" and "5 m/s" are products).
 std::string strip_units(const std::string& s) {
   size_t k = s.find(' ');
   while (k != std::string::npos) {
     std::string head = trim(s.substr(0, k));
     std::string tail = s.substr(k + 1);
-    // tail: words of letters, optionally ^digit, separated by spaces
-    bool ok = !tail.empty() && std::isalpha(uint8_t(tail[0]));
+    bool ok = !tail.empty() && unit_letter(tail[0]);
     bool has_long_word = false;
+    bool need_word = false;  // after '/' or '*'
     for (size_t i = 0; ok && i < tail.size();) {
-      if (std::isalpha(uint8_t(tail[i]))) {
+      if (unit_letter(tail[i])) {
         size_t j = i;
-        while (j < tail.size() && std::isalpha(uint8_t(tail[j]))) ++j;
+        while (j < tail.size() && unit_letter(tail[j])) ++j;
         std::string w = lower(tail.substr(i, j - i));
         if (w.size() >= 2) has_long_word = true;
         if (kMathWords.count(w) || w == "and" || w == "or") ok = false;
+        need_word = false;
         i = j;
-        if (i < tail.size() && tail[i] == '^') {
-          ++i;
-          while (i < tail.size() && std::isdigit(uint8_t(tail[i]))) ++i;
+        if (i < tail.size() && tail[i] == '^') {  // ^2, ^-1, ^{-1}
+          size_t e = i + 1;
+          bool brace = e < tail.size() && tail[e] == '{';
+          if (brace) ++e;
+          if (e < tail.size() && tail[e] == '-') ++e;
+          size_t d = e;
+          while (e < tail.size() && std::isdigit(uint8_t(tail[e]))) ++e;
+          if (e == d || (brace && (e >= tail.size() || tail[e] != '}'))) ok = false;
+          i = brace ? e + 1 : e;
         }
       } else if (tail[i] == ' ') {
+        ++i;
+      } else if ((tail[i] == '/' || tail[i] == '*') && !need_word) {
+        need_word = true;
         ++i;
       } else if (tail[i] == '^' && i + 1 < tail.size() && std::isdigit(uint8_t(tail[i + 1]))) {
         i += 2;
@@ -92,6 +107,7 @@ std::string strip_units(const std::string& s) {
         ok = false;
       }
     }
+    if (need_word) ok = false;
     bool head_numeric = !head.empty() && std::any_of(head.begin(), head.end(), [](char c) { return std::isdigit(uint8_t(c)); }) &&
                         !looks_textual(head);
     if (ok && has_long_word && head_numeric) return head;

@@ -239,6 +239,334 @@ std::string strip_thousands(const std::string& s) {
   return s;
 }
 
+// ---------- mixed numbers (docs/grade.md, "Mixed numbers") ----------
+
+// A \frac argument that is a digit string: "{12}", "{ 12 }", or one digit ("\frac12").
+// Returns the index just past it (npos when it is something else) and the digits.
+size_t digit_arg(std::string_view s, size_t i, std::string& digits) {
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i >= s.size()) return std::string_view::npos;
+  if (std::isdigit(uint8_t(s[i]))) {
+    digits.assign(1, s[i]);
+    return i + 1;
+  }
+  if (s[i] != '{') return std::string_view::npos;
+  size_t j = i + 1;
+  while (j < s.size() && s[j] == ' ') ++j;
+  size_t b = j;
+  while (j < s.size() && std::isdigit(uint8_t(s[j]))) ++j;
+  digits.assign(s.substr(b, j - b));
+  while (j < s.size() && s[j] == ' ') ++j;
+  if (digits.empty() || j >= s.size() || s[j] != '}') return std::string_view::npos;
+  return j + 1;
+}
+
+// The whole part of a mixed number starts a term: not after a letter, digit, '.', a closing
+// bracket, or (spaces skipped) an operator that would make it a factor or an exponent.
+bool mixed_starts_term(std::string_view s, size_t i) {
+  if (i == 0) return true;
+  char c = s[i - 1];
+  if (std::isalnum(uint8_t(c)) || std::string_view("._^\\})]|!'").find(c) != std::string_view::npos) return false;
+  size_t k = i;
+  while (k > 0 && s[k - 1] == ' ') --k;
+  if (k == 0) return true;
+  char p = s[k - 1];
+  return !(std::isdigit(uint8_t(p)) || std::string_view("*/^_.").find(p) != std::string_view::npos);
+}
+
+// ... and the fraction ends it: not followed by a letter, digit, '^', '(', '{' or a command,
+// nor (after spaces) by a command, bracket or single letter ("3 \frac{1}{2} \pi" is a
+// product; "3\frac12 cups" is a mixed number with a unit).
+bool mixed_ends_term(std::string_view s, size_t e) {
+  if (e >= s.size()) return true;
+  char c = s[e];
+  if (c == '.') return !(e + 1 < s.size() && std::isdigit(uint8_t(s[e + 1])));
+  if (std::isalnum(uint8_t(c)) || std::string_view("^_!({\\'").find(c) != std::string_view::npos) return false;
+  while (e < s.size() && s[e] == ' ') ++e;
+  if (e >= s.size()) return true;
+  if (std::string_view("\\({[").find(s[e]) != std::string_view::npos) return false;
+  if (std::isalpha(uint8_t(s[e]))) return e + 1 < s.size() && std::isalpha(uint8_t(s[e + 1]));
+  return true;
+}
+
+// a < b for digit strings (any length; leading zeros ignored).
+bool digits_less(std::string_view a, std::string_view b) {
+  a.remove_prefix(std::min(a.find_first_not_of('0'), a.size()));
+  b.remove_prefix(std::min(b.find_first_not_of('0'), b.size()));
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
+// "918\frac{1}{2}", "137 \frac12", "7 3/4" -> "(918+\frac{1}{2})": an integer followed by a
+// fraction of two digit strings is a mixed number, not a product. Runs after \dfrac/\tfrac
+// became \frac and \cdot became '*' (so "2\cdot\frac{1}{2}" stays a product).
+std::string rewrite_mixed_numbers(const std::string& s) {
+  if (s.find("\\frac") == std::string::npos && s.find('/') == std::string::npos) return s;
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size();) {
+    if (!std::isdigit(uint8_t(s[i])) || (i > 0 && std::isdigit(uint8_t(s[i - 1])))) {
+      out += s[i++];
+      continue;
+    }
+    size_t j = i;
+    while (j < s.size() && std::isdigit(uint8_t(s[j]))) ++j;
+    size_t end = std::string::npos;
+    std::string num, den;
+    if (mixed_starts_term(s, i)) {
+      size_t k = j;
+      while (k < s.size() && s[k] == ' ') ++k;
+      if (s.compare(k, 5, "\\frac") == 0 && !(k + 5 < s.size() && std::isalpha(uint8_t(s[k + 5])))) {
+        size_t a = digit_arg(s, k + 5, num);
+        if (a != std::string::npos) end = digit_arg(s, a, den);
+      } else if (k == j + 1 && k < s.size() && std::isdigit(uint8_t(s[k]))) {  // plain "7 3/4"
+        size_t a = k;
+        while (a < s.size() && std::isdigit(uint8_t(s[a]))) ++a;
+        size_t b = a + 1;
+        while (b < s.size() && std::isdigit(uint8_t(s[b]))) ++b;
+        // a proper fraction only ("12 345/2" is not a mixed number)
+        if (a < s.size() && s[a] == '/' && b > a + 1 && digits_less(s.substr(k, a - k), s.substr(a + 1, b - a - 1))) {
+          num = s.substr(k, a - k);
+          den = s.substr(a + 1, b - a - 1);
+          end = b;
+        }
+      }
+    }
+    bool zero_den = den.find_first_not_of('0') == std::string::npos;
+    if (end != std::string::npos && !zero_den && mixed_ends_term(s, end)) {
+      out += '(';
+      out.append(s, i, j - i);
+      out += "+\\frac{" + num + "}{" + den + "})";
+      i = end;
+      continue;
+    }
+    out.append(s, i, j - i);
+    i = j;
+  }
+  return out;
+}
+
+// ---------- units in \text{...} (docs/grade.md, "Units") ----------
+
+const char* const kUnitCommands[] = {"text", "textrm", "textnormal", "textup", "mathrm",
+                                     "mbox", "hbox",   "si",         "unit"};
+
+// Name of the command at s[i] == '\\' (letters), or "" for a control symbol like "\,".
+std::string_view command_at(std::string_view s, size_t i) {
+  size_t j = i + 1;
+  while (j < s.size() && std::isalpha(uint8_t(s[j]))) ++j;
+  return s.substr(i + 1, j - i - 1);
+}
+
+// Index past the spacing that may separate a number from its unit, or units from each
+// other: spaces, "\," "\;" "\:" "\!" "\ " "~". With `products`, also '/', '*' and \cdot.
+size_t skip_unit_spacing(std::string_view s, size_t i, bool products) {
+  for (;;) {
+    if (i < s.size() && (s[i] == ' ' || s[i] == '~' || (products && (s[i] == '/' || s[i] == '*')))) {
+      ++i;
+    } else if (i + 1 < s.size() && s[i] == '\\' && std::string_view(",;:! ").find(s[i + 1]) != std::string_view::npos) {
+      i += 2;
+    } else if (products && i < s.size() && s[i] == '\\' && command_at(s, i) == "cdot") {
+      i += 5;
+    } else {
+      return i;
+    }
+  }
+}
+
+// The content of a \text{...} group reads as a unit: it has a letter (any non-ASCII byte
+// counts: "Å", "μ"), no brackets or separators, and is not "and"/"or" or an upright e or i.
+bool unit_like(std::string_view content) {
+  bool letter = false;
+  for (char c : content) {
+    if (std::string_view(",;=()[]<>|&$").find(c) != std::string_view::npos) return false;
+    if (std::isalpha(uint8_t(c)) || uint8_t(c) >= 0x80) letter = true;
+  }
+  if (!letter) return false;
+  std::string core = trim(content);
+  while (!core.empty() && core.front() == '~') core.erase(0, 1);
+  if (core == "e" || core == "i") return false;
+  for (size_t i = 0; i < core.size();) {  // words
+    if (!std::isalpha(uint8_t(core[i]))) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < core.size() && std::isalpha(uint8_t(core[j]))) ++j;
+    std::string_view w(core.data() + i, j - i);
+    if ((w == "and" || w == "or") && (i == 0 || core[i - 1] != '\\')) return false;
+    i = j;
+  }
+  return true;
+}
+
+// A unit's braces close within kMaxUnit characters; longer text is not a unit (and bounding the
+// scan keeps nested or repeated groups linear).
+constexpr size_t kMaxUnit = 64;
+size_t match_unit_brace(std::string_view s, size_t open) { return match_brace(s.substr(0, open + kMaxUnit + 2), open); }
+
+// Index of the '{' of the group after the command at s[i] ("\text {x}" allows the space), or npos.
+size_t group_open(std::string_view s, size_t i) {
+  size_t k = i + 1 + command_at(s, i).size();
+  while (k < s.size() && s[k] == ' ') ++k;
+  return k < s.size() && s[k] == '{' ? k : std::string_view::npos;
+}
+
+// One unit at s[i]: "\text{ m/s}" with an optional exponent "^2", "^{-1}"; also the symbols
+// \Omega and \AA, and "\mu" before a unit ("\mu\text{m}"). Index past it, or npos.
+size_t unit_group(std::string_view s, size_t i) {
+  if (i >= s.size() || s[i] != '\\') return std::string_view::npos;
+  std::string_view name = command_at(s, i);
+  size_t end = std::string_view::npos;
+  if (name == "Omega" || name == "AA" || name == "ohm" || name == "angstrom") {
+    end = i + 1 + name.size();
+  } else if (name == "mu" || name == "micro") {
+    size_t k = i + 1 + name.size();
+    while (k < s.size() && s[k] == ' ') ++k;
+    return command_at(s, k) == "mu" ? std::string_view::npos : unit_group(s, k);
+  } else if (in_list(std::begin(kUnitCommands), std::end(kUnitCommands), name)) {
+    size_t k = group_open(s, i);
+    if (k == std::string_view::npos) return k;
+    end = match_unit_brace(s, k);
+    if (end == std::string_view::npos || !unit_like(s.substr(k + 1, end - k - 2))) return std::string_view::npos;
+  } else {
+    return std::string_view::npos;
+  }
+  size_t m = end;
+  while (m < s.size() && s[m] == ' ') ++m;
+  if (m >= s.size() || s[m] != '^') return end;
+  ++m;
+  while (m < s.size() && s[m] == ' ') ++m;
+  if (m < s.size() && s[m] == '{') {
+    size_t e = match_brace(s, m);
+    if (e == std::string_view::npos) return end;
+    std::string_view ex = s.substr(m + 1, e - m - 2);
+    bool numeric = !ex.empty() && std::all_of(ex.begin(), ex.end(), [](char c) {
+      return std::isdigit(uint8_t(c)) || c == '-' || c == '+' || c == ' ' || c == '.';
+    });
+    return numeric ? e : end;
+  }
+  if (m < s.size() && s[m] == '-') ++m;
+  if (m < s.size() && std::isdigit(uint8_t(s[m]))) return m + 1;
+  return end;
+}
+
+// What may follow a trailing unit: the end, a separator or closing bracket of the enclosing
+// group, spacing, '$', "\right", or a final full stop.
+bool unit_is_trailing(std::string_view s, size_t e) {
+  for (;;) {
+    e = skip_unit_spacing(s, e, false);
+    if (e < s.size() && s[e] == '$') {
+      ++e;
+      continue;
+    }
+    if (e < s.size() && s[e] == '\\' && command_at(s, e) == "right") {
+      e += 6;
+      continue;
+    }
+    break;
+  }
+  if (e >= s.size()) return true;
+  if (std::string_view(",;)]}").find(s[e]) != std::string_view::npos) return true;
+  if (s[e] == '\\' && e + 1 < s.size() && std::string_view("})]").find(s[e + 1]) != std::string_view::npos) return true;
+  if (s[e] == '.') return unit_is_trailing(s, e + 1) && (e + 1 >= s.size() || s[e + 1] != '.');
+  return false;
+}
+
+// Relation commands end the number before a unit ("v \approx 5 \text{ m/s}").
+bool separates_terms(std::string_view name) {
+  static const char* const kRel[] = {"approx", "le", "ge", "leq", "geq", "lt", "gt", "neq", "ne",
+                                     "sim", "simeq", "in", "to", "quad", "qquad", "colon"};
+  return in_list(std::begin(kRel), std::end(kRel), name);
+}
+
+}  // namespace
+
+std::string normalize_impl(std::string_view in, bool strip_units);
+
+namespace {
+
+// The text before a unit is a number: it normalises to an expression without variables.
+bool numeric_head(std::string_view head) {
+  if (head.size() > 256) return false;
+  std::string h = normalize_impl(head, false);
+  if (h.empty()) return false;
+  auto e = parse_expr(h);
+  if (!e) return false;
+  std::vector<std::string> vars;
+  collect_vars(*e, vars);
+  return std::all_of(vars.begin(), vars.end(), [](const std::string& v) { return v == "e"; });
+}
+
+// Drops every unit (chain) "\text{...}" that ends its group or the answer and follows a number
+// of the same group: "9.8 \text{ m/s}^2" -> "9.8", "(3\text{ cm}, 4\text{ cm})" -> "(3, 4)",
+// "6 \mathrm{~kg} \cdot \mathrm{m}^{2} / \mathrm{s}^{2}" -> "6". "\text{(C)}" and "\text{east}"
+// are kept (nothing numeric before them).
+std::string strip_text_units(const std::string& s) {
+  if (s.find('\\') == std::string::npos) return s;
+  std::string out;
+  out.reserve(s.size());
+  std::vector<size_t> seg{0};  // where (in out) the current term starts, one per bracket depth
+  size_t tried_to = 0;         // end of the last unit chain that was kept: no chain starts inside it
+  for (size_t i = 0; i < s.size();) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      std::string_view name = command_at(s, i);
+      if (name.empty()) {  // control symbol: "\{" "\}" open and close a set, the rest is copied
+        char n = s[i + 1];
+        out += c;
+        out += n;
+        i += 2;
+        if (n == '{') seg.push_back(out.size());
+        else if (n == '}' && seg.size() > 1) seg.pop_back();
+        continue;
+      }
+      size_t e = i < tried_to ? std::string_view::npos : unit_group(s, i);
+      if (e != std::string_view::npos) {
+        for (;;) {  // a chain of units: "\mathrm{~m} / \mathrm{s}^{2}"
+          size_t next = unit_group(s, skip_unit_spacing(s, e, true));
+          if (next == std::string_view::npos) break;
+          e = next;
+        }
+        if (unit_is_trailing(s, e)) {
+          std::string_view head = std::string_view(out).substr(seg.back());
+          if (numeric_head(head)) {
+            out += ' ';
+            i = e;
+            continue;
+          }
+          // the number inside the text: "\text{5 m/s}" -> "5"
+          size_t k = group_open(s, i), close = k == std::string_view::npos ? k : match_unit_brace(s, k);
+          bool split = false;
+          if (trim(head).empty() && close != std::string_view::npos) {
+            std::string_view content = std::string_view(s).substr(k + 1, close - k - 2);
+            for (size_t p = content.find(' '); p != std::string_view::npos && !split; p = content.find(' ', p + 1)) {
+              std::string unit = trim(content.substr(p));
+              split = !unit.empty() && (std::isalpha(uint8_t(unit[0])) || uint8_t(unit[0]) >= 0x80 || unit[0] == '\\') &&
+                      numeric_head(content.substr(0, p));
+              if (split) out.append(content.substr(0, p)) += ' ';
+            }
+          }
+          if (split) {
+            i = e;
+            continue;
+          }
+        }
+        tried_to = e;
+      }
+      out.append(s, i, name.size() + 1);
+      i += name.size() + 1;
+      if (separates_terms(name)) seg.back() = out.size();
+      continue;
+    }
+    out += c;
+    ++i;
+    if (c == '(' || c == '[' || c == '{') seg.push_back(out.size());
+    else if ((c == ')' || c == ']' || c == '}') && seg.size() > 1) seg.pop_back();
+    else if (std::string_view(",;=<>:").find(c) != std::string_view::npos) seg.back() = out.size();
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> split_top(std::string_view s, std::string_view sep) {
@@ -289,8 +617,14 @@ bool one_group(std::string_view s) {
 
 using namespace grade_detail;
 
-std::string normalize_answer(std::string_view in) {
+std::string normalize_answer(std::string_view in) { return normalize_impl(in, true); }
+
+// strip_units: drop trailing \text{...} units after a number (off when checking that number).
+std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) {
   std::string s(in);
+  // '~' (LaTeX's tie), no-break, figure, thin, hair and narrow no-break spaces are spaces
+  for (const char* sp : {"~", "\xc2\xa0", "\xe2\x80\x87", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xaf"})
+    replace_all(s, sp, " ");
   replace_all(s, "\r", " ");
   replace_all(s, "\n", " ");
   replace_all(s, "\t", " ");
@@ -309,6 +643,7 @@ std::string normalize_answer(std::string_view in) {
   replace_all(s, "\xc2\xb0", "");  // degree sign
   replace_all(s, "\\%", "");
   replace_all(s, "%", "");
+  if (strip_units) s = strip_text_units(s);
   s = rewrite_commands(std::move(s));
   drop_empty_scripts(s);
   // collapse spaces
@@ -318,6 +653,7 @@ std::string normalize_answer(std::string_view in) {
     t += c;
   }
   s = trim(t);
+  s = rewrite_mixed_numbers(s);
   // thousands separators written "1,\! 000": remove the space after ',' between digit groups
   {
     std::string u;

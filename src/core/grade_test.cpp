@@ -193,6 +193,122 @@ TEST(GradeEquiv, UnitsDegreesPercent) {
   EXPECT_NOT_EQUIV("10^\\circ", "20");
 }
 
+// Both orders of the comparison (answer vs reference and reference vs answer).
+#define EXPECT_EQUIV_BOTH(a, b) \
+  do {                          \
+    EXPECT_EQUIV(a, b);         \
+    EXPECT_EQUIV(b, a);         \
+  } while (0)
+#define EXPECT_NOT_EQUIV_BOTH(a, b) \
+  do {                              \
+    EXPECT_NOT_EQUIV(a, b);         \
+    EXPECT_NOT_EQUIV(b, a);         \
+  } while (0)
+
+// Issue #12 item 2: an integer directly followed by a numeric \frac is a mixed number
+// (918\frac{1}{2} is 918.5, not 459); MATH-500 has such references.
+TEST(GradeEquiv, MixedNumbers) {
+  EXPECT_EQUIV_BOTH("918\\frac{1}{2}", "918.5");
+  EXPECT_NOT_EQUIV_BOTH("918\\frac{1}{2}", "459");
+  EXPECT_EQUIV_BOTH("137 \\frac{1}{2}", "\\frac{275}{2}");
+  EXPECT_NOT_EQUIV_BOTH("137 \\frac{1}{2}", "68.5");
+  EXPECT_EQUIV_BOTH("1\\frac{4}{5}", "\\frac{9}{5}");
+  EXPECT_EQUIV_BOTH("1\\frac{4}{5}", "1.8");
+  EXPECT_NOT_EQUIV_BOTH("1\\frac{4}{5}", "\\frac{4}{5}");
+  EXPECT_EQUIV_BOTH("2\\dfrac{3}{4}", "2.75");
+  EXPECT_EQUIV_BOTH("2 \\tfrac{3}{4}", "11/4");
+  EXPECT_EQUIV_BOTH("3\\frac12", "3.5");  // \frac12 shorthand
+  EXPECT_EQUIV_BOTH("3\\frac1{2}", "7/2");
+  EXPECT_EQUIV_BOTH("10\\frac{ 1 }{ 3 }", "\\frac{31}{3}");
+  // negative: the sign applies to the whole mixed number
+  EXPECT_EQUIV_BOTH("-2\\frac{1}{3}", "-\\frac{7}{3}");
+  EXPECT_NOT_EQUIV_BOTH("-2\\frac{1}{3}", "-\\frac{5}{3}");
+  EXPECT_NOT_EQUIV_BOTH("-2\\frac{1}{3}", "-\\frac{2}{3}");
+  // inside \boxed{}, $...$, lists, tuples and with a unit
+  EXPECT_EQUIV_BOTH("\\boxed{4\\frac{1}{2}}", "4.5");
+  EXPECT_EQUIV_BOTH("$5\\frac{1}{4}$", "21/4");
+  EXPECT_EQUIV_BOTH("1\\frac12, 2\\frac12", "2.5, 1.5");
+  EXPECT_EQUIV_BOTH("(1\\frac12, 2)", "(1.5, 2)");
+  EXPECT_EQUIV_BOTH("x = 6\\frac{2}{3}", "\\frac{20}{3}");
+  EXPECT_EQUIV_BOTH("3\\frac{1}{2} \\text{ cups}", "3.5");
+  EXPECT_EQUIV_BOTH("2\\frac{1}{2}\\%", "2.5");
+  EXPECT_EQ(grade_response("so \\boxed{918\\frac{1}{2}}", "918.5").verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("so \\boxed{459}", "918\\frac{1}{2}").verdict, Verdict::Incorrect);
+  // plain text "7 3/4"
+  EXPECT_EQUIV_BOTH("7 3/4", "7.75");
+  EXPECT_NOT_EQUIV_BOTH("7 3/4", "5.25");
+  // not mixed numbers: an explicit product, a letter, a decimal, a power, a non-numeric fraction
+  EXPECT_EQUIV_BOTH("2\\cdot\\frac{1}{2}", "1");
+  EXPECT_EQUIV_BOTH("2 \\times \\frac{3}{4}", "1.5");
+  EXPECT_EQUIV_BOTH("x\\frac{1}{2}", "\\frac{x}{2}");
+  EXPECT_EQUIV_BOTH("0.5\\frac{1}{2}", "0.25");
+  EXPECT_EQUIV_BOTH("x^2\\frac{1}{2}", "\\frac{x^2}{2}");
+  EXPECT_EQUIV_BOTH("3\\frac{\\sqrt{2}}{2}", "\\frac{3\\sqrt{2}}{2}");
+  EXPECT_EQUIV_BOTH("2\\frac{\\pi}{3}", "\\frac{2\\pi}{3}");
+  EXPECT_EQUIV_BOTH("\\sqrt{2}\\frac{1}{2}", "\\frac{\\sqrt{2}}{2}");
+  EXPECT_EQUIV_BOTH("\\frac{1}{2}\\frac{1}{3}", "\\frac{1}{6}");
+  EXPECT_EQUIV_BOTH("3 \\frac{1}{2} \\pi", "\\frac{3\\pi}{2}");  // a factor follows: a product
+  EXPECT_EQUIV_BOTH("3\\frac12 cups", "3.5");                         // a unit word follows
+  EXPECT_EQUIV_BOTH("1/2 3/4", "\\frac{3}{8}");                        // no whole part
+  EXPECT_NOT_EQUIV_BOTH("12 7/4", "12.75");                             // plain form: proper fractions only
+}
+
+// Issue #12 item 3: a trailing \text{...}/\mathrm{...} unit is dropped when what remains is a
+// number, also when the unit has '/', '^', non-ASCII letters, or comes after a thin space.
+TEST(GradeEquiv, UnitsWithSlashesExponentsAndSymbols) {
+  EXPECT_EQUIV_BOTH("5 \\text{ m/s}", "5");
+  EXPECT_NOT_EQUIV_BOTH("5 \\text{ m/s}", "6");
+  EXPECT_EQUIV_BOTH("1000 \\text{ rad/s}", "1000");
+  EXPECT_EQUIV_BOTH("4080 \\text{ \xc3\x85}", "4080");  // angstrom sign as UTF-8
+  EXPECT_EQUIV_BOTH("4080\\,\\text{\\AA}", "4080");
+  EXPECT_EQUIV_BOTH("35.06 \\, \\text{g/mol}", "35.06");
+  EXPECT_NOT_EQUIV_BOTH("35.06 \\, \\text{g/mol}", "35.6");
+  EXPECT_EQUIV_BOTH("9.8 \\text{ m/s}^2", "9.8");
+  EXPECT_EQUIV_BOTH("9.8 \\text{ m/s}^{2}", "\\frac{49}{5}");
+  EXPECT_EQUIV_BOTH("5\\;\\text{m}", "5");
+  EXPECT_EQUIV_BOTH("5\\ \\text{m}", "5");
+  EXPECT_EQUIV_BOTH("5~\\mathrm{m}", "5");
+  EXPECT_EQUIV_BOTH("5\\text{m}", "5");
+  EXPECT_EQUIV_BOTH("12 \\mbox{ km/h}", "12");
+  EXPECT_EQUIV_BOTH("15 \\text{cm}^2", "15");
+  EXPECT_EQUIV_BOTH("15\\,\\mathrm{cm^{2}}", "15");
+  EXPECT_EQUIV_BOTH("\\frac{1}{2} \\text{ m}", "0.5");
+  EXPECT_EQUIV_BOTH("2\\sqrt{3} \\text{ cm}", "\\sqrt{12}");
+  EXPECT_EQUIV_BOTH("2.5 \\times 10^{3} \\text{ J}", "2500");
+  // several units (OlympiadBench style) and the thin-space characters themselves
+  EXPECT_EQUIV_BOTH("3 \\mathrm{~m} / \\mathrm{s}", "3");
+  EXPECT_EQUIV_BOTH("6 \\mathrm{~kg} \\cdot \\mathrm{m}^{2} / \\mathrm{s}^{2}", "6");
+  EXPECT_EQUIV_BOTH("4 \\mathrm{~m} \\mathrm{~s}^{-1}", "4");
+  EXPECT_EQUIV_BOTH("7\xe2\x80\x89\\text{kg}", "7");          // U+2009 thin space
+  EXPECT_EQUIV_BOTH("7\xc2\xa0kg", "7");                       // U+00A0 no-break space
+  EXPECT_EQUIV_BOTH("25^\\circ \\text{C}", "25");
+  EXPECT_EQUIV_BOTH("25^{\\circ}\\mathrm{C}", "25");
+  // after a bare left side, in a tuple, and in a relation
+  EXPECT_EQUIV_BOTH("v = 5 \\text{ m/s}", "5");
+  EXPECT_EQUIV_BOTH("(3 \\text{ cm}, 4 \\text{ cm})", "(3, 4)");
+  EXPECT_NOT_EQUIV_BOTH("(3 \\text{ cm}, 4 \\text{ cm})", "(4, 3)");
+  EXPECT_EQUIV_BOTH("x \\le 5 \\text{ m}", "x \\le 5");
+  // plain-text units with '/', exponents and non-ASCII letters
+  EXPECT_EQUIV_BOTH("1000 rad/s", "1000");
+  EXPECT_EQUIV_BOTH("4080 \xc3\x85", "4080");
+  EXPECT_EQUIV_BOTH("9.8 m/s^2 per second", "9.8");
+  EXPECT_EQUIV_BOTH("3 kg m^{-1}", "3");
+  // the unit is the answer: kept
+  EXPECT_NOT_EQUIV_BOTH("\\text{(C)}", "\\text{(D)}");
+  EXPECT_EQUIV_BOTH("\\text{(C)}", "C");
+  EXPECT_NOT_EQUIV_BOTH("\\text{east}", "\\text{west}");
+  EXPECT_NOT_EQUIV_BOTH("\\text{m/s}", "\\text{km/h}");
+  EXPECT_NOT_EQUIV("\\text{m/s}", "");
+  EXPECT_NOT_EQUIV_BOTH("x \\text{ m}", "5");
+  // e and i written upright are numbers, not units
+  EXPECT_NOT_EQUIV_BOTH("2\\mathrm{e}", "2");
+  EXPECT_EQUIV_BOTH("2\\mathrm{e}", "2e");
+  EXPECT_NOT_EQUIV_BOTH("3 + 2\\mathrm{i}", "5");
+  // not a trailing unit: text between numbers, or a unit followed by more maths
+  EXPECT_NOT_EQUIV_BOTH("5 \\text{ m}/2", "5");
+  EXPECT_EQUIV_BOTH("3 \\text{ and } 4", "4, 3");
+}
+
 TEST(GradeEquiv, LatexNormalisation) {
   EXPECT_EQUIV("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})");
   EXPECT_EQUIV("$\\frac{14}{3}$", "\\frac{14}{3}");
