@@ -6,8 +6,10 @@
 // the bin is computed in integers, floor(20 * count / n_scored), so no rounding moves a value),
 // normalised to sum 1. overlap(h1, h2) = sum over bins of min(h1, h2).
 //   Analysis (four-way, paper A.2.2): candidates 0.05, 0.10, 0.15, 0.20; the two most frequent
-//     types of a candidate are the two with the most actions pooled over all responses (ties:
-//     METHOD.md order); pick the candidate whose two histograms overlap least.
+//     types of a candidate are the two with the highest mean per-response proportion (not pooled
+//     action counts; ties, i.e. means within kMeanTieTolerance, in the order Shared, Teacher,
+//     Student, Boosted; see two_most_frequent); pick the candidate whose two histograms overlap
+//     least.
 //   Training (three-way, paper Algorithm 1): candidates 0.05, 0.10, ..., 1.00 in order;
 //     O = overlap(Student, Common) + overlap(Common, Teacher); keep the smallest O; stop after the
 //     first candidate where the mean Common proportion exceeds the mean Teacher proportion.
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rdpt/provenance.h"
@@ -38,6 +41,16 @@ inline int proportion_bin(uint32_t count, uint32_t n) {
   return b >= kHistBins ? kHistBins - 1 : int(b);
 }
 double histogram_overlap(const Histogram& a, const Histogram& b);
+
+// Means of per-response proportions closer than this count as tied. They are sums of fractions
+// (count / n_scored), so mathematically equal means can differ in their last bits.
+inline constexpr double kMeanTieTolerance = 1e-12;
+// "The two most frequent types" of the analysis procedure (docs/method.md section 5): the two
+// types of the scheme with the highest mean per-response proportion, ties (see
+// kMeanTieTolerance) in the scheme's order (Shared, Teacher, Student, Boosted). Every user of the
+// analysis pick goes through this function (via BetaSearch::result).
+std::pair<ActionType, ActionType> two_most_frequent(TypeScheme scheme,
+                                                    const std::array<double, kNumActionTypes>& mean_proportion);
 
 enum class BetaProcedure { Analysis, Training };
 const char* procedure_name(BetaProcedure p);       // "analysis" / "training"
@@ -55,8 +68,9 @@ struct BetaCandidate {
   double beta = 0;
   std::array<Histogram, kNumActionTypes> histogram{};       // normalised; all 0 for types not in the scheme
   std::array<double, kNumActionTypes> mean_proportion{};    // mean over responses of the per-response share
-  std::array<uint64_t, kNumActionTypes> n_actions{};        // pooled action counts
-  ActionType first = ActionType::Teacher, second = ActionType::Teacher;  // Analysis: two most frequent
+  std::array<uint64_t, kNumActionTypes> n_actions{};        // pooled action counts (reported only, not the pick)
+  // Analysis: the two most frequent types by mean_proportion (two_most_frequent).
+  ActionType first = ActionType::Teacher, second = ActionType::Teacher;
   double overlap = 0;                   // the criterion: Analysis overlap(first, second); Training O1 + O2
   double overlap_student_common = 0;    // Training: O1
   double overlap_common_teacher = 0;    // Training: O2
@@ -88,9 +102,10 @@ class BetaSearch {
   BetaOptions opts_;
   TypeScheme scheme_;
   uint64_t n_responses_ = 0, n_skipped_ = 0;
-  // [candidate][type][bin] response counts; [candidate][type] sums of proportions and action counts.
+  // [candidate][type][bin] response counts; [candidate][type] sums of proportions (compensated:
+  // prop_sum_ + prop_err_) and action counts.
   std::vector<std::array<std::array<uint64_t, kHistBins>, kNumActionTypes>> bins_;
-  std::vector<std::array<double, kNumActionTypes>> prop_sum_;
+  std::vector<std::array<double, kNumActionTypes>> prop_sum_, prop_err_;
   std::vector<std::array<uint64_t, kNumActionTypes>> n_act_;
 };
 

@@ -18,6 +18,7 @@ namespace {
 struct SetSpec {
   std::string name, kind, arg;  // kind: ids, groups, id-prefix, group-prefix
   std::unordered_set<std::string> members;
+  std::vector<std::string> listed;  // ids/groups: the file's distinct lines, in file order
   bool contains(const StoredResponse& r) const {
     if (kind == "ids") return members.count(r.id) > 0;
     if (kind == "groups") return members.count(r.group) > 0;
@@ -44,7 +45,8 @@ SetSpec parse_set(const std::string& s) {
     }
   }
   if (spec.kind == "ids" || spec.kind == "groups") {
-    for (auto& line : read_lines(spec.arg)) spec.members.insert(line);
+    for (auto& line : read_lines(spec.arg))
+      if (spec.members.insert(line).second) spec.listed.push_back(line);
     if (spec.members.empty()) throw UsageError("--set " + spec.name + ": '" + spec.arg + "' lists no ids");
   }
   return spec;
@@ -58,7 +60,9 @@ int run_align(int argc, char** argv) {
       "pT - pD over its scored actions (teacher vs distilled probability of each action). The paper's three "
       "sets are teacher responses on training questions, teacher responses on test questions and the distilled "
       "model's own responses on test questions; name each with --set NAME=SPEC where SPEC is an ids file (one "
-      "record id a line; also ids:FILE), groups:FILE (question ids), id-prefix:P or group-prefix:P.",
+      "record id a line; also ids:FILE; ids not in the store are counted, warned about and left out), "
+      "groups:FILE (question ids), id-prefix:P or group-prefix:P. Bins are [e_k, e_k+1) against the bin_edges "
+      "written (the last also holds 1).",
       "rdpt align"};
   std::string store_path, teacher = "teacher", distilled = "distilled", out = "-", csv_path;
   std::vector<std::string> set_args;
@@ -82,6 +86,20 @@ int run_align(int argc, char** argv) {
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);
   const int64_t mids[] = {require_model(*st, teacher, "--teacher"), require_model(*st, distilled, "--distilled")};
+  // Ids of an ids file that name no response of the store: counted, warned about and reported
+  // (n_ids_not_in_store), never matched.
+  std::vector<uint64_t> n_missing(sets.size(), 0);
+  for (size_t k = 0; k < sets.size(); ++k) {
+    if (sets[k].kind != "ids") continue;
+    std::string example;
+    for (const auto& id : sets[k].listed)
+      if (!st->find_response(id)) {
+        if (n_missing[k]++ == 0) example = id;
+      }
+    if (n_missing[k])
+      warn(fmt::format("set '{}': {} of the {} ids in '{}' are not in the store (e.g. '{}'); they are left out",
+                       sets[k].name, n_missing[k], sets[k].listed.size(), sets[k].arg, example));
+  }
   std::vector<DiffHistogram> hist(sets.size(), DiffHistogram(bins, -1.0, 1.0));
   std::vector<uint64_t> n_resp(sets.size(), 0);
   std::vector<double> pT, pD;
@@ -104,8 +122,7 @@ int run_align(int argc, char** argv) {
   auto num = [](double x) { return std::isnan(x) ? json(nullptr) : json(x); };
   json j = {{"store", store_path}, {"teacher", teacher}, {"distilled", distilled}, {"bins", bins},
             {"range", {-1.0, 1.0}}, {"exclude_special", exclude_special}};
-  std::vector<double> edges;
-  for (uint32_t b = 0; b <= bins; ++b) edges.push_back(b == bins ? 1.0 : hist[0].bin_lo(b));
+  const std::vector<double>& edges = hist[0].edges();  // the doubles the bins are compared against
   j["bin_edges"] = edges;
   json sj = json::array();
   std::string table = "pT - pD by set:\n";
@@ -114,6 +131,7 @@ int run_align(int argc, char** argv) {
                   {"spec", sets[k].kind + ":" + sets[k].arg},
                   {"n_responses", n_resp[k]},
                   {"n_actions", hist[k].n()},
+                  {"n_ids_not_in_store", sets[k].kind == "ids" ? json(n_missing[k]) : json(nullptr)},
                   {"mean", num(hist[k].mean())},
                   {"mean_abs", num(hist[k].mean_abs())},
                   {"count", hist[k].counts()},

@@ -14,7 +14,8 @@ namespace rdpt::cli {
 int run_beta(int argc, char** argv) {
   CLI::App app{
       "Choose beta from the store's scores (METHOD.md section 5). analysis (paper A.2.2): four-way types of the "
-      "distilled model, candidates 0.05..0.20, least overlap of the histograms of the two most frequent types. "
+      "distilled model, candidates 0.05..0.20, least overlap of the histograms of the two most frequent types (the two with the highest mean "
+      "per-response share, not pooled action counts; ties in the order Shared, Teacher, Student, Boosted). "
       "training (paper Algorithm 1): three-way types of teacher vs student, candidates 0.05..1.00, least "
       "overlap(Student, Common) + overlap(Common, Teacher), stopping after mean Common > mean Teacher. Writes "
       "JSON with every candidate's 20-bin histograms, overlaps and the pick; a table on stderr.",

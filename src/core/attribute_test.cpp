@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
+#include <random>
 
 #include "rdpt/discrepancy.h"
 #include "rdpt/error.h"
@@ -76,6 +78,65 @@ TEST(DiffHistogram, BinsClampAndMoments) {
   EXPECT_THROW(DiffHistogram(0), UsageError);
   EXPECT_THROW(DiffHistogram(10, 1, -1), UsageError);
   EXPECT_TRUE(std::isnan(DiffHistogram().mean()));
+}
+
+// The bin of d is the k with edges[k] <= d < edges[k+1] against the very doubles edges() returns
+// (those rdpt align writes as bin_edges), never a neighbour picked by rounding (d - lo) / w.
+TEST(DiffHistogram, BinsAgreeExactlyWithTheirEdges) {
+  {
+    DiffHistogram h;  // 40 bins on [-1, 1]
+    const double d = 0.075 - 0.025;  // 0.049999999999999996, just below the edge 0.05
+    ASSERT_LT(d, 0.05);
+    EXPECT_EQ(h.bin_of(d), 20u);
+    EXPECT_LT(d, h.edges()[21]);
+    EXPECT_LE(h.edges()[20], d);
+    h.add(d);
+    EXPECT_EQ(h.counts()[20], 1u);
+    EXPECT_EQ(h.counts()[21], 0u);
+  }
+  struct Range {
+    uint32_t n;
+    double lo, hi;
+  };
+  std::mt19937_64 rng(12);
+  for (Range rg : {Range{40, -1, 1}, Range{16, -1, 1}, Range{7, -1, 1}, Range{3, -0.3, 0.7}, Range{100, -1, 1},
+                   Range{1, -1, 1}, Range{13, 0.1, 0.2}}) {
+    DiffHistogram h(rg.n, rg.lo, rg.hi);
+    const auto& e = h.edges();
+    ASSERT_EQ(e.size(), rg.n + 1u);
+    EXPECT_EQ(e.front(), rg.lo);
+    EXPECT_EQ(e.back(), rg.hi);
+    auto holds = [&](uint32_t k, double d) { return e[k] <= d && (d < e[k + 1] || (k + 1 == rg.n && d == rg.hi)); };
+    for (uint32_t k = 0; k <= rg.n; ++k) {
+      // Every edge, and the doubles a few ulps either side of it.
+      double below = e[k], above = e[k];
+      for (int u = 0; u < 4; ++u) {
+        below = std::nextafter(below, -INFINITY);
+        above = std::nextafter(above, INFINITY);
+        for (double d : {below, e[k], above}) {
+          uint32_t b = h.bin_of(d);
+          if (d < rg.lo) {
+            EXPECT_EQ(b, 0u) << d;  // clamped into the first bin
+          } else if (d > rg.hi) {
+            EXPECT_EQ(b, rg.n - 1) << d;  // clamped into the last bin
+          } else {
+            EXPECT_TRUE(holds(b, d)) << "n " << rg.n << " edge " << k << " d " << d << " bin " << b;
+          }
+        }
+      }
+      if (k < rg.n) {
+        EXPECT_EQ(h.bin_of(e[k]), k);
+      }
+    }
+    std::uniform_real_distribution<double> U(rg.lo, rg.hi);
+    for (int i = 0; i < 20000; ++i) {
+      // Random d, and pT - pD differences of the kind align computes.
+      double d = i % 2 ? U(rng) : U(rng) - U(rng) + rg.lo / 2 + rg.hi / 2;
+      if (d < rg.lo || d > rg.hi) continue;
+      uint32_t b = h.bin_of(d);
+      ASSERT_TRUE(holds(b, d)) << "n " << rg.n << " d " << d << " bin " << b;
+    }
+  }
 }
 
 }  // namespace

@@ -2,10 +2,38 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <tuple>
 
 #include "rdpt/error.h"
 
 namespace rdpt {
+
+namespace {
+// Neumaier's compensated sum: sum + err is the sum of the added terms to within a few ulps,
+// whatever their number, so that mathematically equal means stay within kMeanTieTolerance.
+void add_compensated(double& sum, double& err, double x) {
+  double t = sum + x;
+  err += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+  sum = t;
+}
+}  // namespace
+
+std::pair<ActionType, ActionType> two_most_frequent(TypeScheme scheme,
+                                                    const std::array<double, kNumActionTypes>& mean_proportion) {
+  // Scan in the scheme's order (Shared, Teacher, Student, Boosted); a later type displaces the
+  // current best only when its mean is higher by more than the tie tolerance.
+  auto best_of = [&](std::optional<ActionType> skip) {
+    std::optional<ActionType> best;
+    for (ActionType t : scheme_types(scheme)) {
+      if (t == skip) continue;
+      if (!best || mean_proportion[type_index(t)] > mean_proportion[type_index(*best)] + kMeanTieTolerance) best = t;
+    }
+    return *best;
+  };
+  const ActionType first = best_of(std::nullopt);
+  return {first, best_of(first)};
+}
 
 double histogram_overlap(const Histogram& a, const Histogram& b) {
   double s = 0;
@@ -38,6 +66,7 @@ BetaSearch::BetaSearch(BetaOptions opts) : opts_(std::move(opts)), scheme_(proce
   size_t n = opts_.candidates.size();
   bins_.assign(n, {});
   prop_sum_.assign(n, {});
+  prop_err_.assign(n, {});
   n_act_.assign(n, {});
 }
 
@@ -52,7 +81,7 @@ void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std
     for (ActionType t : scheme_types(scheme_)) {
       size_t i = type_index(t);
       bins_[c][i][proportion_bin(tc.n[i], tc.n_scored)]++;
-      prop_sum_[c][i] += double(tc.n[i]) / tc.n_scored;
+      add_compensated(prop_sum_[c][i], prop_err_[c][i], double(tc.n[i]) / tc.n_scored);
       n_act_[c][i] += tc.n[i];
     }
   }
@@ -76,17 +105,11 @@ BetaResult BetaSearch::result() const {
     for (ActionType t : scheme_types(scheme_)) {
       size_t i = type_index(t);
       for (int k = 0; k < kHistBins; ++k) bc.histogram[i][k] = double(bins_[c][i][k]) / n_responses_;
-      bc.mean_proportion[i] = prop_sum_[c][i] / n_responses_;
+      bc.mean_proportion[i] = (prop_sum_[c][i] + prop_err_[c][i]) / n_responses_;
       bc.n_actions[i] = n_act_[c][i];
     }
     if (opts_.procedure == BetaProcedure::Analysis) {
-      auto types = scheme_types(scheme_);
-      std::vector<ActionType> order(types.begin(), types.end());
-      std::stable_sort(order.begin(), order.end(), [&](ActionType a, ActionType b) {
-        return bc.n_actions[type_index(a)] > bc.n_actions[type_index(b)];
-      });
-      bc.first = order[0];
-      bc.second = order[1];
+      std::tie(bc.first, bc.second) = two_most_frequent(scheme_, bc.mean_proportion);
       bc.overlap = histogram_overlap(bc.histogram[type_index(bc.first)], bc.histogram[type_index(bc.second)]);
     } else {
       const auto& hS = bc.histogram[type_index(ActionType::Student)];

@@ -124,6 +124,66 @@ TEST(Beta, AnalysisPicksLeastOverlapOfTwoMostFrequent) {
   EXPECT_EQ(r.candidates[2].n_actions[type_index(ActionType::Boosted)], 5u);
 }
 
+// "The two most frequent types" are those with the highest mean per-response proportion, not the
+// most actions pooled over responses (docs/method.md section 5). Three responses (four-way; pS =
+// 0.6, pD = 0 except the Shared action, where pT = pS = pD = 0.5):
+//   R1: dTS 0.3, 0.12, 0.12, 0.12   R2: dTS 0.3, 0.17   R3: one Shared action.
+// R3 is 1 of the 7 actions but a third of the mean, so Shared is among the two most frequent types
+// by mean at 0.15 and 0.20, never by pooled counts:
+//   beta  types (R1 | R2 | R3)     pooled T/B/Sh  pooled pair, overlap   mean T/B/Sh    mean pair, overlap
+//   0.05  T 1 | T 1 | Sh 1        6/0/1          T,Sh 2/3              8/12,0,4/12    T,Sh 2/3
+//   0.10  (same)
+//   0.15  T 1/4 B 3/4 | T 1 | Sh  3/3/1          T,B 1/3               5/12,3/12,4/12 T,Sh 2/3
+//   0.20  T 1/4 B 3/4 | T,B 1/2 | Sh 2/4/1       B,T 2/3               3/12,5/12,4/12 B,Sh 1/3
+// Pooled counts would pick 0.15; the spec picks 0.20.
+TEST(Beta, AnalysisTwoMostFrequentByMeanProportionNotPooledCounts) {
+  BetaSearch s({.procedure = BetaProcedure::Analysis});
+  Resp r1 = four_way({0.3, 0.12, 0.12, 0.12}), r2 = four_way({0.3, 0.17});
+  std::vector<double> half = {0.5};
+  s.add(r1.pT, r1.pS, r1.pD);
+  s.add(r2.pT, r2.pS, r2.pD);
+  s.add(half, half, half);
+  BetaResult r = s.result();
+  ASSERT_EQ(r.candidates.size(), 4u);
+  const auto& c15 = r.candidates[2];
+  const auto& c20 = r.candidates[3];
+  EXPECT_EQ(c15.n_actions[type_index(ActionType::Teacher)], 3u);
+  EXPECT_EQ(c15.n_actions[type_index(ActionType::Boosted)], 3u);
+  EXPECT_DOUBLE_EQ(c15.mean_proportion[type_index(ActionType::Shared)], 1.0 / 3);
+  EXPECT_EQ(r.candidates[0].first, ActionType::Teacher);
+  EXPECT_EQ(r.candidates[0].second, ActionType::Shared);
+  EXPECT_DOUBLE_EQ(r.candidates[0].overlap, 2.0 / 3);
+  EXPECT_EQ(c15.first, ActionType::Teacher);
+  EXPECT_EQ(c15.second, ActionType::Shared);
+  EXPECT_DOUBLE_EQ(c15.overlap, 2.0 / 3);
+  EXPECT_EQ(c20.first, ActionType::Boosted);
+  EXPECT_EQ(c20.second, ActionType::Shared);
+  EXPECT_DOUBLE_EQ(c20.overlap, 1.0 / 3);
+  EXPECT_EQ(r.pick, 3u);
+  EXPECT_EQ(r.beta, 0.20);
+}
+
+// Ties in mean proportion go in the order Shared, Teacher, Student, Boosted, also when the means
+// are equal only mathematically (sums of fractions in another order round differently).
+TEST(Beta, TwoMostFrequentTiesInMethodOrder) {
+  std::array<double, kNumActionTypes> m{};
+  m[type_index(ActionType::Boosted)] = 0.4;
+  m[type_index(ActionType::Student)] = 0.4;
+  m[type_index(ActionType::Teacher)] = 0.2;
+  EXPECT_EQ(two_most_frequent(TypeScheme::FourWay, m), std::make_pair(ActionType::Student, ActionType::Boosted));
+  m[type_index(ActionType::Shared)] = 0.4;
+  EXPECT_EQ(two_most_frequent(TypeScheme::FourWay, m), std::make_pair(ActionType::Shared, ActionType::Student));
+  m = {};
+  EXPECT_EQ(two_most_frequent(TypeScheme::FourWay, m), std::make_pair(ActionType::Shared, ActionType::Teacher));
+  // 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1 in doubles; as mean proportions they tie.
+  m[type_index(ActionType::Boosted)] = (0.1 + 0.2 + 0.3) / 3;
+  m[type_index(ActionType::Student)] = (0.3 + 0.2 + 0.1) / 3;
+  ASSERT_NE(m[type_index(ActionType::Boosted)], m[type_index(ActionType::Student)]);
+  EXPECT_EQ(two_most_frequent(TypeScheme::FourWay, m), std::make_pair(ActionType::Student, ActionType::Boosted));
+  m[type_index(ActionType::Boosted)] += 1e-9;  // a real difference
+  EXPECT_EQ(two_most_frequent(TypeScheme::FourWay, m), std::make_pair(ActionType::Boosted, ActionType::Student));
+}
+
 TEST(Beta, UnscoredResponsesAreSkippedAndEmptyInputThrows) {
   BetaSearch s({.procedure = BetaProcedure::Training});
   std::vector<double> nan2 = {NAN, NAN}, half = {0.5, 0.5};

@@ -1,5 +1,6 @@
 #include "rdpt/discrepancy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -13,14 +14,21 @@ DiffHistogram::DiffHistogram(uint32_t n_bins, double lo, double hi) : lo_(lo), h
     throw UsageError("histogram: range must be finite with lo < hi, got [" + std::to_string(lo) + ", " +
                      std::to_string(hi) + "]");
   counts_.assign(n_bins, 0);
+  edges_.resize(size_t(n_bins) + 1);
+  for (uint32_t k = 0; k < n_bins; ++k) edges_[k] = lo_ + (hi_ - lo_) * k / n_bins;
+  edges_[n_bins] = hi_;
+}
+
+uint32_t DiffHistogram::bin_of(double d) const {
+  // The number of inner edges e_1 .. e_{n-1} that are <= d: e_k <= d < e_{k+1} against the stored
+  // doubles; below lo gives 0, hi and above give n - 1.
+  auto inner_begin = edges_.begin() + 1, inner_end = edges_.end() - 1;
+  return uint32_t(std::upper_bound(inner_begin, inner_end, d) - inner_begin);
 }
 
 void DiffHistogram::add(double d) {
   if (std::isnan(d)) return;
-  const double nb = double(counts_.size());
-  double x = (d - lo_) / (hi_ - lo_) * nb;
-  size_t k = x <= 0 ? 0 : (x >= nb ? counts_.size() - 1 : size_t(x));
-  counts_[k]++;
+  counts_[bin_of(d)]++;
   n_++;
   sum_ += d;
   sum_abs_ += std::fabs(d);

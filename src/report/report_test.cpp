@@ -171,6 +171,15 @@ TEST_F(ReportStore, BetaAutoMarksThePickAndShowsEveryCandidate) {
   EXPECT_EQ(b["candidates"].size(), 4u);
   EXPECT_EQ(b["candidates"][size_t(b["pick"])]["beta"], s.beta);
   EXPECT_EQ(b["candidates"][0]["hist"]["Teacher"].size(), 20u);
+  // The two most frequent types by mean per-response share (docs/method.md section 5): at every
+  // candidate r1 is Teacher, Shared, Student (1/3 each), r2 Teacher, Boosted (1/2 each), r3 Teacher,
+  // so the means are Teacher 11/18, Boosted 1/6, Shared 1/9, Student 1/9. Pooled counts (Teacher 3,
+  // the others 1 each) would give Teacher and Shared.
+  for (const auto& c : b["candidates"]) {
+    EXPECT_EQ(c["first"], "Teacher");
+    EXPECT_EQ(c["second"], "Boosted");
+    EXPECT_EQ(c["n_actions"]["Shared"], 1);
+  }
 }
 
 TEST_F(ReportStore, ThreeWayWithoutDistilledModel) {

@@ -422,6 +422,44 @@ TEST_F(AnalyticsCli, AlignHistogramsBySet) {
   EXPECT_EQ(lines_of(slurp(p("align.csv"))).size(), 1 + 3 * 16u);
 }
 
+// Ids of an ids file that are not in the store are counted and warned about (one line naming the
+// set, the file, how many and an example), and recorded per set in the JSON.
+TEST_F(AnalyticsCli, AlignWarnsAboutIdsNotInTheStore) {
+  {
+    std::ofstream f(p("some_ids.txt"));
+    f << "test-r0\nghost-1\ntest-r1\nghost-2\nghost-1\n";
+  }
+  CmdResult r = rdpt("align --store " + store_ + " --set mixed=ids:" + p("some_ids.txt") +
+                     " --set prefixed=id-prefix:test- --bins 8");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::vector<std::string> warnings;
+  for (const auto& l : lines_of(r.err))
+    if (l.find("warning") != std::string::npos) warnings.push_back(l);
+  ASSERT_EQ(warnings.size(), 1u) << r.err;
+  EXPECT_NE(warnings[0].find("set 'mixed'"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find(p("some_ids.txt")), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("2 of the 4 ids"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("'ghost-1'"), std::string::npos) << warnings[0];
+  json a = json::parse(r.out);
+  EXPECT_EQ(a["sets"][0]["n_ids_not_in_store"], 2);
+  EXPECT_EQ(a["sets"][0]["n_responses"], 2);
+  EXPECT_TRUE(a["sets"][1]["n_ids_not_in_store"].is_null());
+  // bin_edges: the 9 edges of 8 bins on [-1, 1].
+  ASSERT_EQ(a["bin_edges"].size(), 9u);
+  EXPECT_EQ(a["bin_edges"][0].get<double>(), -1.0);
+  EXPECT_EQ(a["bin_edges"][8].get<double>(), 1.0);
+
+  // All ids present: no warning, count 0.
+  {
+    std::ofstream f(p("good_ids.txt"));
+    f << "test-r0\n";
+  }
+  r = rdpt("align --store " + store_ + " --set good=" + p("good_ids.txt"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_EQ(json::parse(r.out)["sets"][0]["n_ids_not_in_store"], 0);
+}
+
 TEST_F(AnalyticsCli, ErrorsAreOneLineWithExitCodes) {
   CmdResult r = rdpt("trace --store " + store_ + " --teacher nobody --out-dir " + p("x"));
   EXPECT_EQ(r.rc, 2);

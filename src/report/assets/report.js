@@ -191,12 +191,14 @@
   function renderBeta() {
     var B = D.beta, M = D.meta, used = M.beta, jobs = [];
     $('beta-note').textContent = 'Procedure: ' + B.procedure + (B.procedure === 'analysis'
-      ? ' (paper A.2.2: the beta whose histograms of the two most frequent types overlap least)'
+      ? ' (paper A.2.2: the beta whose histograms of the two most frequent types overlap least; the two most frequent ' +
+        'types are the two with the highest mean per-response share, the "mean" columns, not the most actions pooled ' +
+        'over responses; ties in the order Shared, Teacher, Student, Boosted)'
       : ' (paper Algorithm 1: smallest overlap(Student, Common) + overlap(Common, Teacher); stop once the mean Common share exceeds the mean Teacher share)') +
       '. Histograms of the per-response share of each type over ' + fmt(B.n_responses) + ' responses, ' + B.bins +
       ' bins on [0, 1]. Picked beta = ' + B.beta_pick + '; the report uses beta = ' + used + (M.beta_auto ? ' (auto).' : ' (given).');
     var head = ['beta', 'overlap'], four = B.procedure === 'analysis';
-    if (four) head.push('two most frequent'); else head.push('O(Student,Common)', 'O(Common,Teacher)');
+    if (four) head.push('two most frequent (by mean share)'); else head.push('O(Student,Common)', 'O(Common,Teacher)');
     D.types.forEach(function (t) { head.push('mean ' + t); });
     head.push('');
     var rows = B.candidates.map(function (c, i) {
