@@ -281,7 +281,8 @@ bool mixed_ends_term(std::string_view s, size_t e) {
   if (e >= s.size()) return true;
   char c = s[e];
   if (c == '.') return !(e + 1 < s.size() && std::isdigit(uint8_t(s[e + 1])));
-  if (std::isalnum(uint8_t(c)) || std::string_view("^_!({\\'").find(c) != std::string_view::npos) return false;
+  if (c == '\\') return e + 1 < s.size() && !std::isalpha(uint8_t(s[e + 1]));  // "\}" ends it, "\pi" does not
+  if (std::isalnum(uint8_t(c)) || std::string_view("^_!({'").find(c) != std::string_view::npos) return false;
   while (e < s.size() && s[e] == ' ') ++e;
   if (e >= s.size()) return true;
   if (std::string_view("\\({[").find(s[e]) != std::string_view::npos) return false;
@@ -377,7 +378,12 @@ size_t skip_unit_spacing(std::string_view s, size_t i, bool products) {
 // counts: "Å", "μ"), no brackets or separators, and is not "and"/"or" or an upright e or i.
 bool unit_like(std::string_view content) {
   bool letter = false;
-  for (char c : content) {
+  for (size_t i = 0; i < content.size(); ++i) {
+    char c = content[i];
+    if (c == '\\' && i + 1 < content.size() && !std::isalpha(uint8_t(content[i + 1]))) {
+      ++i;  // "\," "\;" "\ " inside the unit
+      continue;
+    }
     if (std::string_view(",;=()[]<>|&$").find(c) != std::string_view::npos) return false;
     if (std::isalpha(uint8_t(c)) || uint8_t(c) >= 0x80) letter = true;
   }
@@ -477,6 +483,21 @@ bool separates_terms(std::string_view name) {
   static const char* const kRel[] = {"approx", "le", "ge", "leq", "geq", "lt", "gt", "neq", "ne",
                                      "sim", "simeq", "in", "to", "quad", "qquad", "colon"};
   return in_list(std::begin(kRel), std::end(kRel), name);
+}
+
+// "25^\circ C", "25^{\circ} F", "25°C" -> the scale letter after a degree sign is a unit:
+// dropped (the sign itself is dropped later). "\text{C}" after it is a \text unit.
+void drop_temperature_scale(std::string& s) {
+  for (const std::string_view mark : {"^\\circ", "^{\\circ}", "\xc2\xb0", "\\degree"}) {
+    for (size_t k = s.find(mark); k != std::string::npos; k = s.find(mark, k + 1)) {
+      size_t e = k + mark.size();
+      if (mark == "\\degree" && e < s.size() && std::isalpha(uint8_t(s[e]))) continue;
+      size_t c = e;
+      while (c < s.size() && s[c] == ' ') ++c;
+      if (c < s.size() && (s[c] == 'C' || s[c] == 'F') && (c + 1 == s.size() || !std::isalnum(uint8_t(s[c + 1]))))
+        s.erase(e, c + 1 - e);
+    }
+  }
 }
 
 }  // namespace
@@ -640,6 +661,7 @@ std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) 
     s.swap(u);
   }
   replace_all(s, ",\\!", ",");
+  drop_temperature_scale(s);
   replace_all(s, "\xc2\xb0", "");  // degree sign
   replace_all(s, "\\%", "");
   replace_all(s, "%", "");

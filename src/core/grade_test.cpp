@@ -229,6 +229,7 @@ TEST(GradeEquiv, MixedNumbers) {
   EXPECT_EQUIV_BOTH("$5\\frac{1}{4}$", "21/4");
   EXPECT_EQUIV_BOTH("1\\frac12, 2\\frac12", "2.5, 1.5");
   EXPECT_EQUIV_BOTH("(1\\frac12, 2)", "(1.5, 2)");
+  EXPECT_EQUIV_BOTH("\\{1\\frac{1}{2}, 3\\}", "\\{3, 1.5\\}");
   EXPECT_EQUIV_BOTH("x = 6\\frac{2}{3}", "\\frac{20}{3}");
   EXPECT_EQUIV_BOTH("3\\frac{1}{2} \\text{ cups}", "3.5");
   EXPECT_EQUIV_BOTH("2\\frac{1}{2}\\%", "2.5");
@@ -279,10 +280,14 @@ TEST(GradeEquiv, UnitsWithSlashesExponentsAndSymbols) {
   EXPECT_EQUIV_BOTH("3 \\mathrm{~m} / \\mathrm{s}", "3");
   EXPECT_EQUIV_BOTH("6 \\mathrm{~kg} \\cdot \\mathrm{m}^{2} / \\mathrm{s}^{2}", "6");
   EXPECT_EQUIV_BOTH("4 \\mathrm{~m} \\mathrm{~s}^{-1}", "4");
+  EXPECT_EQUIV_BOTH("4\\,\\mathrm{m\\,s^{-1}}", "4");
   EXPECT_EQUIV_BOTH("7\xe2\x80\x89\\text{kg}", "7");          // U+2009 thin space
   EXPECT_EQUIV_BOTH("7\xc2\xa0kg", "7");                       // U+00A0 no-break space
   EXPECT_EQUIV_BOTH("25^\\circ \\text{C}", "25");
   EXPECT_EQUIV_BOTH("25^{\\circ}\\mathrm{C}", "25");
+  EXPECT_EQUIV_BOTH("25^\\circ C", "25");
+  EXPECT_EQUIV_BOTH("-40\xc2\xb0" "F", "-40");
+  EXPECT_NOT_EQUIV_BOTH("60^\\circ", "\\frac{\\pi}{3}");  // degrees are not converted to radians
   // after a bare left side, in a tuple, and in a relation
   EXPECT_EQUIV_BOTH("v = 5 \\text{ m/s}", "5");
   EXPECT_EQUIV_BOTH("(3 \\text{ cm}, 4 \\text{ cm})", "(3, 4)");
