@@ -24,6 +24,8 @@
 //   int64_t rid = st->put_response(resp);              // resp.actions from rdpt::segment
 //   int64_t mid = st->put_model({.name = "teacher", .fingerprint = "sha256:..."});
 //   st->put_scores(mid, rid, {.n_tokens = n, .n_tokens_total = n, .actions = align_tokens(...)});
+//   rdpt::ModelSlot slot = st->prepare_model({.name = "student", .fingerprint = "sha256:..."});
+//   st->put_scores(slot, rid, pair);                   // writes the model row with its first pair
 //   int64_t mids[] = {mid};
 //   st->for_each_scored(mids, [](const rdpt::StoredResponse& r, auto scores) { ...; return true; });
 // A Store object is not thread-safe: use one per thread (several processes may open one file).
@@ -70,6 +72,14 @@ struct ModelInfo {
   std::string info_json = "{}";  // anything else, as a JSON object
 };
 
+// A model prepared for lazy registration (Store::prepare_model).
+struct ModelSlot {
+  ModelInfo info;        // what put_model will write
+  bool replace = false;  // the row replaces a stored model of the same name and another fingerprint
+  int64_t mid = 0;       // the store's row for this model (same name and fingerprint), 0 until it has one
+  bool stored() const { return mid != 0; }
+};
+
 enum class ScoreStatus { Ok = 0, Failed = 1, Truncated = 2 };
 
 struct PairScore {
@@ -107,15 +117,26 @@ class Store {
   // fingerprint it throws UsageError unless replace is true (then that model's scores are
   // deleted and its row updated).
   virtual int64_t put_model(const ModelInfo& m, bool replace = false) = 0;
+  // Lazy registration, for writers that may fail before their first pair (a refused prompt, a
+  // bad input line): prepare_model checks m against the stored model of that name up front,
+  // throwing what put_model would throw, and writes nothing; put_scores(slot, ...) then writes
+  // the model row (put_model) in the same transaction as the slot's first pair. A run that
+  // stores no pair leaves no model row, and a replacing run (replace) that stores none leaves
+  // the old model and its scores as they were.
+  virtual ModelSlot prepare_model(const ModelInfo& m, bool replace = false) = 0;
   virtual std::optional<ModelInfo> model(const std::string& name) = 0;
   virtual std::vector<ModelInfo> models() = 0;
 
   // Scores. put_scores replaces the pair atomically.
   virtual void put_scores(int64_t mid, int64_t rid, const PairScore& s) = 0;
+  // The same for a prepared model: its row is written with its first pair (slot.mid set then).
+  virtual void put_scores(ModelSlot& slot, int64_t rid, const PairScore& s) = 0;
   virtual std::optional<PairScore> get_scores(int64_t mid, int64_t rid) = 0;
   virtual std::optional<ScoreStatus> score_status(int64_t mid, int64_t rid) = 0;
   // rids of responses that have no Ok (or Truncated) score under mid, in rid order.
   virtual std::vector<int64_t> unscored(int64_t mid) = 0;
+  // The same for a prepared model: every response while the store does not hold it yet.
+  virtual std::vector<int64_t> unscored(const ModelSlot& slot) = 0;
   // Streams responses in rid order with the scores of each requested model (nullopt where
   // absent); return false to stop. Memory is bounded by one response at a time.
   virtual void for_each_scored(

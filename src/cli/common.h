@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "rdpt/progress.h"
 #include "rdpt/record.h"
 #include "rdpt/segment.h"
+#include "rdpt/store.h"
 
 namespace rdpt::cli {
 
@@ -28,6 +30,11 @@ void add_reader_options(CLI::App& app, ReaderOptions& opts);
 void add_segment_options(CLI::App& app, SegmentOptions& opts, std::vector<std::string>& extra_specials,
                          bool& no_default_specials);
 void finish_segment_options(SegmentOptions& opts, const std::vector<std::string>& extra, bool no_default);
+// The store row of a dataset record, its response segmented with opts: the one way `rdpt import`
+// and `rdpt score` store a record (answer, correctness label and source line included). A
+// response that cannot be segmented is a DataError naming file and line, or with skip_bad a
+// warning and nullopt.
+std::optional<StoredResponse> stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad);
 
 // An output stream: "-" is stdout; files are written to "<path>.tmp" and renamed on close(),
 // so a failed run never leaves a half-written output under the final name.

@@ -13,6 +13,7 @@
 #include "rdpt/record.h"
 #include "rdpt/segment.h"
 #include "rdpt/store.h"
+#include "rdpt/token_text.h"
 
 namespace rdpt::cli {
 namespace {
@@ -63,14 +64,21 @@ const json& array_field(const json& obj, const char* name, const std::string& wh
   return *it;
 }
 
-// Log-prob of token k; nullopt for JSON null.
+// Log-prob of token k; nullopt for JSON null. The rule is the HTTP backend's (rdpt::as_logprob):
+// a finite number <= 0, values up to kLogprobSlack above 0 read as 0.
 std::optional<double> logprob_at(const json& arr, size_t k, const std::string& name) {
   const json& v = arr[k];
   if (v.is_null()) return std::nullopt;
-  if (!v.is_number() || !std::isfinite(v.get<double>())) {
-    throw LineError{"bad log-prob", name + "[" + std::to_string(k) + "] is not a finite number: " + v.dump()};
+  if (!v.is_number()) {
+    throw LineError{"bad log-prob", name + "[" + std::to_string(k) + "] is not a number: " + v.dump()};
   }
-  return v.get<double>();
+  auto lp = as_logprob(v.get<double>());
+  if (!lp) {
+    throw LineError{"bad log-prob", name + "[" + std::to_string(k) + "] = " + v.dump() +
+                                        " is not a log-prob (a finite number <= 0; up to " + json(kLogprobSlack).dump() +
+                                        " above 0 reads as 0)"};
+  }
+  return lp;
 }
 
 // Byte offset of every code point boundary of s (size = code points + 1).
@@ -84,11 +92,17 @@ std::vector<uint32_t> char_offsets(std::string_view s) {
   return out;
 }
 
-bool is_ascii(std::string_view s) {
-  for (char c : s) {
-    if (uint8_t(c) >= 0x80) return false;
+// A byte offset given in the input must start a character: a token's first byte inside a
+// multi-byte character means the offsets are of another text or unit.
+void check_char_start(const std::string& full, size_t prompt_size, size_t byte_off, const std::string& what) {
+  if (byte_off < full.size() && (uint8_t(full[byte_off]) & 0xC0) == 0x80) {
+    const bool in_prompt = byte_off < prompt_size;
+    throw LineError{"offset inside a character",
+                    what + " points inside a multi-byte UTF-8 character (byte " +
+                        std::to_string(in_prompt ? byte_off : byte_off - prompt_size) + " of the " +
+                        (in_prompt ? "prompt" : "response") +
+                        "); give the offset of the character's first byte (or --offset-unit chars)"};
   }
-  return true;
 }
 
 struct Converted {
@@ -116,7 +130,58 @@ void add_token(Converted& c, size_t k, size_t byte_off, size_t prompt_size, std:
   c.tokens.push_back({uint32_t(byte_off - prompt_size), *lp});
 }
 
-// {"id", "tokens": [texts], "logprobs": [...]}: offsets from concatenated token texts.
+// Token texts placed on prompt + response by rdpt::place_token_strings, the HTTP backend's
+// routine: U+FFFD and "bytes:\xNN" strings stand for tokens holding part of a character.
+// Up to max_skip leading tokens matching nothing (BOS) count as prompt tokens.
+Converted place_texts(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
+                      const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
+  std::vector<std::string> strs(toks.size());
+  for (size_t k = 0; k < toks.size(); ++k) {
+    if (!toks[k].is_string()) {
+      throw LineError{"bad token", toks_name + "[" + std::to_string(k) + "] is not a string: " + toks[k].dump()};
+    }
+    strs[k] = toks[k].get<std::string>();
+  }
+  const std::string full = prompt + response;
+  const TokenMatch m = place_token_strings(full, strs, max_skip, truncated);
+  if (!m.ok) {
+    if (m.bad_token >= strs.size()) {
+      throw LineError{"token text mismatch",
+                      "the tokens end at byte " +
+                          std::to_string(m.bad_at >= prompt.size() ? m.bad_at - prompt.size() : 0) + " of the " +
+                          std::to_string(response.size()) + "-byte response (token " + std::to_string(strs.size()) +
+                          " missing); mark a partial scoring with \"truncated\": true"};
+    }
+    const std::string& t = strs[m.bad_token];
+    const size_t pos = m.bad_at;
+    const bool in_prompt = pos < prompt.size();
+    const size_t at = in_prompt ? pos : pos - prompt.size();
+    throw LineError{"token text mismatch",
+                    "token " + std::to_string(m.bad_token) + " " + quote(t) + " does not match the " +
+                        (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
+                        (pos >= full.size() ? std::string("past its end")
+                                            : "which has " + quote(std::string_view(full).substr(
+                                                                 pos, std::max<size_t>(t.size(), 1)))) +
+                        "); the token texts must concatenate to " +
+                        (prompt.empty() ? "the response" : "the prompt followed by the response") +
+                        " byte for byte (U+FFFD or \"bytes:\\xNN\" standing for part of a character)"};
+  }
+  Converted c;
+  for (size_t k = 0; k < strs.size(); ++k) {
+    auto lp = logprob_at(lps, k, lps_name);
+    if (k < m.n_skipped) {
+      ++c.n_prompt;
+    } else if (strs[k].empty()) {
+      ++c.n_empty;
+    } else {
+      add_token(c, k, m.offsets[k], prompt.size(), lp, lps_name);
+    }
+  }
+  c.truncated = truncated;
+  return c;
+}
+
+// {"id", "tokens": [texts], "logprobs": [...]}: offsets from the token texts placed on the text.
 Converted from_texts(const json& j, const std::string& prompt, const std::string& response) {
   const json& toks = array_field(j, "tokens", "");
   const json& lps = array_field(j, "logprobs", "");
@@ -124,43 +189,7 @@ Converted from_texts(const json& j, const std::string& prompt, const std::string
     throw LineError{"length mismatch", "'tokens' has " + std::to_string(toks.size()) + " entries, 'logprobs' " +
                                            std::to_string(lps.size())};
   }
-  const std::string full = prompt + response;
-  const bool truncated = j.value("truncated", false);
-  Converted c;
-  size_t pos = 0;
-  for (size_t k = 0; k < toks.size(); ++k) {
-    if (!toks[k].is_string()) {
-      throw LineError{"bad token", "tokens[" + std::to_string(k) + "] is not a string: " + toks[k].dump()};
-    }
-    const auto& t = toks[k].get_ref<const std::string&>();
-    if (full.compare(pos, t.size(), t) != 0) {
-      const bool in_prompt = pos < prompt.size();
-      const size_t at = in_prompt ? pos : pos - prompt.size();
-      throw LineError{"token text mismatch",
-                      "token " + std::to_string(k) + " " + quote(t) + " does not match the " +
-                          (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
-                          (pos >= full.size() ? std::string("past its end") : "which has " + quote(std::string_view(full).substr(pos, std::max<size_t>(t.size(), 1)))) +
-                          "); the token texts must concatenate to " +
-                          (prompt.empty() ? "the response" : "the prompt followed by the response") +
-                          " byte for byte"};
-    }
-    auto lp = logprob_at(lps, k, "logprobs");
-    if (t.empty()) {
-      ++c.n_empty;
-    } else {
-      add_token(c, k, pos, prompt.size(), lp, "logprobs");
-    }
-    pos += t.size();
-  }
-  if (pos != full.size() && !truncated) {
-    throw LineError{"token text mismatch",
-                    "the tokens end at byte " + std::to_string(pos >= prompt.size() ? pos - prompt.size() : 0) +
-                        " of the " + std::to_string(response.size()) +
-                        "-byte response (token " + std::to_string(toks.size()) +
-                        " missing); mark a partial scoring with \"truncated\": true"};
-  }
-  c.truncated = truncated;
-  return c;
+  return place_texts(toks, lps, "tokens", "logprobs", prompt, response, j.value("truncated", false), 0);
 }
 
 // {"id", "offsets": [...], "logprobs": [...]}: offsets (bytes, or characters with --offset-unit
@@ -196,6 +225,8 @@ Converted from_offsets(const json& j, const std::string& prompt, const std::stri
                                                  " is past the end of the text (" + std::to_string(full.size()) +
                                                  " bytes)"};
     }
+    check_char_start(full, prompt.size(), size_t(off),
+                     "offsets[" + std::to_string(k) + "] = " + std::to_string(off));
     add_token(c, k, size_t(off), prompt.size(), logprob_at(lps, k, "logprobs"), "logprobs");
   }
   c.truncated = j.value("truncated", false);
@@ -203,22 +234,32 @@ Converted from_offsets(const json& j, const std::string& prompt, const std::stri
 }
 
 // OpenAI completions shape {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}.
+// With "tokens" (what vLLM and OpenAI send), the token strings are placed on the text as the
+// HTTP backend places them, and text_offset is not read: vLLM counts characters of tokens
+// decoded one by one, which drifts where a token holds part of a character. Without tokens,
 // text_offset counts from the start of the prompt ("prompt"/"text" given) or, without them,
 // from the first token, which must start the response.
 Converted from_openai(const json& j, const std::string& prompt, const std::string& response, OffsetUnit unit) {
   const json& lp = j.at("logprobs");
   const json& lps = array_field(lp, "token_logprobs", "logprobs.");
-  const json& offs = array_field(lp, "text_offset", "logprobs.");
   const json* toks = nullptr;
   if (auto it = lp.find("tokens"); it != lp.end() && !it->is_null()) {
     if (!it->is_array()) throw LineError{"bad token", "field 'logprobs.tokens' must be an array"};
     toks = &*it;
   }
-  if (offs.size() != lps.size() || (toks && toks->size() != lps.size())) {
-    throw LineError{"length mismatch", "'logprobs.text_offset' has " + std::to_string(offs.size()) +
-                                           " entries, 'logprobs.token_logprobs' " + std::to_string(lps.size()) +
+  const json* offs_p = nullptr;
+  if (auto it = lp.find("text_offset"); it != lp.end() && !it->is_null()) offs_p = &*it;
+  if (!toks || offs_p) offs_p = &array_field(lp, "text_offset", "logprobs.");
+  if ((offs_p && offs_p->size() != lps.size()) || (toks && toks->size() != lps.size())) {
+    throw LineError{"length mismatch", "'logprobs.token_logprobs' has " + std::to_string(lps.size()) + " entries" +
+                                           (offs_p ? ", 'logprobs.text_offset' " + std::to_string(offs_p->size()) : "") +
                                            (toks ? ", 'logprobs.tokens' " + std::to_string(toks->size()) : "")};
   }
+  if (toks) {
+    return place_texts(*toks, lps, "logprobs.tokens", "logprobs.token_logprobs", prompt, response,
+                       j.value("truncated", false), 2);
+  }
+  const json& offs = *offs_p;
   const std::string full = prompt + response;
   std::vector<uint64_t> raw(offs.size());
   for (size_t k = 0; k < offs.size(); ++k) {
@@ -230,38 +271,16 @@ Converted from_openai(const json& j, const std::string& prompt, const std::strin
   }
   const uint64_t base = (prompt.empty() && !raw.empty()) ? raw[0] : 0;
   const std::vector<uint32_t> cps = char_offsets(full);
-  // Byte offset in `full` of token k under a unit; SIZE_MAX when out of range.
-  auto to_byte = [&](size_t k, OffsetUnit u) -> size_t {
-    if (raw[k] < base) return SIZE_MAX;
-    const uint64_t rel = raw[k] - base;
-    if (u == OffsetUnit::Bytes) return rel < full.size() ? size_t(rel) : SIZE_MAX;
-    return rel < cps.size() - 1 ? cps[rel] : SIZE_MAX;
-  };
-  if (unit == OffsetUnit::Auto) {
-    unit = OffsetUnit::Chars;  // OpenAI and vLLM count characters (Python str indices)
-    if (!is_ascii(full) && toks) {
-      // Keep the unit under which more token texts are found where their offsets point.
-      auto matches = [&](OffsetUnit u) {
-        size_t n = 0;
-        for (size_t k = 0; k < raw.size(); ++k) {
-          if (!(*toks)[k].is_string()) continue;
-          const auto& t = (*toks)[k].get_ref<const std::string&>();
-          const size_t b = to_byte(k, u);
-          if (!t.empty() && b != SIZE_MAX && full.compare(b, t.size(), t) == 0) ++n;
-        }
-        return n;
-      };
-      if (matches(OffsetUnit::Bytes) > matches(OffsetUnit::Chars)) unit = OffsetUnit::Bytes;
-    }
-  }
+  if (unit == OffsetUnit::Auto) unit = OffsetUnit::Chars;  // OpenAI and vLLM count characters (Python str indices)
   Converted c;
   c.unit_used = unit;
   for (size_t k = 0; k < raw.size(); ++k) {
-    if (toks && (*toks)[k].is_string() && (*toks)[k].get_ref<const std::string&>().empty()) {
-      ++c.n_empty;
-      continue;
+    size_t b = SIZE_MAX;  // byte offset in `full`
+    if (raw[k] >= base) {
+      const uint64_t rel = raw[k] - base;
+      if (unit == OffsetUnit::Bytes && rel < full.size()) b = size_t(rel);
+      if (unit == OffsetUnit::Chars && rel < cps.size() - 1) b = cps[rel];
     }
-    const size_t b = to_byte(k, unit);
     if (b == SIZE_MAX) {
       throw LineError{"offset out of range",
                       "logprobs.text_offset[" + std::to_string(k) + "] = " + std::to_string(raw[k]) +
@@ -269,6 +288,8 @@ Converted from_openai(const json& j, const std::string& prompt, const std::strin
                           std::to_string(full.size()) + " bytes" +
                           (base ? ", counted from the first token's offset " + std::to_string(base) : "") + ")"};
     }
+    check_char_start(full, prompt.size(), b,
+                     "logprobs.text_offset[" + std::to_string(k) + "] = " + std::to_string(raw[k]));
     add_token(c, k, b, prompt.size(), logprob_at(lps, k, "logprobs.token_logprobs"), "logprobs.token_logprobs");
   }
   c.truncated = j.value("truncated", false);
@@ -311,30 +332,17 @@ int64_t import_responses(Store& store, const std::string& data, const ReaderOpti
   store.begin();
   try {
     while (reader.next(rec)) {
-      StoredResponse r;
-      try {
-        r.actions = segment(rec.response, sopts, rec.id);
-      } catch (const DataError& e) {
-        if (!ropts.skip_bad) throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
-        warn(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
+      std::optional<StoredResponse> r = stored_response(std::move(rec), sopts, ropts.skip_bad);
+      if (!r) {
         ++skipped_seg;
         continue;
       }
-      r.id = rec.id;
-      r.group = rec.group;
-      r.question = std::move(rec.question);
-      r.response = std::move(rec.response);
-      r.system = std::move(rec.system);
-      r.answer = std::move(rec.answer);
-      r.correct = rec.correct;
-      r.source_file = rec.file;
-      r.source_line = rec.line;
       try {
-        store.put_response(r);
+        store.put_response(*r);
       } catch (const DataError& e) {
-        throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
+        throw DataError(r->source_file + ":" + std::to_string(r->source_line) + ": " + e.what());
       }
-      n_actions += r.actions.size();
+      n_actions += r->actions.size();
       if (++n % batch == 0) {
         store.commit();
         store.begin();
@@ -361,7 +369,7 @@ int64_t import_responses(Store& store, const std::string& data, const ReaderOpti
   return int64_t(n);
 }
 
-void import_logprobs(Store& store, const std::string& path, int64_t mid, OffsetUnit unit, bool skip_bad,
+void import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit, bool skip_bad,
                      uint64_t batch) {
   io::LineReader lines(io::open_source(path), path);
   ImportStats stats;
@@ -417,7 +425,7 @@ void import_logprobs(Store& store, const std::string& path, int64_t mid, OffsetU
           s.n_tokens_total = std::max(s.n_tokens, t->get<uint32_t>());
         }
         s.status = c.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
-        store.put_scores(mid, *rid, s);
+        store.put_scores(slot, *rid, s);
         ++stats.n_pairs;
         stats.n_tokens += c.tokens.size();
         stats.n_prompt_tokens += c.n_prompt;
@@ -499,8 +507,8 @@ int run_import(int argc, char** argv) {
       {"auto", OffsetUnit::Auto}, {"bytes", OffsetUnit::Bytes}, {"chars", OffsetUnit::Chars}};
   app.add_option("--offset-unit", unit,
                  "unit of 'offsets' and OpenAI 'text_offset': bytes, chars (Unicode code points), or auto "
-                 "('offsets' in bytes; 'text_offset' in characters unless the token texts fit bytes better) "
-                 "(default auto)")
+                 "('offsets' in bytes, 'text_offset' in characters) (default auto). OpenAI lines with 'tokens' are "
+                 "placed by their token strings, as the HTTP backend places them; 'text_offset' is then not read")
       ->transform(CLI::CheckedTransformer(kUnits, CLI::ignore_case));
   app.add_option("--batch", batch, "responses or lines written per transaction (default 1000)")
       ->check(CLI::Range(uint64_t(1), uint64_t(1) << 30));
@@ -516,7 +524,10 @@ int run_import(int argc, char** argv) {
   if (data == "-" && logprobs == "-") throw UsageError("--data and --logprobs cannot both be stdin");
 
   auto store = Store::open(store_path, OpenMode::Create);
-  if (!data.empty()) import_responses(*store, data, ropts, sopts, batch);
+  // The model is checked against the store before any work (another fingerprint is refused
+  // without --replace) but written only with its first pair: a failed import leaves no model.
+  std::optional<ModelSlot> slot;
+  std::optional<ModelInfo> old;
   if (!logprobs.empty()) {
     ModelInfo m;
     m.name = model_name;
@@ -524,12 +535,18 @@ int run_import(int argc, char** argv) {
     m.location = location;
     m.fingerprint = !fingerprint.empty() ? fingerprint : "import:" + (location.empty() ? model_name : location);
     m.tokenizer = tokenizer;
-    const auto old = store->model(model_name);
-    const int64_t mid = store->put_model(m, replace);
-    if (old && old->fingerprint != m.fingerprint) {
-      info("replaced model '" + model_name + "' (fingerprint " + old->fingerprint + " -> " + m.fingerprint + ")");
+    old = store->model(model_name);
+    slot = store->prepare_model(m, replace);
+  }
+  if (!data.empty()) import_responses(*store, data, ropts, sopts, batch);
+  if (slot) {
+    import_logprobs(*store, logprobs, *slot, unit, ropts.skip_bad, batch);
+    if (!slot->stored()) {
+      warn("no pair imported: model '" + model_name + "' is not stored");
+    } else if (old && old->fingerprint != slot->info.fingerprint) {
+      info("replaced model '" + model_name + "' (fingerprint " + old->fingerprint + " -> " + slot->info.fingerprint +
+           ")");
     }
-    import_logprobs(*store, logprobs, mid, unit, ropts.skip_bad, batch);
   }
   return 0;
 }

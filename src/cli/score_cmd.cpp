@@ -27,11 +27,8 @@ struct ModelArg {
   std::string name, path;
 };
 
-struct Input {
-  int64_t rid = 0;
-  std::string id, group, question, system, response;
-  std::vector<Action> actions;
-};
+// A record as the store holds it (the same row `rdpt import` writes; rid once stored).
+using Input = StoredResponse;
 
 // "\n", "\t" and "\\" in a --prompt-format given on the command line.
 std::string unescape(const std::string& s) {
@@ -211,23 +208,12 @@ int run_score(int argc, char** argv) {
     RecordReader reader(file, ropts);
     Record rec;
     while (reader.next(rec)) {
-      Input in;
-      try {
-        in.actions = segment(rec.response, sopts, rec.id);
-      } catch (const DataError& e) {
-        if (!ropts.skip_bad) throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
-        warn(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
-        continue;
-      }
-      if (!seen_ids.insert(rec.id).second)
-        throw DataError(rec.file + ":" + std::to_string(rec.line) + ": record id '" + rec.id +
+      std::optional<Input> in = stored_response(std::move(rec), sopts, ropts.skip_bad);
+      if (!in) continue;
+      if (!seen_ids.insert(in->id).second)
+        throw DataError(in->source_file + ":" + std::to_string(in->source_line) + ": record id '" + in->id +
                         "' appears twice in the input (ids must be unique; use --id-field)");
-      in.id = rec.id;
-      in.group = rec.group;
-      in.question = rec.question;
-      in.system = rec.system;
-      in.response = rec.response;
-      inputs.push_back(std::move(in));
+      inputs.push_back(std::move(*in));
       if (show_prompt) break;
     }
     if (!reader.stats().skipped.empty()) warn(file + ": " + reader.stats().skipped_summary());
@@ -247,24 +233,12 @@ int run_score(int argc, char** argv) {
   auto store = Store::open(store_path, OpenMode::Create);
   store->begin();
   try {
-    for (auto& in : inputs) {
-      StoredResponse r;
-      r.id = in.id;
-      r.group = in.group;
-      r.question = in.question;
-      r.response = in.response;
-      r.system = in.system;
-      r.actions = in.actions;
-      r.source_file = data_files.size() == 1 ? data_files[0] : "";
-      in.rid = store->put_response(r);
-    }
+    for (auto& in : inputs) in.rid = store->put_response(in);  // an id already stored keeps its row
     store->commit();
   } catch (...) {
     try { store->commit(); } catch (...) {}
     throw;
   }
-  // Rereading the input records' fields (answer, correct, source line) is the importer's job; here
-  // put_response keeps what an earlier import stored for the same id and text.
 
   // Order: responses of one group together, so that they share the prompt's KV cache.
   std::map<std::string, size_t> group_order;
@@ -285,14 +259,16 @@ int run_score(int argc, char** argv) {
                          old->chat_template.substr(0, 40) + "' vs '" + minfo.chat_template.substr(0, 40) +
                          "'): its scores would mix prompts; use --replace to rescore or another name");
     }
-    int64_t mid = 0;
+    // Checked now, written with the model's first scored pair: a run refused before it (no chat
+    // template, an unknown --template) leaves no model row behind.
+    ModelSlot slot;
     try {
-      mid = store->put_model(minfo, replace);
+      slot = store->prepare_model(minfo, replace);
     } catch (const UsageError& e) {
       throw UsageError("model '" + m.name + "' (" + m.path + "): " + e.what() +
                        " (the store holds another file under this name; --replace drops its scores)");
     }
-    auto unscored = store->unscored(mid);
+    auto unscored = store->unscored(slot);
     std::set<int64_t> todo_set(unscored.begin(), unscored.end());
     std::vector<size_t> todo;
     for (size_t i : order)
@@ -337,7 +313,7 @@ int run_score(int argc, char** argv) {
           n_trunc += r.truncated;
           n_tok += r.tokens.size();
         }
-        store->put_scores(mid, in.rid, ps);
+        store->put_scores(slot, in.rid, ps);
         ++n_done;
       }
       progress.update(n_done, n_tok);

@@ -143,13 +143,16 @@ class SqliteStore final : public Store {
   void set_correct(int64_t rid, std::optional<bool> correct) override;
 
   int64_t put_model(const ModelInfo& m, bool replace) override;
+  ModelSlot prepare_model(const ModelInfo& m, bool replace) override;
   std::optional<ModelInfo> model(const std::string& name) override;
   std::vector<ModelInfo> models() override;
 
   void put_scores(int64_t mid, int64_t rid, const PairScore& s) override;
+  void put_scores(ModelSlot& slot, int64_t rid, const PairScore& s) override;
   std::optional<PairScore> get_scores(int64_t mid, int64_t rid) override;
   std::optional<ScoreStatus> score_status(int64_t mid, int64_t rid) override;
   std::vector<int64_t> unscored(int64_t mid) override;
+  std::vector<int64_t> unscored(const ModelSlot& slot) override;
   void for_each_scored(
       std::span<const int64_t> mids,
       const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) override;
@@ -187,6 +190,8 @@ class SqliteStore final : public Store {
   StoredResponse read_response(const Stmt& s) const;
   PairScore read_scores(const Stmt& s, int first_col, int64_t n_actions, int64_t mid) const;
   int64_t n_actions_of(int64_t rid);
+  int64_t n_scores_of(int64_t mid);
+  [[noreturn]] void refuse_other_model(const ModelInfo& old, const ModelInfo& m, int64_t n_scores) const;
 
   // SAVEPOINT guard: groups statements atomically, inside or outside a begin()/commit() batch.
   class Savepoint {
@@ -552,17 +557,7 @@ int64_t SqliteStore::put_model(const ModelInfo& m, bool replace) {
   } else if (old->fingerprint == m.fingerprint) {
     mid = old->mid;  // the same model: keep its row as first stored
   } else {
-    Stmt& c = cached("SELECT count(*) FROM scores WHERE mid = ?");
-    Use c_use(c);
-    c.bind(1, old->mid).step();
-    const int64_t n = c.i64(0);
-    c.reset();
-    if (!replace) {
-      throw UsageError(path_ + ": model '" + m.name + "' is stored with another fingerprint ('" + old->fingerprint +
-                       "', location '" + old->location + "') than the one given ('" + m.fingerprint +
-                       "', location '" + m.location + "'); choose another name, or replace it (--replace) " +
-                       "which deletes its " + std::to_string(n) + " stored score(s)");
-    }
+    if (!replace) refuse_other_model(*old, m, n_scores_of(old->mid));
     mid = old->mid;
     cached("DELETE FROM scores WHERE mid = ?").bind(1, mid).run();
     Stmt& u = cached(std::string("UPDATE models SET backend = ?, location = ?, fingerprint = ?, tokenizer = ?, "
@@ -574,6 +569,37 @@ int64_t SqliteStore::put_model(const ModelInfo& m, bool replace) {
   }
   sp.release();
   return mid;
+}
+
+void SqliteStore::refuse_other_model(const ModelInfo& old, const ModelInfo& m, int64_t n_scores) const {
+  throw UsageError(path_ + ": model '" + m.name + "' is stored with another fingerprint ('" + old.fingerprint +
+                   "', location '" + old.location + "') than the one given ('" + m.fingerprint + "', location '" +
+                   m.location + "'); choose another name, or replace it (--replace) which deletes its " +
+                   std::to_string(n_scores) + " stored score(s)");
+}
+
+int64_t SqliteStore::n_scores_of(int64_t mid) {
+  Stmt& c = cached("SELECT count(*) FROM scores WHERE mid = ?");
+  Use c_use(c);
+  c.bind(1, mid).step();
+  const int64_t n = c.i64(0);
+  c.reset();
+  return n;
+}
+
+ModelSlot SqliteStore::prepare_model(const ModelInfo& m, bool replace) {
+  check_writable("prepare_model");
+  if (m.name.empty()) throw UsageError("prepare_model: empty model name");
+  ModelSlot slot{m, replace, 0};
+  slot.info.mid = 0;
+  if (auto old = model(m.name)) {
+    if (old->fingerprint == m.fingerprint) {
+      slot.mid = old->mid;  // the same model: its row stays as first stored
+    } else if (!replace) {
+      refuse_other_model(*old, m, n_scores_of(old->mid));
+    }
+  }
+  return slot;
 }
 
 std::optional<ModelInfo> SqliteStore::model(const std::string& name) {
@@ -632,6 +658,16 @@ void SqliteStore::put_scores(int64_t mid, int64_t rid, const PairScore& s) {
   ins.bind_blob(7, blob::encode_logprob_sums(s.actions)).bind(8, s.error).run();
 }
 
+void SqliteStore::put_scores(ModelSlot& slot, int64_t rid, const PairScore& s) {
+  if (slot.stored()) return put_scores(slot.mid, rid, s);
+  // The model row and the first pair in one transaction: both or neither.
+  Savepoint sp(*this);
+  const int64_t mid = put_model(slot.info, slot.replace);
+  put_scores(mid, rid, s);
+  sp.release();
+  slot.mid = mid;
+}
+
 PairScore SqliteStore::read_scores(const Stmt& s, int c, int64_t n_actions, int64_t mid) const {
   PairScore p;
   const int64_t st = s.i64(c + 1);
@@ -679,6 +715,15 @@ std::vector<int64_t> SqliteStore::unscored(int64_t mid) {
       "AND s.status IN (0, 2)) ORDER BY r.rid");
   Use s_use(s);
   s.bind(1, mid);
+  std::vector<int64_t> out;
+  while (s.step()) out.push_back(s.i64(0));
+  return out;
+}
+
+std::vector<int64_t> SqliteStore::unscored(const ModelSlot& slot) {
+  if (slot.stored()) return unscored(slot.mid);
+  Stmt& s = cached("SELECT rid FROM responses ORDER BY rid");
+  Use s_use(s);
   std::vector<int64_t> out;
   while (s.step()) out.push_back(s.i64(0));
   return out;

@@ -366,6 +366,56 @@ TEST(Store, ModelsFingerprintConflictAndReplace) {
   EXPECT_THROW(st->put_model(model_info("", "f")), UsageError);
 }
 
+// A prepared model is written with its first pair and not before: a writer that fails first
+// leaves no model row, a replacing writer that fails first leaves the old model whole.
+TEST(Store, PreparedModelIsWrittenWithItsFirstPair) {
+  TempDir d;
+  auto st = Store::open(d.file("s.db"), OpenMode::Create);
+  auto a = make_response("a", kText);
+  a.rid = st->put_response(a);
+  auto b = make_response("b", "Another one. Yes.");
+  b.rid = st->put_response(b);
+  ModelSlot slot = st->prepare_model(model_info("m", "f1"));
+  EXPECT_FALSE(slot.stored());
+  EXPECT_TRUE(st->models().empty());
+  EXPECT_EQ(st->unscored(slot), (std::vector<int64_t>{a.rid, b.rid}));
+  // A pair that cannot be stored (wrong number of actions) takes the model row with it.
+  PairScore bad = make_score(a, -1.0);
+  bad.actions.pop_back();
+  EXPECT_THROW(st->put_scores(slot, a.rid, bad), UsageError);
+  EXPECT_FALSE(slot.stored());
+  EXPECT_TRUE(st->models().empty());
+  // Inside a batch too (what `rdpt import` does).
+  st->begin();
+  EXPECT_THROW(st->put_scores(slot, a.rid, bad), UsageError);
+  st->commit();
+  EXPECT_TRUE(st->models().empty());
+  // The first good pair writes the row; later pairs use it.
+  st->put_scores(slot, a.rid, make_score(a, -1.0));
+  ASSERT_TRUE(slot.stored());
+  ASSERT_EQ(st->models().size(), 1u);
+  EXPECT_EQ(st->model("m")->mid, slot.mid);
+  EXPECT_EQ(st->unscored(slot), (std::vector<int64_t>{b.rid}));
+  st->put_scores(slot, b.rid, make_score(b, -2.0));
+  EXPECT_TRUE(st->unscored(slot).empty());
+  // A second writer of the same model finds its row up front (a resumed run).
+  ModelSlot again = st->prepare_model(model_info("m", "f1"));
+  EXPECT_EQ(again.mid, slot.mid);
+  // Another fingerprint: refused up front without replace, nothing written.
+  EXPECT_THROW(st->prepare_model(model_info("m", "f2")), UsageError);
+  ModelSlot repl = st->prepare_model(model_info("m", "f2"), /*replace=*/true);
+  EXPECT_FALSE(repl.stored());
+  EXPECT_EQ(st->unscored(repl).size(), 2u);
+  EXPECT_THROW(st->put_scores(repl, a.rid, bad), UsageError);
+  EXPECT_EQ(st->model("m")->fingerprint, "f1");  // the failed replacement changed nothing
+  EXPECT_TRUE(st->get_scores(slot.mid, b.rid).has_value());
+  st->put_scores(repl, a.rid, make_score(a, -3.0));
+  EXPECT_EQ(repl.mid, slot.mid);
+  EXPECT_EQ(st->model("m")->fingerprint, "f2");
+  EXPECT_FALSE(st->get_scores(repl.mid, b.rid).has_value());  // the old model's scores are gone
+  EXPECT_DOUBLE_EQ(st->get_scores(repl.mid, a.rid)->actions[1].logprob_sum, make_score(a, -3.0).actions[1].logprob_sum);
+}
+
 TEST(Store, ScoresRoundTripEveryStatus) {
   TempDir d;
   auto st = Store::open(d.file("s.db"), OpenMode::Create);

@@ -252,6 +252,68 @@ TEST_F(ScoreCli, AnotherFileUnderAStoredNameIsRefusedUnlessReplace) {
   EXPECT_NE(c.err.find("scored 12 responses"), std::string::npos) << c.err;
 }
 
+// Every row of the responses table, all columns, as text (labels and BLOBs included).
+std::vector<std::string> responses_table(const std::string& path) {
+  std::vector<std::string> out;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK) << path;
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT quote(rid) || '|' || quote(id) || '|' || quote(group_id) || '|' || quote(question) "
+                               "|| '|' || quote(response) || '|' || quote(system) || '|' || quote(answer) || '|' || "
+                               "quote(correct) || '|' || quote(source_file) || '|' || quote(source_line) || '|' || "
+                               "quote(n_actions) || '|' || quote(spans) || '|' || quote(special) FROM responses ORDER BY rid",
+                               -1, &s, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (sqlite3_step(s) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
+std::vector<std::string> model_names(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& m : rdpt::Store::open(path, rdpt::OpenMode::ReadOnly)->models()) out.push_back(m.name);
+  return out;
+}
+
+TEST_F(ScoreCli, ScoreStoresRecordsAsImportDoes) {
+  const std::string scored = work_dir() + "/score_labels.db", imported = work_dir() + "/import_labels.db";
+  fs::remove(scored);
+  fs::remove(imported);
+  CmdResult a = run("--data " + input_ + " --model teacher=" + teacher_ + " --store " + scored +
+                    " --prompt-format 'Q: {question}\\nA: ' --ctx 160 --truncate --threads 2");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  const std::string o = work_dir() + "/import_labels.err";
+  ASSERT_EQ(std::system((std::string(RDPT_BINARY) + " import --data " + input_ + " --store " + imported + " 2>" + o).c_str()), 0);
+  const auto want = responses_table(imported), got = responses_table(scored);
+  ASSERT_EQ(want.size(), 12u);
+  EXPECT_EQ(got, want);
+  // The input's labels are there (not NULL).
+  size_t n_labelled = 0;
+  for (const auto& row : got) n_labelled += row.find("|NULL|") == std::string::npos;
+  EXPECT_EQ(n_labelled, 12u) << got[0];
+}
+
+TEST_F(ScoreCli, RefusedRunLeavesNoModelAndTheCorrectedRunNeedsNoReplace) {
+  const std::string db = work_dir() + "/score_refused.db";
+  fs::remove(db);
+  const std::string base = "--data " + input_ + " --store " + db + " --model teacher=" + teacher_ +
+                           " --ctx 160 --truncate --threads 2";
+  CmdResult a = run(base);  // the fixture model has no chat template
+  ASSERT_EQ(a.rc, 2) << a.err;
+  EXPECT_NE(a.err.find("no chat template"), std::string::npos) << a.err;
+  EXPECT_TRUE(model_names(db).empty());
+  CmdResult b = run(base + " --template nosuchtemplate");
+  ASSERT_EQ(b.rc, 2) << b.err;
+  EXPECT_TRUE(model_names(db).empty());
+  CmdResult c = run(base + " --prompt-format 'Q: {question}\\nA: '");
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.err.find("scored 12 responses"), std::string::npos) << c.err;
+  EXPECT_EQ(model_names(db), std::vector<std::string>{"teacher"});
+}
+
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {
   CmdResult p = run("--data " + input_ + " --model t=" + teacher_ + " --prompt-format '<<{question}>>\\n' --show-prompt");
   ASSERT_EQ(p.rc, 0) << p.err;

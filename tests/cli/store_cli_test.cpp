@@ -14,6 +14,7 @@
 #include "cli/cli_fixture.h"
 #include "rdpt/record.h"
 #include "rdpt/segment.h"
+#include "rdpt/store.h"
 
 namespace {
 
@@ -322,6 +323,204 @@ TEST_F(StoreCli, UsageErrorsAndModelConflicts) {
                  path("d.jsonl"))
                 .rc,
             1);
+}
+
+// The models a store holds, by name.
+std::vector<std::string> model_names(const std::string& store) {
+  std::vector<std::string> out;
+  for (const auto& m : rdpt::Store::open(store, rdpt::OpenMode::ReadOnly)->models()) out.push_back(m.name);
+  return out;
+}
+
+TEST_F(StoreCli, FailedLogprobImportLeavesNoModelBehind) {
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + write("d.jsonl", dataset()) + " --store " + s).rc, 0);
+  // The first line fails: no pair stored, so no model row (export shows no empty columns).
+  const Toks t1 = cut(kR1, {5});
+  const json good = {{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", t1.lps}};
+  const json missing = {{"id", "zz"}, {"offsets", {0}}, {"logprobs", {-1}}};
+  const auto bad = write("bad.jsonl", missing.dump() + "\n" + good.dump() + "\n");
+  CmdResult r = rdpt("import --store " + s + " --logprobs " + bad + " --model teacher");
+  ASSERT_EQ(r.rc, 1) << r.err;
+  EXPECT_TRUE(model_names(s).empty());
+  r = rdpt("export --store " + s);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(parse_csv(r.out)[0].size(), 7u) << r.out.substr(0, 200);  // id .. text, no model columns
+  // Every line skipped: nothing stored either, and said so.
+  r = rdpt("import --store " + s + " --logprobs " + write("m.jsonl", missing.dump() + "\n") +
+           " --model teacher --skip-bad");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("model 'teacher' is not stored"), std::string::npos) << r.err;
+  EXPECT_TRUE(model_names(s).empty());
+  // The corrected input then imports under the same name with nothing to replace.
+  const auto l = write("lp.jsonl", good.dump() + "\n");
+  r = rdpt("import --store " + s + " --logprobs " + l + " --model teacher --model-location a.gguf");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(model_names(s), std::vector<std::string>{"teacher"});
+  // A replacing import that fails before its first pair leaves the old model and its scores.
+  r = rdpt("import --store " + s + " --logprobs " + bad + " --model teacher --model-location b.gguf --replace");
+  ASSERT_EQ(r.rc, 1) << r.err;
+  auto st = rdpt::Store::open(s, rdpt::OpenMode::ReadOnly);
+  ASSERT_TRUE(st->model("teacher").has_value());
+  EXPECT_EQ(st->model("teacher")->fingerprint, "import:a.gguf");
+  EXPECT_TRUE(st->get_scores(st->model("teacher")->mid, *st->find_response("r1")).has_value());
+}
+
+TEST_F(StoreCli, PositiveLogprobsAndOffsetsInsideACharacterAreErrors) {
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + write("d.jsonl", dataset()) + " --store " + s).rc, 0);
+  const Toks t1 = cut(kR1, {5, 11});
+  // Token texts: 3.49 is no log-prob (the HTTP backend's rule).
+  json lp = {{"id", "r1"}, {"tokens", t1.texts}, {"logprobs", {-0.5, 3.49, -1.0}}};
+  auto l = write("pos.jsonl", lp.dump() + "\n");
+  CmdResult r = rdpt("import --store " + s + " --logprobs " + l + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(l + ":1: record 'r1': logprobs[1] = 3.49 is not a log-prob (a finite number <= 0"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // OpenAI shape and byte offsets: the same rule.
+  json oa = {{"id", "r1"}, {"logprobs", {{"tokens", t1.texts}, {"token_logprobs", {-0.5, -1.0, 0.01}},
+                                         {"text_offset", t1.offsets}}}};
+  l = write("oa.jsonl", "\n" + oa.dump() + "\n");
+  r = rdpt("import --store " + s + " --logprobs " + l + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(l + ":2: record 'r1': logprobs.token_logprobs[2] = 0.01 is not a log-prob"), std::string::npos)
+      << r.err;
+  json off = {{"id", "r1"}, {"offsets", t1.offsets}, {"logprobs", {-0.5, 1.5, -1.0}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("off.jsonl", off.dump()) + " --model teacher");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("off.jsonl:1: record 'r1': logprobs[1] = 1.5 is not a log-prob"), std::string::npos) << r.err;
+  // Rounding above 0 by up to 1e-3 reads as 0.
+  lp["logprobs"] = {-0.5, 0.0004, -1.0};
+  r = rdpt("import --store " + s + " --logprobs " + write("tiny.jsonl", lp.dump()) + " --model teacher");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  {
+    auto st = rdpt::Store::open(s, rdpt::OpenMode::ReadOnly);
+    auto sc = st->get_scores(st->model("teacher")->mid, *st->find_response("r1"));
+    ASSERT_TRUE(sc.has_value());
+    double sum = 0;
+    for (const auto& a : sc->actions) {
+      EXPECT_LE(a.logprob_sum, 0.0);
+      sum += a.logprob_sum;
+    }
+    EXPECT_DOUBLE_EQ(sum, -1.5);
+  }
+  // A byte offset inside "é" (bytes 11-12 of r2) is an error naming the token index.
+  json mid = {{"id", "r2"}, {"offsets", {0, 12}}, {"logprobs", {-1, -1}}};
+  l = write("mid.jsonl", mid.dump() + "\n");
+  r = rdpt("import --store " + s + " --logprobs " + l + " --model student");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(l + ":1: record 'r2': offsets[1] = 12 points inside a multi-byte UTF-8 character (byte 12 "
+                           "of the response)"),
+            std::string::npos)
+      << r.err;
+  json moa = {{"id", "r2"}, {"logprobs", {{"token_logprobs", {-1, -1}}, {"text_offset", {0, 12}}}}};
+  r = rdpt("import --store " + s + " --logprobs " + write("moa.jsonl", moa.dump()) + " --model student --offset-unit bytes");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("record 'r2': logprobs.text_offset[1] = 12 points inside a multi-byte UTF-8 character"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(model_names(s), std::vector<std::string>{"teacher"});
+}
+
+// vLLM decodes each token alone: a token holding part of a character comes as U+FFFD, and
+// text_offset adds up Python lengths of those strings, drifting one character per split.
+std::string decode_alone(const std::string& bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size();) {
+    const auto c = uint8_t(bytes[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool whole = len > 0 && i + len <= bytes.size();
+    for (size_t k = 1; whole && k < len; ++k) whole = (uint8_t(bytes[i + k]) & 0xC0) == 0x80;
+    if (whole) {
+      out += bytes.substr(i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i += 1;
+    }
+  }
+  return out;
+}
+size_t py_len(const std::string& s) {
+  return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (uint8_t(c) & 0xC0) != 0x80; }));
+}
+// OpenAI's convention for a token that is not whole UTF-8: "bytes:" and its bytes escaped.
+std::string bytes_token(const std::string& bytes) {
+  if (decode_alone(bytes) == bytes) return bytes;
+  std::string out = "bytes:";
+  char buf[8];
+  for (unsigned char c : bytes) {
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
+TEST_F(StoreCli, EchoedCompletionWithSplitCharactersImportsExactly) {
+  // "Ça va très bien. Thé à l'été. Oui. Non.": whole characters in the first sentence (bytes
+  // outnumber characters), tokens cutting "é" and "à" in two in the second (vLLM's characters
+  // outnumber the real ones), so neither reading of text_offset puts every token in its action.
+  const std::string resp = "\xc3\x87" "a va tr\xc3\xa8s bien. Th\xc3\xa9 \xc3\xa0 l'\xc3\xa9t\xc3\xa9. Oui. Non.";
+  const std::string prompt = "P: ";
+  const std::vector<uint32_t> rcuts = {3, 6, 12, 17, 18, 22, 25, 27, 30, 33, 34, 35, 39, 40, 44};
+  json a = {{"id", "r3"}, {"question", "Q?"}, {"response", resp}};
+  const auto s = path("s.db");
+  ASSERT_EQ(rdpt("import --data " + write("d.jsonl", a.dump() + "\n") + " --store " + s).rc, 0);
+  std::vector<uint32_t> fcuts = {2, 3};
+  for (uint32_t c : rcuts) fcuts.push_back(c + 3);
+  const Toks tf = cut(prompt + resp, fcuts);
+  json fffd = json::array(), escaped = json::array(), offsets = json::array(), lps = tf.lps;
+  lps[0] = nullptr;
+  size_t chars = 0;
+  for (const auto& t : tf.texts) {
+    fffd.push_back(decode_alone(t));
+    escaped.push_back(bytes_token(t));
+    offsets.push_back(chars);
+    chars += py_len(decode_alone(t));
+  }
+  ASSERT_GT(chars, py_len(prompt + resp));  // the drift the offsets carry
+  auto line = [&](const json& toks) {
+    return json({{"id", "r3"},
+                 {"text", prompt + resp},
+                 {"logprobs", {{"tokens", toks}, {"token_logprobs", lps}, {"text_offset", offsets}}}})
+               .dump() + "\n";
+  };
+  CmdResult r = rdpt("import --store " + s + " --logprobs " + write("v.jsonl", line(fffd)) + " --model vllm");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("import --store " + s + " --logprobs " + write("o.jsonl", line(escaped)) + " --model openai");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // Expected: each response token at the first byte of the character holding its first byte.
+  auto snap = [&](uint32_t b) {
+    while (b > 0 && (uint8_t(resp[b]) & 0xC0) == 0x80) --b;
+    return b;
+  };
+  Toks want;
+  for (size_t k = 0; k < tf.offsets.size(); ++k) {
+    if (tf.offsets[k] < prompt.size()) continue;
+    want.offsets.push_back(snap(uint32_t(tf.offsets[k] - prompt.size())));
+    want.lps.push_back(tf.lps[k]);
+  }
+  r = rdpt("export --store " + s);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  expect_scores(table(r.out), "r3", "vllm", resp, want);
+  expect_scores(table(r.out), "r3", "openai", resp, want);
+  // Token texts without a prompt: the same placing.
+  const Toks tr = cut(resp, rcuts);
+  json texts = json::array();
+  for (const auto& t : tr.texts) texts.push_back(decode_alone(t));
+  r = rdpt("import --store " + s + " --logprobs " +
+           write("t.jsonl", json({{"id", "r3"}, {"tokens", texts}, {"logprobs", tr.lps}}).dump()) + " --model texts");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Toks want_texts;
+  for (size_t k = 0; k < tr.offsets.size(); ++k) {
+    want_texts.offsets.push_back(snap(tr.offsets[k]));
+    want_texts.lps.push_back(tr.lps[k]);
+  }
+  r = rdpt("export --store " + s + " --models texts");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  expect_scores(table(r.out), "r3", "texts", resp, want_texts);
 }
 
 TEST_F(StoreCli, RealTracesRoundTripThroughImportAndExport) {

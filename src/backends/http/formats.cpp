@@ -49,14 +49,22 @@ json parse_json(std::string_view body) {
   return j;
 }
 
-// A log-prob from an answer: a finite number <= 0. Servers compute log-softmax in low precision,
-// so values up to kPositiveSlack above 0 are read as 0; anything else is not a log-prob.
-constexpr double kPositiveSlack = 1e-3;
+// A log-prob from an answer: rdpt::as_logprob (a finite number <= 0, rounding up to
+// kLogprobSlack above 0 read as 0), the rule `rdpt import` applies too.
 std::optional<double> number(const json& v) {
   if (!v.is_number()) return std::nullopt;
-  const double x = v.get<double>();
-  if (!std::isfinite(x) || x > kPositiveSlack) return std::nullopt;
-  return std::min(x, 0.0);
+  return as_logprob(v.get<double>());
+}
+
+std::string printable(std::string_view s, size_t max = 40) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c == '\n') out += "\\n";
+    else if (c < 0x20 || c == 0x7f) out += "?";
+    else out += char(c);
+  }
+  if (s.size() > max) out += "...";
+  return out;
 }
 
 // Response tokens from a text-mode match: tokens starting at or after the prompt's end (or
@@ -95,6 +103,19 @@ ParsedTokens split_text_tokens(std::string_view prompt, std::string_view respons
 }
 
 }  // namespace
+
+std::vector<uint32_t> match_token_strings(std::string_view text, std::span<const std::string> tokens,
+                                          size_t max_leading_skip) {
+  TokenMatch m = place_token_strings(text, tokens, max_leading_skip);
+  if (m.ok) return std::move(m.offsets);
+  if (m.bad_token >= tokens.size()) {
+    throw DataError("server tokens do not reproduce the text: they end at byte " + std::to_string(m.bad_at) +
+                    " of " + std::to_string(text.size()) + " (" + std::to_string(tokens.size()) + " tokens)");
+  }
+  throw DataError("server tokens do not reproduce the text: token " + std::to_string(m.bad_token) + " ('" +
+                  printable(tokens[m.bad_token]) + "') cannot be placed at byte " + std::to_string(m.bad_at) + " (" +
+                  std::to_string(tokens.size()) + " tokens, " + std::to_string(text.size()) + " bytes)");
+}
 
 std::string openai_score_request(const std::string& model, std::span<const int32_t> ids) {
   std::string s = "{";

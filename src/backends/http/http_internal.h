@@ -14,6 +14,7 @@
 
 #include "rdpt/error.h"
 #include "rdpt/http.h"
+#include "rdpt/token_text.h"
 
 namespace rdpt::http_detail {
 
@@ -71,19 +72,16 @@ std::string api_key_from_env(const std::string& name);
 
 // ---- token strings -> byte offsets -------------------------------------------------------
 
-// Byte offset in `text` of each token whose decoded string is tokens[k]. Servers decode each
-// token alone, so a token holding part of a multi-byte character decodes to U+FFFD: each
-// U+FFFD matches one or more bytes >= 0x80 (backtracking). Up to `max_leading_skip` leading
-// tokens that match nothing (BOS rendered as "<s>") are zero-width at 0. Offsets are snapped
-// to the start of the character holding the token's first byte (the action is the same).
-// Throws DataError naming the first token that cannot be placed.
+// Byte offset in `text` of each token whose decoded string is tokens[k], by
+// rdpt::place_token_strings (include/rdpt/token_text.h: U+FFFD and "bytes:\xNN" strings for
+// tokens holding part of a character, offsets snapped to the character's first byte), with up
+// to `max_leading_skip` leading tokens that match nothing (BOS rendered as "<s>") zero-width
+// at 0. Throws DataError naming the first token that cannot be placed.
 std::vector<uint32_t> match_token_strings(std::string_view text, std::span<const std::string> tokens,
                                           size_t max_leading_skip = 2);
 
-// Length of the longest prefix of s that is valid UTF-8 (an incomplete last character excluded).
-size_t valid_utf8_prefix(std::string_view s);
-// True when s is valid UTF-8 except possibly for an incomplete final character.
-bool utf8_ok_but_tail(std::string_view s);
+using rdpt::utf8_ok_but_tail;
+using rdpt::valid_utf8_prefix;
 
 // ---- formats -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@
 #include "rdpt/http.h"
 #include "rdpt/scorer.h"
 #include "rdpt/segment.h"
+#include "rdpt/token_text.h"
 #include "tools/fake_engine.h"
 
 namespace rdpt {
@@ -88,6 +89,52 @@ TEST(TextMatch, MismatchThrowsNamingTheToken) {
   EXPECT_THROW(match_token_strings("Hello world", short_t, 0), DataError);
   std::vector<std::string> ascii_wild = {"a", kFFFD};
   EXPECT_THROW(match_token_strings("ab", ascii_wild, 0), DataError);  // U+FFFD never stands for ASCII
+}
+
+TEST(TextMatch, BytesEscapedTokensMatchTheirBytes) {
+  // "日" = E6 97 A5 split as [E6 97][A5 'b'], each sent as "bytes:" and its bytes escaped.
+  std::vector<std::string> t = {"a", "bytes:\\xe6\\x97", "bytes:\\xA5\\x62"};
+  EXPECT_EQ(match_token_strings("a日b", t), (std::vector<uint32_t>{0, 1, 1}));
+  // The escaped bytes of U+FFFD (a server that escapes its replacement character) are a wildcard.
+  std::vector<std::string> f = {"a", "bytes:\\xef\\xbf\\xbd", "bytes:\\xef\\xbf\\xbd\\x62"};
+  EXPECT_EQ(match_token_strings("a日b", f), (std::vector<uint32_t>{0, 1, 1}));
+  EXPECT_EQ(token_bytes_escape("bytes:\\x41\\xc3"), std::optional<std::string>("A\xC3"));
+  for (const char* lit : {"bytes:", "bytes:\\x4", "bytes:\\x41b", "bytes:\\xg1", "Bytes:\\x41", "bytes:x41\\"})
+    EXPECT_FALSE(token_bytes_escape(lit).has_value()) << lit;
+  std::vector<std::string> plain = {"bytes:", "x"};  // not an escape: matches itself
+  EXPECT_EQ(match_token_strings("bytes:x", plain, 0), (std::vector<uint32_t>{0, 6}));
+}
+
+TEST(TextMatch, FailureNamesTheTokenAndTheByte) {
+  std::vector<std::string> t = {"Hello", " there", " world"};
+  TokenMatch m = place_token_strings("Hello world", t);
+  EXPECT_FALSE(m.ok);
+  EXPECT_EQ(m.bad_token, 1u);
+  EXPECT_EQ(m.bad_at, 5u);
+  std::vector<std::string> short_t = {"Hello", " wor"};
+  m = place_token_strings("Hello world", short_t);
+  EXPECT_FALSE(m.ok);
+  EXPECT_EQ(m.bad_token, 2u);  // the tokens end before the text
+  EXPECT_EQ(m.bad_at, 9u);
+  m = place_token_strings("Hello world", short_t, 0, /*allow_prefix=*/true);
+  ASSERT_TRUE(m.ok);
+  EXPECT_EQ(m.end, 9u);
+  EXPECT_EQ(m.offsets, (std::vector<uint32_t>{0, 5}));
+  std::vector<std::string> bos = {"<s>", "Hello", " world"};
+  m = place_token_strings("Hello world", bos, 1);
+  ASSERT_TRUE(m.ok);
+  EXPECT_EQ(m.n_skipped, 1u);
+  EXPECT_EQ(m.offsets, (std::vector<uint32_t>{0, 0, 5}));
+}
+
+TEST(Logprob, FiniteAndAtMostZeroWithRoundingSlack) {
+  EXPECT_EQ(as_logprob(-2.5), -2.5);
+  EXPECT_EQ(as_logprob(0.0), 0.0);
+  EXPECT_EQ(as_logprob(kLogprobSlack), 0.0);
+  EXPECT_FALSE(as_logprob(3.49).has_value());
+  EXPECT_FALSE(as_logprob(2 * kLogprobSlack).has_value());
+  EXPECT_FALSE(as_logprob(-INFINITY).has_value());
+  EXPECT_FALSE(as_logprob(NAN).has_value());
 }
 
 TEST(Utf8, ValidPrefixAndIncompleteTail) {

@@ -1,4 +1,5 @@
-// Placing servers' per-token strings on the bytes of the text (text mode only).
+// Per-token data from outside: the log-prob rule and token strings placed on the bytes of the
+// text (include/rdpt/token_text.h). Shared by the HTTP backend (text mode) and `rdpt import`.
 //
 // vLLM's `text_offset` is the running sum of Python len() (characters, not bytes) of each
 // token decoded alone (vllm/entrypoints/openai/completion/serving.py,
@@ -7,12 +8,38 @@
 // return_text_in_logprobs decodes each id alone too (tokenizer_manager.py,
 // detokenize_logprob_tokens: tokenizer.batch_decode(ids)). We therefore ignore the server's
 // offsets and match the strings against the bytes, U+FFFD standing for 1+ non-ASCII bytes.
+#include "rdpt/token_text.h"
+
+#include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
-#include "backends/http/http_internal.h"
-#include "rdpt/error.h"
+namespace rdpt {
 
-namespace rdpt::http_detail {
+std::optional<double> as_logprob(double x) {
+  if (!std::isfinite(x) || x > kLogprobSlack) return std::nullopt;
+  return std::min(x, 0.0);
+}
+
+std::optional<std::string> token_bytes_escape(std::string_view t) {
+  constexpr std::string_view kPrefix = "bytes:";
+  if (t.size() <= kPrefix.size() || t.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  t.remove_prefix(kPrefix.size());
+  if (t.size() % 4 != 0) return std::nullopt;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < t.size(); i += 4) {
+    const int hi = hex(t[i + 2]), lo = hex(t[i + 3]);
+    if (t[i] != '\\' || t[i + 1] != 'x' || hi < 0 || lo < 0) return std::nullopt;
+    out += char(hi * 16 + lo);
+  }
+  return out;
+}
 
 namespace {
 
@@ -23,27 +50,17 @@ struct Unit {
   std::string_view lit;  // literal bytes otherwise
 };
 
-std::string printable(std::string_view s, size_t max = 40) {
-  std::string out;
-  for (unsigned char c : s.substr(0, max)) {
-    if (c == '\n') out += "\\n";
-    else if (c < 0x20 || c == 0x7f) out += "?";
-    else out += char(c);
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
-
-// Matches tokens[skip..] against text; returns false when impossible. `first_unit[k]` is the
-// unit index where token k starts (== units.size() for trailing empty tokens).
-bool match_from(std::string_view text, std::span<const std::string> tokens, size_t skip, std::vector<uint32_t>& out,
-                size_t& fail_token) {
+// Matches tokens[skip..] against text; false when impossible, with m.bad_token / m.bad_at set
+// to the furthest point reached. `first_unit[k]` is the unit index where token k starts
+// (== units.size() for trailing empty tokens).
+bool match_from(std::string_view text, std::span<const std::string> tokens, std::span<const std::string> unescaped,
+                size_t skip, bool allow_prefix, TokenMatch& m) {
   std::vector<Unit> units;
   std::vector<size_t> first_unit(tokens.size(), 0), unit_token;
   for (size_t k = 0; k < tokens.size(); ++k) {
     first_unit[k] = units.size();
     if (k < skip) continue;
-    std::string_view t = tokens[k];
+    std::string_view t = unescaped[k].empty() ? std::string_view(tokens[k]) : std::string_view(unescaped[k]);
     size_t p = 0;
     while (p < t.size()) {
       size_t q = t.find(kReplacement, p);
@@ -67,19 +84,24 @@ bool match_from(std::string_view text, std::span<const std::string> tokens, size
   std::vector<Choice> stack;
   std::unordered_set<uint64_t> failed;  // (unit, pos) states known to fail
   auto key = [](size_t u, size_t p) { return (uint64_t(u) << 32) | uint64_t(p); };
-  size_t u = 0, pos = 0, furthest = 0;
+  size_t u = 0, pos = 0, furthest = 0, furthest_pos = 0;
+  bool reached = false;
   for (;;) {
+    if (!reached || u > furthest) {
+      furthest = u;
+      furthest_pos = pos;
+      reached = true;
+    }
     bool ok = true;
     if (u == nu) {
-      ok = pos == text.size();
+      ok = allow_prefix || pos == text.size();
     } else if (failed.count(key(u, pos))) {
       ok = false;
     } else {
       unit_pos[u] = uint32_t(pos);
-      furthest = std::max(furthest, u);
       const Unit& un = units[u];
       if (!un.wild) {
-        if (text.compare(pos, un.lit.size(), un.lit) == 0 && pos + un.lit.size() <= text.size()) {
+        if (pos + un.lit.size() <= text.size() && text.compare(pos, un.lit.size(), un.lit) == 0) {
           pos += un.lit.size();
           ++u;
           continue;
@@ -87,11 +109,11 @@ bool match_from(std::string_view text, std::span<const std::string> tokens, size
         failed.insert(key(u, pos));
         ok = false;
       } else {
-        size_t m = 0;
-        while (pos + m < text.size() && (unsigned char)text[pos + m] >= 0x80) ++m;
-        if (m > 0) {
-          stack.push_back({u, pos, m});
-          pos += m;
+        size_t n = 0;
+        while (pos + n < text.size() && (unsigned char)text[pos + n] >= 0x80) ++n;
+        if (n > 0) {
+          stack.push_back({u, pos, n});
+          pos += n;
           ++u;
           continue;
         }
@@ -115,35 +137,42 @@ bool match_from(std::string_view text, std::span<const std::string> tokens, size
       stack.pop_back();
     }
     if (!resumed) {
-      fail_token = furthest < nu ? unit_token[furthest] : tokens.size() - 1;
+      m.bad_token = furthest < nu ? unit_token[furthest] : tokens.size();
+      m.bad_at = furthest_pos;
       return false;
     }
   }
-  unit_pos[nu] = uint32_t(text.size());
-  out.assign(tokens.size(), 0);
+  unit_pos[nu] = uint32_t(pos);
+  m.end = pos;
+  m.offsets.assign(tokens.size(), 0);
   for (size_t k = 0; k < tokens.size(); ++k) {
     if (k < skip) continue;
     size_t off = unit_pos[first_unit[k]];
     while (off > 0 && off < text.size() && ((unsigned char)text[off] & 0xC0) == 0x80) --off;
-    out[k] = uint32_t(off);
+    m.offsets[k] = uint32_t(off);
   }
   return true;
 }
 
 }  // namespace
 
-std::vector<uint32_t> match_token_strings(std::string_view text, std::span<const std::string> tokens,
-                                          size_t max_leading_skip) {
-  std::vector<uint32_t> out;
-  size_t fail_token = 0, first_fail = 0;
-  for (size_t skip = 0; skip <= std::min(max_leading_skip, tokens.size()); ++skip) {
-    if (match_from(text, tokens, skip, out, fail_token)) return out;
-    if (skip == 0) first_fail = fail_token;
+TokenMatch place_token_strings(std::string_view text, std::span<const std::string> tokens, size_t max_leading_skip,
+                               bool allow_prefix) {
+  std::vector<std::string> unescaped(tokens.size());  // "" where the token is not a "bytes:" string
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    if (auto b = token_bytes_escape(tokens[k])) unescaped[k] = std::move(*b);
   }
-  throw DataError("server tokens do not reproduce the text: token " + std::to_string(first_fail) + " ('" +
-                  printable(first_fail < tokens.size() ? std::string_view(tokens[first_fail]) : "") +
-                  "') cannot be placed (" + std::to_string(tokens.size()) + " tokens, " +
-                  std::to_string(text.size()) + " bytes)");
+  TokenMatch first;
+  for (size_t skip = 0; skip <= std::min(max_leading_skip, tokens.size()); ++skip) {
+    TokenMatch m;
+    if (match_from(text, tokens, unescaped, skip, allow_prefix, m)) {
+      m.ok = true;
+      m.n_skipped = skip;
+      return m;
+    }
+    if (skip == 0) first = m;
+  }
+  return first;  // the failure without skipping names the token to look at
 }
 
 size_t valid_utf8_prefix(std::string_view s) {
@@ -187,4 +216,4 @@ bool utf8_ok_but_tail(std::string_view s) {
   return true;
 }
 
-}  // namespace rdpt::http_detail
+}  // namespace rdpt
