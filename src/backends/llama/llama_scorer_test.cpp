@@ -579,10 +579,16 @@ TEST_P(SpmSpaces, OffsetsAreExactAroundSpacesAndSpecialTokens) {
   for (const std::string& text : texts) {
     SCOPED_TRACE("'" + text + "'");
     rdpt::llama_detail::TokenizedText t;
-    ASSERT_NO_THROW(t = tokenize_with_offsets(v, text, false));
+    try {
+      t = tokenize_with_offsets(v, text, false);
+    } catch (const rdpt::DataError& e) {
+      ADD_FAILURE() << e.what();  // and go on with the next text
+      continue;
+    }
     ASSERT_EQ(t.ids.size(), t.offsets.size());
     std::string rebuilt;
-    for (size_t k = 0; k < t.ids.size(); ++k) {
+    bool exact = true;
+    for (size_t k = 0; k < t.ids.size() && exact; ++k) {
       SCOPED_TRACE("token " + std::to_string(k));
       std::string piece = token_piece(v, t.ids[k]);
       if (!special(t.ids[k]) && (k == 0 || special(t.ids[k - 1]))) {
@@ -596,7 +602,8 @@ TEST_P(SpmSpaces, OffsetsAreExactAroundSpacesAndSpecialTokens) {
         continue;
       }
       EXPECT_EQ(t.offsets[k], at) << "piece '" << piece << "'";
-      ASSERT_EQ(text.compare(at, piece.size(), piece), 0) << "piece '" << piece << "' at " << at;
+      exact = text.compare(at, piece.size(), piece) == 0;
+      EXPECT_TRUE(exact) << "piece '" << piece << "' at " << at;
       rebuilt += piece;
       if (special(t.ids[k]) && (llama_vocab_get_attr(v, t.ids[k]) & LLAMA_TOKEN_ATTR_RSTRIP))
         while (rebuilt.size() < text.size() && std::isspace((unsigned char)text[rebuilt.size()])) {
