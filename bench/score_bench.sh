@@ -2,7 +2,7 @@
 # Scoring throughput of rdpt next to llama.cpp's forward pass alone (llama-bench prompt
 # processing, which keeps only the last logit) and llama-perplexity, on the same model and
 # token count; prints tokens/s and the ratios. rdpt runs twice: reducing each row to its
-# target's log-prob inside llama.cpp's graph (--reduce device, the default) and on the host
+# target's log-prob inside llama.cpp's graph (--reduce device, auto's choice with a GPU) and on the host
 # from the copied logits (--reduce host).
 #
 #   bench/score_bench.sh MODEL.gguf [TOKENS...]          (default TOKENS: 4096)

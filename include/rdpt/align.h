@@ -37,4 +37,10 @@ struct ActionScore {
 std::vector<ActionScore> align_tokens(std::span<const Action> actions,
                                       std::span<const TokenLogprob> tokens);
 
+// A scoring cut short (a context limit) whose first unscored token starts at byte `cut`:
+// the action holding that byte was scored from its first tokens only, so it and every action
+// after it are made unscored (n_tokens 0). Returns how many actions that leaves unscored
+// (those that end after `cut`).
+size_t drop_cut_actions(std::span<const Action> actions, std::vector<ActionScore>& scores, uint32_t cut);
+
 }  // namespace rdpt

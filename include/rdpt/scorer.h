@@ -39,6 +39,7 @@ struct ScoreResult {
   uint32_t n_tokens_total = 0;       // response tokens in all (> tokens.size() when truncated)
   uint32_t n_prompt_tokens = 0;      // prompt tokens (BOS included)
   bool truncated = false;            // the context ended before the response did
+  uint32_t cut_offset = 0;           // truncated: byte offset of the first unscored token (drop_cut_actions)
   std::string error;                 // non-empty: this item failed, tokens is empty
   bool ok() const { return error.empty(); }
 };
@@ -81,7 +82,8 @@ struct LlamaOptions {
   // on the device holding the output layer (a GPU with -ngl, else ggml's CPU threads; only
   // n_batch floats come back per decode, not n_batch x n_vocab logits; needs n_ubatch ==
   // n_batch <= n_vocab; llama.cpp's host output buffer grows to 4 x n_batch x n_vocab floats),
-  // 0 = on the host from copied logits (n_threads threads), -1 = 1 when its needs are met, else 0.
+  // 0 = on the host from copied logits (n_threads threads), -1 = 1 when its needs are met and
+  // the output layer runs on a GPU (n_gpu_layers != 0 with a GPU build), else 0.
   int reduce_on_device = -1;
   bool truncate = false;       // score a too-long response up to the context limit (else an error)
   bool share_prompt = true;    // reuse the prompt's KV cache for responses of one group

@@ -113,7 +113,9 @@ int run_score(int argc, char** argv) {
   app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers,
                  "layers offloaded to the GPU, -1 = all (default 0; needs llama.cpp built with CUDA)")
       ->group("Performance");
-  app.add_option("--threads,-t", lo.n_threads, "CPU threads (default 0 = all hardware threads)")->group("Performance");
+  app.add_option("--threads,-t", lo.n_threads, "CPU threads (default 0 = all hardware threads; at most 512, ggml's limit)")
+      ->check(CLI::Range(0, 512))
+      ->group("Performance");
   app.add_option("--batch,-b", lo.n_batch,
                  "tokens per llama_decode; logits of this many rows are held at once (default 512)")
       ->check(CLI::PositiveNumber)
@@ -140,13 +142,14 @@ int run_score(int argc, char** argv) {
                  "where each token's log-softmax is taken: device (inside llama.cpp's graph, on the device holding "
                  "the output layer, a GPU with --ngl; only the log-probs come back, not the logits; needs --ubatch "
                  "equal to --batch), host (from logits copied back, on CPU threads), auto (default: device when "
-                 "--ubatch equals --batch, else host)")
+                 "the output layer runs on a GPU and --ubatch equals --batch, else host; on the CPU the device "
+                 "path costs memory for no gain, docs/score.md)")
       ->check(CLI::IsMember({"auto", "device", "host"}))
       ->group("Performance");
   app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
   app.add_flag("--truncate", lo.truncate,
-               "score a response longer than the context up to the limit and mark it truncated (default: the pair "
-               "fails with an error)");
+               "score a response longer than the context up to the limit and mark it truncated: the action the "
+               "limit cuts and every action after it are left unscored (default: the pair fails with an error)");
   app.add_flag("--no-prompt-sharing", [&lo](int64_t) { lo.share_prompt = false; },
                "decode the prompt again for every response (default: responses to one question share it)")
       ->group("Performance");
@@ -276,7 +279,7 @@ int run_score(int argc, char** argv) {
     const size_t n_skip = inputs.size() - todo.size();
     TtyProgress progress;
     progress.start("score " + m.name, todo.size(), "responses");
-    uint64_t n_done = 0, n_tok = 0, n_failed = 0, n_trunc = 0;
+    uint64_t n_done = 0, n_tok = 0, n_failed = 0, n_trunc = 0, n_cut_actions = 0;
     std::string first_error;
     const double t0 = now_s();
     struct ChunkProgress : Progress {
@@ -307,9 +310,12 @@ int run_score(int argc, char** argv) {
           if (first_error.empty()) first_error = "record " + in.id + ": " + r.error;
         } else {
           ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
-          ps.n_tokens = uint32_t(r.tokens.size());
           ps.n_tokens_total = r.n_tokens_total;
           ps.actions = align_tokens(in.actions, r.tokens);
+          // The action the context cut was scored from its first tokens only: it and the
+          // actions after it stay unscored; n_tokens counts the tokens of the actions kept.
+          if (r.truncated) n_cut_actions += drop_cut_actions(in.actions, ps.actions, r.cut_offset);
+          for (const auto& a : ps.actions) ps.n_tokens += a.n_tokens;
           n_trunc += r.truncated;
           n_tok += r.tokens.size();
         }
@@ -323,7 +329,9 @@ int run_score(int argc, char** argv) {
     std::string msg = "model " + m.name + ": scored " + std::to_string(n_done - n_failed) + " responses (" +
                       std::to_string(n_tok) + " tokens, " + std::to_string(uint64_t(n_tok / el)) + " tok/s)";
     if (n_skip) msg += ", " + std::to_string(n_skip) + " already scored";
-    if (n_trunc) msg += ", " + std::to_string(n_trunc) + " truncated";
+    if (n_trunc)
+      msg += ", " + std::to_string(n_trunc) + " truncated (" + std::to_string(n_cut_actions) +
+             " actions cut by or past the context left unscored)";
     info(msg);
     if (n_failed) warn("model " + m.name + ": " + std::to_string(n_failed) + " responses failed (stored with their error; a rerun retries them); first: " + first_error);
     n_failed_all += n_failed;

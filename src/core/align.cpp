@@ -29,4 +29,14 @@ std::vector<ActionScore> align_tokens(std::span<const Action> actions, std::span
   return out;
 }
 
+size_t drop_cut_actions(std::span<const Action> actions, std::vector<ActionScore>& scores, uint32_t cut) {
+  size_t n = 0;
+  for (size_t a = 0; a < actions.size() && a < scores.size(); ++a)
+    if (actions[a].end > cut) {
+      scores[a] = ActionScore{};
+      ++n;
+    }
+  return n;
+}
+
 }  // namespace rdpt

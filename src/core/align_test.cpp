@@ -70,5 +70,24 @@ TEST(Align, BadOffsetsAreErrors) {
   EXPECT_THROW(align_tokens({}, none_allowed), DataError);
 }
 
+// A cut at byte 5 (inside action 1, " Cd.") leaves action 0 whole and unscores action 1,
+// which had only its first token, and everything after it.
+TEST(Align, DropCutActionsUnscoresTheCutActionAndWhatFollows) {
+  std::string s = "Ab. Cd. Ef.";
+  auto acts = segment(s);
+  ASSERT_EQ(acts.size(), 3u);
+  std::vector<TokenLogprob> toks = {{0, -1.0}, {2, -2.0}, {3, -0.5}};  // the token at 5 was not scored
+  auto sc = align_tokens(acts, toks);
+  ASSERT_EQ(sc[1].n_tokens, 1u);
+  EXPECT_EQ(drop_cut_actions(acts, sc, 5), 2u);
+  EXPECT_EQ(sc[0].n_tokens, 2u);
+  EXPECT_FALSE(sc[1].scored());
+  EXPECT_FALSE(sc[2].scored());
+  // A cut exactly where an action starts keeps the one before it.
+  sc = align_tokens(acts, std::vector<TokenLogprob>{{0, -1.0}, {2, -2.0}});
+  EXPECT_EQ(drop_cut_actions(acts, sc, 3), 2u);
+  EXPECT_EQ(sc[0].n_tokens, 2u);
+}
+
 }  // namespace
 }  // namespace rdpt

@@ -6,12 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -312,6 +314,173 @@ TEST_F(ScoreCli, RefusedRunLeavesNoModelAndTheCorrectedRunNeedsNoReplace) {
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.err.find("scored 12 responses"), std::string::npos) << c.err;
   EXPECT_EQ(model_names(db), std::vector<std::string>{"teacher"});
+}
+
+// --truncate: the action the context cuts was scored from its first tokens only; it and every
+// action after it are stored unscored, the actions before it equal an uncut run's, and the run
+// says how many actions that left unscored.
+TEST_F(ScoreCli, TruncationLeavesTheCutActionUnscored) {
+  const std::string full = work_dir() + "/trunc_full.db", cut = work_dir() + "/trunc_cut.db";
+  fs::remove(full);
+  fs::remove(cut);
+  const std::string in = work_dir() + "/trunc_in.jsonl";  // the first 6 responses: enough, and quicker
+  ASSERT_EQ(std::system(("head -6 " + input_ + " > " + in).c_str()), 0);
+  const std::string base = "--data " + in + " --model teacher=" + teacher_ +
+                           " --prompt-format 'Q: {question}\\nA: ' --threads 2 --batch 64 --store ";
+  CmdResult a = run(base + full + " --ctx 4096");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  CmdResult b = run(base + cut + " --ctx 160 --truncate");
+  ASSERT_EQ(b.rc, 0) << b.err;
+  EXPECT_NE(b.err.find("actions cut by or past the context left unscored"), std::string::npos) << b.err;
+  const PairMap ref = read_store(full), got = read_store(cut);
+  ASSERT_EQ(got.size(), ref.size());
+  size_t n_trunc = 0, n_cut_scored_before = 0;
+  for (const auto& [key, g] : got) {
+    SCOPED_TRACE(key.second);
+    const auto& f = ref.at(key);
+    ASSERT_EQ(f.status, rdpt::ScoreStatus::Ok) << f.error;
+    ASSERT_EQ(g.actions.size(), f.actions.size());
+    uint32_t sum = 0;
+    for (const auto& as : g.actions) sum += as.n_tokens;
+    EXPECT_EQ(g.n_tokens, sum);
+    if (g.status != rdpt::ScoreStatus::Truncated) continue;
+    ++n_trunc;
+    EXPECT_LT(g.n_tokens, g.n_tokens_total);
+    size_t j = 0;  // the first unscored action of the truncated pair with tokens in the full run
+    while (j < g.actions.size() && (g.actions[j].n_tokens || !f.actions[j].n_tokens)) {
+      EXPECT_EQ(g.actions[j].n_tokens, f.actions[j].n_tokens) << "action " << j << " scored in part";
+      if (f.actions[j].n_tokens && g.actions[j].n_tokens)
+        EXPECT_NEAR(g.actions[j].logprob_sum, f.actions[j].logprob_sum, 1e-2) << "action " << j;
+      ++j;
+    }
+    ASSERT_LT(j, g.actions.size()) << "a truncated pair with every action scored";
+    for (size_t k = j; k < g.actions.size(); ++k) EXPECT_EQ(g.actions[k].n_tokens, 0u) << "action " << k;
+    n_cut_scored_before += j > 0;
+  }
+  EXPECT_GE(n_trunc, 3u) << "the input should overflow a 160-token context several times";
+  EXPECT_GE(n_cut_scored_before, 1u);
+}
+
+// A seeded random sweep over the numeric options: every combination either gives the default
+// run's numbers (per action, within the invariance tests' 1e-3), or fails pairs that do not
+// fit a small --ctx with a context error, or is refused with exit 2 and a one-line reason;
+// never a crash. Set RDPT_SWEEP_SEED to replay a seed.
+TEST_F(ScoreCli, RandomOptionSweepNeverCrashes) {
+  const std::string in = work_dir() + "/sweep_in.jsonl";
+  {
+    std::ofstream f(in);
+    f << R"({"id": "a1", "question": "What is 2+2?", "response": "Two plus two. That is 4.\n\nSo the answer is 4."})" "\n"
+      << R"({"id": "a2", "question": "What is 2+2?", "response": "It is 4, of course. Wait, let me check: 2+2=4."})" "\n"
+      << R"({"id": "b1", "question": "Name a prime.", "response": "Seven is prime. It has no divisors but 1 and 7.\n\nSeven."})" "\n"
+      << R"({"id": "b2", "question": "Name a prime.", "response": "2"})" "\n";
+  }
+  // --kv-f32: as the exact invariance tests (an f16 cache moved log-probs by 1.2e-3 between batch 1 and 64).
+  const std::string base = "--data " + in + " --model t=" + teacher_ + " --prompt-format 'Q: {question}\\nA: ' --kv-f32";
+  const std::string ref_db = work_dir() + "/sweep_ref.db";
+  fs::remove(ref_db);
+  CmdResult r0 = run(base + " --store " + ref_db);
+  ASSERT_EQ(r0.rc, 0) << r0.err;
+  const PairMap ref = read_store(ref_db);
+  ASSERT_EQ(ref.size(), 4u);
+  for (const auto& [k, p] : ref) ASSERT_EQ(p.status, rdpt::ScoreStatus::Ok) << k.second << ": " << p.error;
+
+  uint64_t seed = 20261201;
+  if (const char* e = std::getenv("RDPT_SWEEP_SEED")) seed = std::strtoull(e, nullptr, 10);
+  std::printf("option sweep seed %llu (RDPT_SWEEP_SEED=%llu replays it)\n", (unsigned long long)seed,
+              (unsigned long long)seed);
+  std::mt19937_64 rng(seed);
+  // Each option is left out (its default) or drawn from values around the edges: at and below
+  // --parallel, 1, the defaults; one run in four also gets a value that must be refused (0,
+  // past a range). Runs 0 and 1 are the issue's aborts: --batch 8 (= --parallel) and --ctx 8.
+  const std::vector<int64_t> batches = {1, 2, 3, 7, 8, 9, 16, 64, 512};
+  const std::vector<int64_t> ubatches = {1, 2, 5, 8, 9, 64, 512};
+  const std::vector<int64_t> parallels = {1, 2, 7, 8, 9, 16, 255};
+  const std::vector<int64_t> chunks = {1, 2, 3, 64};
+  const std::vector<int64_t> ctxs = {0, 8, 9, 16, 40, 64, 256, 1024};
+  const std::vector<int64_t> threads = {0, 1, 2, 3};
+  const std::vector<std::string> reduces = {"auto", "host", "device"};
+  auto pick = [&](const auto& v) { return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)]; };
+  auto maybe = [&]() { return std::uniform_int_distribution<int>(0, 9)(rng) < 6; };
+  constexpr int kRuns = 16;
+  int n_same = 0, n_refused = 0, n_ctx_failed = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    std::optional<int64_t> batch, ubatch, par, chunk, ctx, thr;
+    std::string reduce = "auto";
+    if (i == 0) {
+      batch = 8, reduce = "host";
+    } else if (i == 1) {
+      ctx = 8, reduce = "device";
+    } else {
+      if (maybe()) batch = pick(batches);
+      if (maybe()) ubatch = pick(ubatches);
+      if (maybe()) par = pick(parallels);
+      if (maybe()) chunk = pick(chunks);
+      if (maybe()) ctx = pick(ctxs);
+      if (maybe()) thr = pick(threads);
+      if (maybe()) reduce = pick(reduces);
+      if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) switch (std::uniform_int_distribution<int>(0, 6)(rng)) {
+          case 0: batch = 0; break;
+          case 1: ubatch = 0; break;
+          case 2: par = 0; break;
+          case 3: par = 256; break;
+          case 4: chunk = 0; break;
+          case 5: thr = -1; break;
+          default: thr = 513; break;
+        }
+    }
+    std::string opts;
+    auto add = [&](const char* name, const std::optional<int64_t>& v) {
+      if (v) opts += std::string(" ") + name + " " + std::to_string(*v);
+    };
+    add("--batch", batch), add("--ubatch", ubatch), add("--parallel", par), add("--chunk", chunk);
+    add("--ctx", ctx), add("--threads", thr);
+    opts += " --reduce " + reduce;
+    SCOPED_TRACE("seed " + std::to_string(seed) + " run " + std::to_string(i) + ":" + opts);
+    // Refused: a value out of its range, or the device reduction with several ubatches per batch.
+    const int64_t b = batch.value_or(512), ub = std::min(ubatch.value_or(512), b);
+    const bool bad_value = b == 0 || ubatch.value_or(1) == 0 || par.value_or(1) == 0 || par.value_or(1) > 255 ||
+                           chunk.value_or(1) == 0 || thr.value_or(0) < 0 || thr.value_or(0) > 512;
+    const bool refused = bad_value || (reduce == "device" && ub != b);
+    const std::string db = work_dir() + "/sweep_" + std::to_string(i) + ".db";
+    fs::remove(db);
+    CmdResult r = run(base + " --store " + db + opts);
+    if (refused) {
+      ++n_refused;
+      EXPECT_EQ(r.rc, 2) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+      EXPECT_NE(r.err.find("--"), std::string::npos) << "names the option: " << r.err;
+      continue;
+    }
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const PairMap got = read_store(db);
+    ASSERT_EQ(got.size(), ref.size());
+    bool all_same = true;
+    for (const auto& [key, want] : ref) {
+      SCOPED_TRACE(key.second);
+      const auto& g = got.at(key);
+      if (g.status == rdpt::ScoreStatus::Failed) {
+        // Only a context smaller than this pair needs may fail it.
+        EXPECT_TRUE(ctx && *ctx > 0 && *ctx < 256) << g.error;
+        EXPECT_NE(g.error.find("context of " + std::to_string(ctx.value_or(0)) + " tokens"), std::string::npos) << g.error;
+        all_same = false;
+        continue;
+      }
+      EXPECT_EQ(g.status, rdpt::ScoreStatus::Ok);
+      EXPECT_EQ(g.n_tokens, want.n_tokens);
+      ASSERT_EQ(g.actions.size(), want.actions.size());
+      for (size_t a = 0; a < g.actions.size(); ++a) {
+        EXPECT_EQ(g.actions[a].n_tokens, want.actions[a].n_tokens) << "action " << a;
+        if (want.actions[a].n_tokens)
+          EXPECT_NEAR(g.actions[a].logprob_mean(), want.actions[a].logprob_mean(), 1e-3) << "action " << a;
+      }
+    }
+    n_same += all_same;
+    n_ctx_failed += !all_same;
+    fs::remove(db);
+  }
+  std::printf("option sweep: %d runs gave the default numbers, %d failed pairs on a small --ctx, %d refused\n",
+              n_same, n_ctx_failed, n_refused);
+  EXPECT_GE(n_same, 3) << "too few runs scored anything: the sweep checks little";
 }
 
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {

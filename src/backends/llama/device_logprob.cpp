@@ -34,6 +34,7 @@ struct DeviceLogprob::State {
   ggml_tensor* inp = nullptr;     // targets input of the most recently built graph
   ggml_tensor* result = nullptr;  // its log-probs [R]
   bool supported = true;          // every op runs on the output device
+  bool on_cpu = false;            // the output device is the CPU
   std::string unsupported;        // the first op that does not
 };
 
@@ -77,6 +78,7 @@ void iface_free(llama_sampler* s) { delete static_cast<SamplerCtx*>(s->ctx); }
 bool iface_backend_init(llama_sampler* s, ggml_backend_buffer_type_t buft, uint32_t) {
   auto& st = state_of(s);
   ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+  st.on_cpu = !dev || ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU;
   if (!dev) return st.supported;  // the CPU backend runs every op
   // The same ops on a small probe graph, checked against the device.
   ggml_init_params ip = {64 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true};
@@ -163,6 +165,7 @@ DeviceLogprob::~DeviceLogprob() {
 }
 
 bool DeviceLogprob::supported() const { return state_->supported; }
+bool DeviceLogprob::on_cpu() const { return state_->on_cpu; }
 const std::string& DeviceLogprob::unsupported_op() const { return state_->unsupported; }
 
 void DeviceLogprob::detach(llama_context* ctx) {

@@ -31,7 +31,9 @@ struct TokenizedText {
 
 // Tokenizes `text` (special tokens parsed as special; BOS/EOS added only with add_special) and
 // maps each token to the byte where it starts, by matching each token's piece against the
-// text. Exact for BPE and SPM vocabularies (SPM's inserted leading space is recognised);
+// text. Exact for BPE and SPM vocabularies (SPM: the space llama.cpp inserts before each
+// stretch of text, at the start and after each special token, is removed from the stretch's
+// first piece; whitespace a special token's LSTRIP/RSTRIP drops belongs to no token);
 // WPM/UGM vocabularies, whose normalisation is lossy, match modulo ASCII case and whitespace.
 // Throws DataError naming the token index, id, piece and byte offset when pieces do not
 // reproduce the text.
@@ -61,6 +63,7 @@ class DeviceLogprob {
   std::vector<llama_sampler_seq_config>& configs() { return configs_; }
   bool supported() const;                    // every op runs on the output layer's device
   const std::string& unsupported_op() const;  // else the first op that does not ("ARGMAX on CUDA0")
+  bool on_cpu() const;                        // the output layer's device is the CPU
   void detach(llama_context* ctx);            // back to raw logits for every sequence
   void set_targets(std::vector<int32_t> targets);
   // The log-probs of the n output rows of the last decode; first_output is the batch index of

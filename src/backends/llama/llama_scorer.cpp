@@ -162,6 +162,10 @@ class LlamaScorer final : public Scorer {
     cp.no_perf = true;
     // Device reduction: one ubatch per decode (its targets are the decode's) and n_batch <= n_vocab.
     const uint32_t n_batch_eff = std::min(o.n_batch, cp.n_ctx);
+    // llama.cpp reserves output rows for max(the batch's outputs, n_seq_max) and asserts that
+    // this fits n_outputs_max (default: n_batch, itself capped at n_ctx), so --batch or --ctx
+    // at or below --parallel aborted the process. Size the outputs for both.
+    cp.n_outputs_max = std::max(n_batch_eff, cp.n_seq_max);
     const bool device_ok = cp.n_ubatch == o.n_batch && n_batch_eff <= uint32_t(n_vocab_);
     if (o.reduce_on_device == 1 && !device_ok) {
       llama_model_free(model_);
@@ -169,7 +173,11 @@ class LlamaScorer final : public Scorer {
                        "vocabulary size (" + std::to_string(n_vocab_) + "); got batch " + std::to_string(o.n_batch) +
                        ", ubatch " + std::to_string(cp.n_ubatch));
     }
-    if (o.reduce_on_device == 1 || (o.reduce_on_device < 0 && device_ok)) {
+    // auto: the device only where the output layer runs on a GPU (llama.cpp offloads it first:
+    // any --ngl but 0 with a GPU build). On the CPU it saved little time for much memory
+    // (llama.cpp's host output buffer grows to 4 x n_batch x n_vocab floats; docs/score.md).
+    const bool output_on_gpu = o.n_gpu_layers != 0 && llama_supports_gpu_offload();
+    if (o.reduce_on_device == 1 || (o.reduce_on_device < 0 && device_ok && output_on_gpu)) {
       std::vector<int32_t> seqs;
       for (uint32_t s = 1; s <= o.n_seq_max; ++s) seqs.push_back(int32_t(s));  // 0 (the prompt) stays on the host
       device_ = std::make_unique<llama_detail::DeviceLogprob>(n_vocab_, seqs);
@@ -178,8 +186,10 @@ class LlamaScorer final : public Scorer {
       cp.n_samplers = device_->configs().size();
     }
     ctx_ = llama_init_from_model(model_, cp);
-    if (ctx_ && device_ && !device_->supported()) {
-      if (o.log)
+    // auto, and the output layer landed on the CPU after all (no GPU device found): the host.
+    const bool cpu_after_all = o.reduce_on_device < 0 && device_ && device_->on_cpu();
+    if (ctx_ && device_ && (!device_->supported() || cpu_after_all)) {
+      if (o.log && !cpu_after_all)
         o.log(LogLevel::Warn, "rdpt: the output device lacks " + device_->unsupported_op() +
                                   "; log-probs are reduced on the host\n");
       device_->detach(ctx_);
@@ -379,6 +389,7 @@ std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Pr
           continue;
         }
         r.truncated = true;
+        r.cut_offset = w.resp.offsets[room];  // room < the response's token count here
       }
       w.n_scored = uint32_t(std::min(w.resp.ids.size(), room));
       w.lp.assign(w.n_scored, NAN);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <llama.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -250,10 +251,27 @@ TEST_F(LlamaScorerTest, DeviceReductionNeedsOneUbatchPerDecode) {
   auto split = rdpt::make_llama_scorer(teacher_, o);
   EXPECT_FALSE(split->capabilities().device_reduction);
   EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"reduce\":\"host\""));
-  o.n_ubatch = 64;  // ... and the device when they are equal
+  o.n_ubatch = 64;  // explicit device with equal batch and ubatch: the device, on the CPU too
+  o.reduce_on_device = 1;
   auto whole = rdpt::make_llama_scorer(teacher_, o);
   EXPECT_TRUE(whole->capabilities().device_reduction);
   EXPECT_THAT(whole->describe().info_json, ::testing::HasSubstr("\"reduce\":\"device\""));
+}
+
+// auto picks the host wherever the output layer runs on the CPU (no --ngl, or a build without
+// a GPU): there the device path cost 2.6x the peak memory for about the same speed
+// (docs/score.md). With --ngl and a GPU it picks the device.
+TEST_F(LlamaScorerTest, AutoReductionIsTheHostOnTheCpu) {
+  rdpt::LlamaOptions o;
+  o.n_batch = o.n_ubatch = 64;
+  o.reduce_on_device = -1;
+  auto cpu = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_FALSE(cpu->capabilities().device_reduction);
+  EXPECT_THAT(cpu->describe().info_json, ::testing::HasSubstr("\"reduce\":\"host\""));
+  o.n_gpu_layers = -1;
+  auto offloaded = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_EQ(offloaded->capabilities().device_reduction, llama_supports_gpu_offload() && offloaded->capabilities().gpu_offload)
+      << offloaded->describe().info_json;
 }
 
 // Batch size, parallel sequences, prompt KV sharing and threads change nothing beyond 1e-3,
@@ -296,6 +314,54 @@ TEST_F(LlamaScorerTest, BatchingKvReuseAndThreadsChangeNothing) { check_invarian
 
 TEST_F(LlamaScorerTest, DefaultSettingsStayClose) { check_invariance(teacher_, sample_items(), false, 1e-3); }
 
+// --batch or --ctx at or below --parallel: llama.cpp reserved output rows for n_seq_max
+// (parallel + 1) against n_outputs_max = n_batch and aborted (GGML_ASSERT, exit 134) with
+// either reduction. Now the same numbers as a roomy batch, or per-item context errors.
+TEST_F(LlamaScorerTest, BatchOrContextAtOrBelowParallelDoesNotAbort) {
+  auto all = sample_items();
+  const std::vector<rdpt::ScoreItem> items = {all[0], all[1], all[3], all[4]};  // the short ones
+  rdpt::LlamaOptions base;
+  base.n_threads = 2;
+  base.kv_f32 = true;  // as the exact invariance test: batch 1 vs 64 moved an f16 cache's log-probs by 1.2e-3
+  base.flash_attn = 0;
+  base.n_batch = base.n_ubatch = 64;
+  base.n_seq_max = 8;
+  base.reduce_on_device = 0;
+  auto ref = rdpt::make_llama_scorer(teacher_, base)->score(items);
+  struct Cfg {
+    uint32_t batch, ubatch, seqs;
+    int device;
+  };
+  for (Cfg c : {Cfg{8, 8, 8, 0}, Cfg{8, 8, 8, 1}, Cfg{1, 1, 8, 0}, Cfg{3, 3, 8, 1}, Cfg{7, 2, 64, 0}, Cfg{2, 2, 255, 1}}) {
+    SCOPED_TRACE("batch " + std::to_string(c.batch) + " ubatch " + std::to_string(c.ubatch) + " parallel " +
+                 std::to_string(c.seqs) + " device " + std::to_string(c.device));
+    rdpt::LlamaOptions o = base;
+    o.n_batch = c.batch;
+    o.n_ubatch = c.ubatch;
+    o.n_seq_max = c.seqs;
+    o.reduce_on_device = c.device;
+    auto sc = rdpt::make_llama_scorer(teacher_, o);
+    EXPECT_EQ(sc->capabilities().device_reduction, c.device == 1);
+    auto res = sc->score(items);
+    ASSERT_EQ(res.size(), ref.size());
+    for (size_t i = 0; i < res.size(); ++i) {
+      ASSERT_TRUE(res[i].ok()) << res[i].error;
+      ASSERT_EQ(res[i].tokens.size(), ref[i].tokens.size()) << "item " << i;
+      for (size_t k = 0; k < res[i].tokens.size(); ++k)
+        ASSERT_NEAR(res[i].tokens[k].logprob, ref[i].tokens[k].logprob, 1e-3) << "item " << i << " token " << k;
+    }
+  }
+  // A context of 8 tokens (n_batch is capped at it): every prompt here is longer, each item
+  // says so.
+  for (int device : {0, 1}) {
+    rdpt::LlamaOptions o = base;
+    o.n_ctx = 8;
+    o.reduce_on_device = device;
+    auto res = rdpt::make_llama_scorer(teacher_, o)->score(items);
+    for (const auto& r : res) EXPECT_THAT(r.error, ::testing::HasSubstr("does not fit the context of 8 tokens"));
+  }
+}
+
 TEST_F(LlamaScorerTest, TooLongResponseIsAnErrorOrTruncated) {
   auto items = sample_items();
   std::vector<rdpt::ScoreItem> one = {items[2]};
@@ -313,6 +379,8 @@ TEST_F(LlamaScorerTest, TooLongResponseIsAnErrorOrTruncated) {
   EXPECT_TRUE(cut[0].truncated);
   EXPECT_EQ(cut[0].tokens.size() + cut[0].n_prompt_tokens, 96u);
   EXPECT_GT(cut[0].n_tokens_total, cut[0].tokens.size());
+  // cut_offset: where the first unscored token starts (drop_cut_actions unscores from there).
+  EXPECT_GT(cut[0].cut_offset, cut[0].tokens.back().offset);
   o.n_ctx = 0;
   o.truncate = false;
   auto full = rdpt::make_llama_scorer(teacher_, o)->score(one);
@@ -320,6 +388,7 @@ TEST_F(LlamaScorerTest, TooLongResponseIsAnErrorOrTruncated) {
   EXPECT_EQ(full[0].n_tokens_total, cut[0].n_tokens_total);
   for (size_t k = 0; k < cut[0].tokens.size(); ++k)
     ASSERT_NEAR(cut[0].tokens[k].logprob, full[0].tokens[k].logprob, 1e-3) << k;
+  EXPECT_EQ(cut[0].cut_offset, full[0].tokens[cut[0].tokens.size()].offset);
   // A prompt that alone fills the context.
   std::vector<rdpt::ScoreItem> big = {{std::string(2000, 'x'), "y", "g"}};
   o.n_ctx = 96;
@@ -450,15 +519,22 @@ TEST_P(VocabRoundTrip, OffsetsReproduceRealTraces) {
     auto t = tokenize_with_offsets(v, rec.response, false);
     ASSERT_EQ(t.ids.size(), t.offsets.size());
     std::string rebuilt;
+    const bool spm = llama_vocab_type(v) == LLAMA_VOCAB_TYPE_SPM;
+    auto special = [&](int32_t id) {
+      return (llama_vocab_get_attr(v, id) &
+              (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0;
+    };
     for (size_t k = 0; k < t.ids.size(); ++k) {
       ASSERT_LT(t.offsets[k], rec.response.size());
       if (k) ASSERT_GE(t.offsets[k], t.offsets[k - 1]);
       std::string piece = token_piece(v, t.ids[k]);
-      if (rec.response.compare(t.offsets[k], piece.size(), piece) != 0) {
-        ASSERT_EQ(piece[0], ' ') << "token " << k << " piece '" << piece << "'";
-        ASSERT_EQ(rec.response.compare(t.offsets[k], piece.size() - 1, piece.substr(1)), 0) << "token " << k;
-        piece = piece.substr(1);
+      // SPM: one inserted space on the first piece of each stretch of text, nowhere else.
+      if (spm && !special(t.ids[k]) && (k == 0 || special(t.ids[k - 1]))) {
+        ASSERT_EQ(piece.substr(0, 1), " ") << "token " << k;
+        piece.erase(0, 1);
       }
+      // Exact: every token with text starts where the text rebuilt so far ends.
+      if (!piece.empty()) ASSERT_EQ(t.offsets[k], rebuilt.size()) << "token " << k << " piece '" << piece << "'";
       rebuilt += piece;
     }
     ASSERT_EQ(rebuilt, rec.response);
@@ -468,12 +544,86 @@ TEST_P(VocabRoundTrip, OffsetsReproduceRealTraces) {
   llama_model_free(m);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabs, VocabRoundTrip, ::testing::Values("qwen2", "llama-spm", "llama-bpe", "gpt-2"),
+INSTANTIATE_TEST_SUITE_P(Vocabs, VocabRoundTrip, ::testing::Values("qwen2", "llama-spm", "llama-bpe", "gpt-2", "phi-3"),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (auto& c : s) if (c == '-') c = '_';
                            return s;
                          });
+
+// SPM vocabularies: llama.cpp inserts one space before each stretch of text (at the start and
+// after each special token); it merges with real spaces (" x" gives the piece "  x" or "  " +
+// "x"). Exactly one space comes off the first piece of each stretch, so offsets are exact:
+// walking the tokens, each starts where the text rebuilt so far ends, and the pieces rebuild
+// the text, less the whitespace a special token's LSTRIP/RSTRIP drops (phi-3's do).
+class SpmSpaces : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SpmSpaces, OffsetsAreExactAroundSpacesAndSpecialTokens) {
+  llama_log_set(quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(vocab_path(GetParam()).c_str(), mp);
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  ASSERT_EQ(llama_vocab_type(v), LLAMA_VOCAB_TYPE_SPM);
+  const std::string eos = token_piece(v, llama_vocab_eos(v));  // "</s>" or "<|endoftext|>"
+  const std::vector<std::string> texts = {
+      " \nHello.", " ", "  ", "Hi." + eos + " ", "Hi." + eos + "  Next", "A" + eos + " B" + eos + "\n\n C",
+      eos + " x", eos, "x " + eos + "   ", "  two spaces first", "\tTab" + eos + "\t y", "a" + eos + eos + " b",
+      "plain text", " one space", "Done.</s> \nAnd then.", "<s> x"};
+  auto special = [&](int32_t id) {
+    return (llama_vocab_get_attr(v, id) &
+            (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0;
+  };
+  size_t n_stripped = 0, n_merged = 0;
+  for (const std::string& text : texts) {
+    SCOPED_TRACE("'" + text + "'");
+    rdpt::llama_detail::TokenizedText t;
+    try {
+      t = tokenize_with_offsets(v, text, false);
+    } catch (const rdpt::DataError& e) {
+      ADD_FAILURE() << e.what();  // and go on with the next text
+      continue;
+    }
+    ASSERT_EQ(t.ids.size(), t.offsets.size());
+    std::string rebuilt;
+    bool exact = true;
+    for (size_t k = 0; k < t.ids.size() && exact; ++k) {
+      SCOPED_TRACE("token " + std::to_string(k));
+      std::string piece = token_piece(v, t.ids[k]);
+      if (!special(t.ids[k]) && (k == 0 || special(t.ids[k - 1]))) {
+        ASSERT_EQ(piece.substr(0, 1), " ") << "a stretch's first piece carries the inserted space";
+        n_merged += piece.size() > 1 && piece[1] == ' ';
+        piece.erase(0, 1);
+      }
+      const size_t at = rebuilt.size();
+      if (piece.empty()) {
+        EXPECT_EQ(t.offsets[k], std::min(at, text.size() - 1));
+        continue;
+      }
+      EXPECT_EQ(t.offsets[k], at) << "piece '" << piece << "'";
+      exact = text.compare(at, piece.size(), piece) == 0;
+      EXPECT_TRUE(exact) << "piece '" << piece << "' at " << at;
+      rebuilt += piece;
+      if (special(t.ids[k]) && (llama_vocab_get_attr(v, t.ids[k]) & LLAMA_TOKEN_ATTR_RSTRIP))
+        while (rebuilt.size() < text.size() && std::isspace((unsigned char)text[rebuilt.size()])) {
+          rebuilt += text[rebuilt.size()];
+          ++n_stripped;
+        }
+    }
+    EXPECT_EQ(rebuilt, text);
+  }
+  EXPECT_GT(n_merged, 3u) << "the inserted space merged with real spaces in several texts";
+  std::printf("%s: %zu first pieces held the inserted space and a real one; %zu whitespace bytes dropped by RSTRIP\n",
+              GetParam().c_str(), n_merged, n_stripped);
+  llama_model_free(m);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabs, SpmSpaces, ::testing::Values("llama-spm", "phi-3"), [](const auto& info) {
+  std::string s = info.param;
+  for (auto& c : s) if (c == '-') c = '_';
+  return s;
+});
 
 TEST(LlamaTokenize, MismatchIsADataError) {
   llama_log_set(quiet_log, nullptr);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "backends/llama/llama_internal.h"
 #include "rdpt/error.h"
@@ -40,6 +41,15 @@ std::string printable(std::string_view s, size_t max = 40) {
 
 bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+// Whether llama.cpp inserts a space before text (SPM's add_space_prefix): "a" comes back as " a".
+bool inserts_space_prefix(const llama_vocab* vocab) {
+  llama_token ids[8];
+  const int32_t n = llama_tokenize(vocab, "a", 1, ids, 8, /*add_special=*/false, /*parse_special=*/false);
+  std::string s;
+  for (int32_t i = 0; i < n; ++i) s += token_piece(vocab, ids[i]);
+  return s == " a";
+}
+
 }  // namespace
 
 TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view text, bool add_special) {
@@ -55,29 +65,57 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
   }
   const enum llama_vocab_type vt = llama_vocab_type(vocab);
   const bool lossy = vt == LLAMA_VOCAB_TYPE_WPM || vt == LLAMA_VOCAB_TYPE_UGM;
-  const bool dummy_prefix = vt == LLAMA_VOCAB_TYPE_SPM || vt == LLAMA_VOCAB_TYPE_UGM || lossy;
+  // SPM: llama.cpp inserts one space before every stretch of text (the text before the first
+  // special token, and the text after each special token) when the vocabulary says
+  // add_space_prefix (not in llama.h: seen by tokenizing "a"). The first token of each stretch
+  // then carries that space in its piece, merged with any real spaces that follow ("  " for
+  // " x"): exactly one space is removed from that piece, whatever it holds.
+  const bool space_prefix = vt == LLAMA_VOCAB_TYPE_SPM && inserts_space_prefix(vocab);
   const size_t size = text.size();
   size_t pos = 0;
+  bool stretch_start = true;  // the next text token is the first of a stretch
   out.offsets.reserve(out.ids.size());
   for (size_t k = 0; k < out.ids.size(); ++k) {
     const int32_t id = out.ids[k];
-    const std::string piece = token_piece(vocab, id);
+    std::string piece = token_piece(vocab, id);
     const llama_token_attr attr = llama_vocab_get_attr(vocab, id);
     const bool added = add_special && ((id == llama_vocab_bos(vocab) && k == 0) ||
                                        (id == llama_vocab_eos(vocab) && k + 1 == out.ids.size()));
     auto clamp = [&](size_t p) { return uint32_t(size ? std::min(p, size - 1) : 0); };
-    if (added || piece.empty()) {  // BOS/EOS added by the tokenizer, or a token with no text
+    if (added) {  // BOS/EOS added by the tokenizer: no text
       out.offsets.push_back(clamp(pos));
       continue;
     }
-    (void)attr;
+    // llama.cpp splits the text at special tokens (CONTROL, USER_DEFINED, UNKNOWN); one with
+    // LSTRIP/RSTRIP (phi-3's, for instance) drops the whitespace before/after it.
+    const bool special = attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN);
+    if (special && (attr & LLAMA_TOKEN_ATTR_LSTRIP) && text.compare(pos, piece.size(), piece) != 0) {
+      size_t p = pos;
+      while (p < size && is_ws((unsigned char)text[p])) ++p;
+      if (text.compare(p, piece.size(), piece) == 0) pos = p;
+    }
+    if (special) {
+      stretch_start = true;
+    } else if (std::exchange(stretch_start, false) && space_prefix) {
+      if (piece.empty() || piece[0] != ' ')
+        throw DataError("tokens do not reproduce the text: token " + std::to_string(k) + " (id " + std::to_string(id) +
+                        ", piece '" + printable(piece) + "') starts a stretch of text at byte " + std::to_string(pos) +
+                        " without the space llama.cpp inserts there");
+      piece.erase(0, 1);  // the inserted space: the rest of the piece is text
+    }
+    if (piece.empty()) {  // a token with no text (or only the inserted space)
+      out.offsets.push_back(clamp(pos));
+      continue;
+    }
     if (text.compare(pos, piece.size(), piece) == 0) {
       out.offsets.push_back(clamp(pos));
       pos += piece.size();
+      if (special && (attr & LLAMA_TOKEN_ATTR_RSTRIP))
+        while (pos < size && is_ws((unsigned char)text[pos])) ++pos;
       continue;
     }
-    // SPM/UGM add a space before text that starts the input or follows a special token.
-    if (dummy_prefix && piece[0] == ' ' && (pos >= size || text[pos] != ' ') &&
+    // UGM adds a space before text that starts the input or follows a special token.
+    if (lossy && piece[0] == ' ' && (pos >= size || text[pos] != ' ') &&
         text.compare(pos, piece.size() - 1, std::string_view(piece).substr(1)) == 0) {
       out.offsets.push_back(clamp(pos));
       pos += piece.size() - 1;
