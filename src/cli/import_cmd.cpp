@@ -110,6 +110,9 @@ struct Converted {
   size_t n_prompt = 0;               // tokens dropped because they start in the prompt part
   size_t n_empty = 0;                // tokens with empty text (no first byte: no action)
   bool truncated = false;
+  // truncated: response bytes the tokens are known to cover (token texts give their ends;
+  // offsets give only starts, so the last token is taken to cover one byte).
+  uint32_t covered_end = 0;
   uint32_t n_tokens_total = 0;
   OffsetUnit unit_used = OffsetUnit::Bytes;
 };
@@ -178,6 +181,7 @@ Converted place_texts(const json& toks, const json& lps, const std::string& toks
     }
   }
   c.truncated = truncated;
+  c.covered_end = uint32_t(m.end > prompt.size() ? m.end - prompt.size() : 0);
   return c;
 }
 
@@ -230,6 +234,7 @@ Converted from_offsets(const json& j, const std::string& prompt, const std::stri
     add_token(c, k, size_t(off), prompt.size(), logprob_at(lps, k, "logprobs"), "logprobs");
   }
   c.truncated = j.value("truncated", false);
+  for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
   return c;
 }
 
@@ -293,6 +298,7 @@ Converted from_openai(const json& j, const std::string& prompt, const std::strin
     add_token(c, k, b, prompt.size(), logprob_at(lps, k, "logprobs.token_logprobs"), "logprobs.token_logprobs");
   }
   c.truncated = j.value("truncated", false);
+  for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
   return c;
 }
 
@@ -316,7 +322,7 @@ std::string prompt_part(const json& j, const std::string& response, bool openai)
 }
 
 struct ImportStats {
-  uint64_t n_lines = 0, n_pairs = 0, n_tokens = 0, n_prompt_tokens = 0, n_empty_tokens = 0, n_truncated = 0;
+  uint64_t n_lines = 0, n_pairs = 0, n_tokens = 0, n_prompt_tokens = 0, n_empty_tokens = 0, n_truncated = 0, n_cut_actions = 0;
   uint64_t n_chars_unit = 0;
   std::map<std::string, uint64_t> skipped;
 };
@@ -421,6 +427,13 @@ void import_logprobs(Store& store, const std::string& path, ModelSlot& slot, Off
         }
         s.n_tokens = uint32_t(c.tokens.size());
         s.n_tokens_total = s.n_tokens;
+        if (c.truncated) {
+          // As rdpt score --truncate: the action the truncation cut (or may have cut) and those
+          // after it stay unscored; n_tokens counts the tokens of the actions kept.
+          stats.n_cut_actions += drop_cut_actions(r.actions, s.actions, c.covered_end);
+          s.n_tokens = 0;
+          for (const auto& a : s.actions) s.n_tokens += a.n_tokens;
+        }
         if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
           s.n_tokens_total = std::max(s.n_tokens, t->get<uint32_t>());
         }
@@ -457,7 +470,9 @@ void import_logprobs(Store& store, const std::string& path, ModelSlot& slot, Off
                     std::to_string(stats.n_tokens) + " tokens) from " + path;
   if (stats.n_prompt_tokens) msg += "; " + std::to_string(stats.n_prompt_tokens) + " prompt tokens dropped";
   if (stats.n_empty_tokens) msg += "; " + std::to_string(stats.n_empty_tokens) + " empty tokens dropped";
-  if (stats.n_truncated) msg += "; " + std::to_string(stats.n_truncated) + " truncated";
+  if (stats.n_truncated)
+    msg += "; " + std::to_string(stats.n_truncated) + " truncated (" + std::to_string(stats.n_cut_actions) +
+           " actions cut by or past the truncation left unscored)";
   if (stats.n_chars_unit) msg += "; offsets in characters for " + std::to_string(stats.n_chars_unit);
   uint64_t n_skipped = 0;
   std::string reasons;

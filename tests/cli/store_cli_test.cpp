@@ -185,6 +185,56 @@ TEST_F(StoreCli, ImportsTokenTextsAndExportsCsv) {
   EXPECT_NE(r.out.find("\" Oui, \"\"x\"\", y.\""), std::string::npos) << "quotes doubled, field quoted";
 }
 
+// "truncated": true, as rdpt score --truncate: the action the truncation cut is unscored with
+// every action after it, and n_tokens counts the tokens of the actions kept. Token texts give
+// where the last token ends; offsets give only where it starts (it is taken to cover one byte).
+TEST_F(StoreCli, TruncatedImportLeavesTheCutActionUnscored) {
+  const auto d = write("d.jsonl", dataset());
+  // kR1 = "Hello world." + " Next one.": actions [0,12) and [12,22).
+  const Toks all = cut(kR1, {5, 11, 12, 17, 21});  // "Hello"," world","."," Next"," one","."
+  auto first = [](const Toks& t, size_t n) {
+    Toks o;
+    o.texts.assign(t.texts.begin(), t.texts.begin() + n);
+    o.offsets.assign(t.offsets.begin(), t.offsets.begin() + n);
+    o.lps.assign(t.lps.begin(), t.lps.begin() + n);
+    return o;
+  };
+  struct Case {
+    std::string name;
+    json line;
+    std::vector<std::string> n_tokens;  // per action, "" = unscored
+    std::string pair_tokens;
+  };
+  const Toks t4 = first(all, 4), t3 = first(all, 3);
+  std::vector<Case> cases = {
+      // texts cover "Hello world. Next": the second action is cut -> unscored, 3 tokens kept.
+      {"texts-cut", {{"id", "r1"}, {"tokens", t4.texts}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      // texts cover exactly the first action: it is whole and stays scored.
+      {"texts-whole", {{"id", "r1"}, {"tokens", t3.texts}, {"logprobs", t3.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      // offsets: the 4th token starts the second action; where it ends is unknown -> unscored.
+      {"offsets", {{"id", "r1"}, {"offsets", t4.offsets}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      // the last token " one" starts inside the second action: cut, first action kept.
+      {"offsets-mid", {{"id", "r1"}, {"offsets", first(all, 5).offsets}, {"logprobs", first(all, 5).lps},
+                       {"truncated", true}}, {"3", ""}, "3"},
+  };
+  for (const auto& c : cases) {
+    const auto s = path("trunc-" + c.name + ".db");
+    const auto l = write("trunc-" + c.name + ".jsonl", c.line.dump() + "\n");
+    CmdResult r = rdpt("import --data " + d + " --store " + s + " --logprobs " + l + " --model teacher");
+    ASSERT_EQ(r.rc, 0) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find("1 truncated (1 actions cut by or past the truncation left unscored)"), std::string::npos)
+        << c.name << ": " << r.err;
+    r = rdpt("export --store " + s);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    Table t = table(r.out);
+    auto rows = t.of("r1");
+    ASSERT_EQ(rows.size(), c.n_tokens.size()) << c.name;
+    for (size_t a = 0; a < rows.size(); ++a)
+      EXPECT_EQ(rows[a][t.col.at("teacher_n_tokens")], c.n_tokens[a]) << c.name << " action " << a + 1;
+    EXPECT_DOUBLE_EQ(std::stod(rows[0][t.col.at("teacher_logprob_sum")]), -0.125 * (1 + 2 + 3)) << c.name;
+  }
+}
+
 TEST_F(StoreCli, ImportsByteOffsetsAndOpenAiShapeWithCharacterOffsets) {
   const auto d = write("d.jsonl", dataset());
   const auto s = path("s.db");
