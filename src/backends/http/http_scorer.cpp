@@ -34,7 +34,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
     m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
     m.tokenizer = tok_ ? tok_->description() : "server";
     m.fingerprint = "http:" + m.location + "|tokenizer:" + (tok_ ? tok_->fingerprint() : "server-text");
-    m.chat_template = !opt_.prompt_format.empty() ? "format:" + opt_.prompt_format
+    m.chat_template = opt_.prompt_format ? opt_.prompt_format->describe()
                       : !opt_.template_name.empty() ? opt_.template_name
                       : tok_ ? tok_->chat_template() : "";
     nlohmann::json j = {{"api", opt_.api == HttpApi::SGLang ? "sglang" : "openai"},

@@ -16,16 +16,11 @@ namespace rdpt::http_detail {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 #ifdef RDPT_WITH_LLAMA
 class LlamaVocab final : public LocalTokenizer {
  public:
   explicit LlamaVocab(const std::string& path) : path_(path) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("tokenizer file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("tokenizer file not found: '" + path + "'");
     llama_model_params mp = llama_model_default_params();
     mp.vocab_only = true;
     model_ = llama_detail::load_model(path, mp, nullptr);  // llama.cpp's lines stay silent
@@ -90,8 +85,7 @@ std::string apply_chat_template(const std::string& tmpl, std::string_view questi
 
 std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
                                std::string_view system) {
-  if (!o.prompt_format.empty())
-    return replace_all(replace_all(o.prompt_format, "{system}", system), "{question}", question);
+  if (o.prompt_format) return o.prompt_format->apply(question, system);
   std::string tmpl = o.template_name;
   if (tmpl.empty() && tok) tmpl = tok->chat_template();
   if (tmpl.empty())

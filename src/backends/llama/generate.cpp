@@ -39,11 +39,6 @@ namespace rdpt {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 // Valid UTF-8, except possibly an incomplete final character.
 bool utf8_ok_but_tail(std::string_view s) {
   size_t i = 0;
@@ -128,7 +123,7 @@ int32_t draw(const std::vector<float>& logits, double temp, double top_p, const 
 class LlamaGenerator final : public Generator {
  public:
   LlamaGenerator(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.n_gpu_layers;
@@ -151,7 +146,7 @@ class LlamaGenerator final : public Generator {
     }
     n_ctx_ = llama_n_ctx(ctx_);
     batch_ = llama_batch_init(int32_t(o.n_batch), 0, 1);
-    if (!o.prompt_format.empty()) template_desc_ = "format:" + o.prompt_format;
+    if (o.prompt_format) template_desc_ = o.prompt_format->describe();
     else if (!o.template_name.empty()) template_ = template_desc_ = o.template_name;
     else if (const char* t = llama_model_chat_template(model_, nullptr)) template_ = template_desc_ = t;
   }
@@ -174,8 +169,7 @@ class LlamaGenerator final : public Generator {
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    if (!opt_.prompt_format.empty())
-      return replace_all(replace_all(opt_.prompt_format, "{system}", system), "{question}", question);
+    if (opt_.prompt_format) return opt_.prompt_format->apply(question, system);
     if (template_.empty())
       throw UsageError("model '" + path_ + "' has no chat template: give --template or --prompt-format");
     std::string sys(system), q(question);

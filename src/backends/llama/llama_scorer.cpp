@@ -96,11 +96,6 @@ std::string tokenizer_description(const llama_model* model) {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 // Reduces rows to target log-probs on up to n_threads threads.
 struct RowJob {
   int32_t batch_index;  // row in the batch's outputs
@@ -133,7 +128,7 @@ void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs,
 class LlamaScorer final : public Scorer {
  public:
   LlamaScorer(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
     if (o.n_seq_max == 0 || o.n_seq_max + 1 > llama_max_parallel_sequences())
       throw UsageError("n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences() - 1) + ", got " +
@@ -198,8 +193,8 @@ class LlamaScorer final : public Scorer {
     n_ctx_ = std::min(n_ctx_, llama_n_ctx(ctx_));  // llama.cpp may round the context up; keep the asked limit
     n_batch_ = llama_n_batch(ctx_);  // llama.cpp caps n_batch at n_ctx
     batch_ = llama_batch_init(int32_t(n_batch_), 0, 1);
-    if (!o.prompt_format.empty()) {
-      template_desc_ = "format:" + o.prompt_format;
+    if (o.prompt_format) {
+      template_desc_ = o.prompt_format->describe();
     } else if (!o.template_name.empty()) {
       template_ = o.template_name;
       template_desc_ = o.template_name;
@@ -240,10 +235,7 @@ class LlamaScorer final : public Scorer {
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    if (!opt_.prompt_format.empty()) {
-      std::string s = replace_all(opt_.prompt_format, "{system}", system);
-      return replace_all(std::move(s), "{question}", question);
-    }
+    if (opt_.prompt_format) return opt_.prompt_format->apply(question, system);
     if (template_.empty())
       throw UsageError("model '" + path_ + "' has no chat template (tokenizer.chat_template): give a template name "
                        "(--template chatml, llama3, ...) or a raw format (--prompt-format)");
