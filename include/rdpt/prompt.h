@@ -10,6 +10,8 @@
 //   f.apply("2+2?", "Be brief.")  // "S: Be brief.\nQ: 2+2?\nA: "
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +42,34 @@ class PromptFormat {
 
  private:
   std::string format_;
+};
+
+// Renders a chat template (a llama.cpp built-in name or template text) for a question and a
+// system text with the assistant turn opened; throws UsageError when it cannot. The llama.cpp
+// backend supplies it (llama_chat_apply_template).
+using ChatTemplateRenderer =
+    std::function<std::string(const std::string& tmpl, std::string_view question, std::string_view system)>;
+
+// The prompt of one model, chosen once for every backend: the raw format when one was given;
+// else the chat template (the given template name, else the model's own), rendered by `render`.
+class Prompter {
+ public:
+  Prompter() = default;
+  // `chat_template`: the template name given (--template), else the model's tokenizer.chat_template,
+  // else "". `model`: how errors name the model ("model 'T.gguf'").
+  Prompter(std::optional<PromptFormat> format, std::string chat_template, ChatTemplateRenderer render,
+           std::string model);
+  // The prompt text; UsageError when there is neither a format nor a chat template.
+  std::string operator()(std::string_view question, std::string_view system) const;
+  // What a store records as the model's prompt (ModelInfo::chat_template): "format:..." or the
+  // template ("" when there is none).
+  std::string describe() const { return format_ ? format_->describe() : template_; }
+
+ private:
+  std::optional<PromptFormat> format_;
+  std::string template_;
+  ChatTemplateRenderer render_;
+  std::string model_;
 };
 
 }  // namespace rdpt

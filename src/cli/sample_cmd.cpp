@@ -120,6 +120,7 @@ int run_sample(int argc, char** argv) {
 #ifdef RDPT_WITH_LLAMA
     gens.push_back(make_llama_generator(spec, lo));
 #else
+    if (!std::filesystem::is_regular_file(spec)) throw Error("--model " + name + ": file not found: '" + spec + "'");
     throw UsageError("--model " + name + ": " + no_llama_backend(spec));
 #endif
   }

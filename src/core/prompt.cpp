@@ -1,5 +1,7 @@
 #include "rdpt/prompt.h"
 
+#include "rdpt/error.h"
+
 namespace rdpt {
 
 std::string decode_prompt_escapes(std::string_view s) {
@@ -45,6 +47,18 @@ std::string PromptFormat::apply(std::string_view question, std::string_view syst
     }
   }
   return out;
+}
+
+Prompter::Prompter(std::optional<PromptFormat> format, std::string chat_template, ChatTemplateRenderer render,
+                   std::string model)
+    : format_(std::move(format)), template_(std::move(chat_template)), render_(std::move(render)), model_(std::move(model)) {}
+
+std::string Prompter::operator()(std::string_view question, std::string_view system) const {
+  if (format_) return format_->apply(question, system);
+  if (template_.empty() || !render_)
+    throw UsageError(model_ + " has no chat template (tokenizer.chat_template): give a template name (--template "
+                     "chatml, llama3, ...) or a raw format (--prompt-format)");
+  return render_(template_, question, system);
 }
 
 }  // namespace rdpt

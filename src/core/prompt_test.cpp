@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "rdpt/error.h"
+
 namespace rdpt {
 namespace {
 
@@ -32,6 +34,29 @@ TEST(PromptFormat, CommandLineEscapes) {
   // A real newline passes through; a literal format is not decoded.
   EXPECT_EQ(PromptFormat::from_cli("Q:\n{question}").text(), "Q:\n{question}");
   EXPECT_EQ(PromptFormat("Q: {question}\\n").apply("x", ""), "Q: x\\n");
+}
+
+TEST(Prompter, FormatWinsElseTheChatTemplateElseAnErrorNamingTheModel) {
+  auto render = [](const std::string& tmpl, std::string_view q, std::string_view s) {
+    return "<" + tmpl + ">" + std::string(s) + "|" + std::string(q);
+  };
+  Prompter with_format(PromptFormat("Q: {question}"), "chatml", render, "model 'm.gguf'");
+  EXPECT_EQ(with_format("x", "s"), "Q: x");
+  EXPECT_EQ(with_format.describe(), "format:Q: {question}");
+  Prompter empty_format(PromptFormat(""), "chatml", render, "model 'm.gguf'");
+  EXPECT_EQ(empty_format("x", "s"), "");  // an explicit empty format is not "no format"
+  EXPECT_EQ(empty_format.describe(), "format:");
+  Prompter with_template(std::nullopt, "chatml", render, "model 'm.gguf'");
+  EXPECT_EQ(with_template("x", "s"), "<chatml>s|x");
+  EXPECT_EQ(with_template.describe(), "chatml");
+  Prompter neither(std::nullopt, "", render, "model 'm.gguf'");
+  EXPECT_EQ(neither.describe(), "");
+  try {
+    neither("x", "");
+    ADD_FAILURE() << "no format and no template must throw";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("model 'm.gguf' has no chat template"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
