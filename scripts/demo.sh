@@ -11,7 +11,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$ROOT/out/demo
 [ "${1:-}" = "--out" ] && OUT=$(realpath -m "$2")
 cd "$ROOT"
-bash scripts/setup.sh --build-dir "$ROOT/build"
+# Only what the demo runs: rdpt and the fixture tools (not the test suite, fuzz replays, benchmarks).
+bash scripts/setup.sh --build-dir "$ROOT/build" --target rdpt --target rdpt_fixture --target rdpt_plant
 # shellcheck source=/dev/null
 . "$ROOT/build/rdpt-env.sh"
 B=$ROOT/build

@@ -19,12 +19,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "rdpt/generator.h"
 #include "rdpt/progress.h"
+#include "rdpt/prompt.h"
 #include "rdpt/scorer.h"
 
 namespace rdpt {
@@ -49,7 +51,7 @@ struct HttpOptions {
   uint64_t jitter_seed = 0;            // seed of the backoff jitter (tests); 0 = from the clock
   // Prompt: prompt_format ({question}, {system}) wins over template_name (a llama.cpp built-in
   // name or template text); neither: the tokenizer GGUF's tokenizer.chat_template.
-  std::string prompt_format;
+  std::optional<PromptFormat> prompt_format;  // rdpt/prompt.h; unset = none given
   std::string template_name;
   LogSink log;                         // retries and warnings (Warn); null = silent
 };
@@ -60,7 +62,7 @@ HttpOptions parse_http_spec(std::string_view spec);
 // True when a --model value names a server ("http://", "https://", "sglang+http...").
 bool is_http_spec(std::string_view spec);
 
-// Throws UsageError for bad options (no endpoint, unreadable tokenizer, unset key variable),
+// Throws UsageError for bad options (no endpoint, unset key variable), Error for a missing tokenizer file,
 // BackendError when the tokenizer cannot be loaded.
 std::unique_ptr<Scorer> make_http_scorer(const HttpOptions& options);
 

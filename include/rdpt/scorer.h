@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 
 #include "rdpt/align.h"
 #include "rdpt/progress.h"
+#include "rdpt/prompt.h"
 #include "rdpt/store.h"
 
 namespace rdpt {
@@ -88,13 +90,15 @@ struct LlamaOptions {
   bool truncate = false;       // score a too-long response up to the context limit (else an error)
   bool share_prompt = true;    // reuse the prompt's KV cache for responses of one group
   // Prompt: exactly one of these is used, in this order of precedence:
-  std::string prompt_format;   // raw format with {question} and {system}, e.g. "Q: {question}\nA: "
+  // A raw format with {question} and {system} (rdpt/prompt.h), e.g. "Q: {question}\nA: "; unset =
+  // none given. An empty format is a valid (empty) prompt.
+  std::optional<PromptFormat> prompt_format;
   std::string template_name;   // a llama.cpp built-in template name (chatml, llama3, ...) or Jinja-like text
   // (neither: the GGUF's tokenizer.chat_template; a model without one is a UsageError)
   LogSink log;                 // llama.cpp's log lines (Warn and Error only); null = silent
 };
 
-// Opens a GGUF model. Throws UsageError for a missing file or bad option, BackendError when
+// Opens a GGUF model. Throws Error for a missing file, UsageError for a bad option, BackendError when
 // llama.cpp cannot load the model or create a context.
 std::unique_ptr<Scorer> make_llama_scorer(const std::string& path, const LlamaOptions& options = {});
 

@@ -76,7 +76,10 @@ int run_align(int argc, char** argv) {
   app.add_flag("--exclude-special", exclude_special, "leave special-token actions out (default: all scored actions)");
   app.add_option("--out,-o", out, "JSON output (default - = stdout)");
   app.add_option("--csv", csv_path, "also write set,bin_lo,bin_hi,count,fraction as CSV (default: none)");
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  check_distinct_roles({{"--teacher", teacher}, {"--distilled", distilled}}, same_model);
   std::vector<SetSpec> sets;
   for (const auto& s : set_args) {
     sets.push_back(parse_set(s));

@@ -39,6 +39,8 @@ int run_attribute(int argc, char** argv) {
   app.add_option("--first-positions", first_positions,
                  "positions summed in the correct-minus-incorrect Teacher fraction (default 400)");
   app.add_option("--out,-o", out, "JSON output (default - = stdout)");
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   check_thresholds({alpha, 0});
   std::optional<double> beta_given = parse_beta_option(beta_s);
@@ -47,6 +49,9 @@ int run_attribute(int argc, char** argv) {
     std::sort(sorted.begin(), sorted.end());
     if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end())
       throw UsageError("--teacher: '" + *d + "' given twice");
+    std::vector<std::pair<std::string, std::string>> roles = {{"--student", student}, {"--distilled", distilled}};
+    for (const auto& t : teachers) roles.push_back({"--teacher", t});
+    check_distinct_roles(roles, same_model);
   }
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);

@@ -36,8 +36,14 @@ int run_beta(int argc, char** argv) {
                  "candidate betas in order (default: 0.05 0.10 0.15 0.20 for analysis, 0.05..1.00 for training)")
       ->delimiter(',');
   app.add_option("--out,-o", out, "JSON output (default - = stdout)");
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   BetaOptions opts{.procedure = parse_procedure(procedure), .alpha = alpha, .candidates = candidates};
+  check_distinct_roles({{"--teacher", teacher},
+                        {"--student", student},
+                        {"--distilled", opts.procedure == BetaProcedure::Analysis ? distilled : ""}},
+                       same_model);
   check_thresholds({alpha, 0});
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);

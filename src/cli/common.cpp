@@ -196,6 +196,26 @@ void TtyProgress::draw(bool final) {
   std::fflush(stderr);
 }
 
+std::string no_llama_backend(const std::string& path) {
+  return "'" + path +
+         "': this rdpt was built without the llama.cpp backend (-DRDPT_WITH_LLAMA=OFF), so it cannot load GGUF "
+         "models; build with it (scripts/setup.sh) or give a server model (NAME=http://host:port/v1)";
+}
+
+void add_same_model_flag(CLI::App& app, bool& allow) {
+  app.add_flag("--allow-same-model", allow,
+               "allow one model in two roles, e.g. --teacher and --student naming the same model (default: refused)");
+}
+
+void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>& roles, bool allow) {
+  if (allow) return;
+  for (size_t i = 0; i < roles.size(); ++i)
+    for (size_t j = i + 1; j < roles.size(); ++j)
+      if (!roles[i].second.empty() && roles[i].second == roles[j].second)
+        throw UsageError(roles[i].first + " and " + roles[j].first + " both name model '" + roles[i].second +
+                         "': one model in two roles (give --allow-same-model if that is meant)");
+}
+
 void info(const std::string& msg) { std::fprintf(stderr, "rdpt: %s\n", msg.c_str()); }
 void warn(const std::string& msg) { std::fprintf(stderr, "rdpt: warning: %s\n", msg.c_str()); }
 

@@ -8,6 +8,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rdpt/progress.h"
 #include "rdpt/record.h"
@@ -15,6 +17,11 @@
 #include "rdpt/store.h"
 
 namespace rdpt::cli {
+
+// Exit codes of every subcommand (README.md "Exit codes"): 0 ok, 1 runtime error (unreadable or
+// missing file, bad data, backend failure), 2 usage error (bad option or option value, unknown
+// model name), 3 finished, but some pairs (score) or completions (sample) failed: rerun to retry.
+inline constexpr int kExitOk = 0, kExitRuntimeError = 1, kExitUsage = 2, kExitFailedPairs = 3;
 
 // Runs fn, turning exceptions into one line "rdpt: error: ..." on stderr and an exit code:
 // 2 for UsageError and CLI parse errors, 1 for every other error.
@@ -65,6 +72,16 @@ class TtyProgress : public Progress {
   double t0_ = 0, last_draw_ = 0;
   void draw(bool final);
 };
+
+// "'PATH': this rdpt was built without the llama.cpp backend ...": the error for a GGUF model
+// given to a build configured with -DRDPT_WITH_LLAMA=OFF (server models still work there).
+std::string no_llama_backend(const std::string& path);
+
+// Model roles (--teacher, --student, --distilled): one model named in two roles (e.g. --teacher
+// student) is refused with a UsageError naming the roles and the model, unless --allow-same-model
+// (add_same_model_flag) says it is meant. `roles` are {option, model name}; empty names are skipped.
+void add_same_model_flag(CLI::App& app, bool& allow);
+void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>& roles, bool allow);
 
 // Prints an informational line to stderr (never to stdout, which carries data).
 void info(const std::string& msg);

@@ -37,7 +37,9 @@ void usage(FILE* out) {
                "usage: rdpt <command> [options]   (rdpt <command> --help for its options)\n\ncommands:\n",
                RDPT_VERSION);
   for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.description);
-  std::fprintf(out, "\nexit codes: 0 ok, 1 runtime error, 2 usage error. Docs: docs/ and README.md\n");
+  std::fprintf(out,
+               "\nexit codes: 0 ok, 1 runtime error, 2 usage error, 3 finished with failed pairs (score) or "
+               "completions (sample): rerun to retry. Docs: docs/ and README.md\n");
 }
 
 }  // namespace

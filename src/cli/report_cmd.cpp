@@ -71,7 +71,13 @@ int run_report(int argc, char** argv) {
   app.add_option("--generated-at", o.generated_at, "timestamp shown in the page (default: now, UTC)");
   bool quiet = false;
   app.add_flag("--quiet,-q", quiet, "no progress or summary on stderr");
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  check_distinct_roles({{"--teacher", o.teacher},
+                        {"--student", o.student},
+                        {"--distilled", o.distilled == "none" ? "" : o.distilled}},
+                       same_model);
 
   if (beta_s != "auto") {
     try {
@@ -90,7 +96,6 @@ int run_report(int argc, char** argv) {
   for (const auto& f : attr) o.extras.push_back({"attribution", f, read_text(f, "--attribution")});
   for (const auto& f : align) o.extras.push_back({"alignment", f, read_text(f, "--alignment")});
 
-  if (!std::filesystem::exists(store_path)) throw UsageError("--store: no such file '" + store_path + "'");
   auto store = Store::open(store_path, OpenMode::ReadOnly);
   TtyProgress progress(!quiet);
   Output output(out);

@@ -3,6 +3,7 @@
 // `offsets` + `logprobs` line shape of `rdpt import --logprobs`). docs/http.md.
 #include <filesystem>
 #include <future>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -63,8 +64,14 @@ int run_sample(int argc, char** argv) {
   app.add_option("--system", system_prompt, "system prompt for records without one (default none)");
   app.add_option("--template", template_name, "chat template: a llama.cpp name (chatml, llama3, ...) or text "
                  "(default: the GGUF's tokenizer.chat_template)")->group("Prompt");
-  app.add_option("--prompt-format", prompt_format, "raw prompt with {question} and {system} instead of a chat "
-                 "template (default none)")->group("Prompt");
+  auto* format_opt = app.add_option("--prompt-format", prompt_format,
+                                    "raw prompt format with {question} and {system} instead of a chat template; \\n, "
+                                    "\\t and \\\\ are newline, tab and backslash; '' is the empty prompt (default none)")
+                         ->group("Prompt");
+  bool show_prompt = false;
+  app.add_flag("--show-prompt", show_prompt,
+               "print the exact prompt the model sees for the first question, then exit (nothing is sampled)")
+      ->group("Prompt");
   app.add_option("--ctx,-c", lo.n_ctx, "GGUF: context length (default 0 = min(training context, 8192))")->group("Local model");
   app.add_option("--threads,-t", lo.n_threads, "GGUF: CPU threads (default 0 = all)")->group("Local model");
   app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers, "GGUF: layers on the GPU (default 0; -1 = all)")->group("Local model");
@@ -89,6 +96,10 @@ int run_sample(int argc, char** argv) {
     name = std::filesystem::path(spec).stem().string();
   }
   g.retokenize_safe = !no_retok;
+  if (!template_name.empty() && format_opt->count())
+    throw UsageError("--template and --prompt-format exclude each other");
+  std::optional<PromptFormat> format;
+  if (format_opt->count()) format = PromptFormat::from_cli(prompt_format);
 
   // Generators: one for a local model; one per worker for a server (each runs its own requests).
   std::vector<std::unique_ptr<Generator>> gens;
@@ -97,7 +108,7 @@ int run_sample(int argc, char** argv) {
     ho.tokenizer = tokenizer;
     ho.api_key_env = api_key_env;
     ho.template_name = template_name;
-    ho.prompt_format = prompt_format;
+    ho.prompt_format = format;
     ho.max_retries = max_retries;
     ho.timeout_s = timeout_s;
     ho.concurrency = std::max<uint32_t>(1, g.n);
@@ -105,8 +116,13 @@ int run_sample(int argc, char** argv) {
     for (uint32_t w = 0; w < concurrency; ++w) gens.push_back(make_http_generator(ho));
   } else {
     lo.template_name = template_name;
-    lo.prompt_format = prompt_format;
+    lo.prompt_format = format;
+#ifdef RDPT_WITH_LLAMA
     gens.push_back(make_llama_generator(spec, lo));
+#else
+    if (!std::filesystem::is_regular_file(spec)) throw Error("--model " + name + ": file not found: '" + spec + "'");
+    throw UsageError("--model " + name + ": " + no_llama_backend(spec));
+#endif
   }
 
   RecordReader reader(data, ropts);
@@ -173,6 +189,15 @@ int run_sample(int argc, char** argv) {
   };
 
   Record rec;
+  if (show_prompt) {
+    if (!reader.next(rec)) throw DataError("no records in the input");
+    const Question q = prepare(std::move(rec));
+    std::cout << "=== " << name << " (" << spec << "), record " << q.rec.id << " ===\n"
+              << gens[0]->format_prompt(q.rec.question, q.rec.system) << "\n=== end of prompt";
+    if (!q.prefix.empty()) std::cout << "; the forced prefix follows ===\n" << q.prefix << "\n=== end of prefix";
+    std::cout << "; the completion follows ===\n";
+    return 0;
+  }
   if (!http) {
     while (reader.next(rec)) {
       Question q = prepare(std::move(rec));
@@ -198,7 +223,7 @@ int run_sample(int argc, char** argv) {
   info(msg);
   if (n_failed) {
     warn(std::to_string(n_failed) + " completions failed and were not written; first: " + first_error);
-    return 1;
+    return kExitFailedPairs;
   }
   return 0;
 }

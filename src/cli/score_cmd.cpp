@@ -30,23 +30,6 @@ struct ModelArg {
 // A record as the store holds it (the same row `rdpt import` writes; rid once stored).
 using Input = StoredResponse;
 
-// "\n", "\t" and "\\" in a --prompt-format given on the command line.
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      char c = s[i + 1];
-      if (c == 'n' || c == 't' || c == '\\') {
-        out += c == 'n' ? '\n' : c == 't' ? '\t' : '\\';
-        ++i;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
 std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
   std::vector<ModelArg> out;
   std::set<std::string> names;
@@ -57,7 +40,7 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
     ModelArg m{s.substr(0, eq), s.substr(eq + 1)};
     if (!names.insert(m.name).second) throw UsageError("--model: name '" + m.name + "' given twice");
     if (!is_http_spec(m.path) && !std::filesystem::is_regular_file(m.path))
-      throw UsageError("--model " + m.name + ": file not found: '" + m.path + "'");
+      throw Error("--model " + m.name + ": file not found: '" + m.path + "'");  // a missing file: exit 1
     out.push_back(std::move(m));
   }
   return out;
@@ -71,11 +54,6 @@ double now_s() {
 }  // namespace
 
 int run_score(int argc, char** argv) {
-#ifndef RDPT_WITH_LLAMA
-  (void)argc;
-  (void)argv;
-  throw UsageError("this rdpt was built without llama.cpp (RDPT_WITH_LLAMA off): `rdpt score` is unavailable; see scripts/setup.sh");
-#else
   CLI::App app{
       "Score every response under every named GGUF model with llama.cpp (METHOD.md section 2) and write each "
       "action's token count and log-prob sum to the store. Each model sees its own prompt (the chat template in "
@@ -106,10 +84,10 @@ int run_score(int argc, char** argv) {
                  "chat template: a llama.cpp built-in name (chatml, llama3, deepseek3, ...) instead of the GGUF's "
                  "tokenizer.chat_template (default: the GGUF's)")
       ->group("Prompt");
-  app.add_option("--prompt-format", prompt_format,
-                 "raw prompt format with {question} and {system}; \\n and \\t are newline and tab (default: the "
-                 "chat template)")
-      ->group("Prompt");
+  auto* format_opt = app.add_option("--prompt-format", prompt_format,
+                                    "raw prompt format with {question} and {system}; \\n, \\t and \\\\ are newline, "
+                                    "tab and backslash; '' is the empty prompt (default: the chat template)")
+                         ->group("Prompt");
   app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers,
                  "layers offloaded to the GPU, -1 = all (default 0; needs llama.cpp built with CUDA)")
       ->group("Performance");
@@ -170,10 +148,10 @@ int run_score(int argc, char** argv) {
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   finish_segment_options(sopts, extra, no_default);
   if (!show_prompt && store_path.empty()) throw UsageError("--store is required (unless --show-prompt)");
-  if (!template_name.empty() && !prompt_format.empty())
+  if (!template_name.empty() && format_opt->count())
     throw UsageError("--template and --prompt-format exclude each other");
   lo.template_name = template_name;
-  lo.prompt_format = unescape(prompt_format);
+  if (format_opt->count()) lo.prompt_format = PromptFormat::from_cli(prompt_format);
   lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
   lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
   // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
@@ -191,7 +169,13 @@ int run_score(int argc, char** argv) {
   // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
   // ("sglang+http://..." for SGLang's native API); docs/http.md.
   auto make_scorer = [&](const ModelArg& m) -> std::unique_ptr<Scorer> {
-    if (!is_http_spec(m.path)) return make_llama_scorer(m.path, lo);
+    if (!is_http_spec(m.path)) {
+#ifdef RDPT_WITH_LLAMA
+      return make_llama_scorer(m.path, lo);
+#else
+      throw UsageError("--model " + m.name + ": " + no_llama_backend(m.path));
+#endif
+    }
     HttpOptions ho = parse_http_spec(m.path);
     if (auto it = tokenizers.find(m.name); it != tokenizers.end()) ho.tokenizer = it->second;
     ho.api_key_env = api_key_env;
@@ -337,8 +321,12 @@ int run_score(int argc, char** argv) {
     n_failed_all += n_failed;
   }
   info("store: " + store->path());
+  if (n_failed_all) {
+    warn(std::to_string(n_failed_all) + " pairs failed: exit " + std::to_string(kExitFailedPairs) +
+         " (a rerun retries them)");
+    return kExitFailedPairs;
+  }
   return 0;
-#endif
 }
 
 }  // namespace rdpt::cli

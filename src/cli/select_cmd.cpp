@@ -42,7 +42,10 @@ int run_select(int argc, char** argv) {
   app.add_option("--out,-o", out, "output JSONL of the chosen records (- = stdout)")->required();
   app.add_option("--summary-json", summary_path, "also write the summary as JSON to this file (default: none)");
   add_reader_options(app, ropts);
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  check_distinct_roles({{"--teacher", teacher}, {"--student", student}}, same_model);
   if (data == "-") throw UsageError("--data: select reads its input twice; give a file, not stdin");
   const Strategy strategy = parse_strategy(strategy_s);
   std::optional<double> beta_given = parse_beta_option(beta_s);

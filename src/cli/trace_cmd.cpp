@@ -40,7 +40,10 @@ int run_trace(int argc, char** argv) {
   app.add_option("--max-positions", max_positions, "positions kept in the curves (default 0 = all)");
   app.add_option("--token-mark", token_mark, "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)");
   app.add_flag("--no-progress", no_progress, "do not draw progress on a terminal (default: drawn on a TTY)");
+  bool same_model = false;
+  add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  check_distinct_roles({{"--teacher", teacher}, {"--student", student}, {"--distilled", distilled}}, same_model);
   const KeywordList kw = parse_keyword_list(keywords);
   Thresholds th{alpha, 0.1};
   check_thresholds(th);

@@ -214,13 +214,13 @@ TEST_F(BadInput, TruncatedOrForeignModelFilesAreOneLineErrors) {
   }
   Result missing = rdpt("score --data '" + data + "' --store '" + db + "' --model teacher=" + path("nope.gguf") +
                         " --prompt-format '{question}'");
-  EXPECT_EQ(missing.rc, 2) << missing.err;
+  EXPECT_EQ(missing.rc, 1) << missing.err;
   EXPECT_NE(missing.err.find(path("nope.gguf")), std::string::npos) << missing.err;
   EXPECT_EQ(dump(db), before);
 }
 
 // A context shorter than the prompt: that pair fails with the reason (stored as Failed, retried
-// by a rerun), the run goes on and exits 0 with a one-line warning naming the record; --truncate
+// by a rerun), the run goes on and exits 3 (finished with failed pairs) with a warning naming the record; --truncate
 // cannot help when the prompt alone does not fit, so the pair fails there too.
 TEST_F(BadInput, ContextShorterThanThePromptFailsThosePairsAndSaysWhy) {
   const std::string db = path("ctx.db");
@@ -233,7 +233,7 @@ TEST_F(BadInput, ContextShorterThanThePromptFailsThosePairsAndSaysWhy) {
     fs::remove(db);
     Result r = rdpt("score --data '" + data + "' --store '" + db + "' --model teacher='" + fixture_model() +
                     "' --prompt-format 'Q: {question}\\nA: ' --ctx 64 --threads 2" + extra);
-    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.rc, 3) << r.err;
     EXPECT_NE(r.err.find("scored 1 responses"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("1 responses failed"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("record long: prompt of"), std::string::npos) << r.err;

@@ -151,15 +151,15 @@ TEST_F(HttpCli, SampleErrors) {
   const std::string q = (dir_ / "q.jsonl").string();
   EXPECT_EQ(rdpt("sample --data " + q).code, 2);                                   // no --model
   EXPECT_EQ(rdpt("sample --data " + q + " --model http://127.0.0.1:1/v1").code, 2);  // server without a NAME
-  EXPECT_EQ(rdpt("sample --data " + q + " --model x=/nonexistent.gguf").code, 2);
+  EXPECT_EQ(rdpt("sample --data " + q + " --model x=/nonexistent.gguf").code, 1);  // a missing file
   EXPECT_EQ(rdpt("sample --data " + q + " --model x=" + fixture_model() + " --top-p 0").code, 2);
   ::unsetenv("RDPT_CLI_UNSET_KEY");
   CmdResult k = rdpt("sample --data " + q + " --model t=http://127.0.0.1:1/v1 --api-key-env RDPT_CLI_UNSET_KEY");
   EXPECT_EQ(k.code, 2);
   EXPECT_THAT(k.err, HasSubstr("RDPT_CLI_UNSET_KEY"));
-  // An unreachable server: every completion fails, reported, exit 1.
+  // An unreachable server: every completion fails, reported, exit 3 (finished with failures).
   CmdResult r = rdpt("sample --data " + q + " --model t=http://127.0.0.1:1/v1 --prompt-format '{question}' --max-retries 1");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, HasSubstr("failed"));
 }
 
@@ -184,7 +184,9 @@ TEST_F(HttpCli, ScoreCommandWithAServerModelMatchesLocalScoring) {
   eng.set_faults({.p_500 = 0.3, .p_drop = 0.1, .seed = 3});
   CmdResult r = rdpt(common + " --model local=" + gguf + " --model remote=" + eng.base_url() + "#fx --tokenizer remote=" +
                      gguf + " --concurrency 4");
-  ASSERT_EQ(r.code, 0) << r.err;
+  // Exit 3 exactly when pairs failed after their retries (stored as failed; the rerun retries them).
+  const bool failed = r.err.find("responses failed") != std::string::npos;
+  ASSERT_EQ(r.code, failed ? 3 : 0) << r.err;
   eng.set_faults({});
   CmdResult r2 = rdpt(common + " --model local=" + gguf + " --model remote=" + eng.base_url() + "#fx --tokenizer remote=" + gguf);
   ASSERT_EQ(r2.code, 0) << r2.err;

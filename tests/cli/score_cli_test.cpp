@@ -493,7 +493,7 @@ TEST_F(ScoreCli, ShowPromptAndUsageErrors) {
   ASSERT_EQ(t.rc, 0) << t.err;
   EXPECT_NE(t.out.find("<|im_start|>user\n"), std::string::npos) << t.out;
   EXPECT_EQ(run("--data " + input_ + " --model nonsense --store x.db").rc, 2);
-  EXPECT_EQ(run("--data " + input_ + " --model t=/no/such.gguf --store x.db").rc, 2);
+  EXPECT_EQ(run("--data " + input_ + " --model t=/no/such.gguf --store x.db").rc, 1);  // a missing file
   EXPECT_EQ(run("--data " + input_ + " --model t=" + teacher_ + " --model t=" + student_ + " --store x.db").rc, 2);
   CmdResult none = run("--data " + input_ + " --model t=" + teacher_);
   EXPECT_EQ(none.rc, 2);

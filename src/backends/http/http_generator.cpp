@@ -53,7 +53,7 @@ class HttpGenerator final : public Generator, private HttpModelBase {
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    return http_format_prompt(opt_, tok_.get(), question, system);
+    return http_prompter(opt_, tok_.get())(question, system);
   }
 
   std::vector<Generation> generate(const std::string& prompt, const GenerateOptions& o) override {

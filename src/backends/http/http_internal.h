@@ -124,12 +124,9 @@ class LocalTokenizer {
 };
 // Throws UsageError (missing file, no llama.cpp in this build), BackendError (cannot load).
 std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path);
-// Applies a llama.cpp chat template (name or text) to {system, user}; throws UsageError.
-std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system);
-
-// Prompt text for a question from HttpOptions (format, template, tokenizer template).
-std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
-                               std::string_view system);
+// The prompt of a server model from HttpOptions: --prompt-format, else --template, else the
+// tokenizer GGUF's chat template (rendered by llama.cpp; absent from a build without it).
+Prompter http_prompter(const HttpOptions& o, const LocalTokenizer* tok);
 
 // What an HTTP scorer and an HTTP generator both hold: the options, the API key (read from the
 // environment), the served model's local tokenizer when one is given, and the request engine.

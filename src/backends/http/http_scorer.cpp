@@ -34,9 +34,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
     m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
     m.tokenizer = tok_ ? tok_->description() : "server";
     m.fingerprint = "http:" + m.location + "|tokenizer:" + (tok_ ? tok_->fingerprint() : "server-text");
-    m.chat_template = !opt_.prompt_format.empty() ? "format:" + opt_.prompt_format
-                      : !opt_.template_name.empty() ? opt_.template_name
-                      : tok_ ? tok_->chat_template() : "";
+    m.chat_template = http_prompter(opt_, tok_.get()).describe();
     nlohmann::json j = {{"api", opt_.api == HttpApi::SGLang ? "sglang" : "openai"},
                         {"endpoints", opt_.endpoints},
                         {"served_model", opt_.served_model},
@@ -47,7 +45,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    return http_format_prompt(opt_, tok_.get(), question, system);
+    return http_prompter(opt_, tok_.get())(question, system);
   }
 
   ScorerCapabilities capabilities() const override {

@@ -16,16 +16,11 @@ namespace rdpt::http_detail {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 #ifdef RDPT_WITH_LLAMA
 class LlamaVocab final : public LocalTokenizer {
  public:
   explicit LlamaVocab(const std::string& path) : path_(path) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("tokenizer file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("tokenizer file not found: '" + path + "'");
     llama_model_params mp = llama_model_default_params();
     mp.vocab_only = true;
     model_ = llama_detail::load_model(path, mp, nullptr);  // llama.cpp's lines stay silent
@@ -67,37 +62,18 @@ std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path) {
 #endif
 }
 
-std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system) {
-#ifdef RDPT_WITH_LLAMA
-  std::string sys(system), q(question);
-  std::vector<llama_chat_message> msgs;
-  if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
-  msgs.push_back({"user", q.c_str()});
-  std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
-  int32_t n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-  if (n > int32_t(buf.size())) {
-    buf.resize(size_t(n) + 1);
-    n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-  }
-  if (n < 0)
-    throw UsageError("chat template not supported by llama.cpp ('" + tmpl.substr(0, 60) +
-                     "'): give a template name (--template chatml, llama3, ...) or --prompt-format");
-  return std::string(buf.data(), size_t(n));
-#else
-  throw UsageError("chat templates need llama.cpp, which this build lacks: give --prompt-format");
-#endif
-}
-
-std::string http_format_prompt(const HttpOptions& o, const LocalTokenizer* tok, std::string_view question,
-                               std::string_view system) {
-  if (!o.prompt_format.empty())
-    return replace_all(replace_all(o.prompt_format, "{system}", system), "{question}", question);
+Prompter http_prompter(const HttpOptions& o, const LocalTokenizer* tok) {
   std::string tmpl = o.template_name;
   if (tmpl.empty() && tok) tmpl = tok->chat_template();
-  if (tmpl.empty())
-    throw UsageError("no prompt format for the server model: give --prompt-format, --template, or a tokenizer "
-                     "GGUF with tokenizer.chat_template");
-  return apply_chat_template(tmpl, question, system);
+#ifdef RDPT_WITH_LLAMA
+  ChatTemplateRenderer render = llama_detail::apply_chat_template;
+#else
+  ChatTemplateRenderer render = [](const std::string&, std::string_view, std::string_view) -> std::string {
+    throw UsageError("chat templates need llama.cpp, which this build lacks: give --prompt-format");
+  };
+#endif
+  return Prompter(o.prompt_format, std::move(tmpl), std::move(render),
+                  "the server model (no --template, and no tokenizer GGUF with one)");
 }
 
 }  // namespace rdpt::http_detail

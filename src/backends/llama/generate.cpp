@@ -39,11 +39,6 @@ namespace rdpt {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 // Valid UTF-8, except possibly an incomplete final character.
 bool utf8_ok_but_tail(std::string_view s) {
   size_t i = 0;
@@ -128,7 +123,7 @@ int32_t draw(const std::vector<float>& logits, double temp, double top_p, const 
 class LlamaGenerator final : public Generator {
  public:
   LlamaGenerator(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.n_gpu_layers;
@@ -151,9 +146,9 @@ class LlamaGenerator final : public Generator {
     }
     n_ctx_ = llama_n_ctx(ctx_);
     batch_ = llama_batch_init(int32_t(o.n_batch), 0, 1);
-    if (!o.prompt_format.empty()) template_desc_ = "format:" + o.prompt_format;
-    else if (!o.template_name.empty()) template_ = template_desc_ = o.template_name;
-    else if (const char* t = llama_model_chat_template(model_, nullptr)) template_ = template_desc_ = t;
+    const char* own = llama_model_chat_template(model_, nullptr);
+    prompter_ = Prompter(o.prompt_format, !o.template_name.empty() ? o.template_name : own ? own : "",
+                         llama_detail::apply_chat_template, "model '" + path + "'");
   }
   ~LlamaGenerator() override {
     llama_batch_free(batch_);
@@ -169,27 +164,12 @@ class LlamaGenerator final : public Generator {
     m.location = ec ? path_ : abs.string();
     m.fingerprint = gguf_fingerprint(path_);
     m.tokenizer = llama_detail::tokenizer_description(model_);
-    m.chat_template = template_desc_;
+    m.chat_template = prompter_.describe();
     return m;
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    if (!opt_.prompt_format.empty())
-      return replace_all(replace_all(opt_.prompt_format, "{system}", system), "{question}", question);
-    if (template_.empty())
-      throw UsageError("model '" + path_ + "' has no chat template: give --template or --prompt-format");
-    std::string sys(system), q(question);
-    std::vector<llama_chat_message> msgs;
-    if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
-    msgs.push_back({"user", q.c_str()});
-    std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
-    int32_t n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-    if (n > int32_t(buf.size())) {
-      buf.resize(size_t(n) + 1);
-      n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-    }
-    if (n < 0) throw UsageError("chat template not supported by llama.cpp (model '" + path_ + "'): give --prompt-format");
-    return std::string(buf.data(), size_t(n));
+    return prompter_(question, system);
   }
 
   std::vector<Generation> generate(const std::string& prompt, const GenerateOptions& o) override;
@@ -228,7 +208,7 @@ class LlamaGenerator final : public Generator {
   const llama_vocab* vocab_ = nullptr;
   llama_batch batch_{};
   uint32_t n_ctx_ = 0;
-  std::string template_, template_desc_;
+  Prompter prompter_;
   std::vector<int32_t> cached_ids_;  // prompt + prefix tokens decoded into sequence 0
   std::vector<float> cached_logits_;  // the logits after the last of them
 };

@@ -158,7 +158,7 @@ TEST_F(GenerateTest, BadOptionsAreUsageErrors) {
   o.temperature = 1;
   o.stop = {""};
   EXPECT_THROW(gen_->generate("x", o), UsageError);
-  EXPECT_THROW(make_llama_generator("/nonexistent.gguf", opts()), UsageError);
+  EXPECT_THROW(make_llama_generator("/nonexistent.gguf", opts()), Error);  // a missing file: exit 1, not 2
 }
 
 TEST_F(GenerateTest, TopPNarrowsTheDraws) {

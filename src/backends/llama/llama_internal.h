@@ -39,6 +39,11 @@ struct TokenizedText {
 // reproduce the text.
 TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view text, bool add_special);
 
+// A chat template (a llama.cpp built-in name or template text) applied to one user turn (and a
+// system turn when `system` is not empty), the assistant turn opened. UsageError when llama.cpp
+// does not support the template. rdpt::Prompter calls it (rdpt/prompt.h).
+std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system);
+
 // The piece of one token as llama.cpp renders it (special tokens rendered).
 std::string token_piece(const llama_vocab* vocab, int32_t token);
 

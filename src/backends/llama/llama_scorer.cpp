@@ -96,11 +96,6 @@ std::string tokenizer_description(const llama_model* model) {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
-
 // Reduces rows to target log-probs on up to n_threads threads.
 struct RowJob {
   int32_t batch_index;  // row in the batch's outputs
@@ -133,7 +128,7 @@ void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs,
 class LlamaScorer final : public Scorer {
  public:
   LlamaScorer(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
-    if (!std::filesystem::is_regular_file(path)) throw UsageError("model file not found: '" + path + "'");
+    if (!std::filesystem::is_regular_file(path)) throw Error("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
     if (o.n_seq_max == 0 || o.n_seq_max + 1 > llama_max_parallel_sequences())
       throw UsageError("n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences() - 1) + ", got " +
@@ -208,15 +203,9 @@ class LlamaScorer final : public Scorer {
     n_ctx_ = std::min(n_ctx_, llama_n_ctx(ctx_));  // llama.cpp may round the context up; keep the asked limit
     n_batch_ = llama_n_batch(ctx_);  // llama.cpp caps n_batch at n_ctx
     batch_ = llama_batch_init(int32_t(n_batch_), 0, 1);
-    if (!o.prompt_format.empty()) {
-      template_desc_ = "format:" + o.prompt_format;
-    } else if (!o.template_name.empty()) {
-      template_ = o.template_name;
-      template_desc_ = o.template_name;
-    } else if (const char* t = llama_model_chat_template(model_, nullptr)) {
-      template_ = t;
-      template_desc_ = t;
-    }
+    const char* own = llama_model_chat_template(model_, nullptr);
+    prompter_ = Prompter(o.prompt_format, !o.template_name.empty() ? o.template_name : own ? own : "",
+                         llama_detail::apply_chat_template, "model '" + path + "'");
   }
 
   ~LlamaScorer() override {
@@ -235,7 +224,7 @@ class LlamaScorer final : public Scorer {
     if (fingerprint_.empty()) fingerprint_ = gguf_fingerprint(path_);
     m.fingerprint = fingerprint_;
     m.tokenizer = llama_detail::tokenizer_description(model_);
-    m.chat_template = template_desc_;
+    m.chat_template = prompter_.describe();
     char desc[256] = "";
     llama_model_desc(model_, desc, sizeof desc);
     nlohmann::json j = {{"desc", desc},
@@ -250,27 +239,7 @@ class LlamaScorer final : public Scorer {
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
-    if (!opt_.prompt_format.empty()) {
-      std::string s = replace_all(opt_.prompt_format, "{system}", system);
-      return replace_all(std::move(s), "{question}", question);
-    }
-    if (template_.empty())
-      throw UsageError("model '" + path_ + "' has no chat template (tokenizer.chat_template): give a template name "
-                       "(--template chatml, llama3, ...) or a raw format (--prompt-format)");
-    std::string sys(system), q(question);
-    std::vector<llama_chat_message> msgs;
-    if (!sys.empty()) msgs.push_back({"system", sys.c_str()});
-    msgs.push_back({"user", q.c_str()});
-    std::vector<char> buf(2 * (sys.size() + q.size()) + 1024);
-    int32_t n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-    if (n > int32_t(buf.size())) {
-      buf.resize(size_t(n) + 1);
-      n = llama_chat_apply_template(template_.c_str(), msgs.data(), msgs.size(), true, buf.data(), int32_t(buf.size()));
-    }
-    if (n < 0)
-      throw UsageError("chat template not supported by llama.cpp (model '" + path_ + "', template '" +
-                       template_.substr(0, 60) + "...'): give a template name (--template) or --prompt-format");
-    return std::string(buf.data(), size_t(n));
+    return prompter_(question, system);
   }
 
   ScorerCapabilities capabilities() const override {
@@ -326,7 +295,7 @@ class LlamaScorer final : public Scorer {
   uint32_t n_ctx_ = 0;
   uint32_t n_batch_ = 0;
   int n_threads_ = 1;
-  std::string template_, template_desc_;
+  Prompter prompter_;
   mutable std::string fingerprint_;
   std::unique_ptr<llama_detail::DeviceLogprob> device_;  // null: reduce on the host
 };

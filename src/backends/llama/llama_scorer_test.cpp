@@ -451,6 +451,13 @@ TEST_F(LlamaScorerTest, PromptFormatsAndDescribe) {
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n");
   o.prompt_format = "[{system}] Q: {question}\nA: ";
   EXPECT_EQ(rdpt::make_llama_scorer(teacher_, o)->format_prompt("1+1", "S"), "[S] Q: 1+1\nA: ");
+  // The format is substituted in one pass: a system text holding "{question}" stays as it is.
+  EXPECT_EQ(rdpt::make_llama_scorer(teacher_, o)->format_prompt("1+1", "{question}"), "[{question}] Q: 1+1\nA: ");
+  // An explicit empty format is the empty prompt (not "no format": the template would be used).
+  o.prompt_format = "";
+  auto empty = rdpt::make_llama_scorer(teacher_, o);
+  EXPECT_EQ(empty->format_prompt("1+1", "S"), "");
+  EXPECT_EQ(empty->describe().chat_template, "format:");
   o = {};
   o.template_name = "no-such-template-xyz";
   EXPECT_THROW(rdpt::make_llama_scorer(teacher_, o)->format_prompt("q", ""), rdpt::UsageError);
@@ -463,7 +470,7 @@ TEST_F(LlamaScorerTest, PromptFormatsAndDescribe) {
 }
 
 TEST_F(LlamaScorerTest, BadInputs) {
-  EXPECT_THROW(rdpt::make_llama_scorer("/nonexistent/model.gguf"), rdpt::UsageError);
+  EXPECT_THROW(rdpt::make_llama_scorer("/nonexistent/model.gguf"), rdpt::Error);  // a missing file: exit 1, not 2
   std::string junk = std::string(RDPT_FIXTURE_DIR) + "/junk.gguf";
   { FILE* f = std::fopen(junk.c_str(), "wb"); std::fputs("not a gguf file", f); std::fclose(f); }
   EXPECT_THROW(rdpt::make_llama_scorer(junk), rdpt::BackendError);
