@@ -1,4 +1,4 @@
-// Token-to-action alignment (METHOD.md section 2).
+// Token-to-action alignment (docs/method.md section 2).
 //
 // A token belongs to the action that contains the token's first byte. The caller gives each
 // token's byte offset into the response (tokens of the prompt are not passed) and log-prob.

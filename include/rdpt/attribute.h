@@ -1,4 +1,4 @@
-// Which teacher? (METHOD.md section 8, paper A.4.3): per candidate teacher, the Teacher and
+// Which teacher? (docs/method.md section 8, paper A.4.3): per candidate teacher, the Teacher and
 // Student shares of one distilled model's actions, with bootstrap 95% intervals.
 //
 // A share is the mean over responses of the per-response proportion (the quantity whose

@@ -1,4 +1,4 @@
-// Behaviours of actions (METHOD.md section 8), with SEAL's keyword rules (arXiv 2504.07986,
+// Behaviours of actions (docs/method.md section 8), with SEAL's keyword rules (arXiv 2504.07986,
 // code VITA-Group/SEAL, hidden_analysis.py, generate_index): per action, case-insensitive,
 // reflection tested first:
 //   reflection: starts with "wait", or contains "verify", "make sure", "hold on", "think again",

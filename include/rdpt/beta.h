@@ -1,4 +1,4 @@
-// Choosing beta (METHOD.md section 5), streamed one response at a time.
+// Choosing beta (docs/method.md section 5), streamed one response at a time.
 //
 // For each candidate beta every response with at least one scored action contributes the
 // proportion of each type among its scored actions; per type these proportions make a

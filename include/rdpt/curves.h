@@ -1,4 +1,4 @@
-// Curves by position (METHOD.md section 6), streamed one response at a time.
+// Curves by position (docs/method.md section 6), streamed one response at a time.
 //
 // For each position j (1-based, special-token actions included) and each subset (correct,
 // incorrect, all), n_j counts the responses that have a scored action at j and count[t] those

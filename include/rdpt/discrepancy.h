@@ -1,4 +1,4 @@
-// Alignment of output distributions (METHOD.md section 8, paper A.4.2): histograms of
+// Alignment of output distributions (docs/method.md section 8, paper A.4.2): histograms of
 // pT - pD per action over a set of responses.
 //
 // Bins: n_bins equal bins on [lo, hi] with edges e_k = lo + (hi - lo) * k / n_bins (k < n_bins,

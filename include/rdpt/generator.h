@@ -12,7 +12,7 @@
 // Contract: generate() returns exactly o.n Generations, in sample-index order. A per-sample
 // problem (server error after retries) is reported in that sample's `error`; bad options throw
 // UsageError, a failure that affects every sample (model cannot load) throws BackendError.
-// Log-probs are the model's own distribution at temperature 1 without truncation (METHOD.md
+// Log-probs are the model's own distribution at temperature 1 without truncation (docs/method.md
 // section 2), not the tempered/top-p distribution that was sampled from, so they equal what
 // scoring the response would give (for local models, exactly; see docs/http.md for servers).
 #pragma once

@@ -1,4 +1,4 @@
-// Answer grading (METHOD.md section 9): extract a response's final answer and decide whether
+// Answer grading (docs/method.md section 9): extract a response's final answer and decide whether
 // it is equivalent to a reference answer. Pure functions over strings; no I/O.
 //
 // Example:
@@ -35,7 +35,7 @@ struct ExtractOptions {
   bool multiple_choice = false;
   std::string choices = "ABCDE";  // accepted letters for multiple choice
   // Without a \boxed answer, also try "final answer is X", "answer: X", the last $...$ span and
-  // the last number (off by default: METHOD.md counts only \boxed answers).
+  // the last number (off by default: docs/method.md counts only \boxed answers).
   bool fallback_text = false;
   size_t max_depth = 64;  // brace nesting deeper than this inside \boxed{...} gives no answer
 };

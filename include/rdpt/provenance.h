@@ -1,4 +1,4 @@
-// Provenance types of actions (METHOD.md sections 3 and 4).
+// Provenance types of actions (docs/method.md sections 3 and 4).
 //
 // Four-way (analysis of a distilled model), with dSD = pS - pD, dTD = pT - pD, dTS = pT - pS,
 // evaluated in this order:
@@ -34,7 +34,7 @@ inline constexpr size_t type_index(ActionType t) { return static_cast<size_t>(t)
 
 enum class TypeScheme { FourWay, ThreeWay };
 
-// The types of a scheme, in METHOD.md's order.
+// The types of a scheme, in docs/method.md's order.
 std::span<const ActionType> scheme_types(TypeScheme s);
 // "Shared", "Teacher", "Student", "Boosted", "Common".
 const char* type_name(ActionType t);

@@ -1,5 +1,5 @@
 // Scoring backends: the log-probability of every token of a response under one model, given
-// the model's prompt (METHOD.md section 2). Backends implement Scorer; make_llama_scorer()
+// the model's prompt (docs/method.md section 2). Backends implement Scorer; make_llama_scorer()
 // builds the llama.cpp one (GGUF files). No backend types leak into this header.
 //
 // Example:

@@ -1,4 +1,4 @@
-// Segmentation of a response into actions (METHOD.md section 1).
+// Segmentation of a response into actions (docs/method.md section 1).
 //
 // Invariant: concatenating text[a.begin, a.end) over the returned actions, in order,
 // gives back the response byte for byte; actions are non-empty and contiguous.

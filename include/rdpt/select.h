@@ -1,4 +1,4 @@
-// Teacher-guided data selection (METHOD.md section 7).
+// Teacher-guided data selection (docs/method.md section 7).
 //
 // Each candidate response is summarised by its three-way type counts (teacher vs student,
 // section 4) and, for GRAPE, its mean token log-prob under the student. Per question (group)

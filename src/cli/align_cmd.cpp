@@ -1,4 +1,4 @@
-// rdpt align: alignment of output distributions (METHOD.md section 8, paper A.4.2):
+// rdpt align: alignment of output distributions (docs/method.md section 8, paper A.4.2):
 // histograms of pT - pD per action over named sets of responses.
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// rdpt attribute: which teacher? (METHOD.md section 8, paper A.4.3). Traces one distilled
+// rdpt attribute: which teacher? (docs/method.md section 8, paper A.4.3). Traces one distilled
 // model against several candidate teachers and ranks them.
 #include <fmt/format.h>
 

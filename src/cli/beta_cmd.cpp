@@ -1,4 +1,4 @@
-// rdpt beta: choose beta (METHOD.md section 5) with either procedure, reporting every
+// rdpt beta: choose beta (docs/method.md section 5) with either procedure, reporting every
 // candidate's histograms and overlap so that a person can check the pick.
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@ namespace rdpt::cli {
 
 int run_beta(int argc, char** argv) {
   CLI::App app{
-      "Choose beta from the store's scores (METHOD.md section 5). analysis (paper A.2.2): four-way types of the "
+      "Choose beta from the store's scores (docs/method.md section 5). analysis (paper A.2.2): four-way types of the "
       "distilled model, candidates 0.05..0.20, least overlap of the histograms of the two most frequent types (the two with the highest mean "
       "per-response share, not pooled action counts; ties in the order Shared, Teacher, Student, Boosted). "
       "training (paper Algorithm 1): three-way types of teacher vs student, candidates 0.05..1.00, least "

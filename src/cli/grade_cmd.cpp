@@ -1,5 +1,5 @@
 // rdpt grade: extract each response's final answer, compare it with the reference answer
-// (METHOD.md section 9) and write one JSON line per record; optionally set correctness in a
+// (docs/method.md section 9) and write one JSON line per record; optionally set correctness in a
 // score store. A `correct` label in the input wins over grading.
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -80,7 +80,7 @@ struct Counts {
 
 int run_grade(int argc, char** argv) {
   CLI::App app{
-      "Grade responses (METHOD.md section 9). The final answer is the last \\boxed{...} (or \\fbox) after the "
+      "Grade responses (docs/method.md section 9). The final answer is the last \\boxed{...} (or \\fbox) after the "
       "reasoning (after the last </think> or <|end_of_thought|>; the whole response when there is none); with "
       "--multiple-choice also a letter (\"Answer: C\"). It is compared with the reference answer: numbers (leading "
       "zeros, thousands commas, fractions, decimals with a relative tolerance), LaTeX normalisation, percent, "
@@ -128,7 +128,7 @@ int run_grade(int argc, char** argv) {
   app.add_option("--choices", choices, "letters accepted with --multiple-choice (default ABCDE)")->group("Grading");
   app.add_flag("--fallback-text", fallback_text,
                "without a \\boxed answer, also take \"the answer is X\", the last $...$ or the last number "
-               "(default off: METHOD.md counts only \\boxed)")
+               "(default off: docs/method.md counts only \\boxed)")
       ->group("Grading");
   app.add_option("--reasoning-end", reasoning_end,
                  "markers that end the reasoning; the answer is searched after the last one (repeatable; default "

@@ -41,11 +41,11 @@ int run_report(int argc, char** argv) {
   app.add_option("--student", o.student, "student model name in the store (default student)")->group("Models");
   auto* dist = app.add_option("--distilled", o.distilled,
                               "distilled model name in the store (default distilled; when the store has no model "
-                              "of that name the report uses the three-way types of METHOD.md section 4; "
+                              "of that name the report uses the three-way types of docs/method.md section 4; "
                               "'none' forces three-way)")
                    ->group("Models");
   app.add_option("--alpha", o.alpha, "Shared band of the four-way types (default 0.1)")->group("Thresholds");
-  app.add_option("--beta", beta_s, "beta: a number, or auto = METHOD.md section 5's pick (default auto)")
+  app.add_option("--beta", beta_s, "beta: a number, or auto = docs/method.md section 5's pick (default auto)")
       ->group("Thresholds");
   app.add_option("--beta-candidates", o.beta_candidates,
                  "beta candidates searched and drawn (default 0.05 0.1 0.15 0.2 four-way; 0.05..1.00 three-way)")

@@ -55,7 +55,7 @@ double now_s() {
 
 int run_score(int argc, char** argv) {
   CLI::App app{
-      "Score every response under every named GGUF model with llama.cpp (METHOD.md section 2) and write each "
+      "Score every response under every named GGUF model with llama.cpp (docs/method.md section 2) and write each "
       "action's token count and log-prob sum to the store. Each model sees its own prompt (the chat template in "
       "its GGUF, or --template / --prompt-format) followed by the response. Resumable: pairs already scored under "
       "the same model file are skipped, each pair is written atomically.",

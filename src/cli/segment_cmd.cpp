@@ -11,7 +11,7 @@ namespace rdpt::cli {
 
 int run_segment(int argc, char** argv) {
   CLI::App app{
-      "Cut each response into actions (METHOD.md section 1): special tokens (<think>, </think>, <|...|>) are "
+      "Cut each response into actions (docs/method.md section 1): special tokens (<think>, </think>, <|...|>) are "
       "actions of their own; the rest is cut after . ? ! } ] followed by whitespace and an uppercase letter. "
       "Writes one JSON object per record: {id, group, n_actions, actions: [{j, begin, end, special, text}]}, "
       "spans in bytes of the response; the actions concatenate to the response byte for byte.",

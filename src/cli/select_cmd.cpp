@@ -1,4 +1,4 @@
-// rdpt select: teacher-guided data selection (METHOD.md section 7). Keeps per question the
+// rdpt select: teacher-guided data selection (docs/method.md section 7). Keeps per question the
 // response(s) chosen by the strategy and writes the chosen records' exact input bytes.
 #include <fmt/format.h>
 
@@ -15,7 +15,7 @@ namespace rdpt::cli {
 
 int run_select(int argc, char** argv) {
   CLI::App app{
-      "Teacher-guided data selection (METHOD.md section 7). Each response of --data is looked up by id in the "
+      "Teacher-guided data selection (docs/method.md section 7). Each response of --data is looked up by id in the "
       "store, its actions typed teacher vs student (Common / Teacher / Student, section 4), and per question "
       "(group) the --per-question best responses under --strategy are kept. Writes the chosen records' exact "
       "input lines, in input order, to --out; a summary on stderr (and --summary-json).",

@@ -1,5 +1,5 @@
 // rdpt trace: four-way provenance of a distilled model's actions against its teacher and
-// student (METHOD.md sections 3, 5, 6, 8), streamed over the score store.
+// student (docs/method.md sections 3, 5, 6, 8), streamed over the score store.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -14,7 +14,7 @@ namespace rdpt::cli {
 int run_trace(int argc, char** argv) {
   CLI::App app{
       "Type every scored action of the distilled model's responses as Shared / Teacher / Student / Boosted "
-      "(METHOD.md section 3) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
+      "(docs/method.md section 3) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
       "and curves.json (fraction of each type by position for correct / incorrect / all responses, n_j, Wilson "
       "95% intervals, mean cumulative distilled tokens and the positions reaching each multiple of 4096), and "
       "summary.json (models, thresholds, totals, the beta search when --beta auto, behaviour shares per type).",
@@ -32,7 +32,7 @@ int run_trace(int argc, char** argv) {
   app.add_option("--alpha", alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
   app.add_option("--beta", beta_s,
                  "Teacher/Student margin on pT-pS: a number, or auto = the analysis search over 0.05..0.20 "
-                 "(METHOD.md section 5; default auto)");
+                 "(docs/method.md section 5; default auto)");
   app.add_option("--out-dir,-o", out_dir, "output folder (created if absent)")->required();
   app.add_option("--keywords", keywords,
                  "behaviour keyword list: upstream (SEAL's, with its 'think differenly' typo) or corrected "

@@ -116,7 +116,7 @@ TEST(Beta, AnalysisPicksLeastOverlapOfTwoMostFrequent) {
   EXPECT_DOUBLE_EQ(r.candidates[0].overlap, 1.0);
   EXPECT_DOUBLE_EQ(r.candidates[1].overlap, 1.0);
   EXPECT_EQ(r.candidates[2].first, ActionType::Student);
-  EXPECT_EQ(r.candidates[2].second, ActionType::Teacher);  // tie with Boosted: METHOD.md order
+  EXPECT_EQ(r.candidates[2].second, ActionType::Teacher);  // tie with Boosted: docs/method.md order
   EXPECT_DOUBLE_EQ(r.candidates[2].overlap, 0.5);
   EXPECT_EQ(r.candidates[3].second, ActionType::Boosted);
   EXPECT_DOUBLE_EQ(r.candidates[3].overlap, 1.0);

@@ -1,4 +1,4 @@
-// Tests of answer extraction and equivalence (METHOD.md section 9): hand-written hard cases,
+// Tests of answer extraction and equivalence (docs/method.md section 9): hand-written hard cases,
 // every shipped benchmark answer against itself and against a different answer, the
 // Math-Verify cases (agreement rate with a floor) and the Sky-T1 traces' own labels.
 #include <zstd.h>

@@ -46,7 +46,7 @@ TEST(Provenance, UnscoredGetsNoType) {
 }
 
 // Property: on a grid of exact probabilities k/32 and thresholds m/32, the result equals a
-// reference computed in integers, and the four types partition the input in METHOD.md order.
+// reference computed in integers, and the four types partition the input in docs/method.md order.
 TEST(Provenance, FourWayPartitionsGridExactly) {
   int n_by_type[kNumActionTypes] = {};
   for (int t = 0; t <= 32; t += 2)

@@ -1,4 +1,4 @@
-// Segmentation (METHOD.md section 1): special tokens first, then the paper's rule
+// Segmentation (docs/method.md section 1): special tokens first, then the paper's rule
 // ([.?!}\]])([ \t\n\r\f\v]+)([A-Z]) with the cut right after the punctuation.
 #include "rdpt/segment.h"
 

@@ -37,10 +37,10 @@ struct ExtraInput {
 struct ReportOptions {
   std::string teacher = "teacher";      // model names in the store
   std::string student = "student";
-  std::string distilled = "distilled";  // empty: three-way types (teacher vs student, METHOD.md 4)
+  std::string distilled = "distilled";  // empty: three-way types (teacher vs student, docs/method.md section 4)
   bool distilled_optional = true;       // a missing distilled model means three-way (else UsageError)
   double alpha = 0.1;                   // Shared band (four-way)
-  std::optional<double> beta;           // nullopt: chosen by METHOD.md section 5
+  std::optional<double> beta;           // nullopt: chosen by docs/method.md section 5
   std::vector<double> beta_candidates;  // empty: the procedure's default list
   uint32_t max_positions = 0;           // curve positions kept (0: all)
   uint64_t token_mark = 4096;           // token-count marks every this many tokens (0: none)

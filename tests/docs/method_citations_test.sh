@@ -18,11 +18,11 @@ sections=$(grep -oE '^## [0-9]+\.' docs/method.md | grep -oE '[0-9]+' | sort -n 
 n_cites=0
 while IFS= read -r hit; do
   n_cites=$((n_cites + 1))
-  for n in $(sed -E 's/.*method\.md sections? ([0-9, and-]+).*/\1/' <<<"${hit#*:*:}" | grep -oE '[0-9]+'); do
+  for n in $(sed -E 's/.*method\.md\)? sections? ([0-9, and-]+).*/\1/' <<<"${hit#*:*:}" | grep -oE '[0-9]+'); do
     if ! grep -qw "$n" <<<"$sections"; then
       echo "cites docs/method.md section $n, which does not exist (sections: $sections): $hit"; status=1
     fi
   done
-done < <(grep -noE 'method\.md sections? [0-9]+([-, ]+(and )?[0-9]+)*' $files || true)
+done < <(grep -noE 'method\.md\)? sections? [0-9]+([-, ]+(and )?[0-9]+)*' $files || true)
 echo "checked $(wc -w <<<"$files") files, $n_cites citations of docs/method.md; sections: $sections"
 exit $status

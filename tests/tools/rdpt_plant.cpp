@@ -18,7 +18,7 @@
 // correctness, so that curves split by correctness differ).
 // --threads: llama.cpp threads per model (default 1: these models are tiny, and more threads
 // only wait on each other; the text does not depend on it). make prints the generated tokens/s.
-// check: types every scored action of the store with METHOD.md section 3 (or section 4 without
+// check: types every scored action of the store with docs/method.md section 3 (or section 4 without
 // a distilled model) and prints a confusion matrix planted source x type: teacher-written
 // actions should come out Teacher, student-written Student, distilled-written Boosted. With
 // --min-recall (one minimum for every source, or per source) it exits 3 when a source's share

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference implementation of METHOD.md section 1, with Python's re, used to
+"""Independent reference implementation of docs/method.md section 1, with Python's re, used to
 make the golden files under tests/golden/ (so the goldens do not come from the C++ code).
 
   python3 tests/tools/segment_reference.py IN.jsonl > OUT.jsonl   (IN may be .zst via zstd -dc)

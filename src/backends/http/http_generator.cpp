@@ -3,7 +3,7 @@
 //   "seed", "stop", "logprobs": 0} -> choices[i] {text, logprobs {tokens, token_logprobs},
 //   finish_reason "stop"|"length", stop_reason (null at EOS)} (vLLM completion/protocol.py).
 //   vLLM's returned log-probs are the model's raw ones by default (--logprobs-mode raw_logprobs),
-//   i.e. before temperature and top-p, as METHOD.md wants.
+//   i.e. before temperature and top-p, as docs/method.md wants.
 // SGLang /generate: {"text", "sampling_params": {"temperature", "top_p", "max_new_tokens",
 //   "stop", "sampling_seed"}, "return_logprob": true, "return_text_in_logprobs": true}
 //   -> {"text", "meta_info": {"output_token_logprobs": [[lp, id, text]], "finish_reason": {"type"}}}

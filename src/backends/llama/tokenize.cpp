@@ -1,4 +1,4 @@
-// Tokenization with exact byte offsets (METHOD.md section 2: a token belongs to the action
+// Tokenization with exact byte offsets (docs/method.md section 2: a token belongs to the action
 // holding its first byte), checked by matching every token's piece against the text.
 #include <llama.h>
 
