@@ -451,9 +451,13 @@ TEST_F(ScoreCli, RandomOptionSweepNeverCrashes) {
       EXPECT_NE(r.err.find("--"), std::string::npos) << "names the option: " << r.err;
       continue;
     }
-    ASSERT_EQ(r.rc, 0) << r.err;
+    // 3: finished with failed pairs (only a small --ctx may fail them; checked per pair below).
+    ASSERT_TRUE(r.rc == 0 || r.rc == 3) << "exit " << r.rc << ": " << r.err;
     const PairMap got = read_store(db);
     ASSERT_EQ(got.size(), ref.size());
+    size_t n_failed_pairs = 0;
+    for (const auto& [key, g] : got) n_failed_pairs += g.status == rdpt::ScoreStatus::Failed;
+    EXPECT_EQ(r.rc == 3, n_failed_pairs > 0) << "exit 3 exactly when pairs failed: " << r.err;
     bool all_same = true;
     for (const auto& [key, want] : ref) {
       SCOPED_TRACE(key.second);

@@ -202,20 +202,20 @@ TEST_F(StoreCli, TruncatedImportLeavesTheCutActionUnscored) {
   struct Case {
     std::string name;
     json line;
-    std::vector<std::string> n_tokens;  // per action, "" = unscored
+    std::vector<std::string> n_tokens;  // per action ("0": unscored in a stored pair)
     std::string pair_tokens;
   };
   const Toks t4 = first(all, 4), t3 = first(all, 3);
   std::vector<Case> cases = {
       // texts cover "Hello world. Next": the second action is cut -> unscored, 3 tokens kept.
-      {"texts-cut", {{"id", "r1"}, {"tokens", t4.texts}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      {"texts-cut", {{"id", "r1"}, {"tokens", t4.texts}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", "0"}, "3"},
       // texts cover exactly the first action: it is whole and stays scored.
-      {"texts-whole", {{"id", "r1"}, {"tokens", t3.texts}, {"logprobs", t3.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      {"texts-whole", {{"id", "r1"}, {"tokens", t3.texts}, {"logprobs", t3.lps}, {"truncated", true}}, {"3", "0"}, "3"},
       // offsets: the 4th token starts the second action; where it ends is unknown -> unscored.
-      {"offsets", {{"id", "r1"}, {"offsets", t4.offsets}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", ""}, "3"},
+      {"offsets", {{"id", "r1"}, {"offsets", t4.offsets}, {"logprobs", t4.lps}, {"truncated", true}}, {"3", "0"}, "3"},
       // the last token " one" starts inside the second action: cut, first action kept.
       {"offsets-mid", {{"id", "r1"}, {"offsets", first(all, 5).offsets}, {"logprobs", first(all, 5).lps},
-                       {"truncated", true}}, {"3", ""}, "3"},
+                       {"truncated", true}}, {"3", "0"}, "3"},
   };
   for (const auto& c : cases) {
     const auto s = path("trunc-" + c.name + ".db");
