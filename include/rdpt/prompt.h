@@ -4,7 +4,6 @@
 //
 // Today a prompt comes from a raw format string with {question} and {system} placeholders; a
 // chat template (llama.cpp's built-in ones) is applied by the backend when no format is given.
-// A follow-up puts real (Jinja) chat templates behind PromptFormat as well.
 //
 //   rdpt::PromptFormat f = rdpt::PromptFormat::from_cli("S: {system}\\nQ: {question}\\nA: ");
 //   f.apply("2+2?", "Be brief.")  // "S: Be brief.\nQ: 2+2?\nA: "

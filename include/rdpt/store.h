@@ -76,6 +76,7 @@ struct ModelInfo {
 struct ModelSlot {
   ModelInfo info;        // what put_model will write
   bool replace = false;  // the row replaces a stored model of the same name and another fingerprint
+                         // (or the same fingerprint with another prompt template)
   int64_t mid = 0;       // the store's row for this model (same name and fingerprint), 0 until it has one
   bool stored() const { return mid != 0; }
 };

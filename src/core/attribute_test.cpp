@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "rdpt/discrepancy.h"
@@ -83,6 +85,21 @@ TEST(DiffHistogram, BinsClampAndMoments) {
 // The bin of d is the k with edges[k] <= d < edges[k+1] against the very doubles edges() returns
 // (those rdpt align writes as bin_edges), never a neighbour picked by rounding (d - lo) / w.
 TEST(DiffHistogram, BinsAgreeExactlyWithTheirEdges) {
+  {
+    // The edges are the doubles of their decimals: a difference equal to -0.1 (pT 0.01, pD 0.11
+    // gives that very double) is in [-0.1, -0.05), not in [-0.15, -0.1).
+    DiffHistogram h;  // 40 bins on [-1, 1]
+    for (int k = 0; k <= 40; ++k) {
+      char dec[16];
+      std::snprintf(dec, sizeof dec, "%.2f", -1.0 + 0.05 * k);
+      EXPECT_EQ(h.edges()[k], std::strtod(dec, nullptr)) << "edge " << k << " is not " << dec;
+    }
+    const double d = 0.01 - 0.11;
+    ASSERT_EQ(d, -0.1);
+    EXPECT_EQ(h.bin_of(d), 18u);
+    EXPECT_EQ(h.bin_of(-0.05), 19u);
+    EXPECT_EQ(h.bin_of(0.1), 22u);
+  }
   {
     DiffHistogram h;  // 40 bins on [-1, 1]
     const double d = 0.075 - 0.025;  // 0.049999999999999996, just below the edge 0.05

@@ -15,7 +15,11 @@ DiffHistogram::DiffHistogram(uint32_t n_bins, double lo, double hi) : lo_(lo), h
                      std::to_string(hi) + "]");
   counts_.assign(n_bins, 0);
   edges_.resize(size_t(n_bins) + 1);
-  for (uint32_t k = 0; k < n_bins; ++k) edges_[k] = lo_ + (hi_ - lo_) * k / n_bins;
+  // One rounding of (lo * n + (hi - lo) * k) / n (products and sum in long double): the edges are
+  // the doubles nearest to their decimals (-0.1, not -0.09999999999999998, for 40 bins on
+  // [-1, 1]), so a value equal to a decimal edge falls in the bin that starts there.
+  for (uint32_t k = 0; k < n_bins; ++k)
+    edges_[k] = double((static_cast<long double>(lo_) * n_bins + (static_cast<long double>(hi_) - lo_) * k) / n_bins);
   edges_[n_bins] = hi_;
 }
 

@@ -63,8 +63,29 @@ bool looks_textual(std::string_view s) {
   return false;
 }
 
-// A letter of a unit word: ASCII letters and any non-ASCII byte ("Å", "μ" in UTF-8).
-bool unit_letter(char c) { return std::isalpha(uint8_t(c)) || uint8_t(c) >= 0x80; }
+// Bytes of the unit letter at s[i], 0 when there is none: an ASCII letter, a Latin letter with
+// a diacritic (U+00C0-U+024F except the signs U+00D7 and U+00F7: "Å"), the micro sign and Greek
+// mu, omega (U+00B5, U+03BC, U+03A9, U+2126) or the angstrom sign U+212B. Other non-ASCII
+// characters are not unit letters: pi, plus-minus, square roots and other Greek letters are
+// mathematics, so "5 π" keeps its pi.
+size_t unit_letter(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return uint32_t(uint8_t(s[k])); };
+  if (i >= s.size()) return 0;
+  if (b(i) < 0x80) return std::isalpha(int(b(i))) ? 1 : 0;
+  uint32_t cp = 0;
+  size_t n = 0;
+  if ((b(i) & 0xE0) == 0xC0) cp = b(i) & 0x1F, n = 2;
+  else if ((b(i) & 0xF0) == 0xE0) cp = b(i) & 0x0F, n = 3;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  const bool latin = cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7;
+  const bool unit_sign = cp == 0xB5 || cp == 0x3BC || cp == 0x3A9 || cp == 0x2126 || cp == 0x212B;
+  return latin || unit_sign ? n : 0;
+}
 
 // "5.4 cents", "864 inches^2", "28 percent", "\frac{270}7 degrees", "1000 rad/s", "4080 Å",
 // "3 kg m^{-1}" -> the number part. Words may be joined by '/' or '*' and carry an integer
@@ -74,15 +95,17 @@ std::string strip_units(const std::string& s) {
   while (k != std::string::npos) {
     std::string head = trim(s.substr(0, k));
     std::string tail = s.substr(k + 1);
-    bool ok = !tail.empty() && unit_letter(tail[0]);
+    bool ok = unit_letter(tail, 0) > 0;
     bool has_long_word = false;
     bool need_word = false;  // after '/' or '*'
     for (size_t i = 0; ok && i < tail.size();) {
-      if (unit_letter(tail[i])) {
-        size_t j = i;
-        while (j < tail.size() && unit_letter(tail[j])) ++j;
+      if (unit_letter(tail, i)) {
+        size_t j = i, n_chars = 0;
+        for (size_t n; (n = unit_letter(tail, j)) > 0; j += n) ++n_chars;
         std::string w = lower(tail.substr(i, j - i));
-        if (w.size() >= 2) has_long_word = true;
+        // Two letters, or one of the non-ASCII unit letters ("4080 Å", "5 Ω"), which unlike a
+        // single ASCII letter ("5 m" = 5m) are never variables.
+        if (n_chars >= 2 || j - i > n_chars) has_long_word = true;
         if (kMathWords.count(w) || w == "and" || w == "or") ok = false;
         need_word = false;
         i = j;

@@ -298,6 +298,14 @@ TEST(GradeEquiv, UnitsWithSlashesExponentsAndSymbols) {
   EXPECT_EQUIV_BOTH("4080 \xc3\x85", "4080");
   EXPECT_EQUIV_BOTH("9.8 m/s^2 per second", "9.8");
   EXPECT_EQUIV_BOTH("3 kg m^{-1}", "3");
+  // non-ASCII mathematics is no unit: pi, plus-minus, a root sign, other Greek letters
+  EXPECT_NOT_EQUIV_BOTH("5 \xcf\x80", "5");          // 5 pi
+  EXPECT_NOT_EQUIV_BOTH("1 \xc2\xb1 i", "1");        // 1 +- i
+  EXPECT_NOT_EQUIV_BOTH("3 \xe2\x88\x9ax", "3");    // 3 sqrt(x)
+  EXPECT_NOT_EQUIV_BOTH("2 \xce\xb8", "2");          // 2 theta
+  EXPECT_NOT_EQUIV_BOTH("4 \xc3\x97 5", "4");        // 4 times 5
+  EXPECT_EQUIV_BOTH("5 \xce\xa9", "5");              // ohm (Greek capital omega)
+  EXPECT_EQUIV_BOTH("3 \xc2\xb5m", "3");             // micrometre (micro sign)
   // the unit is the answer: kept
   EXPECT_NOT_EQUIV_BOTH("\\text{(C)}", "\\text{(D)}");
   EXPECT_EQUIV_BOTH("\\text{(C)}", "C");

@@ -554,9 +554,11 @@ int64_t SqliteStore::put_model(const ModelInfo& m, bool replace) {
     ins.bind(1, m.name).bind(2, m.backend).bind(3, m.location).bind(4, m.fingerprint).bind(5, m.tokenizer);
     ins.bind(6, m.chat_template).bind(7, m.info_json).run();
     mid = sqlite3_last_insert_rowid(db_);
-  } else if (old->fingerprint == m.fingerprint) {
+  } else if (old->fingerprint == m.fingerprint && !(replace && old->chat_template != m.chat_template)) {
     mid = old->mid;  // the same model: keep its row as first stored
   } else {
+    // Another file, or (with replace) the same file with another prompt template: its scores
+    // were made with other prompts, so they go.
     if (!replace) refuse_other_model(*old, m, n_scores_of(old->mid));
     mid = old->mid;
     cached("DELETE FROM scores WHERE mid = ?").bind(1, mid).run();
@@ -593,7 +595,7 @@ ModelSlot SqliteStore::prepare_model(const ModelInfo& m, bool replace) {
   ModelSlot slot{m, replace, 0};
   slot.info.mid = 0;
   if (auto old = model(m.name)) {
-    if (old->fingerprint == m.fingerprint) {
+    if (old->fingerprint == m.fingerprint && !(replace && old->chat_template != m.chat_template)) {
       slot.mid = old->mid;  // the same model: its row stays as first stored
     } else if (!replace) {
       refuse_other_model(*old, m, n_scores_of(old->mid));

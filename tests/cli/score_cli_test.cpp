@@ -316,6 +316,44 @@ TEST_F(ScoreCli, RefusedRunLeavesNoModelAndTheCorrectedRunNeedsNoReplace) {
   EXPECT_EQ(model_names(db), std::vector<std::string>{"teacher"});
 }
 
+// The same file with another prompt template is refused; with --replace it is rescored under the
+// new prompt (its old scores dropped, the stored template updated), and a rerun of that command
+// without --replace then finds everything scored.
+TEST_F(ScoreCli, ReplaceRescoresTheSameModelUnderAnotherTemplate) {
+  const std::string db = work_dir() + "/score_retemplate.db";
+  fs::remove(db);
+  const std::string in = work_dir() + "/retemplate_in.jsonl";
+  ASSERT_EQ(std::system(("head -3 " + input_ + " > " + in).c_str()), 0);
+  const std::string base = "--data " + in + " --store " + db + " --model teacher=" + teacher_ + " --threads 2";
+  CmdResult a = run(base + " --prompt-format 'Q: {question}\\nA: '");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  const PairMap first = read_store(db);
+  CmdResult b = run(base + " --prompt-format 'Question: {question}\\nAnswer: '");
+  ASSERT_EQ(b.rc, 2) << b.err;
+  EXPECT_NE(b.err.find("another prompt template"), std::string::npos) << b.err;
+  CmdResult c = run(base + " --prompt-format 'Question: {question}\\nAnswer: ' --replace");
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.err.find("scored 3 responses"), std::string::npos) << c.err;
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT template FROM models WHERE name = 'teacher'", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), "format:Question: {question}\nAnswer: ");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  const PairMap second = read_store(db);
+  ASSERT_EQ(second.size(), first.size());
+  bool any_differs = false;  // another prompt, other log-probs
+  for (const auto& [key, p] : second)
+    for (size_t k = 0; k < p.actions.size() && k < first.at(key).actions.size(); ++k)
+      any_differs |= p.actions[k].logprob_sum != first.at(key).actions[k].logprob_sum;
+  EXPECT_TRUE(any_differs) << "the pairs were not rescored under the new prompt";
+  CmdResult d = run(base + " --prompt-format 'Question: {question}\\nAnswer: '");
+  ASSERT_EQ(d.rc, 0) << d.err;
+  EXPECT_NE(d.err.find("3 already scored"), std::string::npos) << d.err;
+}
+
 // --truncate: the action the context cuts was scored from its first tokens only; it and every
 // action after it are stored unscored, the actions before it equal an uncut run's, and the run
 // says how many actions that left unscored.
