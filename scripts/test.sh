@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything rdpt needs (scripts/setup.sh) and runs all tests with ctest.
 #   scripts/test.sh [--fast] [ctest args...]
-#     --fast   skip the sanitizer builds; by default, after the plain suite, the whole suite runs
+#   After the plain suite, rdpt is built without llama.cpp (-DRDPT_WITH_LLAMA=OFF, build-nollama/)
+#   and checked (tests/nollama/nollama_check.sh).
+#     --fast   skip the sanitizer builds; by default, after that, the whole suite runs
 #              again under ASan+UBSan (build-asan/), then the tests of concurrent code (llama
 #              scorer, generation, HTTP client and engines) under ThreadSanitizer (build-tsan/)
 set -euo pipefail
@@ -20,6 +22,13 @@ JOBS=${RDPT_JOBS:-$(nproc)}
 bash scripts/setup.sh --build-dir "$ROOT/build"
 echo "[test] running the test suite (build/)" >&2
 ctest --test-dir "$ROOT/build" --output-on-failure -j "$JOBS" --timeout 900 "${ARGS[@]}"
+
+# The configuration without llama.cpp (-DRDPT_WITH_LLAMA=OFF, also the fuzz builds'): rdpt must link
+# and say that GGUF models need the llama.cpp backend (tests/nollama/nollama_check.sh).
+echo "[test] building rdpt without llama.cpp (build-nollama/) and checking it" >&2
+bash scripts/setup.sh --build-dir "$ROOT/build-nollama" --cmake-arg -DRDPT_WITH_LLAMA=OFF \
+  --cmake-arg -DRDPT_BUILD_TESTS=OFF --cmake-arg -DRDPT_BUILD_BENCH=OFF --target rdpt
+bash tests/nollama/nollama_check.sh "$ROOT/build-nollama/src/rdpt" "$ROOT/data/traces/qwen25math_cot_8samples.jsonl.zst"
 
 if [ "$SANITIZE" = 1 ]; then
   echo "[test] running the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)" >&2
