@@ -42,9 +42,12 @@ if [ ! -x "$SB" ] || [ -n "$(find "$ROOT/bench/score_bench.cpp" "$ROOT/src/backe
   echo "building score_bench against $LB ..." >&2
   # Link exactly as llama-bench was linked (CUDA runtime, cuBLAS, NCCL, OpenMP...).
   LIBS=$(grep -A12 '^build bin/llama-bench:' "$LB/build.ninja" | sed -n 's/^ *LINK_LIBRARIES = //p' | head -1)
-  (cd "$LB" && g++ -O2 -std=c++20 -DRDPT_WITH_LLAMA=1 -I"$ROOT/include" -I"$ROOT/src" -I"$LLAMA_SRC/include" \
-    -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/vendor" "$ROOT/bench/score_bench.cpp" \
-    "$ROOT"/src/backends/llama/{llama_scorer,device_logprob,tokenize,logsoftmax,fingerprint}.cpp "$ROOT/src/core/progress.cpp" \
+  # llama-bench links llama.cpp's common library, whose Jinja runtime the chat templates need.
+  (cd "$LB" && g++ -O2 -std=c++20 -DRDPT_WITH_LLAMA=1 -DRDPT_WITH_JINJA=1 -I"$ROOT/include" -I"$ROOT/src" \
+    -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/common" -I"$LLAMA_SRC/vendor" \
+    "$ROOT/bench/score_bench.cpp" \
+    "$ROOT"/src/backends/llama/{llama_scorer,device_logprob,tokenize,logsoftmax,fingerprint,chat_template}.cpp \
+    "$ROOT"/src/core/{progress,prompt}.cpp \
     -o "$SB" -Wl,--start-group $LIBS -Wl,--end-group -lpthread -ldl -fopenmp)
 fi
 TXT=$BENCH_DIR/perplexity.txt

@@ -37,6 +37,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential cmake ninja-build git pkg-config ca-certificates
   nlohmann-json3-dev              # JSON reading/writing
+  python3 python3-jinja2          # tests: an independent chat-template renderer (Hugging Face's settings)
   libcli11-dev                    # command-line parsing
   libfmt-dev                      # formatting
   libsqlite3-dev sqlite3          # the score store
@@ -63,7 +64,12 @@ fi
 
 # ---- 2. llama.cpp ---------------------------------------------------------
 LLAMA_SRC=$CACHE/src/llama.cpp-$NODE_LLAMA_CPP_VERSION
-LLAMA_PREFIX=$CACHE/llama.cpp-$NODE_LLAMA_CPP_VERSION-$BACKEND
+# The prefix's name carries the build recipe ("c1": libllama + its `common` library, whose Jinja
+# runtime renders chat templates), so a changed recipe builds a new prefix; the build directory is
+# shared between recipes, so that a change rebuilds only what it adds.
+LLAMA_RECIPE=c1
+LLAMA_PREFIX=$CACHE/llama.cpp-$NODE_LLAMA_CPP_VERSION-$BACKEND-$LLAMA_RECIPE
+LLAMA_BUILD=$CACHE/llama.cpp-$NODE_LLAMA_CPP_VERSION-$BACKEND.build
 if [ ! -f "$LLAMA_SRC/.rdpt-ok" ]; then
   log "fetching llama.cpp from npm node-llama-cpp@$NODE_LLAMA_CPP_VERSION"
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -77,16 +83,26 @@ if [ ! -f "$LLAMA_PREFIX/.rdpt-ok" ]; then
   log "building llama.cpp ($BACKEND) into $LLAMA_PREFIX (a few minutes, once)"
   cuda_flags=(-DGGML_CUDA=OFF)
   [ "$BACKEND" = cuda ] && cuda_flags=(-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-native})
-  rm -rf "$LLAMA_PREFIX" "$LLAMA_PREFIX.build"
-  cmake -S "$LLAMA_SRC" -B "$LLAMA_PREFIX.build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  rm -rf "$LLAMA_PREFIX"
+  # LLAMA_BUILD_COMMON: the `llama-common` library (its Jinja runtime, common/jinja/, is what
+  # `llama-server --jinja` renders chat templates with); no tools, examples, server or network.
+  cmake -S "$LLAMA_SRC" -B "$LLAMA_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$LLAMA_PREFIX" -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
-    -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF \
-    -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_OPENMP=ON "${cuda_flags[@]}" >"$LLAMA_PREFIX.log" 2>&1 \
-    || { tail -30 "$LLAMA_PREFIX.log" >&2; exit 1; }
-  cmake --build "$LLAMA_PREFIX.build" -j "$JOBS" >>"$LLAMA_PREFIX.log" 2>&1 \
+    -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=ON -DLLAMA_SUBPROCESS=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_OPENMP=ON "${cuda_flags[@]}" \
+    >"$LLAMA_PREFIX.log" 2>&1 || { tail -30 "$LLAMA_PREFIX.log" >&2; exit 1; }
+  cmake --build "$LLAMA_BUILD" -j "$JOBS" --target llama llama-common >>"$LLAMA_PREFIX.log" 2>&1 \
     || { tail -30 "$LLAMA_PREFIX.log" >&2; log "llama.cpp build failed; full log: $LLAMA_PREFIX.log"; exit 1; }
-  cmake --install "$LLAMA_PREFIX.build" >>"$LLAMA_PREFIX.log" 2>&1
+  cmake --install "$LLAMA_BUILD" >>"$LLAMA_PREFIX.log" 2>&1
+  # llama.cpp installs no static `common`: copy its archives and headers into the prefix
+  # (lib/, include/llama-common/), where rdpt's CMake looks for them.
+  for a in common/libllama-common.a common/libllama-common-base.a vendor/cpp-httplib/libcpp-httplib.a; do
+    [ -f "$LLAMA_BUILD/$a" ] && cp "$LLAMA_BUILD/$a" "$LLAMA_PREFIX/lib/"
+  done
+  mkdir -p "$LLAMA_PREFIX/include/llama-common/jinja"
+  cp "$LLAMA_SRC"/common/*.h "$LLAMA_PREFIX/include/llama-common/"
+  cp "$LLAMA_SRC"/common/jinja/*.h "$LLAMA_PREFIX/include/llama-common/jinja/"
   touch "$LLAMA_PREFIX/.rdpt-ok"
 fi
 
@@ -99,7 +115,8 @@ fi
 # ---- 3. rdpt --------------------------------------------------------------
 log "configuring rdpt ($BUILD_TYPE) in $BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
-  -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
+  -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -Dllama_DIR="$LLAMA_PREFIX/lib/cmake/llama" -Dggml_DIR="$LLAMA_PREFIX/lib/cmake/ggml" \
+  -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
   ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"} >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS[@]+"${TARGETS[@]}"}
 cat > "$BUILD_DIR/rdpt-env.sh" <<ENV

@@ -50,9 +50,11 @@ struct HttpOptions {
   double connect_timeout_s = 10.0;     // TCP connect timeout
   uint64_t jitter_seed = 0;            // seed of the backoff jitter (tests); 0 = from the clock
   // Prompt: prompt_format ({question}, {system}) wins over template_name (a llama.cpp built-in
-  // name or template text); neither: the tokenizer GGUF's tokenizer.chat_template.
+  // name); neither: the Jinja template jinja.text (--chat-template-file) or else the tokenizer
+  // GGUF's tokenizer.chat_template.
   std::optional<PromptFormat> prompt_format;  // rdpt/prompt.h; unset = none given
   std::string template_name;
+  JinjaOptions jinja;
   LogSink log;                         // retries and warnings (Warn); null = silent
 };
 

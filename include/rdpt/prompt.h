@@ -2,8 +2,11 @@
 // scorer and generator, the HTTP scorer and generator), so that `rdpt score` and `rdpt sample`
 // build the same prompt from the same options. Pure text, no model code.
 //
-// Today a prompt comes from a raw format string with {question} and {system} placeholders; a
-// chat template (llama.cpp's built-in ones) is applied by the backend when no format is given.
+// A prompt comes from one of: a raw format string with {question} and {system} placeholders
+// (--prompt-format); a llama.cpp built-in template name (--template chatml); or, by default, the
+// model's own Jinja chat template (the GGUF's tokenizer.chat_template, or --chat-template-file),
+// rendered by the backend with llama.cpp's Jinja runtime as Hugging Face's apply_chat_template
+// renders it (docs/score.md, "Prompts").
 //
 //   rdpt::PromptFormat f = rdpt::PromptFormat::from_cli("S: {system}\\nQ: {question}\\nA: ");
 //   f.apply("2+2?", "Be brief.")  // "S: Be brief.\nQ: 2+2?\nA: "
@@ -43,30 +46,77 @@ class PromptFormat {
   std::string format_;
 };
 
-// Renders a chat template (a llama.cpp built-in name or template text) for a question and a
-// system text with the assistant turn opened; throws UsageError when it cannot. The llama.cpp
-// backend supplies it (llama_chat_apply_template).
+// The default date a Jinja template's strftime_now() sees (--template-date): fixed, so that a
+// rerun renders the same prompt (gpt-oss prints "Current date: ..."). Llama 3.1's template
+// defaults its own date_string to the same day ("26 Jul 2024").
+inline constexpr const char* kDefaultTemplateDate = "2024-07-26";
+
+// How a Jinja chat template is rendered, beyond the template itself (the --chat-template-*
+// options of `rdpt score` and `rdpt sample`).
+struct JinjaOptions {
+  std::string text;            // template text replacing the model's own (--chat-template-file); "" = own
+  std::string origin;          // where `text` came from, for errors: "file 'qwq.jinja'"
+  std::string kwargs = "{}";   // extra template variables, a JSON object (--chat-template-kwargs)
+  std::string date;            // YYYY-MM-DD that strftime_now() returns; "" = kDefaultTemplateDate
+};
+
+// Checks a --template-date value (YYYY-MM-DD, a real day); UsageError naming `what` else.
+void check_template_date(const std::string& date, const std::string& what);
+// Checks that `kwargs` is a JSON object; UsageError naming `what` else.
+void check_template_kwargs(const std::string& kwargs, const std::string& what);
+
+// One model's chat template, ready to render.
+struct ChatTemplate {
+  enum class Kind { None, Builtin, Jinja };
+  Kind kind = Kind::None;
+  std::string text;            // Builtin: llama.cpp's name ("chatml"); Jinja: the template source
+  std::string origin;          // "tokenizer.chat_template of 'T.gguf'", "file 'F.jinja'", "--template"
+  std::string kwargs = "{}";   // Jinja: extra variables (a JSON object)
+  std::string date = kDefaultTemplateDate;  // Jinja: the day strftime_now() returns
+  std::string bos, eos;        // Jinja: bos_token / eos_token, the vocabulary's texts
+  // The tokenizer adds BOS itself: a rendering that starts with bos_token loses it, so that the
+  // tokens hold one BOS (as llama-server does; Hugging Face tokenizes without adding one).
+  bool strip_bos = false;
+  // How a store records it (ModelInfo::chat_template): the name; or "jinja date=D kwargs=K\n" +
+  // the source, so that another date, other kwargs or another template is another prompt.
+  std::string describe() const;
+};
+
+// Renders a chat template for a question and a system text (none when empty) with the assistant
+// turn opened; throws UsageError when it cannot (naming the template's origin and line). The
+// llama.cpp backend supplies it.
 using ChatTemplateRenderer =
-    std::function<std::string(const std::string& tmpl, std::string_view question, std::string_view system)>;
+    std::function<std::string(const ChatTemplate& tmpl, std::string_view question, std::string_view system)>;
+
+// How many leading bytes of `response` the prompt already ends with: a generation prompt that
+// opens the thought (QwQ's and R1's end in "<think>\n") followed by a response that starts with
+// the same tag. The prompt ends with a thinking tag ("<think>", "<|begin_of_thought|>") and only
+// whitespace after it; the response starts with that tag: the overlap is the tag and the
+// longest common prefix of the two whitespace runs. Those bytes are counted once, as prompt;
+// the scorer sees the rest of the response, and an action holding them (beyond its leading
+// whitespace) is unscored under that model (docs/score.md, "Prompts"). 0 when there is no such overlap.
+size_t prompt_overlap(std::string_view prompt, std::string_view response);
 
 // The prompt of one model, chosen once for every backend: the raw format when one was given;
-// else the chat template (the given template name, else the model's own), rendered by `render`.
+// else the chat template (a built-in name given, else the model's Jinja template), rendered by
+// `render`.
 class Prompter {
  public:
   Prompter() = default;
-  // `chat_template`: the template name given (--template), else the model's tokenizer.chat_template,
-  // else "". `model`: how errors name the model ("model 'T.gguf'").
-  Prompter(std::optional<PromptFormat> format, std::string chat_template, ChatTemplateRenderer render,
+  // `model`: how errors name the model ("model 'T.gguf'").
+  Prompter(std::optional<PromptFormat> format, ChatTemplate chat_template, ChatTemplateRenderer render,
            std::string model);
   // The prompt text; UsageError when there is neither a format nor a chat template.
   std::string operator()(std::string_view question, std::string_view system) const;
-  // What a store records as the model's prompt (ModelInfo::chat_template): "format:..." or the
-  // template ("" when there is none).
-  std::string describe() const { return format_ ? format_->describe() : template_; }
+  // What a store records as the model's prompt (ModelInfo::chat_template): "format:...", the
+  // built-in name, or ChatTemplate::describe() ("" when there is none).
+  std::string describe() const { return format_ ? format_->describe() : template_.describe(); }
+  const ChatTemplate& chat_template() const { return template_; }
+  bool has_format() const { return format_.has_value(); }
 
  private:
   std::optional<PromptFormat> format_;
-  std::string template_;
+  ChatTemplate template_;
   ChatTemplateRenderer render_;
   std::string model_;
 };

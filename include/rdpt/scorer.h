@@ -93,8 +93,10 @@ struct LlamaOptions {
   // A raw format with {question} and {system} (rdpt/prompt.h), e.g. "Q: {question}\nA: "; unset =
   // none given. An empty format is a valid (empty) prompt.
   std::optional<PromptFormat> prompt_format;
-  std::string template_name;   // a llama.cpp built-in template name (chatml, llama3, ...) or Jinja-like text
-  // (neither: the GGUF's tokenizer.chat_template; a model without one is a UsageError)
+  std::string template_name;   // a llama.cpp built-in template name (chatml, llama3, ...)
+  // Neither: the model's Jinja template, jinja.text (--chat-template-file) or else the GGUF's
+  // tokenizer.chat_template, rendered with jinja.kwargs and jinja.date; none is a UsageError.
+  JinjaOptions jinja;
   LogSink log;                 // llama.cpp's log lines (Warn and Error only); null = silent
 };
 

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "rdpt/error.h"
 
@@ -200,6 +202,69 @@ std::string no_llama_backend(const std::string& path) {
   return "'" + path +
          "': this rdpt was built without the llama.cpp backend (-DRDPT_WITH_LLAMA=OFF), so it cannot load GGUF "
          "models; build with it (scripts/setup.sh) or give a server model (NAME=http://host:port/v1)";
+}
+
+void add_template_options(CLI::App& app, TemplateOptionValues& v) {
+  app.add_option("--chat-template-file", v.files,
+                 "[NAME=]F.jinja: render NAME's prompts (every model's without NAME=) with this Jinja template "
+                 "instead of the GGUF's tokenizer.chat_template (repeatable)")
+      ->group("Prompt");
+  app.add_option("--chat-template-kwargs", v.kwargs,
+                 "[NAME:]JSON: extra template variables, e.g. '{\"enable_thinking\": true, \"reasoning_effort\": "
+                 "\"medium\"}', for NAME or (without NAME:) every model (repeatable)")
+      ->group("Prompt");
+  app.add_option("--template-date", v.date,
+                 std::string("YYYY-MM-DD: the day a template's strftime_now() returns (gpt-oss prints it); default ") +
+                     kDefaultTemplateDate + ", fixed so that reruns render the same prompt")
+      ->group("Prompt");
+}
+
+JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string& name,
+                               const std::vector<std::string>& names) {
+  auto is_name = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  JinjaOptions j;
+  bool file_named = false, kwargs_named = false, file_all = false, kwargs_all = false;
+  for (const auto& f : v.files) {
+    const size_t eq = f.find('=');
+    std::string target, path = f;
+    if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(f)) {
+      target = f.substr(0, eq);
+      path = f.substr(eq + 1);
+      if (!is_name(target))
+        throw UsageError("--chat-template-file '" + f + "': '" + target + "' is not one of the models given");
+    }
+    if (!target.empty() && target != name) continue;
+    if (target.empty() ? file_all : file_named)
+      throw UsageError("--chat-template-file: two templates for model '" + name + "'");
+    (target.empty() ? file_all : file_named) = true;
+    if (file_all && file_named && target.empty()) continue;  // a named one wins over one for all
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError("--chat-template-file: cannot read '" + path + "'");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.empty()) throw UsageError("--chat-template-file: '" + path + "' is empty");
+    j.text = std::move(text);
+    j.origin = "file '" + path + "'";
+  }
+  for (const auto& k : v.kwargs) {
+    std::string target, json = k;
+    const size_t c = k.find(':');
+    if (!k.empty() && k.front() != '{' && c != std::string::npos) {
+      target = k.substr(0, c);
+      json = k.substr(c + 1);
+      if (!is_name(target))
+        throw UsageError("--chat-template-kwargs '" + k + "': '" + target + "' is not one of the models given");
+    }
+    if (!target.empty() && target != name) continue;
+    check_template_kwargs(json, "--chat-template-kwargs");
+    if (target.empty() ? kwargs_all : kwargs_named)
+      throw UsageError("--chat-template-kwargs: two values for model '" + name + "'");
+    (target.empty() ? kwargs_all : kwargs_named) = true;
+    if (kwargs_all && kwargs_named && target.empty()) continue;
+    j.kwargs = json;
+  }
+  if (!v.date.empty()) check_template_date(v.date, "--template-date");
+  j.date = v.date;
+  return j;
 }
 
 void add_same_model_flag(CLI::App& app, bool& allow) {

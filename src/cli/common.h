@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rdpt/progress.h"
+#include "rdpt/prompt.h"
 #include "rdpt/record.h"
 #include "rdpt/segment.h"
 #include "rdpt/store.h"
@@ -82,6 +83,21 @@ std::string no_llama_backend(const std::string& path);
 // (add_same_model_flag) says it is meant. `roles` are {option, model name}; empty names are skipped.
 void add_same_model_flag(CLI::App& app, bool& allow);
 void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>& roles, bool allow);
+
+// The chat-template options of `rdpt score` and `rdpt sample` (docs/score.md, "Prompts"):
+//   --chat-template-file [NAME=]F.jinja     a Jinja template instead of the GGUF's (per model or all)
+//   --chat-template-kwargs [NAME:]JSON      extra template variables ('{"enable_thinking": true}')
+//   --template-date YYYY-MM-DD              the day strftime_now() returns (default kDefaultTemplateDate)
+struct TemplateOptionValues {
+  std::vector<std::string> files, kwargs;
+  std::string date;
+};
+void add_template_options(CLI::App& app, TemplateOptionValues& v);
+// The JinjaOptions of model `name` (one of `names`, all the command's models): a value with a
+// NAME prefix applies to that model, one without to every model; a NAME that is no model, a
+// second value for one model, an unreadable file, bad JSON or a bad date is a UsageError.
+JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string& name,
+                               const std::vector<std::string>& names);
 
 // Prints an informational line to stderr (never to stdout, which carries data).
 void info(const std::string& msg);

@@ -62,8 +62,10 @@ int run_sample(int argc, char** argv) {
   app.add_option("--prefix-field", prefix_field,
                  "input field holding a forced start of the response, which the model continues (default none)");
   app.add_option("--system", system_prompt, "system prompt for records without one (default none)");
-  app.add_option("--template", template_name, "chat template: a llama.cpp name (chatml, llama3, ...) or text "
-                 "(default: the GGUF's tokenizer.chat_template)")->group("Prompt");
+  app.add_option("--template", template_name, "chat template: a llama.cpp built-in name (chatml, llama3, ...) "
+                 "instead of the GGUF's Jinja tokenizer.chat_template (default: the GGUF's)")->group("Prompt");
+  TemplateOptionValues tov;
+  add_template_options(app, tov);
   auto* format_opt = app.add_option("--prompt-format", prompt_format,
                                     "raw prompt format with {question} and {system} instead of a chat template; \\n, "
                                     "\\t and \\\\ are newline, tab and backslash; '' is the empty prompt (default none)")
@@ -100,6 +102,10 @@ int run_sample(int argc, char** argv) {
     throw UsageError("--template and --prompt-format exclude each other");
   std::optional<PromptFormat> format;
   if (format_opt->count()) format = PromptFormat::from_cli(prompt_format);
+  if ((!template_name.empty() || format) && (!tov.files.empty() || !tov.kwargs.empty()))
+    throw UsageError("--chat-template-file/--chat-template-kwargs apply to Jinja templates; they exclude --template "
+                     "and --prompt-format");
+  const JinjaOptions jinja = jinja_options_for(tov, name, {name});
 
   // Generators: one for a local model; one per worker for a server (each runs its own requests).
   std::vector<std::unique_ptr<Generator>> gens;
@@ -109,6 +115,7 @@ int run_sample(int argc, char** argv) {
     ho.api_key_env = api_key_env;
     ho.template_name = template_name;
     ho.prompt_format = format;
+    ho.jinja = jinja;
     ho.max_retries = max_retries;
     ho.timeout_s = timeout_s;
     ho.concurrency = std::max<uint32_t>(1, g.n);
@@ -117,6 +124,7 @@ int run_sample(int argc, char** argv) {
   } else {
     lo.template_name = template_name;
     lo.prompt_format = format;
+    lo.jinja = jinja;
 #ifdef RDPT_WITH_LLAMA
     gens.push_back(make_llama_generator(spec, lo));
 #else

@@ -82,8 +82,10 @@ int run_score(int argc, char** argv) {
                "print the exact prompt each model sees for the first record, then exit (no store needed)");
   app.add_option("--template", template_name,
                  "chat template: a llama.cpp built-in name (chatml, llama3, deepseek3, ...) instead of the GGUF's "
-                 "tokenizer.chat_template (default: the GGUF's)")
+                 "Jinja tokenizer.chat_template (default: the GGUF's, rendered as Hugging Face renders it)")
       ->group("Prompt");
+  TemplateOptionValues tov;
+  add_template_options(app, tov);
   auto* format_opt = app.add_option("--prompt-format", prompt_format,
                                     "raw prompt format with {question} and {system}; \\n, \\t and \\\\ are newline, "
                                     "tab and backslash; '' is the empty prompt (default: the chat template)")
@@ -160,6 +162,13 @@ int run_score(int argc, char** argv) {
       std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
   };
   const auto models = parse_models(model_specs);
+  std::vector<std::string> model_names;
+  for (const auto& m : models) model_names.push_back(m.name);
+  if ((!template_name.empty() || format_opt->count()) && (!tov.files.empty() || !tov.kwargs.empty()))
+    throw UsageError("--chat-template-file/--chat-template-kwargs apply to Jinja templates; they exclude --template "
+                     "and --prompt-format");
+  std::map<std::string, JinjaOptions> jinja;
+  for (const auto& n : model_names) jinja[n] = jinja_options_for(tov, n, model_names);
   std::map<std::string, std::string> tokenizers;
   for (const auto& t : tokenizer_specs) {
     size_t eq = t.find('=');
@@ -171,7 +180,9 @@ int run_score(int argc, char** argv) {
   auto make_scorer = [&](const ModelArg& m) -> std::unique_ptr<Scorer> {
     if (!is_http_spec(m.path)) {
 #ifdef RDPT_WITH_LLAMA
-      return make_llama_scorer(m.path, lo);
+      LlamaOptions mlo = lo;
+      mlo.jinja = jinja[m.name];
+      return make_llama_scorer(m.path, mlo);
 #else
       throw UsageError("--model " + m.name + ": " + no_llama_backend(m.path));
 #endif
@@ -182,6 +193,7 @@ int run_score(int argc, char** argv) {
     ho.concurrency = concurrency;
     ho.prompt_format = lo.prompt_format;
     ho.template_name = lo.template_name;
+    ho.jinja = jinja[m.name];
     ho.log = [](LogLevel lv, std::string_view msg) {
       if (lv != LogLevel::Debug) std::fprintf(stderr, "rdpt: http: %.*s\n", int(msg.size()), msg.data());
     };
@@ -211,8 +223,14 @@ int run_score(int argc, char** argv) {
   if (show_prompt) {
     for (const auto& m : models) {
       auto sc = make_scorer(m);
+      const std::string prompt = sc->format_prompt(inputs[0].question, inputs[0].system);
+      const size_t ov = prompt_overlap(prompt, inputs[0].response);
       std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
-                << sc->format_prompt(inputs[0].question, inputs[0].system) << "\n=== end of prompt; the response follows ===\n";
+                << prompt << "\n=== end of prompt; the response follows ===\n";
+      if (ov)
+        std::cout << "=== the prompt already ends with the response's first " << ov << " bytes ('"
+                  << inputs[0].response.substr(0, ov)
+                  << "'): counted once, as prompt; the action holding them is unscored under this model ===\n";
     }
     return 0;
   }
@@ -275,9 +293,12 @@ int run_score(int argc, char** argv) {
     for (size_t c0 = 0; c0 < todo.size(); c0 += chunk) {
       const size_t c1 = std::min(todo.size(), c0 + chunk);
       std::vector<ScoreItem> items;
+      std::vector<uint32_t> overlap;  // response bytes the prompt already ends with (prompt_overlap)
       for (size_t k = c0; k < c1; ++k) {
         const Input& in = inputs[todo[k]];
-        items.push_back({sc->format_prompt(in.question, in.system), in.response, in.group});
+        std::string prompt = sc->format_prompt(in.question, in.system);
+        overlap.push_back(uint32_t(prompt_overlap(prompt, in.response)));
+        items.push_back({std::move(prompt), in.response.substr(overlap.back()), in.group});
       }
       cp.base_done = n_done;
       cp.base_tok = n_tok;
@@ -295,10 +316,20 @@ int run_score(int argc, char** argv) {
         } else {
           ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
           ps.n_tokens_total = r.n_tokens_total;
-          ps.actions = align_tokens(in.actions, r.tokens);
+          const uint32_t ov = overlap[k - c0];
+          std::vector<TokenLogprob> toks = r.tokens;
+          for (auto& t : toks) t.offset += ov;
+          ps.actions = align_tokens(in.actions, toks);
+          // Bytes the prompt already held are the prompt's: an action holding any of them other
+          // than its leading whitespace (the "<think>" action) is unscored.
+          for (size_t a = 0; a < in.actions.size() && a < ps.actions.size() && in.actions[a].begin < ov; ++a) {
+            const Action& act = in.actions[a];
+            const std::string_view held(in.response.data() + act.begin, std::min(act.end, ov) - act.begin);
+            if (held.find_first_not_of(" \t\r\n") != std::string_view::npos) ps.actions[a] = ActionScore{};
+          }
           // The action the context cut was scored from its first tokens only: it and the
           // actions after it stay unscored; n_tokens counts the tokens of the actions kept.
-          if (r.truncated) n_cut_actions += drop_cut_actions(in.actions, ps.actions, r.cut_offset);
+          if (r.truncated) n_cut_actions += drop_cut_actions(in.actions, ps.actions, r.cut_offset + ov);
           for (const auto& a : ps.actions) ps.n_tokens += a.n_tokens;
           n_trunc += r.truncated;
           n_tok += r.tokens.size();

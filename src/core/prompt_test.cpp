@@ -37,19 +37,22 @@ TEST(PromptFormat, CommandLineEscapes) {
 }
 
 TEST(Prompter, FormatWinsElseTheChatTemplateElseAnErrorNamingTheModel) {
-  auto render = [](const std::string& tmpl, std::string_view q, std::string_view s) {
-    return "<" + tmpl + ">" + std::string(s) + "|" + std::string(q);
+  auto render = [](const ChatTemplate& t, std::string_view q, std::string_view s) {
+    return "<" + t.text + ">" + std::string(s) + "|" + std::string(q);
   };
-  Prompter with_format(PromptFormat("Q: {question}"), "chatml", render, "model 'm.gguf'");
+  ChatTemplate chatml;
+  chatml.kind = ChatTemplate::Kind::Builtin;
+  chatml.text = "chatml";
+  Prompter with_format(PromptFormat("Q: {question}"), chatml, render, "model 'm.gguf'");
   EXPECT_EQ(with_format("x", "s"), "Q: x");
   EXPECT_EQ(with_format.describe(), "format:Q: {question}");
-  Prompter empty_format(PromptFormat(""), "chatml", render, "model 'm.gguf'");
+  Prompter empty_format(PromptFormat(""), chatml, render, "model 'm.gguf'");
   EXPECT_EQ(empty_format("x", "s"), "");  // an explicit empty format is not "no format"
   EXPECT_EQ(empty_format.describe(), "format:");
-  Prompter with_template(std::nullopt, "chatml", render, "model 'm.gguf'");
+  Prompter with_template(std::nullopt, chatml, render, "model 'm.gguf'");
   EXPECT_EQ(with_template("x", "s"), "<chatml>s|x");
   EXPECT_EQ(with_template.describe(), "chatml");
-  Prompter neither(std::nullopt, "", render, "model 'm.gguf'");
+  Prompter neither(std::nullopt, ChatTemplate{}, render, "model 'm.gguf'");
   EXPECT_EQ(neither.describe(), "");
   try {
     neither("x", "");
@@ -57,6 +60,42 @@ TEST(Prompter, FormatWinsElseTheChatTemplateElseAnErrorNamingTheModel) {
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("model 'm.gguf' has no chat template"), std::string::npos) << e.what();
   }
+}
+
+TEST(ChatTemplate, DescribeRecordsTheDateTheKwargsAndTheSource) {
+  ChatTemplate t;
+  t.kind = ChatTemplate::Kind::Jinja;
+  t.text = "{{ messages[0].content }}";
+  t.kwargs = R"({ "enable_thinking" : true })";
+  t.date = "2025-03-14";
+  EXPECT_EQ(t.describe(), "jinja date=2025-03-14 kwargs={\"enable_thinking\":true}\n{{ messages[0].content }}");
+  ChatTemplate other = t;
+  other.date = "2025-03-15";
+  EXPECT_NE(other.describe(), t.describe());  // another day is another prompt (gpt-oss prints it)
+  other = t;
+  other.kwargs = R"({"enable_thinking": false})";
+  EXPECT_NE(other.describe(), t.describe());
+}
+
+TEST(PromptOverlap, ATagTheGenerationPromptAlreadyOpenedIsCountedOnce) {
+  const std::string qwq = "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n";
+  EXPECT_EQ(prompt_overlap(qwq, "<think>\nOkay, so"), 8u);     // "<think>\n" as the prompt has it
+  EXPECT_EQ(prompt_overlap(qwq, "<think>\n\nOkay"), 8u);      // the second newline is the model's
+  EXPECT_EQ(prompt_overlap(qwq, "<think>Okay"), 7u);           // the tag; the prompt's newline stays
+  EXPECT_EQ(prompt_overlap(qwq, "Okay, so <think>"), 0u);      // the response starts inside the thought
+  EXPECT_EQ(prompt_overlap("<|im_start|>assistant\n", "<think>\nOkay"), 0u);  // Qwen3: the model writes it
+  EXPECT_EQ(prompt_overlap("<think>\n</think>", "<think>\nx"), 0u);            // the thought is closed
+  EXPECT_EQ(prompt_overlap("A: <|begin_of_thought|>\n\n", "<|begin_of_thought|>\n\nLet"), 22u);
+  EXPECT_EQ(prompt_overlap("", "<think>"), 0u);
+}
+
+TEST(ChatTemplate, DatesAndKwargsAreChecked) {
+  EXPECT_NO_THROW(check_template_date("2024-02-29", "--template-date"));
+  for (const char* bad : {"2023-02-29", "2024-13-01", "2024-1-01", "24-01-01", "2024-01-32", "2024-01-01x", "", "1969-12-31"})
+    EXPECT_THROW(check_template_date(bad, "--template-date"), UsageError) << bad;
+  EXPECT_NO_THROW(check_template_kwargs(R"({"reasoning_effort": "high"})", "--chat-template-kwargs"));
+  for (const char* bad : {"[1]", "true", "{", "enable_thinking=true"})
+    EXPECT_THROW(check_template_kwargs(bad, "--chat-template-kwargs"), UsageError) << bad;
 }
 
 }  // namespace

@@ -525,6 +525,50 @@ TEST_F(ScoreCli, RandomOptionSweepNeverCrashes) {
   EXPECT_GE(n_same, 3) << "too few runs scored anything: the sweep checks little";
 }
 
+// The real QwQ-32B template (llama.cpp's models/templates/) given to a fixture model: its
+// generation prompt ends "<think>\n", the response starts "<think>\n". Those bytes are the
+// prompt's: the "<think>" action is unscored, the rest is scored exactly as if the response had
+// been given without them (same tokens, same log-probs); under a prompt that does not open the
+// thought the "<think>" action is scored.
+TEST_F(ScoreCli, RealTemplateAndAThoughtThePromptAlreadyOpened) {
+  const std::string qwq = std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/templates/Qwen-QwQ-32B.jinja";
+  const std::string dir = work_dir();
+  const std::string with = dir + "/think_in.jsonl", without = dir + "/think_stripped.jsonl";
+  std::ofstream(with) << R"({"id":"r1","question":"What is 1+1? Réponds.","response":"<think>\nOkay, one plus one. That is two.\n</think>\n\nThe answer is 2."})" << "\n";
+  std::ofstream(without) << R"({"id":"r1","question":"What is 1+1? Réponds.","response":"Okay, one plus one. That is two.\n</think>\n\nThe answer is 2."})" << "\n";
+  const std::string common = " --model t=" + teacher_ + " --chat-template-file " + qwq +
+                             " --chat-template-kwargs '{\"enable_thinking\": true}' --threads 2";
+  CmdResult show = run("--data " + with + common + " --show-prompt");
+  ASSERT_EQ(show.rc, 0) << show.err;
+  EXPECT_NE(show.out.find("<|im_start|>user\nWhat is 1+1? Réponds.<|im_end|>\n<|im_start|>assistant\n<think>\n\n=== end"),
+            std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("first 8 bytes"), std::string::npos) << show.out;
+  const std::string db1 = dir + "/think1.db", db2 = dir + "/think2.db", db3 = dir + "/think3.db";
+  for (const auto& db : {db1, db2, db3}) fs::remove(db);
+  ASSERT_EQ(run("--data " + with + common + " --store " + db1).rc, 0);
+  ASSERT_EQ(run("--data " + without + common + " --store " + db2).rc, 0);
+  ASSERT_EQ(run("--data " + with + " --model t=" + teacher_ + " --template chatml --threads 2 --store " + db3).rc, 0);
+  const PairMap a = read_store(db1), b = read_store(db2), c = read_store(db3);
+  const auto& pa = a.at({"t", "r1"});
+  const auto& pb = b.at({"t", "r1"});
+  ASSERT_EQ(pa.actions.size(), pb.actions.size() + 1);  // the "<think>" action
+  EXPECT_FALSE(pa.actions[0].scored());
+  for (size_t i = 0; i < pb.actions.size(); ++i) {
+    EXPECT_EQ(pa.actions[i + 1].n_tokens, pb.actions[i].n_tokens) << i;
+    EXPECT_NEAR(pa.actions[i + 1].logprob_sum, pb.actions[i].logprob_sum, 1e-9) << i;
+  }
+  EXPECT_TRUE(c.at({"t", "r1"}).actions[0].scored());  // chatml's prompt does not open the thought
+  // A template that fails is an error naming it and its line, never a fallback.
+  const std::string bad = dir + "/bad.jinja";
+  std::ofstream(bad) << "{{ bos_token }}\n{% for m in messages %}{{ m.content }\n{% endfor %}";
+  CmdResult e = run("--data " + with + " --model t=" + teacher_ + " --chat-template-file " + bad + " --show-prompt");
+  EXPECT_EQ(e.rc, 2) << e.err;
+  EXPECT_NE(e.err.find("chat template (file '" + bad + "') failed to render at line 2"), std::string::npos) << e.err;
+  EXPECT_EQ(run("--data " + with + common + " --template-date 2025-02-30 --show-prompt").rc, 2);
+  EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --chat-template-kwargs 'x:{}' --show-prompt").rc, 2);
+  EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --chat-template-kwargs '[1]' --show-prompt").rc, 2);
+}
+
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {
   CmdResult p = run("--data " + input_ + " --model t=" + teacher_ + " --prompt-format '<<{question}>>\\n' --show-prompt");
   ASSERT_EQ(p.rc, 0) << p.err;

@@ -120,12 +120,14 @@ class LocalTokenizer {
   virtual Tokenized tokenize(std::string_view text, bool add_special) const = 0;
   virtual std::string description() const = 0;    // "bpe:qwen2:151936" like the llama backend
   virtual std::string fingerprint() const = 0;    // of the GGUF file
-  virtual std::string chat_template() const = 0;  // tokenizer.chat_template, or ""
+  // The chat template to render prompts with (llama_detail::model_chat_template on the vocab).
+  virtual ChatTemplate chat_template(const std::string& template_name, const JinjaOptions& jinja) const = 0;
 };
 // Throws UsageError (missing file, no llama.cpp in this build), BackendError (cannot load).
 std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path);
 // The prompt of a server model from HttpOptions: --prompt-format, else --template, else the
-// tokenizer GGUF's chat template (rendered by llama.cpp; absent from a build without it).
+// Jinja template (--chat-template-file, else the tokenizer GGUF's), rendered by llama.cpp; a
+// Jinja template needs the tokenizer (its BOS/EOS texts), a build without llama.cpp none.
 Prompter http_prompter(const HttpOptions& o, const LocalTokenizer* tok);
 
 // What an HTTP scorer and an HTTP generator both hold: the options, the API key (read from the

@@ -39,9 +39,8 @@ class LlamaVocab final : public LocalTokenizer {
     if (fp_.empty()) fp_ = gguf_fingerprint(path_);
     return fp_;
   }
-  std::string chat_template() const override {
-    const char* t = llama_model_chat_template(model_, nullptr);
-    return t ? t : "";
+  ChatTemplate chat_template(const std::string& template_name, const JinjaOptions& jinja) const override {
+    return llama_detail::model_chat_template(model_, path_, template_name, jinja);
   }
 
  private:
@@ -63,17 +62,26 @@ std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path) {
 }
 
 Prompter http_prompter(const HttpOptions& o, const LocalTokenizer* tok) {
-  std::string tmpl = o.template_name;
-  if (tmpl.empty() && tok) tmpl = tok->chat_template();
+  const std::string model = "the server model (no --template, and no tokenizer GGUF with a chat template)";
+  if (o.prompt_format) return Prompter(o.prompt_format, {}, nullptr, model);
 #ifdef RDPT_WITH_LLAMA
-  ChatTemplateRenderer render = llama_detail::apply_chat_template;
+  ChatTemplate t;
+  if (tok) {
+    t = tok->chat_template(o.template_name, o.jinja);
+  } else if (!o.template_name.empty()) {
+    t.kind = ChatTemplate::Kind::Builtin;
+    t.text = o.template_name;
+    t.origin = "--template " + o.template_name;
+  } else if (!o.jinja.text.empty()) {
+    throw UsageError("chat template (" + o.jinja.origin +
+                     ") for a server model needs the model's vocabulary for bos_token/eos_token and exact tokens: "
+                     "give --tokenizer NAME=vocab.gguf");
+  }
+  return Prompter(std::nullopt, std::move(t), llama_detail::apply_chat_template, model);
 #else
-  ChatTemplateRenderer render = [](const std::string&, std::string_view, std::string_view) -> std::string {
-    throw UsageError("chat templates need llama.cpp, which this build lacks: give --prompt-format");
-  };
+  (void)tok;
+  throw UsageError("chat templates need llama.cpp, which this build lacks: give --prompt-format");
 #endif
-  return Prompter(o.prompt_format, std::move(tmpl), std::move(render),
-                  "the server model (no --template, and no tokenizer GGUF with one)");
 }
 
 }  // namespace rdpt::http_detail

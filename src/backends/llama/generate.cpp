@@ -146,8 +146,7 @@ class LlamaGenerator final : public Generator {
     }
     n_ctx_ = llama_n_ctx(ctx_);
     batch_ = llama_batch_init(int32_t(o.n_batch), 0, 1);
-    const char* own = llama_model_chat_template(model_, nullptr);
-    prompter_ = Prompter(o.prompt_format, !o.template_name.empty() ? o.template_name : own ? own : "",
+    prompter_ = Prompter(o.prompt_format, llama_detail::model_chat_template(model_, path, o.template_name, o.jinja),
                          llama_detail::apply_chat_template, "model '" + path + "'");
   }
   ~LlamaGenerator() override {

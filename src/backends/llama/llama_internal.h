@@ -12,6 +12,7 @@
 #include <llama.h>
 
 #include "rdpt/progress.h"
+#include "rdpt/prompt.h"
 
 namespace rdpt::llama_detail {
 
@@ -39,10 +40,17 @@ struct TokenizedText {
 // reproduce the text.
 TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view text, bool add_special);
 
-// A chat template (a llama.cpp built-in name or template text) applied to one user turn (and a
-// system turn when `system` is not empty), the assistant turn opened. UsageError when llama.cpp
-// does not support the template. rdpt::Prompter calls it (rdpt/prompt.h).
-std::string apply_chat_template(const std::string& tmpl, std::string_view question, std::string_view system);
+// A chat template applied to one user turn (and a system turn when `system` is not empty), the
+// assistant turn opened: a Jinja template on llama.cpp's Jinja runtime, a built-in name through
+// llama_chat_apply_template (chat_template.cpp says how). UsageError naming the template's origin
+// and line when it fails. rdpt::Prompter calls it (rdpt/prompt.h).
+std::string apply_chat_template(const ChatTemplate& tmpl, std::string_view question, std::string_view system);
+
+// The chat template of a model: the built-in `template_name` when given; else jinja.text (from
+// --chat-template-file) or the GGUF's tokenizer.chat_template, as a Jinja template with the
+// vocabulary's BOS/EOS texts; else Kind::None.
+ChatTemplate model_chat_template(const llama_model* model, const std::string& path, const std::string& template_name,
+                                 const JinjaOptions& jinja);
 
 // The piece of one token as llama.cpp renders it (special tokens rendered).
 std::string token_piece(const llama_vocab* vocab, int32_t token);

@@ -203,8 +203,7 @@ class LlamaScorer final : public Scorer {
     n_ctx_ = std::min(n_ctx_, llama_n_ctx(ctx_));  // llama.cpp may round the context up; keep the asked limit
     n_batch_ = llama_n_batch(ctx_);  // llama.cpp caps n_batch at n_ctx
     batch_ = llama_batch_init(int32_t(n_batch_), 0, 1);
-    const char* own = llama_model_chat_template(model_, nullptr);
-    prompter_ = Prompter(o.prompt_format, !o.template_name.empty() ? o.template_name : own ? own : "",
+    prompter_ = Prompter(o.prompt_format, llama_detail::model_chat_template(model_, path, o.template_name, o.jinja),
                          llama_detail::apply_chat_template, "model '" + path + "'");
   }
 

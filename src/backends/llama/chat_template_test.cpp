@@ -1,0 +1,208 @@
+// rdpt's chat-template rendering (llama.cpp's Jinja runtime) against an independent renderer:
+// Python's jinja2 configured as Hugging Face's apply_chat_template (tests/templates/hf_render.py),
+// on the real templates in llama.cpp's models/templates/ and shipped benchmark questions, with and
+// without a system prompt, non-ASCII included. Byte for byte; then the same tokens.
+#include <gtest/gtest.h>
+#include <llama.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/llama/llama_internal.h"
+#include "rdpt/error.h"
+#include "rdpt/record.h"
+
+namespace fs = std::filesystem;
+
+namespace rdpt {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string template_path(const std::string& name) {
+  return std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/templates/" + name + ".jinja";
+}
+
+struct HfRequest {
+  std::string tmpl, question, system, bos, eos, kwargs, date;
+};
+
+// Hugging Face's renderings, by tests/templates/hf_render.py under Debian's python3
+// (python3-jinja2), all requests in one run.
+std::vector<std::string> hf_render(const std::vector<HfRequest>& reqs) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& r : reqs) {
+    nlohmann::json msgs = nlohmann::json::array();
+    if (!r.system.empty()) msgs.push_back({{"role", "system"}, {"content", r.system}});
+    msgs.push_back({{"role", "user"}, {"content", r.question}});
+    all.push_back({{"template", r.tmpl}, {"messages", msgs}, {"bos_token", r.bos},
+                   {"eos_token", r.eos}, {"kwargs", nlohmann::json::parse(r.kwargs)}, {"date", r.date}});
+  }
+  const fs::path dir = fs::temp_directory_path() / ("rdpt-hf-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string in = (dir / "requests.json").string();
+  std::ofstream(in, std::ios::binary) << all.dump();
+  const std::string script = std::string(RDPT_SOURCE_DIR) + "/tests/templates/hf_render.py";
+  std::string cmd = "/usr/bin/python3 '" + script + "' '" + in + "'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int rc = p ? ::pclose(p) : -1;
+  EXPECT_EQ(rc, 0) << "hf_render.py failed for the requests in " << in;
+  if (rc != 0) return {};
+  fs::remove_all(dir);
+  return nlohmann::json::parse(out).get<std::vector<std::string>>();
+}
+
+ChatTemplate jinja_template(const std::string& name, const std::string& bos, const std::string& eos,
+                            const std::string& kwargs, const std::string& date) {
+  ChatTemplate t;
+  t.kind = ChatTemplate::Kind::Jinja;
+  t.text = read_file(template_path(name));
+  t.origin = "file '" + name + ".jinja'";
+  t.bos = bos;
+  t.eos = eos;
+  t.kwargs = kwargs;
+  t.date = date;
+  return t;
+}
+
+std::vector<std::string> shipped_questions() {
+  ReaderOptions ro;
+  ro.require_response = false;
+  std::vector<std::string> qs;
+  for (const char* f : {"/benchmarks/aime25.jsonl.zst", "/benchmarks/math500.jsonl.zst"}) {
+    RecordReader r(std::string(RDPT_TEST_DATA) + f, ro);
+    Record rec;
+    for (int i = 0; i < 2 && r.next(rec); ++i) qs.push_back(rec.question);
+  }
+  // Non-ASCII, quotes, braces and Jinja-looking text must pass through untouched.
+  qs.push_back("Résous : combien vaut ∑_{k=1}^{n} k² ? 答えは「{{ x }}」と書け — \"quoted\" {% raw %}");
+  return qs;
+}
+
+struct Case {
+  std::string tmpl, bos, eos, kwargs;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"Qwen-QwQ-32B", "", "<|im_end|>", R"({"enable_thinking": true})"},
+      {"Qwen-QwQ-32B", "", "<|im_end|>", R"({})"},
+      {"Qwen-Qwen3-0.6B", "", "<|im_end|>", R"({"enable_thinking": true})"},
+      {"Qwen-Qwen3-0.6B", "", "<|im_end|>", R"({"enable_thinking": false})"},
+      {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", R"({})"},
+      {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
+       R"({"enable_thinking": true})"},
+      {"openai-gpt-oss-120b", "<|startoftext|>", "<|return|>", R"({"reasoning_effort": "medium"})"},
+      {"openai-gpt-oss-120b", "<|startoftext|>", "<|return|>", R"({"reasoning_effort": "high"})"},
+      {"meta-llama-Llama-3.1-8B-Instruct", "<|begin_of_text|>", "<|eot_id|>", R"({})"},
+  };
+  return c;
+}
+
+TEST(ChatTemplateJinja, RealTemplatesRenderAsHuggingFaceRendersThem) {
+  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "needs Debian's python3 with python3-jinja2";
+  const auto questions = shipped_questions();
+  ASSERT_GE(questions.size(), 5u);
+  const std::string system = "You are a careful mathematician. Réponds brièvement — 简洁。";
+  std::vector<HfRequest> reqs;
+  std::vector<std::string> ours;
+  for (const auto& c : cases()) {
+    ASSERT_TRUE(fs::exists(template_path(c.tmpl))) << template_path(c.tmpl);
+    for (const std::string date : {"2024-07-26", "2025-03-14"}) {
+      const ChatTemplate t = jinja_template(c.tmpl, c.bos, c.eos, c.kwargs, date);
+      for (const auto& q : questions) {
+        for (const std::string& sys : {std::string(), system}) {
+          ours.push_back(llama_detail::apply_chat_template(t, q, sys));
+          reqs.push_back({t.text, q, sys, c.bos, c.eos, c.kwargs, date});
+        }
+      }
+    }
+  }
+  const std::vector<std::string> theirs = hf_render(reqs);
+  ASSERT_EQ(theirs.size(), ours.size());
+  int compared = 0;
+  for (size_t i = 0; i < ours.size(); ++i, ++compared) {
+    const HfRequest& r = reqs[i];
+    ASSERT_EQ(ours[i], theirs[i]) << "kwargs " << r.kwargs << " date " << r.date << " system '" << r.system
+                                  << "' question '" << r.question.substr(0, 60) << "' template:\n"
+                                  << r.tmpl.substr(0, 200);
+  }
+  EXPECT_EQ(compared, int(cases().size() * 2 * questions.size() * 2));
+}
+
+TEST(ChatTemplateJinja, GenerationPromptsOfThePapersModels) {
+  // What the issue measured, kept as plain facts about the renderings.
+  const std::string q = "What is 1+1?";
+  auto render = [&](const std::string& name, const std::string& kwargs, const std::string& bos = "") {
+    return llama_detail::apply_chat_template(jinja_template(name, bos, "", kwargs, "2025-03-14"), q, "");
+  };
+  EXPECT_TRUE(render("Qwen-QwQ-32B", R"({"enable_thinking": true})").ends_with("<|im_start|>assistant\n<think>\n"));
+  // llama.cpp's copies of the QwQ and R1-Distill templates close the thought at once unless
+  // enable_thinking is passed (the Hugging Face originals have no such switch).
+  EXPECT_TRUE(render("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", R"({"enable_thinking": true})", "<｜begin▁of▁sentence｜>")
+                  .ends_with("<｜Assistant｜><think>\n"));
+  EXPECT_TRUE(render("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "{}", "<｜begin▁of▁sentence｜>")
+                  .ends_with("<｜Assistant｜><think>\n</think>"));
+  EXPECT_TRUE(render("Qwen-Qwen3-0.6B", "{}").ends_with("<|im_start|>assistant\n"));
+  const std::string oss = render("openai-gpt-oss-120b", R"({"reasoning_effort": "high"})");
+  EXPECT_NE(oss.find("Current date: 2025-03-14"), std::string::npos) << oss;  // the pinned day, not today
+  EXPECT_NE(oss.find("Reasoning: high"), std::string::npos) << oss;
+  EXPECT_TRUE(oss.ends_with("<|start|>assistant")) << oss;
+}
+
+TEST(ChatTemplateJinja, FailuresNameTheTemplateAndItsLine) {
+  auto fails_with = [](const std::string& text, const std::string& expect) {
+    ChatTemplate t;
+    t.kind = ChatTemplate::Kind::Jinja;
+    t.text = text;
+    t.origin = "file 'bad.jinja'";
+    try {
+      llama_detail::apply_chat_template(t, "q", "");
+      ADD_FAILURE() << "rendered: " << text;
+    } catch (const UsageError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("chat template (file 'bad.jinja') failed to render"), std::string::npos) << what;
+      EXPECT_NE(what.find(expect), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+    }
+  };
+  // raise_exception on line 3 (a template refusing its input)
+  fails_with("{{ bos_token }}\n{% for m in messages %}\n{{ raise_exception('only assistant turns') }}{% endfor %}",
+             "line 3");
+  fails_with("{{ bos_token }}\n{% for m in messages %}\n{{ raise_exception('only assistant turns') }}{% endfor %}",
+             "only assistant turns");
+  // a syntax error on line 2
+  fails_with("hello\n{% if messages %}{{ x }\n{% endif %}", "line 2");
+  // a built-in name that llama.cpp lacks is refused, never guessed
+  ChatTemplate b;
+  b.kind = ChatTemplate::Kind::Builtin;
+  b.text = "no-such-template";
+  EXPECT_THROW(llama_detail::apply_chat_template(b, "q", ""), UsageError);
+}
+
+TEST(ChatTemplateJinja, BosTheTokenizerAddsIsNotRenderedTwice) {
+  ChatTemplate t = jinja_template("meta-llama-Llama-3.1-8B-Instruct", "<|begin_of_text|>", "<|eot_id|>", "{}",
+                                  "2024-07-26");
+  EXPECT_TRUE(llama_detail::apply_chat_template(t, "q", "").starts_with("<|begin_of_text|><|start_header_id|>"));
+  t.strip_bos = true;  // the vocabulary adds BOS at tokenization
+  EXPECT_TRUE(llama_detail::apply_chat_template(t, "q", "").starts_with("<|start_header_id|>"));
+  EXPECT_EQ(t.describe().substr(0, t.describe().find('\n')), "jinja date=2024-07-26 kwargs={}");
+}
+
+}  // namespace
+}  // namespace rdpt
