@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+#include <cstdint>
 
 namespace rdpt {
 
@@ -96,6 +98,33 @@ using ChatTemplateRenderer =
 // the scorer sees the rest of the response, and an action holding them (beyond its leading
 // whitespace) is unscored under that model (docs/score.md, "Prompts"). 0 when there is no such overlap.
 size_t prompt_overlap(std::string_view prompt, std::string_view response);
+
+// A response as one model sees it after its generation prompt, with the map back to the
+// canonical text (docs/score.md, "Thinking formats"): pieces of the rendering that are copied
+// from the canonical text, and bytes the rendering adds (harmony's channel headers) or leaves
+// out (a "<think>" the prompt already holds, the thinking tags harmony replaces).
+struct RenderedResponse {
+  struct Piece {
+    uint32_t at = 0, from = 0, size = 0;  // text[at, at + size) == canonical[from, from + size)
+  };
+  std::string text;           // what the model scores
+  std::vector<Piece> pieces;  // in order of `at` (and of `from`)
+  // The canonical offset of rendered byte `off`; nullopt when the rendering added that byte.
+  std::optional<uint32_t> canonical(uint32_t off) const;
+  // Whether canonical[begin, end) holds a byte other than whitespace that no piece copies (such
+  // a span, e.g. the "<think>" action, is not scored under this model).
+  bool drops_text(std::string_view canonical, uint32_t begin, uint32_t end) const;
+};
+
+// The prompt ends as gpt-oss's harmony format opens the assistant turn ("<|start|>assistant").
+bool is_harmony_prompt(std::string_view prompt);
+
+// The canonical response as the model with this prompt sees it: under a harmony prompt the
+// thought ("<think>R</think>C") goes to the analysis channel and the answer to the final one:
+//   "<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>C"
+// (no thought: "<|channel|>final<|message|>C"; a thought never closed: the analysis part alone);
+// otherwise the response itself, less the bytes prompt_overlap() finds.
+RenderedResponse render_response(std::string_view prompt, std::string_view canonical);
 
 // The prompt of one model, chosen once for every backend: the raw format when one was given;
 // else the chat template (a built-in name given, else the model's Jinja template), rendered by

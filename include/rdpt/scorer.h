@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rdpt/align.h"
@@ -69,6 +70,12 @@ class Scorer {
   virtual std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) = 0;
   std::vector<ScoreResult> score(std::span<const ScoreItem> items) { return score(items, null_progress()); }
   virtual ScorerCapabilities capabilities() const = 0;
+  // The tokens the model sees for `text` (prompt: with BOS as scoring adds it), as (id, piece),
+  // for `--show-prompt`; empty when the backend has no local tokenizer.
+  virtual std::vector<std::pair<int32_t, std::string>> tokens_of(std::string_view text, bool prompt) const {
+    (void)text, (void)prompt;
+    return {};
+  }
 };
 
 struct LlamaOptions {

@@ -224,9 +224,29 @@ int run_score(int argc, char** argv) {
     for (const auto& m : models) {
       auto sc = make_scorer(m);
       const std::string prompt = sc->format_prompt(inputs[0].question, inputs[0].system);
-      const size_t ov = prompt_overlap(prompt, inputs[0].response);
+      const size_t ov = is_harmony_prompt(prompt) ? 0 : prompt_overlap(prompt, inputs[0].response);
       std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
                 << prompt << "\n=== end of prompt; the response follows ===\n";
+      // The first tokens on each side of the boundary, as the model sees them.
+      const RenderedResponse rr = render_response(prompt, inputs[0].response);
+      auto show_tokens = [&](const char* what, std::vector<std::pair<int32_t, std::string>> toks, bool tail) {
+        if (toks.empty()) return;
+        const size_t n = std::min<size_t>(toks.size(), 12), from = tail ? toks.size() - n : 0;
+        std::cout << "=== " << what << " (" << toks.size() << " tokens):";
+        for (size_t i = from; i < from + n; ++i) {
+          std::string piece;
+          for (char c : toks[i].second) piece += c == '\n' ? std::string("\\n") : std::string(1, c);
+          std::cout << " " << toks[i].first << ":'" << piece << "'";
+        }
+        std::cout << " ===\n";
+      };
+      show_tokens("last prompt tokens", sc->tokens_of(prompt, true), true);
+      show_tokens("first response tokens", sc->tokens_of(rr.text, false), false);
+      if (is_harmony_prompt(prompt))
+        std::cout << "=== harmony (gpt-oss): the response is rendered as\n"
+                  << render_response(prompt, inputs[0].response).text.substr(0, 400)
+                  << "\n=== the thought in the analysis channel, the answer in the final one; the thinking tags "
+                     "and the channel headers belong to no action ===\n";
       if (ov)
         std::cout << "=== the prompt already ends with the response's first " << ov << " bytes ('"
                   << inputs[0].response.substr(0, ov)
@@ -293,12 +313,13 @@ int run_score(int argc, char** argv) {
     for (size_t c0 = 0; c0 < todo.size(); c0 += chunk) {
       const size_t c1 = std::min(todo.size(), c0 + chunk);
       std::vector<ScoreItem> items;
-      std::vector<uint32_t> overlap;  // response bytes the prompt already ends with (prompt_overlap)
+      // Each response as this model sees it (its thinking format), mapped back to the canonical text.
+      std::vector<RenderedResponse> rendered;
       for (size_t k = c0; k < c1; ++k) {
         const Input& in = inputs[todo[k]];
         std::string prompt = sc->format_prompt(in.question, in.system);
-        overlap.push_back(uint32_t(prompt_overlap(prompt, in.response)));
-        items.push_back({std::move(prompt), in.response.substr(overlap.back()), in.group});
+        rendered.push_back(render_response(prompt, in.response));
+        items.push_back({std::move(prompt), rendered.back().text, in.group});
       }
       cp.base_done = n_done;
       cp.base_tok = n_tok;
@@ -316,20 +337,29 @@ int run_score(int argc, char** argv) {
         } else {
           ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
           ps.n_tokens_total = r.n_tokens_total;
-          const uint32_t ov = overlap[k - c0];
-          std::vector<TokenLogprob> toks = r.tokens;
-          for (auto& t : toks) t.offset += ov;
+          const RenderedResponse& rr = rendered[k - c0];
+          // Tokens map back to the canonical text; those of bytes the rendering added (harmony's
+          // channel headers) belong to no action.
+          std::vector<TokenLogprob> toks;
+          for (const auto& t : r.tokens)
+            if (auto at = rr.canonical(t.offset)) toks.push_back({*at, t.logprob});
           ps.actions = align_tokens(in.actions, toks);
-          // Bytes the prompt already held are the prompt's: an action holding any of them other
-          // than its leading whitespace (the "<think>" action) is unscored.
-          for (size_t a = 0; a < in.actions.size() && a < ps.actions.size() && in.actions[a].begin < ov; ++a) {
-            const Action& act = in.actions[a];
-            const std::string_view held(in.response.data() + act.begin, std::min(act.end, ov) - act.begin);
-            if (held.find_first_not_of(" \t\r\n") != std::string_view::npos) ps.actions[a] = ActionScore{};
-          }
+          // An action whose text this model never scored (a "<think>" its prompt already holds,
+          // the tags harmony replaces) is unscored, beyond its leading whitespace.
+          for (size_t a = 0; a < in.actions.size() && a < ps.actions.size(); ++a)
+            if (rr.drops_text(in.response, in.actions[a].begin, in.actions[a].end)) ps.actions[a] = ActionScore{};
           // The action the context cut was scored from its first tokens only: it and the
           // actions after it stay unscored; n_tokens counts the tokens of the actions kept.
-          if (r.truncated) n_cut_actions += drop_cut_actions(in.actions, ps.actions, r.cut_offset + ov);
+          if (r.truncated) {
+            // The cut lies in the rendering: the canonical byte of the first copied byte at or after it.
+            uint32_t cut = uint32_t(in.response.size());
+            for (const auto& p : rr.pieces)
+              if (p.at + p.size > r.cut_offset) {
+                cut = p.from + (r.cut_offset > p.at ? r.cut_offset - p.at : 0);
+                break;
+              }
+            n_cut_actions += drop_cut_actions(in.actions, ps.actions, cut);
+          }
           for (const auto& a : ps.actions) ps.n_tokens += a.n_tokens;
           n_trunc += r.truncated;
           n_tok += r.tokens.size();

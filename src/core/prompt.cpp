@@ -100,6 +100,52 @@ size_t prompt_overlap(std::string_view prompt, std::string_view response) {
   return 0;
 }
 
+std::optional<uint32_t> RenderedResponse::canonical(uint32_t off) const {
+  for (const Piece& p : pieces)
+    if (off >= p.at && off < p.at + p.size) return p.from + (off - p.at);
+  return std::nullopt;
+}
+
+bool RenderedResponse::drops_text(std::string_view canonical, uint32_t begin, uint32_t end) const {
+  for (uint32_t i = begin; i < end && i < canonical.size(); ++i) {
+    const char c = canonical[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
+    bool copied = false;
+    for (const Piece& p : pieces) copied = copied || (i >= p.from && i < p.from + p.size);
+    if (!copied) return true;
+  }
+  return false;
+}
+
+bool is_harmony_prompt(std::string_view prompt) { return prompt.ends_with("<|start|>assistant"); }
+
+RenderedResponse render_response(std::string_view prompt, std::string_view canonical) {
+  RenderedResponse r;
+  auto copy = [&](size_t from, size_t size) {
+    if (size == 0) return;
+    r.pieces.push_back({uint32_t(r.text.size()), uint32_t(from), uint32_t(size)});
+    r.text.append(canonical.substr(from, size));
+  };
+  if (!is_harmony_prompt(prompt)) {
+    const size_t k = prompt_overlap(prompt, canonical);
+    copy(k, canonical.size() - k);
+    return r;
+  }
+  static constexpr std::string_view kOpen = "<think>", kClose = "</think>";
+  if (!canonical.starts_with(kOpen)) {
+    r.text = "<|channel|>final<|message|>";
+    copy(0, canonical.size());
+    return r;
+  }
+  const size_t close = canonical.find(kClose, kOpen.size());
+  r.text = "<|channel|>analysis<|message|>";
+  copy(kOpen.size(), (close == std::string_view::npos ? canonical.size() : close) - kOpen.size());
+  if (close == std::string_view::npos) return r;
+  r.text += "<|end|><|start|>assistant<|channel|>final<|message|>";
+  copy(close + kClose.size(), canonical.size() - close - kClose.size());
+  return r;
+}
+
 Prompter::Prompter(std::optional<PromptFormat> format, ChatTemplate chat_template, ChatTemplateRenderer render,
                    std::string model)
     : format_(std::move(format)), template_(std::move(chat_template)), render_(std::move(render)), model_(std::move(model)) {}

@@ -89,6 +89,31 @@ TEST(PromptOverlap, ATagTheGenerationPromptAlreadyOpenedIsCountedOnce) {
   EXPECT_EQ(prompt_overlap("", "<think>"), 0u);
 }
 
+TEST(RenderResponse, HarmonyPutsTheThoughtInTheAnalysisChannelWithAnExactByteMap) {
+  const std::string oss_prompt = "<|start|>user<|message|>q<|end|><|start|>assistant";
+  const std::string canonical = "<think>\nOkay, two.\n</think>\n\nIt is 2.";
+  const RenderedResponse r = render_response(oss_prompt, canonical);
+  EXPECT_EQ(r.text,
+            "<|channel|>analysis<|message|>\nOkay, two.\n<|end|><|start|>assistant<|channel|>final<|message|>\n\nIt is 2.");
+  ASSERT_EQ(r.pieces.size(), 2u);
+  // every copied byte maps back to the same byte of the canonical text
+  for (const auto& p : r.pieces)
+    for (uint32_t i = 0; i < p.size; ++i) EXPECT_EQ(r.text[p.at + i], canonical[*r.canonical(p.at + i)]);
+  EXPECT_FALSE(r.canonical(0).has_value());  // "<|channel|>" was added
+  EXPECT_EQ(*r.canonical(30), 7u);           // the thought's first byte
+  EXPECT_TRUE(r.drops_text(canonical, 0, 7));    // "<think>"
+  EXPECT_FALSE(r.drops_text(canonical, 7, 18));  // "\nOkay, two."
+  EXPECT_TRUE(r.drops_text(canonical, 19, 27));  // "</think>"
+  EXPECT_EQ(render_response(oss_prompt, "No thought.").text, "<|channel|>final<|message|>No thought.");
+  EXPECT_EQ(render_response(oss_prompt, "<think>cut off").text, "<|channel|>analysis<|message|>cut off");
+  // Not harmony: the response itself, less what the prompt already opened.
+  const RenderedResponse q = render_response("<|im_start|>assistant\n<think>\n", canonical);
+  EXPECT_EQ(q.text, canonical.substr(8));
+  EXPECT_TRUE(q.drops_text(canonical, 0, 7));
+  EXPECT_FALSE(q.drops_text(canonical, 7, 18));  // its leading newline is the prompt's, the rest is scored
+  EXPECT_EQ(render_response("<|im_start|>assistant\n", canonical).text, canonical);
+}
+
 TEST(ChatTemplate, DatesAndKwargsAreChecked) {
   EXPECT_NO_THROW(check_template_date("2024-02-29", "--template-date"));
   for (const char* bad : {"2023-02-29", "2024-13-01", "2024-1-01", "24-01-01", "2024-01-32", "2024-01-01x", "", "1969-12-31"})

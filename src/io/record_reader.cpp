@@ -25,6 +25,9 @@ const std::vector<std::string> kAnswerAlts = {"answer", "gt", "gold", "expected_
 const std::vector<std::string> kCorrectAlts = {"correct", "is_correct"};
 const std::vector<std::string> kGroupAlts = {"question_id", "problem_id", "qid", "prompt_id"};
 const std::vector<std::string> kSystemAlts = {"system", "system_prompt"};
+// A response split in two, as vLLM's reasoning parsers and OpenAI-style datasets write it: the
+// thought in one of these fields, the answer in the response field (or "content").
+const std::vector<std::string> kReasoningFields = {"reasoning_content", "reasoning"};
 
 // A per-record failure with a short reason (for skip counts) and a full message.
 struct BadRecord {
@@ -90,6 +93,30 @@ std::optional<bool> to_bool(const json& v, const std::string& field) {
   }
   throw BadRecord{"wrong type of field '" + field + "'",
                   "field '" + field + "' must be a boolean (or 0/1), got " + v.dump().substr(0, 40)};
+}
+
+// The canonical text of a response split into a thought and an answer: "<think>" + thought +
+// "</think>" + answer, the inverse of vLLM's reasoning parsers (which split the model's output at
+// "</think>" and drop the opening tag; docs/score.md, "Thinking formats"). An empty or absent
+// thought leaves the answer as it is; an answer that already holds a thinking tag is refused.
+std::string join_thought(const std::string& thought, std::string answer, const std::string& where) {
+  if (thought.empty()) return answer;
+  if (answer.find("<think>") != std::string::npos || answer.find("</think>") != std::string::npos)
+    throw BadRecord{"thought in two places",
+                    where + " has a reasoning field and a response that itself holds <think> or </think>"};
+  return "<think>" + thought + "</think>" + answer;
+}
+
+// The reasoning field of `obj` (one of kReasoningFields), or null; its name in *name.
+const json* find_reasoning(const json& obj, std::string* name) {
+  for (const auto& f : kReasoningFields) {
+    auto it = obj.find(f);
+    if (it != obj.end() && !it->is_null()) {
+      *name = f;
+      return &*it;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -183,8 +210,13 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
       const json* q = find_field(obj, f.question, kQuestionAlts, f.fallbacks, &qf);
       if (!q) throw BadRecord{"missing field '" + f.question + "'", "missing field '" + f.question + "'"};
       base.question = content_text(*q, qf);
-      std::string rf;
+      std::string rf, thf;
+      const json* thought = find_reasoning(obj, &thf);
       const json* r = find_field(obj, f.response, kResponseAlts, f.fallbacks, &rf);
+      if (!r && thought && f.fallbacks) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
+        auto ct = obj.find("content");
+        if (ct != obj.end() && !ct->is_null()) r = &*ct, rf = "content";
+      }
       if (!r) {
         if (opts.require_response) throw BadRecord{"missing field '" + f.response + "'", "missing field '" + f.response + "'"};
         responses.push_back("");
@@ -198,6 +230,22 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
         responses.push_back(r->get<std::string>());
       } else {
         throw BadRecord{"wrong type of field '" + rf + "'", "field '" + rf + "' must be a string or a list of strings, got " + std::string(type_name(*r))};
+      }
+      if (thought && r) {
+        if (thought->is_string() && !response_list) {
+          responses[0] = join_thought(thought->get<std::string>(), std::move(responses[0]), "the record");
+        } else if (thought->is_array() && response_list && thought->size() == responses.size()) {
+          for (size_t k = 0; k < responses.size(); ++k) {
+            if (!(*thought)[k].is_string() && !(*thought)[k].is_null())
+              throw BadRecord{"wrong type of field '" + thf + "'", "field '" + thf + "' must hold only strings"};
+            if ((*thought)[k].is_string())
+              responses[k] = join_thought((*thought)[k].get<std::string>(), std::move(responses[k]),
+                                          "response " + std::to_string(k));
+          }
+        } else {
+          throw BadRecord{"wrong type of field '" + thf + "'",
+                          "field '" + thf + "' must be a string for one response, or a list as long as '" + rf + "'"};
+        }
       }
       std::string sf;
       if (const json* s = find_field(obj, f.system, kSystemAlts, f.fallbacks, &sf)) base.system = content_text(*s, sf);
@@ -220,7 +268,16 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
         std::string text = ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
         if (role == "system") base.system = text;
         else if (role == "user" || role == "human") { last_user = text; have_assistant = false; }
-        else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot") { last_assistant = text; have_assistant = true; }
+        else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot") {
+          std::string thf;
+          if (const json* th = find_reasoning(m, &thf)) {
+            if (!th->is_string())
+              throw BadRecord{"wrong type of field '" + thf + "'", where + "." + thf + " must be a string"};
+            text = join_thought(th->get<std::string>(), std::move(text), where);
+          }
+          last_assistant = text;
+          have_assistant = true;
+        }
       }
       // The response is the last assistant turn; the question is the user turn before it.
       if (!have_assistant && opts.require_response)

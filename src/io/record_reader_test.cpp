@@ -113,6 +113,27 @@ TEST(RecordReader, MessagesLayout) {
   EXPECT_EQ(recs[0].group, group_from_question("Hi?"));
 }
 
+// A thought in its own field (vLLM's reasoning parsers, OpenAI-style datasets) gives the same
+// canonical text as the inline layout: "<think>" + thought + "</think>" + answer.
+TEST(RecordReader, ReasoningInItsOwnFieldGivesTheInlineText) {
+  const std::string inline_text = "<think>\nOkay, 2.\n</think>\n\nIt is 2.";
+  const std::string lines =
+      R"({"id": "a", "question": "Q", "response": "<think>\nOkay, 2.\n</think>\n\nIt is 2."})" "\n"
+      R"({"id": "b", "question": "Q", "reasoning_content": "\nOkay, 2.\n", "response": "\n\nIt is 2."})" "\n"
+      R"({"id": "c", "question": "Q", "reasoning": "\nOkay, 2.\n", "content": "\n\nIt is 2."})" "\n"
+      R"({"id": "d", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "reasoning_content": "\nOkay, 2.\n", "content": "\n\nIt is 2."}]})" "\n"
+      R"({"id": "e", "question": "Q", "reasoning_content": "", "response": "no thought"})" "\n"
+      R"({"id": "f", "question": "Q", "reasoning_content": null, "response": "no thought"})" "\n"
+      R"({"id": "g", "question": "Q", "reasoning_content": ["\nOkay, 2.\n", null], "responses": ["\n\nIt is 2.", "x"]})" "\n";
+  auto recs = read_all(write_plain("reasoning.jsonl", lines));
+  ASSERT_EQ(recs.size(), 8u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(recs[i].response, inline_text) << recs[i].id;
+  EXPECT_EQ(recs[4].response, "no thought");
+  EXPECT_EQ(recs[5].response, "no thought");
+  EXPECT_EQ(recs[6].response, inline_text);
+  EXPECT_EQ(recs[7].response, "x");
+}
+
 TEST(RecordReader, ConversationsLayout) {
   std::string line =
       R"({"conversations": [{"from": "human", "value": "Q1"}, {"from": "gpt", "value": "A1."}, {"from": "human", "value": "Q2"}, {"from": "gpt", "value": "A2."}], "answer": "5"})";
@@ -186,6 +207,11 @@ TEST(RecordReader, BadRecordsNameFileLineRecordAndField) {
       {"no_assistant", R"({"id": "m", "messages": [{"role": "user", "content": "Q"}]})", "record 'm': no assistant message"},
       {"bad_message", R"({"id": "m2", "messages": [{"content": "Q"}]})", "messages[0] needs a string 'role'"},
       {"label_count", R"({"id": "l", "question": "Q", "responses": ["a", "b"], "correct": [true]})", "has 1 labels for 2 responses"},
+      {"thought_twice", R"({"id": "th", "question": "Q", "reasoning_content": "x", "response": "<think>y</think>z"})",
+       "record 'th': the record has a reasoning field and a response that itself holds <think>"},
+      {"thought_type", R"({"id": "tt", "question": "Q", "reasoning": 3, "response": "z"})", "field 'reasoning' must be a string"},
+      {"thought_msg", R"({"id": "tm", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a", "reasoning_content": [1]}]})",
+       "messages[1].reasoning_content must be a string"},
   };
   for (const auto& c : cases) {
     std::string p = write_plain(std::string(c.name) + ".jsonl", kFlat + c.line + "\n");

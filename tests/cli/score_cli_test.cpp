@@ -569,6 +569,39 @@ TEST_F(ScoreCli, RealTemplateAndAThoughtThePromptAlreadyOpened) {
   EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --chat-template-kwargs '[1]' --show-prompt").rc, 2);
 }
 
+// gpt-oss's harmony format: the thought is scored in the analysis channel, the answer in the
+// final one; the thinking tags are unscored, every other action gets the tokens that cover it;
+// and a dataset holding the thought in its own field gives the same store as one holding it inline.
+TEST_F(ScoreCli, HarmonyAndSplitReasoningGiveTheSameStore) {
+  const std::string oss = std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/templates/openai-gpt-oss-120b.jinja";
+  const std::string dir = work_dir();
+  const std::string inl = dir + "/oss_inline.jsonl", split = dir + "/oss_split.jsonl";
+  std::ofstream(inl) << R"({"id":"r1","question":"What is 1+1?","response":"<think>Okay, one plus one. That is two.</think>The answer is 2."})" << "\n";
+  std::ofstream(split) << R"({"id":"r1","question":"What is 1+1?","reasoning_content":"Okay, one plus one. That is two.","content":"The answer is 2."})" << "\n";
+  const std::string common = " --model t=" + teacher_ + " --chat-template-file " + oss +
+                             " --chat-template-kwargs '{\"reasoning_effort\": \"high\"}' --template-date 2025-08-05 --threads 2";
+  CmdResult show = run("--data " + split + common + " --show-prompt");
+  ASSERT_EQ(show.rc, 0) << show.err;
+  EXPECT_NE(show.out.find("Current date: 2025-08-05"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("<|channel|>analysis<|message|>Okay, one plus one. That is two.<|end|><|start|>assistant"
+                          "<|channel|>final<|message|>The answer is 2."),
+            std::string::npos) << show.out;
+  const std::string db1 = dir + "/oss1.db", db2 = dir + "/oss2.db";
+  for (const auto& db : {db1, db2}) fs::remove(db);
+  ASSERT_EQ(run("--data " + inl + common + " --store " + db1).rc, 0);
+  ASSERT_EQ(run("--data " + split + common + " --store " + db2).rc, 0);
+  const PairMap a = read_store(db1), b = read_store(db2);
+  expect_same_store(a, b);
+  const auto& p = a.at({"t", "r1"});
+  ASSERT_GE(p.actions.size(), 4u);
+  EXPECT_FALSE(p.actions.front().scored());  // <think>
+  uint32_t n_scored = 0, n_unscored = 0;
+  for (const auto& act : p.actions) (act.scored() ? n_scored : n_unscored) += 1;
+  EXPECT_EQ(n_unscored, 2u);  // <think> and </think>
+  EXPECT_EQ(n_scored, p.actions.size() - 2);
+  EXPECT_LT(p.n_tokens, p.n_tokens_total);  // the channel headers' tokens belong to no action
+}
+
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {
   CmdResult p = run("--data " + input_ + " --model t=" + teacher_ + " --prompt-format '<<{question}>>\\n' --show-prompt");
   ASSERT_EQ(p.rc, 0) << p.err;

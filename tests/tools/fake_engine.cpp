@@ -191,7 +191,8 @@ struct FakeEngine::Impl {
   int port = 0;
   std::atomic<bool> stop{false};
   std::thread acceptor;
-  std::mutex mu;  // guards conns, faults, rng, key
+  mutable std::mutex mu;  // guards conns, faults, rng, key, bodies
+  std::vector<std::string> bodies;
   std::vector<std::pair<int, std::thread>> conns;
   Faults faults;
   std::mt19937_64 rng{1};
@@ -406,6 +407,7 @@ struct FakeEngine::Impl {
       {
         std::lock_guard<std::mutex> lock(mu);
         req_key = key;
+        bodies.push_back(body);
       }
       if (!req_key.empty() && auth != "Bearer " + req_key) {
         if (!send_all(fd, response(401, R"({"error":"unauthorized"})"))) return;
@@ -505,6 +507,11 @@ FakeEngine::~FakeEngine() {
     th.join();
     ::close(fd);
   }
+}
+
+std::vector<std::string> FakeEngine::bodies() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->bodies;
 }
 
 int FakeEngine::port() const { return impl_->port; }

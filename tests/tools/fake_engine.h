@@ -59,6 +59,7 @@ class FakeEngine {
   std::string served_model = "fake-model";
 
   std::atomic<uint64_t> n_requests{0};  // requests answered or dropped
+  std::vector<std::string> bodies() const;  // the request bodies received, in arrival order
   std::atomic<uint64_t> n_faults{0};    // of which misbehaved
   std::atomic<uint64_t> n_scored_tokens{0};
 

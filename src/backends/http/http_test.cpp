@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
@@ -525,7 +526,8 @@ TEST_F(HttpScorerTest, GeneratorReturnsPrefixedResponsesWithTokenOffsets) {
 }
 
 // A real (tiny) model served over HTTP scores like the same model scored locally.
-TEST_F(HttpScorerTest, ServedFixtureModelMatchesLocalLlamaScoring) {
+// A tiny qwen2 fixture model (built once, shared by the tests that serve it).
+std::string served_fixture() {
   namespace fs = std::filesystem;
   fs::create_directories(RDPT_FIXTURE_DIR);
   const std::string path = std::string(RDPT_FIXTURE_DIR) + "/served_qwen2_s5.gguf";
@@ -533,8 +535,13 @@ TEST_F(HttpScorerTest, ServedFixtureModelMatchesLocalLlamaScoring) {
     const std::string cmd = std::string(RDPT_FIXTURE_TOOL) + " --vocab " + kVocab + " --out " + path + ".tmp" +
                             std::to_string(::getpid()) + " --seed 5 --scale 0.5 --threads 1 > /dev/null 2>&1 && mv " +
                             path + ".tmp" + std::to_string(::getpid()) + " " + path;  // per-process part, atomic mv
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
+  return path;
+}
+
+TEST_F(HttpScorerTest, ServedFixtureModelMatchesLocalLlamaScoring) {
+  const std::string path = served_fixture();
   auto served = testing::make_llama_model(path);
   FakeEngine eng(*served, FakeApi::VLLM);
   HttpOptions o = options(eng);
@@ -560,6 +567,48 @@ TEST_F(HttpScorerTest, ServedFixtureModelMatchesLocalLlamaScoring) {
     }
   }
   EXPECT_EQ(remote->format_prompt("hi", ""), local->format_prompt("hi", ""));
+}
+
+// A served model with --tokenizer renders its prompt with the chat template (here QwQ-32B's,
+// from llama.cpp's models/templates/) and sends token ids: the ids the server receives are the
+// local scorer's prompt tokens followed by the response's, and both render the same text.
+TEST_F(HttpScorerTest, TokenIdsSentEqualTheLocalRendering) {
+  const std::string path = served_fixture();
+  std::ifstream in(std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/templates/Qwen-QwQ-32B.jinja", std::ios::binary);
+  JinjaOptions jinja;
+  jinja.text.assign(std::istreambuf_iterator<char>(in), {});
+  jinja.origin = "file 'Qwen-QwQ-32B.jinja'";
+  jinja.kwargs = R"({"enable_thinking": true})";
+  ASSERT_FALSE(jinja.text.empty());
+  auto served = testing::make_llama_model(path);
+  FakeEngine eng(*served, FakeApi::VLLM);
+  HttpOptions o = options(eng);
+  o.tokenizer = path;
+  o.prompt_format.reset();  // options() gives a raw format; this test renders the template
+  o.jinja = jinja;
+  auto remote = make_http_scorer(o);
+  LlamaOptions lo;
+  lo.jinja = jinja;
+  lo.n_threads = 1;
+  lo.n_ctx = 2048;
+  auto local = make_llama_scorer(path, lo);
+  const std::string prompt = local->format_prompt("What is 1+1? Réponds.", "Be brief.");
+  EXPECT_EQ(remote->format_prompt("What is 1+1? Réponds.", "Be brief."), prompt);
+  EXPECT_TRUE(prompt.ends_with("<|im_start|>assistant\n<think>\n")) << prompt;
+  EXPECT_EQ(remote->describe().chat_template, local->describe().chat_template);
+  std::vector<ScoreItem> items = {{prompt, "Okay, two.", ""}};
+  auto r = remote->score(items);
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  auto vocab = testing::make_llama_model(path);
+  std::vector<int32_t> want = vocab->tokenize(prompt, true);
+  const std::vector<int32_t> resp = vocab->tokenize("Okay, two.", false);
+  want.insert(want.end(), resp.begin(), resp.end());
+  const auto bodies = eng.bodies();
+  ASSERT_FALSE(bodies.empty());
+  const nlohmann::json sent = nlohmann::json::parse(bodies.back());
+  ASSERT_TRUE(sent.at("prompt").is_array()) << bodies.back().substr(0, 200);
+  EXPECT_EQ(sent.at("prompt").get<std::vector<int32_t>>(), want);
+  EXPECT_EQ(r[0].n_prompt_tokens, vocab->tokenize(prompt, true).size());
 }
 
 }  // namespace

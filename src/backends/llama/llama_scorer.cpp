@@ -241,6 +241,13 @@ class LlamaScorer final : public Scorer {
     return prompter_(question, system);
   }
 
+  std::vector<std::pair<int32_t, std::string>> tokens_of(std::string_view text, bool prompt) const override {
+    std::vector<std::pair<int32_t, std::string>> out;
+    for (int32_t id : llama_detail::tokenize_with_offsets(vocab_, text, prompt).ids)
+      out.emplace_back(id, llama_detail::token_piece(vocab_, id));
+    return out;
+  }
+
   ScorerCapabilities capabilities() const override {
     ScorerCapabilities c;
     c.n_ctx = n_ctx_;
