@@ -141,6 +141,17 @@ int run_sample(int argc, char** argv) {
   uint64_t n_questions = 0, n_samples = 0, n_failed = 0, n_tokens = 0;
   std::string first_error;
 
+  // The prompt's fingerprint (a hash of how the prompt is made: template, kwargs, date, or the raw
+  // format), written with every completion: `rdpt score` of the same model with the same options
+  // records the same template, so samples and their scoring share one prompt.
+  const std::string prompt_fp = [&] {
+    const std::string d = gens[0]->describe().chat_template;
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : d) h = (h ^ c) * 1099511628211ull;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "prompt:%016llx", static_cast<unsigned long long>(h));
+    return std::string(buf);
+  }();
   auto emit = [&](const Question& q, const std::vector<Generation>& outs) {
     for (size_t k = 0; k < outs.size(); ++k) {
       const Generation& s = outs[k];
@@ -159,6 +170,7 @@ int run_sample(int argc, char** argv) {
       j["model"] = name;
       j["sample_index"] = k;
       j["finish_reason"] = s.finish_reason;
+      j["prompt_fingerprint"] = prompt_fp;
       if (!q.prefix.empty()) j["prefix_bytes"] = q.prefix.size();
       auto& offs = j["offsets"] = nlohmann::json::array();
       auto& lps = j["logprobs"] = nlohmann::json::array();

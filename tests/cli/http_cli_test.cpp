@@ -110,7 +110,14 @@ TEST_F(HttpCli, SampleLocalModelIsSeededAndImportable) {
     check_sample_line(j);
     EXPECT_EQ(j["model"], "fx");
     EXPECT_TRUE(j.contains("question_id"));
+    EXPECT_EQ(j["prompt_fingerprint"], v[0]["prompt_fingerprint"]);  // one prompt recipe per run
   }
+  EXPECT_EQ(v[0]["prompt_fingerprint"].get<std::string>().rfind("prompt:", 0), 0u);
+  // another prompt recipe, another fingerprint
+  CmdResult other = rdpt("sample --data " + q + " --model fx=" + model +
+                         " -n 1 --max-tokens 2 --seed 5 --threads 1 --prompt-format 'Q: {question}' --out " + b);
+  ASSERT_EQ(other.code, 0) << other.err;
+  EXPECT_NE(lines(b)[0]["prompt_fingerprint"], v[0]["prompt_fingerprint"]);
   EXPECT_EQ(v[0]["id"], "q1:fx:0");
   EXPECT_EQ(v[1]["sample_index"], 1);
   EXPECT_EQ(v[0]["answer"], "42");
