@@ -242,6 +242,13 @@ int run_score(int argc, char** argv) {
       };
       show_tokens("last prompt tokens", sc->tokens_of(prompt, true), true);
       show_tokens("first response tokens", sc->tokens_of(rr.text, false), false);
+      if (!is_harmony_prompt(prompt)) {
+        const std::string& resp = inputs[0].response;
+        for (const char* end_tag : {"</think>", "<|end_of_thought|>"})
+          if (size_t at = resp.find(end_tag); at != std::string::npos)
+            std::cout << "=== the thought ends at byte " << at << " of the response ('" << end_tag
+                      << "'); the answer follows it ===\n";
+      }
       if (is_harmony_prompt(prompt))
         std::cout << "=== harmony (gpt-oss): the response is rendered as\n"
                   << render_response(prompt, inputs[0].response).text.substr(0, 400)

@@ -246,6 +246,30 @@ struct FakeEngine::Impl {
     return decode_alone(bytes);
   }
 
+  // vLLM's /tokenize: a chat (messages rendered as ChatML, the served model's "template"; with
+  // chat_template_kwargs.enable_thinking the generation prompt also opens the thought) or a
+  // text; add_special_tokens as vLLM defaults it (false for a chat, true for a text).
+  json tokenize_answer(const json& req) {
+    std::vector<int32_t> ids;
+    if (req.contains("messages")) {
+      std::string text;
+      for (const auto& m : req.at("messages"))
+        text += "<|im_start|>" + m.at("role").get<std::string>() + "\n" + m.at("content").get<std::string>() +
+                "<|im_end|>\n";
+      if (req.value("add_generation_prompt", true)) text += "<|im_start|>assistant\n";
+      if (req.contains("chat_template_kwargs") && req["chat_template_kwargs"].value("enable_thinking", false))
+        text += "<think>\n";
+      ids = model->tokenize(text, req.value("add_special_tokens", false));
+    } else {
+      ids = model->tokenize(req.at("prompt").get<std::string>(), req.value("add_special_tokens", true));
+    }
+    return {{"count", ids.size()}, {"max_model_len", 32768}, {"tokens", ids}};
+  }
+  json detokenize_answer(const json& req) {
+    const std::vector<int32_t> ids = req.at("tokens").get<std::vector<int32_t>>();
+    return {{"prompt", text_of(ids, 0)}};
+  }
+
   json openai_answer(const json& req, bool wrong_length) {
     std::vector<int32_t> ids;
     const json& prompt = req.at("prompt");
@@ -438,6 +462,8 @@ struct FakeEngine::Impl {
         json req = json::parse(body);
         const bool openai = api != FakeApi::SGLang;
         if (openai && path == "/v1/completions") out = openai_answer(req, f == Fault::WrongLength).dump();
+        else if (api == FakeApi::VLLM && path == "/tokenize") out = tokenize_answer(req).dump();
+        else if (api == FakeApi::VLLM && path == "/detokenize") out = detokenize_answer(req).dump();
         else if (!openai && path == "/generate") out = sglang_answer(req, f == Fault::WrongLength).dump();
         else {
           status = 404;

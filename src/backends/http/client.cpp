@@ -149,7 +149,12 @@ void HttpClient::run(std::span<const HttpRequest> requests,
       if (!I.key.empty()) s.headers = curl_slist_append(s.headers, ("Authorization: Bearer " + I.key).c_str());
     }
     const std::string& base = I.opt.endpoints[I.rr++ % I.opt.endpoints.size()];
-    s.url = base + requests[idx].path;
+    std::string_view root = base;
+    if (requests[idx].server_root) {
+      while (root.ends_with("/")) root.remove_suffix(1);
+      if (root.ends_with("/v1")) root.remove_suffix(3);
+    }
+    s.url = std::string(root) + requests[idx].path;
     s.response.clear();
     s.index = idx;
     s.busy = true;

@@ -319,4 +319,101 @@ ParsedTokens parse_sglang_score_text(std::string_view body, std::string_view pro
   return split_text_tokens(prompt, response, strs, lps);
 }
 
+std::string vllm_tokenize_chat_request(const std::string& model, std::string_view question, std::string_view system,
+                                       const std::string& kwargs_json) {
+  json msgs = json::array();
+  if (!system.empty()) msgs.push_back({{"role", "system"}, {"content", std::string(system)}});
+  msgs.push_back({{"role", "user"}, {"content", std::string(question)}});
+  json j = {{"messages", msgs}, {"add_generation_prompt", true}, {"add_special_tokens", false}};
+  const json kw = json::parse(kwargs_json.empty() ? "{}" : kwargs_json);
+  if (!kw.empty()) j["chat_template_kwargs"] = kw;
+  if (!model.empty()) j["model"] = model;
+  return j.dump();
+}
+
+std::string vllm_tokenize_text_request(const std::string& model, std::string_view text) {
+  json j = {{"prompt", std::string(text)}, {"add_special_tokens", false}};
+  if (!model.empty()) j["model"] = model;
+  return j.dump();
+}
+
+std::string vllm_detokenize_request(const std::string& model, std::span<const int32_t> ids) {
+  json j = {{"tokens", std::vector<int32_t>(ids.begin(), ids.end())}};
+  if (!model.empty()) j["model"] = model;
+  return j.dump();
+}
+
+ParsedIds parse_vllm_tokenize(std::string_view body) {
+  ParsedIds out;
+  const json j = parse_json(body);
+  auto t = j.find("tokens");
+  if (t == j.end() || !t->is_array()) {
+    out.error = "the /tokenize answer has no 'tokens' list (is the server vLLM?)";
+    return out;
+  }
+  for (const auto& x : *t) {
+    if (!x.is_number_integer()) {
+      out.error = "the /tokenize answer's 'tokens' holds a non-integer";
+      return out;
+    }
+    out.ids.push_back(x.get<int32_t>());
+  }
+  if (auto c = j.find("count"); c != j.end() && c->is_number_integer() && c->get<size_t>() != out.ids.size())
+    out.error = "the /tokenize answer's count (" + c->dump() + ") differs from its " + std::to_string(out.ids.size()) +
+                " tokens";
+  return out;
+}
+
+ParsedIds parse_vllm_detokenize(std::string_view body) {
+  ParsedIds out;
+  const json j = parse_json(body);
+  auto p = j.find("prompt");
+  if (p == j.end() || !p->is_string()) {
+    out.error = "the /detokenize answer has no 'prompt' string";
+    return out;
+  }
+  out.text = p->get<std::string>();
+  return out;
+}
+
+ParsedTokens parse_openai_score_placed(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                       std::string_view response) {
+  ParsedTokens out;
+  const json j = parse_json(body);
+  auto ch = j.find("choices");
+  if (ch == j.end() || !ch->is_array() || ch->empty() || !(*ch)[0].is_object()) {
+    out.error = "answer has no choices[0]";
+    return out;
+  }
+  const json& c = (*ch)[0];
+  std::vector<std::string> strs;
+  auto pl = c.find("prompt_logprobs");
+  auto lo = c.find("logprobs");
+  const json* toks = nullptr;
+  if (lo != c.end() && lo->is_object())
+    if (auto a = lo->find("tokens"); a != lo->end() && a->is_array()) toks = &*a;
+  for (size_t k = n_prompt; k < ids.size(); ++k) {
+    std::optional<std::string> s;
+    if (pl != c.end() && pl->is_array() && k < pl->size() && (*pl)[k].is_object()) {
+      auto e = (*pl)[k].find(std::to_string(ids[k]));
+      if (e != (*pl)[k].end() && e->is_object())
+        if (auto d = e->find("decoded_token"); d != e->end() && d->is_string()) s = d->get<std::string>();
+    }
+    if (!s && toks && k < toks->size() && (*toks)[k].is_string()) s = (*toks)[k].get<std::string>();
+    if (!s) {
+      out.error = "answer has no decoded string for token " + std::to_string(k) +
+                  " (neither prompt_logprobs[k].decoded_token nor logprobs.tokens[k])";
+      return out;
+    }
+    strs.push_back(std::move(*s));
+  }
+  const TokenMatch m = place_token_strings(response, strs);
+  if (!m.ok) {
+    out.error = "the server's response tokens do not spell the response: token " + std::to_string(m.bad_token) +
+                " does not match at byte " + std::to_string(m.bad_at);
+    return out;
+  }
+  return parse_openai_score(body, ids, n_prompt, m.offsets);
+}
+
 }  // namespace rdpt::http_detail

@@ -23,6 +23,7 @@ namespace rdpt::http_detail {
 struct HttpRequest {
   std::string path;  // appended to the endpoint's base URL, e.g. "/completions"
   std::string body;  // JSON
+  bool server_root = false;  // path is under the server's root: a base URL's trailing "/v1" is dropped
 };
 
 struct HttpAttempt {
@@ -106,6 +107,25 @@ ParsedTokens parse_openai_score_text(std::string_view body, std::string_view pro
 ParsedTokens parse_sglang_score(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
                                 std::span<const uint32_t> offsets);
 ParsedTokens parse_sglang_score_text(std::string_view body, std::string_view prompt, std::string_view response);
+
+// vLLM's tokenizer endpoints (at the server's root, not under /v1): the chat rendering of one
+// question (messages, add_generation_prompt, chat_template_kwargs) as token ids; a text's ids
+// without special tokens; and the text of ids. Parsers throw nothing: errors come back in `error`.
+std::string vllm_tokenize_chat_request(const std::string& model, std::string_view question, std::string_view system,
+                                       const std::string& kwargs_json);
+std::string vllm_tokenize_text_request(const std::string& model, std::string_view text);
+std::string vllm_detokenize_request(const std::string& model, std::span<const int32_t> ids);
+struct ParsedIds {
+  std::vector<int32_t> ids;
+  std::string text;   // detokenize: the prompt
+  std::string error;
+};
+ParsedIds parse_vllm_tokenize(std::string_view body);
+ParsedIds parse_vllm_detokenize(std::string_view body);
+// Ids sent without local offsets: the response tokens' decoded strings in the answer
+// (prompt_logprobs' "decoded_token", else logprobs.tokens) are placed on the response text.
+ParsedTokens parse_openai_score_placed(std::string_view body, std::span<const int32_t> ids, size_t n_prompt,
+                                       std::string_view response);
 
 // ---- local tokenizer (vocab-only GGUF through llama.cpp; absent without RDPT_WITH_LLAMA) ----
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "backends/http/http_internal.h"
@@ -24,7 +26,12 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 
 class HttpScorer final : public Scorer, private HttpModelBase {
  public:
-  explicit HttpScorer(const HttpOptions& o) : HttpModelBase(o, "scorer") {}
+  explicit HttpScorer(const HttpOptions& o)
+      : HttpModelBase(o, "scorer"),
+        // No local tokenizer and no prompt chosen: vLLM renders the prompt with the served
+        // model's own template (/tokenize with messages) and rdpt sends ids, never a guess.
+        server_render_(!tok_ && !o.prompt_format && o.template_name.empty() && o.jinja.text.empty() &&
+                       o.api == HttpApi::OpenAI) {}
 
   ModelInfo describe() const override {
     ModelInfo m;
@@ -34,17 +41,19 @@ class HttpScorer final : public Scorer, private HttpModelBase {
     m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
     m.tokenizer = tok_ ? tok_->description() : "server";
     m.fingerprint = "http:" + m.location + "|tokenizer:" + (tok_ ? tok_->fingerprint() : "server-text");
-    m.chat_template = http_prompter(opt_, tok_.get()).describe();
+    m.chat_template = server_render_ ? "server:vllm /tokenize kwargs=" + nlohmann::json::parse(opt_.jinja.kwargs).dump()
+                                     : http_prompter(opt_, tok_.get()).describe();
     nlohmann::json j = {{"api", opt_.api == HttpApi::SGLang ? "sglang" : "openai"},
                         {"endpoints", opt_.endpoints},
                         {"served_model", opt_.served_model},
-                        {"mode", tok_ ? "token-ids" : "text"}};
+                        {"mode", tok_ ? "token-ids" : server_render_ ? "server-rendered-ids" : "text"}};
     if (!opt_.tokenizer.empty()) j["tokenizer_file"] = opt_.tokenizer;
     m.info_json = j.dump();
     return m;
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
+    if (server_render_) return render_on_server(question, system);
     return http_prompter(opt_, tok_.get())(question, system);
   }
 
@@ -57,6 +66,48 @@ class HttpScorer final : public Scorer, private HttpModelBase {
 
   std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
 
+ private:
+  // One request, run now; its body, or a BackendError naming what failed.
+  std::string run_one(const HttpRequest& req, const char* what) const {
+    std::string body, error;
+    client_->run(std::span<const HttpRequest>(&req, 1),
+                 [&](size_t, const HttpAttempt& at) -> Judgement {
+                   body = at.body;
+                   return {Verdict::Ok, ""};
+                 },
+                 [&](size_t, const std::string& err) { error = err; });
+    if (!error.empty())
+      throw BackendError(std::string("server model: ") + what + " failed (" + error +
+                         "); a server without vLLM's /tokenize needs --tokenizer NAME=vocab.gguf, --template or "
+                         "--prompt-format");
+    return body;
+  }
+
+  // The served model's own rendering: /tokenize with the messages, then /detokenize for the text.
+  std::string render_on_server(std::string_view question, std::string_view system) const {
+    const std::string key = std::string(system) + '\0' + std::string(question);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = rendered_.find(key); it != rendered_.end()) return it->second;
+    }
+    ParsedIds ids = parse_vllm_tokenize(run_one(
+        {"/tokenize", vllm_tokenize_chat_request(opt_.served_model, question, system, opt_.jinja.kwargs), true},
+        "rendering the prompt with /tokenize"));
+    if (!ids.error.empty()) throw BackendError("server model: " + ids.error);
+    if (ids.ids.empty()) throw BackendError("server model: /tokenize rendered an empty prompt");
+    ParsedIds text = parse_vllm_detokenize(
+        run_one({"/detokenize", vllm_detokenize_request(opt_.served_model, ids.ids), true}, "/detokenize"));
+    if (!text.error.empty()) throw BackendError("server model: " + text.error);
+    std::lock_guard<std::mutex> lock(mu_);
+    prompt_ids_[text.text] = ids.ids;
+    rendered_[key] = text.text;
+    return text.text;
+  }
+
+  const bool server_render_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::string> rendered_;             // system \0 question -> prompt text
+  mutable std::map<std::string, std::vector<int32_t>> prompt_ids_;  // prompt text -> the server's ids
 };
 
 std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress) {
@@ -76,10 +127,50 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
   const std::string path = opt_.api == HttpApi::SGLang ? "/generate" : "/completions";
   uint64_t done_items = 0, done_tokens = 0;
   std::map<std::string, Tokenized> prompt_cache;
+  // Server-rendered prompts: the responses' ids from /tokenize first (no special tokens).
+  std::vector<std::optional<std::vector<int32_t>>> resp_ids(server_render_ ? n : 0);
+  if (server_render_) {
+    std::vector<HttpRequest> treqs;
+    for (size_t i = 0; i < n; ++i)
+      treqs.push_back({"/tokenize", vllm_tokenize_text_request(opt_.served_model, items[i].response), true});
+    client_->run(
+        treqs,
+        [&](size_t r, const HttpAttempt& at) -> Judgement {
+          ParsedIds p = parse_vllm_tokenize(at.body);
+          if (!p.error.empty()) return {Verdict::Retry, p.error};
+          resp_ids[r] = std::move(p.ids);
+          return {Verdict::Ok, ""};
+        },
+        [&](size_t r, const std::string& err) {
+          if (!err.empty()) results[r].error = "tokenizing the response with /tokenize: " + err;
+        });
+  }
   for (size_t i = 0; i < n; ++i) {
     Job job;
     job.item = i;
-    if (tok_) {
+    if (server_render_) {
+      if (!results[i].error.empty()) {
+        progress.update(++done_items, done_tokens);
+        continue;
+      }
+      std::vector<int32_t> pids;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = prompt_ids_.find(items[i].prompt);
+        if (it != prompt_ids_.end()) pids = it->second;
+      }
+      if (pids.empty()) {
+        results[i].error = "the prompt was not rendered by this scorer's format_prompt (server-rendered prompts)";
+        progress.update(++done_items, done_tokens);
+        continue;
+      }
+      job.n_prompt = pids.size();
+      job.ids = std::move(pids);
+      job.ids.insert(job.ids.end(), resp_ids[i]->begin(), resp_ids[i]->end());
+      results[i].n_prompt_tokens = uint32_t(job.n_prompt);
+      results[i].n_tokens_total = uint32_t(job.ids.size() - job.n_prompt);
+      reqs.push_back({path, openai_score_request(opt_.served_model, job.ids)});
+    } else if (tok_) {
       try {
         auto it = prompt_cache.find(items[i].prompt);
         if (it == prompt_cache.end()) it = prompt_cache.emplace(items[i].prompt, tok_->tokenize(items[i].prompt, true)).first;
@@ -110,7 +201,9 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     const ScoreItem& it = items[job.item];
     ParsedTokens p;
     try {
-      if (tok_)
+      if (server_render_)
+        p = parse_openai_score_placed(at.body, job.ids, job.n_prompt, it.response);
+      else if (tok_)
         p = opt_.api == HttpApi::SGLang ? parse_sglang_score(at.body, job.ids, job.n_prompt, job.offsets)
                                         : parse_openai_score(at.body, job.ids, job.n_prompt, job.offsets);
       else
@@ -122,7 +215,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     if (!p.error.empty()) return {Verdict::Retry, p.error};
     ScoreResult& res = results[job.item];
     res.tokens = std::move(p.tokens);
-    if (!tok_) {
+    if (!tok_ && !server_render_) {
       res.n_prompt_tokens = p.n_prompt_tokens;
       res.n_tokens_total = uint32_t(res.tokens.size());
     }

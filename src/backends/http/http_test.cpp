@@ -611,5 +611,53 @@ TEST_F(HttpScorerTest, TokenIdsSentEqualTheLocalRendering) {
   EXPECT_EQ(r[0].n_prompt_tokens, vocab->tokenize(prompt, true).size());
 }
 
+// Without a tokenizer and without a prompt choice, the served model renders its own prompt
+// (vLLM's /tokenize with the messages): rdpt sends those ids followed by the response's, and
+// scores like the same model scored locally on the same rendering.
+TEST_F(HttpScorerTest, ServerRendersThePromptWhenNoTokenizerIsGiven) {
+  const std::string path = served_fixture();
+  auto served = testing::make_llama_model(path);
+  FakeEngine eng(*served, FakeApi::VLLM);
+  HttpOptions o = options(eng, /*tokenizer=*/false);
+  o.prompt_format.reset();
+  o.jinja.kwargs = R"({"enable_thinking": true})";
+  auto remote = make_http_scorer(o);
+  const std::string prompt = remote->format_prompt("What is 1+1?", "Be brief.");
+  EXPECT_EQ(prompt,
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 1+1?<|im_end|>\n<|im_start|>assistant\n"
+            "<think>\n");
+  EXPECT_EQ(remote->describe().chat_template, R"(server:vllm /tokenize kwargs={"enable_thinking":true})");
+  LlamaOptions lo;
+  lo.prompt_format = PromptFormat(prompt);  // the same text, tokenized locally
+  lo.n_threads = 1;
+  lo.n_ctx = 2048;
+  auto local = make_llama_scorer(path, lo);
+  std::vector<ScoreItem> items = {{prompt, "Okay, one plus one is two. Réponse : 2.", ""}};
+  auto r = remote->score(items);
+  auto l = local->score(items);
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  ASSERT_TRUE(l[0].ok()) << l[0].error;
+  EXPECT_EQ(r[0].n_prompt_tokens, l[0].n_prompt_tokens);
+  ASSERT_EQ(r[0].tokens.size(), l[0].tokens.size());
+  for (size_t k = 0; k < r[0].tokens.size(); ++k) {
+    EXPECT_EQ(r[0].tokens[k].offset, l[0].tokens[k].offset);
+    EXPECT_NEAR(r[0].tokens[k].logprob, l[0].tokens[k].logprob, 2e-3 + 1e-3 * std::fabs(l[0].tokens[k].logprob));
+  }
+  // The ids sent are the server's rendering followed by the response's own tokens.
+  bool saw_tokenize = false;
+  for (const auto& b : eng.bodies()) saw_tokenize = saw_tokenize || b.find("\"messages\"") != std::string::npos;
+  EXPECT_TRUE(saw_tokenize);
+  // A prompt this scorer did not render fails its pair, never a silent guess.
+  auto bad = remote->score(std::vector<ScoreItem>{{"Q: x\nA: ", "y", ""}});
+  EXPECT_FALSE(bad[0].ok());
+  EXPECT_NE(bad[0].error.find("not rendered by this scorer"), std::string::npos) << bad[0].error;
+  // SGLang has no /tokenize: without a tokenizer or a prompt choice the server model has no prompt.
+  FakeEngine sg(*served, FakeApi::SGLang);
+  HttpOptions so = options(sg, /*tokenizer=*/false);
+  so.prompt_format.reset();
+  auto sgl = make_http_scorer(so);
+  EXPECT_THROW(sgl->format_prompt("q", ""), UsageError);
+}
+
 }  // namespace
 }  // namespace rdpt
