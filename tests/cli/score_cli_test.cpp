@@ -1,6 +1,7 @@
 // End-to-end tests of `rdpt score` with fixture models: resumability after SIGKILL, refusal of
 // another file under a stored name, --show-prompt, usage errors.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -600,6 +601,61 @@ TEST_F(ScoreCli, HarmonyAndSplitReasoningGiveTheSameStore) {
   EXPECT_EQ(n_unscored, 2u);  // <think> and </think>
   EXPECT_EQ(n_scored, p.actions.size() - 2);
   EXPECT_LT(p.n_tokens, p.n_tokens_total);  // the channel headers' tokens belong to no action
+}
+
+// One shipped trace, its first paragraph as the thought, held inline and in a separate field,
+// scored under fixture models given the real QwQ-32B, R1-Distill-Qwen-32B and gpt-oss-120b
+// templates: the two layouts give the same store under each; the bytes only the prompt holds
+// (QwQ's and R1's "<think>\n") are unscored, the think tags under gpt-oss too; under the
+// <think> families every response token lands in an action.
+TEST_F(ScoreCli, ShippedTraceUnderTheTeachersTemplatesInlineOrSplit) {
+  const std::string dir = work_dir();
+  std::string line;
+  {
+    std::ifstream in(input_);
+    std::getline(in, line);
+  }
+  const nlohmann::json rec = nlohmann::json::parse(line);
+  const std::string resp = rec.at("response").get<std::string>();
+  const size_t cut = resp.find("\n\n");
+  ASSERT_NE(cut, std::string::npos);
+  const std::string thought = resp.substr(0, cut), answer = resp.substr(cut + 2);
+  nlohmann::json a = {{"id", "t1"}, {"question", rec.at("question")},
+                      {"response", "<think>\n" + thought + "\n</think>\n\n" + answer}};
+  nlohmann::json b = {{"id", "t1"}, {"question", rec.at("question")},
+                      {"reasoning_content", "\n" + thought + "\n"}, {"content", "\n\n" + answer}};
+  const std::string inl = dir + "/trace_inline.jsonl", split = dir + "/trace_split.jsonl";
+  std::ofstream(inl) << a.dump() << "\n";
+  std::ofstream(split) << b.dump() << "\n";
+  const std::string tdir = std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/templates/";
+  struct T {
+    const char* file;
+    const char* kwargs;
+    bool harmony;
+  };
+  for (const T& t : {T{"Qwen-QwQ-32B.jinja", R"({"enable_thinking": true})", false},
+                     T{"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", R"({"enable_thinking": true})", false},
+                     T{"openai-gpt-oss-120b.jinja", R"({"reasoning_effort": "medium"})", true}}) {
+    SCOPED_TRACE(t.file);
+    const std::string common = " --model t=" + teacher_ + " --chat-template-file " + tdir + t.file +
+                               " --chat-template-kwargs '" + t.kwargs + "' --threads 2";
+    const std::string d1 = dir + "/tr1.db", d2 = dir + "/tr2.db";
+    fs::remove(d1);
+    fs::remove(d2);
+    CmdResult r1 = run("--data " + inl + common + " --store " + d1);
+    ASSERT_EQ(r1.rc, 0) << r1.err;
+    ASSERT_EQ(run("--data " + split + common + " --store " + d2).rc, 0);
+    const PairMap m1 = read_store(d1), m2 = read_store(d2);
+    expect_same_store(m1, m2);
+    const auto& p = m1.at({"t", "t1"});
+    ASSERT_GT(p.actions.size(), 4u);
+    EXPECT_FALSE(p.actions[0].scored());  // "<think>": the prompt's (QwQ, R1) or replaced (gpt-oss)
+    size_t n_unscored = 0;
+    for (const auto& act : p.actions) n_unscored += !act.scored();
+    EXPECT_EQ(n_unscored, t.harmony ? 2u : 1u);
+    if (t.harmony) EXPECT_LT(p.n_tokens, p.n_tokens_total);  // the channel headers
+    else EXPECT_EQ(p.n_tokens, p.n_tokens_total);            // every token in an action
+  }
 }
 
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {

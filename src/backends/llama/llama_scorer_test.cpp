@@ -632,6 +632,26 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, SpmSpaces, ::testing::Values("llama-spm", "phi-
   return s;
 });
 
+// A BOS/EOS token written in the text (R1-Distill's template renders bos_token, which for a
+// Qwen vocabulary is "<|endoftext|>", a vocabulary that adds no BOS itself) is a token of the
+// text, not a textless added one: the prompts of real templates tokenize with exact offsets.
+TEST(LlamaTokenize, BosWrittenInTheTextIsMatchedWhenTheVocabularyAddsNone) {
+  llama_log_set(quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(vocab_path("qwen2").c_str(), mp);
+  ASSERT_NE(m, nullptr);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  ASSERT_FALSE(llama_vocab_get_add_bos(v));
+  const std::string text = std::string(llama_vocab_get_text(v, llama_vocab_bos(v))) + "\xEF\xBD\x9CUser";
+  const auto t = tokenize_with_offsets(v, text, /*add_special=*/true);
+  ASSERT_GE(t.ids.size(), 2u);
+  EXPECT_EQ(t.ids[0], llama_vocab_bos(v));
+  EXPECT_EQ(t.offsets[0], 0u);
+  EXPECT_EQ(t.offsets[1], std::string(llama_vocab_get_text(v, llama_vocab_bos(v))).size());
+  llama_model_free(m);
+}
+
 TEST(LlamaTokenize, MismatchIsADataError) {
   llama_log_set(quiet_log, nullptr);
   llama_model_params mp = llama_model_default_params();

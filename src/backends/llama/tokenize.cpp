@@ -79,8 +79,11 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
     const int32_t id = out.ids[k];
     std::string piece = token_piece(vocab, id);
     const llama_token_attr attr = llama_vocab_get_attr(vocab, id);
-    const bool added = add_special && ((id == llama_vocab_bos(vocab) && k == 0) ||
-                                       (id == llama_vocab_eos(vocab) && k + 1 == out.ids.size()));
+    // Only a BOS/EOS the vocabulary adds itself is textless: one written in the text (a chat
+    // template's "<|endoftext|>" where the vocabulary adds no BOS) is matched like any token.
+    const bool added = add_special && ((id == llama_vocab_bos(vocab) && k == 0 && llama_vocab_get_add_bos(vocab)) ||
+                                       (id == llama_vocab_eos(vocab) && k + 1 == out.ids.size() &&
+                                        llama_vocab_get_add_eos(vocab)));
     auto clamp = [&](size_t p) { return uint32_t(size ? std::min(p, size - 1) : 0); };
     if (added) {  // BOS/EOS added by the tokenizer: no text
       out.offsets.push_back(clamp(pos));
