@@ -198,11 +198,6 @@ void TtyProgress::draw(bool final) {
   std::fflush(stderr);
 }
 
-std::string no_llama_backend(const std::string& path) {
-  return "'" + path +
-         "': this rdpt was built without the llama.cpp backend (-DRDPT_WITH_LLAMA=OFF), so it cannot load GGUF "
-         "models; build with it (scripts/setup.sh) or give a server model (NAME=http://host:port/v1)";
-}
 
 void add_template_options(CLI::App& app, TemplateOptionValues& v) {
   app.add_option("--chat-template-file", v.files,

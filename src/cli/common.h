@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "rdpt/pipeline.h"
 #include "rdpt/progress.h"
 #include "rdpt/prompt.h"
 #include "rdpt/record.h"
@@ -74,9 +75,6 @@ class TtyProgress : public Progress {
   void draw(bool final);
 };
 
-// "'PATH': this rdpt was built without the llama.cpp backend ...": the error for a GGUF model
-// given to a build configured with -DRDPT_WITH_LLAMA=OFF (server models still work there).
-std::string no_llama_backend(const std::string& path);
 
 // Model roles (--teacher, --student, --distilled): one model named in two roles (e.g. --teacher
 // student) is refused with a UsageError naming the roles and the model, unless --allow-same-model

@@ -14,6 +14,7 @@
 #include "rdpt/align.h"
 #include "rdpt/error.h"
 #include "rdpt/http.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/record.h"
 #include "rdpt/scorer.h"
 #include "rdpt/segment.h"
@@ -46,10 +47,6 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
   return out;
 }
 
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -177,27 +174,19 @@ int run_score(int argc, char** argv) {
   }
   // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
   // ("sglang+http://..." for SGLang's native API); docs/http.md.
-  auto make_scorer = [&](const ModelArg& m) -> std::unique_ptr<Scorer> {
-    if (!is_http_spec(m.path)) {
-#ifdef RDPT_WITH_LLAMA
-      LlamaOptions mlo = lo;
-      mlo.jinja = jinja[m.name];
-      return make_llama_scorer(m.path, mlo);
-#else
-      throw UsageError("--model " + m.name + ": " + no_llama_backend(m.path));
-#endif
-    }
-    HttpOptions ho = parse_http_spec(m.path);
-    if (auto it = tokenizers.find(m.name); it != tokenizers.end()) ho.tokenizer = it->second;
-    ho.api_key_env = api_key_env;
-    ho.concurrency = concurrency;
-    ho.prompt_format = lo.prompt_format;
-    ho.template_name = lo.template_name;
-    ho.jinja = jinja[m.name];
-    ho.log = [](LogLevel lv, std::string_view msg) {
+  auto spec_of = [&](const ModelArg& m) {
+    ScorerSpec sp;
+    sp.name = m.name;
+    sp.location = m.path;
+    sp.llama = lo;
+    sp.llama.jinja = jinja[m.name];
+    if (auto it = tokenizers.find(m.name); it != tokenizers.end()) sp.tokenizer = it->second;
+    sp.api_key_env = api_key_env;
+    sp.concurrency = concurrency;
+    sp.http_log = [](LogLevel lv, std::string_view msg) {
       if (lv != LogLevel::Debug) std::fprintf(stderr, "rdpt: http: %.*s\n", int(msg.size()), msg.data());
     };
-    return make_http_scorer(ho);
+    return sp;
   };
 
   // Read and segment all records (responses are kept in memory while scoring).
@@ -222,7 +211,7 @@ int run_score(int argc, char** argv) {
 
   if (show_prompt) {
     for (const auto& m : models) {
-      auto sc = make_scorer(m);
+      auto sc = make_scorer(spec_of(m));
       const std::string prompt = sc->format_prompt(inputs[0].question, inputs[0].system);
       const size_t ov = is_harmony_prompt(prompt) ? 0 : prompt_overlap(prompt, inputs[0].response);
       std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
@@ -272,121 +261,26 @@ int run_score(int argc, char** argv) {
     throw;
   }
 
-  // Order: responses of one group together, so that they share the prompt's KV cache.
-  std::map<std::string, size_t> group_order;
-  for (const auto& in : inputs) group_order.try_emplace(in.group, group_order.size());
-  std::vector<size_t> order(inputs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return group_order[inputs[a].group] < group_order[inputs[b].group]; });
-
   uint64_t n_failed_all = 0;
   for (const auto& m : models) {
-    auto sc = make_scorer(m);
-    ModelInfo minfo = sc->describe();
-    minfo.name = m.name;
-    if (auto old = store->model(m.name); old && !replace) {
-      if (old->fingerprint == minfo.fingerprint && old->chat_template != minfo.chat_template)
-        throw UsageError("model '" + m.name + "' is in the store with another prompt template ('" +
-                         old->chat_template.substr(0, 40) + "' vs '" + minfo.chat_template.substr(0, 40) +
-                         "'): its scores would mix prompts; use --replace to rescore or another name");
-    }
-    // Checked now, written with the model's first scored pair: a run refused before it (no chat
-    // template, an unknown --template) leaves no model row behind.
-    ModelSlot slot;
-    try {
-      slot = store->prepare_model(minfo, replace);
-    } catch (const UsageError& e) {
-      throw UsageError("model '" + m.name + "' (" + m.path + "): " + e.what() +
-                       " (the store holds another file under this name; --replace drops its scores)");
-    }
-    auto unscored = store->unscored(slot);
-    std::set<int64_t> todo_set(unscored.begin(), unscored.end());
-    std::vector<size_t> todo;
-    for (size_t i : order)
-      if (todo_set.count(inputs[i].rid)) todo.push_back(i);
-    const size_t n_skip = inputs.size() - todo.size();
+    auto sc = make_scorer(spec_of(m));
     TtyProgress progress;
-    progress.start("score " + m.name, todo.size(), "responses");
-    uint64_t n_done = 0, n_tok = 0, n_failed = 0, n_trunc = 0, n_cut_actions = 0;
-    std::string first_error;
-    const double t0 = now_s();
-    struct ChunkProgress : Progress {
-      Progress* outer;
-      uint64_t base_done, base_tok;
-      void update(uint64_t done, uint64_t extra) override { outer->update(base_done + done, base_tok + extra); }
-    } cp;
-    cp.outer = &progress;
-    for (size_t c0 = 0; c0 < todo.size(); c0 += chunk) {
-      const size_t c1 = std::min(todo.size(), c0 + chunk);
-      std::vector<ScoreItem> items;
-      // Each response as this model sees it (its thinking format), mapped back to the canonical text.
-      std::vector<RenderedResponse> rendered;
-      for (size_t k = c0; k < c1; ++k) {
-        const Input& in = inputs[todo[k]];
-        std::string prompt = sc->format_prompt(in.question, in.system);
-        rendered.push_back(render_response(prompt, in.response));
-        items.push_back({std::move(prompt), rendered.back().text, in.group});
-      }
-      cp.base_done = n_done;
-      cp.base_tok = n_tok;
-      auto results = sc->score(items, cp);
-      for (size_t k = c0; k < c1; ++k) {
-        const Input& in = inputs[todo[k]];
-        const ScoreResult& r = results[k - c0];
-        PairScore ps;
-        if (!r.ok()) {
-          ps.status = ScoreStatus::Failed;
-          ps.error = r.error;
-          ps.n_tokens_total = r.n_tokens_total;
-          ++n_failed;
-          if (first_error.empty()) first_error = "record " + in.id + ": " + r.error;
-        } else {
-          ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
-          ps.n_tokens_total = r.n_tokens_total;
-          const RenderedResponse& rr = rendered[k - c0];
-          // Tokens map back to the canonical text; those of bytes the rendering added (harmony's
-          // channel headers) belong to no action.
-          std::vector<TokenLogprob> toks;
-          for (const auto& t : r.tokens)
-            if (auto at = rr.canonical(t.offset)) toks.push_back({*at, t.logprob});
-          ps.actions = align_tokens(in.actions, toks);
-          // An action whose text this model never scored (a "<think>" its prompt already holds,
-          // the tags harmony replaces) is unscored, beyond its leading whitespace.
-          for (size_t a = 0; a < in.actions.size() && a < ps.actions.size(); ++a)
-            if (rr.drops_text(in.response, in.actions[a].begin, in.actions[a].end)) ps.actions[a] = ActionScore{};
-          // The action the context cut was scored from its first tokens only: it and the
-          // actions after it stay unscored; n_tokens counts the tokens of the actions kept.
-          if (r.truncated) {
-            // The cut lies in the rendering: the canonical byte of the first copied byte at or after it.
-            uint32_t cut = uint32_t(in.response.size());
-            for (const auto& p : rr.pieces)
-              if (p.at + p.size > r.cut_offset) {
-                cut = p.from + (r.cut_offset > p.at ? r.cut_offset - p.at : 0);
-                break;
-              }
-            n_cut_actions += drop_cut_actions(in.actions, ps.actions, cut);
-          }
-          for (const auto& a : ps.actions) ps.n_tokens += a.n_tokens;
-          n_trunc += r.truncated;
-          n_tok += r.tokens.size();
-        }
-        store->put_scores(slot, in.rid, ps);
-        ++n_done;
-      }
-      progress.update(n_done, n_tok);
-    }
-    progress.finish();
-    const double el = std::max(1e-9, now_s() - t0);
-    std::string msg = "model " + m.name + ": scored " + std::to_string(n_done - n_failed) + " responses (" +
-                      std::to_string(n_tok) + " tokens, " + std::to_string(uint64_t(n_tok / el)) + " tok/s)";
-    if (n_skip) msg += ", " + std::to_string(n_skip) + " already scored";
-    if (n_trunc)
-      msg += ", " + std::to_string(n_trunc) + " truncated (" + std::to_string(n_cut_actions) +
+    ScoreRunOptions so;
+    so.chunk = chunk;
+    so.replace = replace;
+    const ScoreRunStats st = score_responses(*store, *sc, m.name, inputs, so, progress);
+    std::string msg = "model " + m.name + ": scored " + std::to_string(st.n_scored) + " responses (" +
+                      std::to_string(st.n_tokens) + " tokens, " +
+                      std::to_string(uint64_t(double(st.n_tokens) / std::max(1e-9, st.seconds))) + " tok/s)";
+    if (st.n_skipped) msg += ", " + std::to_string(st.n_skipped) + " already scored";
+    if (st.n_truncated)
+      msg += ", " + std::to_string(st.n_truncated) + " truncated (" + std::to_string(st.n_cut_actions) +
              " actions cut by or past the context left unscored)";
     info(msg);
-    if (n_failed) warn("model " + m.name + ": " + std::to_string(n_failed) + " responses failed (stored with their error; a rerun retries them); first: " + first_error);
-    n_failed_all += n_failed;
+    if (st.n_failed)
+      warn("model " + m.name + ": " + std::to_string(st.n_failed) +
+           " responses failed (stored with their error; a rerun retries them); first: " + st.first_error);
+    n_failed_all += st.n_failed;
   }
   info("store: " + store->path());
   if (n_failed_all) {

@@ -1,0 +1,173 @@
+// score_responses() and make_scorer(): the scoring loop that `rdpt score` (and library users)
+// run; include/rdpt/pipeline.h says what they do.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "rdpt/align.h"
+#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt {
+
+namespace {
+
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// The canonical byte of a cut the scorer reports in the rendering: the first copied byte at or
+// after it.
+uint32_t canonical_cut(const RenderedResponse& rr, uint32_t cut, uint32_t size) {
+  for (const auto& p : rr.pieces)
+    if (p.at + p.size > cut) return p.from + (cut > p.at ? cut - p.at : 0);
+  return size;
+}
+
+// One pair's result as the store keeps it.
+PairScore pair_score(const StoredResponse& in, const RenderedResponse& rr, const ScoreResult& r) {
+  PairScore ps;
+  ps.n_tokens_total = r.n_tokens_total;
+  if (!r.ok()) {
+    ps.status = ScoreStatus::Failed;
+    ps.error = r.error;
+    return ps;
+  }
+  ps.status = r.truncated ? ScoreStatus::Truncated : ScoreStatus::Ok;
+  // Tokens map back to the canonical text; those of bytes the rendering added (harmony's channel
+  // headers) belong to no action.
+  std::vector<TokenLogprob> toks;
+  toks.reserve(r.tokens.size());
+  for (const auto& t : r.tokens)
+    if (auto at = rr.canonical(t.offset)) toks.push_back({*at, t.logprob});
+  ps.actions = align_tokens(in.actions, toks);
+  // An action whose text this model never scored (a "<think>" its prompt already holds, the tags
+  // harmony replaces) is unscored, beyond its leading whitespace.
+  for (size_t a = 0; a < in.actions.size() && a < ps.actions.size(); ++a)
+    if (rr.drops_text(in.response, in.actions[a].begin, in.actions[a].end)) ps.actions[a] = ActionScore{};
+  return ps;
+}
+
+}  // namespace
+
+ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& name,
+                              const std::vector<StoredResponse>& responses, const ScoreRunOptions& options,
+                              Progress& progress) {
+  ScoreRunStats st;
+  ModelInfo minfo = scorer.describe();
+  minfo.name = name;
+  if (auto old = store.model(name); old && !options.replace) {
+    if (old->fingerprint == minfo.fingerprint && old->chat_template != minfo.chat_template)
+      throw UsageError("model '" + name + "' is in the store with another prompt template ('" +
+                       old->chat_template.substr(0, 40) + "' vs '" + minfo.chat_template.substr(0, 40) +
+                       "'): its scores would mix prompts; use --replace to rescore or another name");
+  }
+  // Checked now, written with the model's first scored pair: a run refused before it (no chat
+  // template, an unknown --template) leaves no model row behind.
+  ModelSlot slot;
+  try {
+    slot = store.prepare_model(minfo, options.replace);
+  } catch (const UsageError& e) {
+    throw UsageError("model '" + name + "' (" + minfo.location + "): " + e.what() +
+                     " (the store holds another file under this name; --replace drops its scores)");
+  }
+  // Responses of one group together, so that they share the prompt's KV cache.
+  std::map<std::string, size_t> group_order;
+  for (const auto& in : responses) group_order.try_emplace(in.group, group_order.size());
+  std::vector<size_t> order(responses.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return group_order[responses[a].group] < group_order[responses[b].group];
+  });
+  const auto unscored = store.unscored(slot);
+  const std::set<int64_t> todo_set(unscored.begin(), unscored.end());
+  std::vector<size_t> todo;
+  for (size_t i : order)
+    if (todo_set.count(responses[i].rid)) todo.push_back(i);
+  st.n_skipped = responses.size() - todo.size();
+  progress.start("score " + name, todo.size(), "responses");
+
+  const double t0 = now_s();
+  uint64_t n_done = 0;
+  struct ChunkProgress : Progress {
+    Progress* outer = nullptr;
+    uint64_t base_done = 0, base_tok = 0;
+    void update(uint64_t done, uint64_t extra) override { outer->update(base_done + done, base_tok + extra); }
+  } cp;
+  cp.outer = &progress;
+  const uint32_t chunk = std::max<uint32_t>(1, options.chunk);
+  for (size_t c0 = 0; c0 < todo.size(); c0 += chunk) {
+    const size_t c1 = std::min(todo.size(), c0 + chunk);
+    std::vector<ScoreItem> items;
+    // Each response as this model sees it (its thinking format), mapped back to the canonical text.
+    std::vector<RenderedResponse> rendered;
+    for (size_t k = c0; k < c1; ++k) {
+      const StoredResponse& in = responses[todo[k]];
+      std::string prompt = scorer.format_prompt(in.question, in.system);
+      rendered.push_back(render_response(prompt, in.response));
+      items.push_back({std::move(prompt), rendered.back().text, in.group});
+    }
+    cp.base_done = n_done;
+    cp.base_tok = st.n_tokens;
+    const auto results = scorer.score(items, cp);
+    for (size_t k = c0; k < c1; ++k) {
+      const StoredResponse& in = responses[todo[k]];
+      const ScoreResult& r = results[k - c0];
+      const RenderedResponse& rr = rendered[k - c0];
+      PairScore ps = pair_score(in, rr, r);
+      if (!r.ok()) {
+        ++st.n_failed;
+        if (st.first_error.empty()) st.first_error = "record " + in.id + ": " + r.error;
+      } else {
+        // The action the context cut was scored from its first tokens only: it and the actions
+        // after it stay unscored; n_tokens counts the tokens of the actions kept.
+        if (r.truncated)
+          st.n_cut_actions +=
+              drop_cut_actions(in.actions, ps.actions, canonical_cut(rr, r.cut_offset, uint32_t(in.response.size())));
+        for (const auto& a : ps.actions) ps.n_tokens += a.n_tokens;
+        st.n_truncated += r.truncated;
+        st.n_tokens += r.tokens.size();
+        ++st.n_scored;
+      }
+      store.put_scores(slot, in.rid, ps);
+      ++n_done;
+    }
+    progress.update(n_done, st.n_tokens);
+  }
+  progress.finish();
+  st.seconds = now_s() - t0;
+  return st;
+}
+
+std::string no_llama_backend(const std::string& path) {
+  return "'" + path +
+         "': this rdpt was built without the llama.cpp backend (-DRDPT_WITH_LLAMA=OFF), so it cannot load GGUF "
+         "models; build with it (scripts/setup.sh) or give a server model (NAME=http://host:port/v1)";
+}
+
+std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec) {
+  const std::string what = spec.name.empty() ? spec.location : spec.name;
+  if (!is_http_spec(spec.location)) {
+#ifdef RDPT_WITH_LLAMA
+    return make_llama_scorer(spec.location, spec.llama);
+#else
+    if (!std::filesystem::is_regular_file(spec.location))
+      throw Error("--model " + what + ": file not found: '" + spec.location + "'");
+    throw UsageError("--model " + what + ": " + no_llama_backend(spec.location));
+#endif
+  }
+  HttpOptions ho = parse_http_spec(spec.location);
+  ho.tokenizer = spec.tokenizer;
+  ho.api_key_env = spec.api_key_env;
+  ho.concurrency = spec.concurrency;
+  ho.prompt_format = spec.llama.prompt_format;
+  ho.template_name = spec.llama.template_name;
+  ho.jinja = spec.llama.jinja;
+  ho.log = spec.http_log;
+  return make_http_scorer(ho);
+}
+
+}  // namespace rdpt
