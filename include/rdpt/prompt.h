@@ -76,9 +76,6 @@ struct ChatTemplate {
   std::string kwargs = "{}";   // Jinja: extra variables (a JSON object)
   std::string date = kDefaultTemplateDate;  // Jinja: the day strftime_now() returns
   std::string bos, eos;        // Jinja: bos_token / eos_token, the vocabulary's texts
-  // The tokenizer adds BOS itself: a rendering that starts with bos_token loses it, so that the
-  // tokens hold one BOS (as llama-server does; Hugging Face tokenizes without adding one).
-  bool strip_bos = false;
   // How a store records it (ModelInfo::chat_template): the name; or "jinja date=D kwargs=K\n" +
   // the source, so that another date, other kwargs or another template is another prompt.
   std::string describe() const;
@@ -122,8 +119,11 @@ bool is_harmony_prompt(std::string_view prompt);
 // The canonical response as the model with this prompt sees it: under a harmony prompt the
 // thought ("<think>R</think>C") goes to the analysis channel and the answer to the final one:
 //   "<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>C"
-// (no thought: "<|channel|>final<|message|>C"; a thought never closed: the analysis part alone);
-// otherwise the response itself, less the bytes prompt_overlap() finds.
+// The thought ends at the first "</think>" (or Sky-T1's "<|end_of_thought|>") and starts after
+// the matching opening tag when the response opens with one (after whitespace), else at byte 0
+// ("R</think>C", as R1's output reads when its prompt opened the thought). No closing tag: an
+// opened thought is all analysis, a response without tags all final. Otherwise (not harmony)
+// the response itself, less the bytes prompt_overlap() finds.
 RenderedResponse render_response(std::string_view prompt, std::string_view canonical);
 
 // The prompt of one model, chosen once for every backend: the raw format when one was given;
@@ -141,6 +141,10 @@ class Prompter {
   // built-in name, or ChatTemplate::describe() ("" when there is none).
   std::string describe() const { return format_ ? format_->describe() : template_.describe(); }
   const ChatTemplate& chat_template() const { return template_; }
+  // Whether the prompt is tokenized with the vocabulary's own special tokens (BOS): yes for a raw
+  // format and a built-in template; no for a Jinja template, whose rendering holds the BOS it
+  // wants, as Hugging Face's apply_chat_template(tokenize=True) and vLLM's chat path tokenize it.
+  bool tokenize_with_special() const { return format_ || template_.kind != ChatTemplate::Kind::Jinja; }
   bool has_format() const { return format_.has_value(); }
 
  private:

@@ -216,39 +216,46 @@ void add_template_options(CLI::App& app, TemplateOptionValues& v) {
 
 JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string& name,
                                const std::vector<std::string>& names) {
-  auto is_name = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  // The model a value names with "NAME<sep>" (the longest model name that prefixes it; names may
+  // hold ':' or '='), or "" for none.
+  auto named = [&](const std::string& value, char sep) {
+    std::string best;
+    for (const auto& n : names)
+      if (value.size() > n.size() && value.compare(0, n.size(), n) == 0 && value[n.size()] == sep &&
+          n.size() > best.size())
+        best = n;
+    return best;
+  };
   JinjaOptions j;
   bool file_named = false, kwargs_named = false, file_all = false, kwargs_all = false;
   for (const auto& f : v.files) {
-    const size_t eq = f.find('=');
-    std::string target, path = f;
-    if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(f)) {
-      target = f.substr(0, eq);
-      path = f.substr(eq + 1);
-      if (!is_name(target))
-        throw UsageError("--chat-template-file '" + f + "': '" + target + "' is not one of the models given");
-    }
+    const std::string target = named(f, '=');
+    const std::string path = target.empty() ? f : f.substr(target.size() + 1);
     if (!target.empty() && target != name) continue;
     if (target.empty() ? file_all : file_named)
       throw UsageError("--chat-template-file: two templates for model '" + name + "'");
     (target.empty() ? file_all : file_named) = true;
     if (file_all && file_named && target.empty()) continue;  // a named one wins over one for all
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError("--chat-template-file: cannot read '" + path + "'");
+    if (!in)
+      throw UsageError("--chat-template-file: cannot read '" + path + "' (give F.jinja for every model, or NAME=F.jinja "
+                       "with NAME one of the models)");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (text.empty()) throw UsageError("--chat-template-file: '" + path + "' is empty");
     j.text = std::move(text);
     j.origin = "file '" + path + "'";
   }
   for (const auto& k : v.kwargs) {
-    std::string target, json = k;
-    const size_t c = k.find(':');
-    if (!k.empty() && k.front() != '{' && c != std::string::npos) {
-      target = k.substr(0, c);
-      json = k.substr(c + 1);
-      if (!is_name(target))
-        throw UsageError("--chat-template-kwargs '" + k + "': '" + target + "' is not one of the models given");
+    const size_t lead = k.find_first_not_of(" \t\r\n");
+    const bool all = lead != std::string::npos && k[lead] == '{';
+    const std::string target = all ? "" : named(k, ':');
+    if (!all && target.empty()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw UsageError("--chat-template-kwargs '" + k + "': expected a JSON object, or NAME:JSON with NAME one of the "
+                       "models (" + known + ")");
     }
+    const std::string json = all ? k : k.substr(target.size() + 1);
     if (!target.empty() && target != name) continue;
     check_template_kwargs(json, "--chat-template-kwargs");
     if (target.empty() ? kwargs_all : kwargs_named)

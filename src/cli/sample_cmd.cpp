@@ -102,9 +102,9 @@ int run_sample(int argc, char** argv) {
     throw UsageError("--template and --prompt-format exclude each other");
   std::optional<PromptFormat> format;
   if (format_opt->count()) format = PromptFormat::from_cli(prompt_format);
-  if ((!template_name.empty() || format) && (!tov.files.empty() || !tov.kwargs.empty()))
-    throw UsageError("--chat-template-file/--chat-template-kwargs apply to Jinja templates; they exclude --template "
-                     "and --prompt-format");
+  if ((!template_name.empty() || format) && (!tov.files.empty() || !tov.kwargs.empty() || !tov.date.empty()))
+    throw UsageError("--chat-template-file/--chat-template-kwargs/--template-date apply to Jinja templates; they "
+                     "exclude --template and --prompt-format");
   const JinjaOptions jinja = jinja_options_for(tov, name, {name});
 
   // Generators: one for a local model; one per worker for a server (each runs its own requests).

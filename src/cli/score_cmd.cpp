@@ -161,9 +161,9 @@ int run_score(int argc, char** argv) {
   const auto models = parse_models(model_specs);
   std::vector<std::string> model_names;
   for (const auto& m : models) model_names.push_back(m.name);
-  if ((!template_name.empty() || format_opt->count()) && (!tov.files.empty() || !tov.kwargs.empty()))
-    throw UsageError("--chat-template-file/--chat-template-kwargs apply to Jinja templates; they exclude --template "
-                     "and --prompt-format");
+  if ((!template_name.empty() || format_opt->count()) && (!tov.files.empty() || !tov.kwargs.empty() || !tov.date.empty()))
+    throw UsageError("--chat-template-file/--chat-template-kwargs/--template-date apply to Jinja templates; they "
+                     "exclude --template and --prompt-format");
   std::map<std::string, JinjaOptions> jinja;
   for (const auto& n : model_names) jinja[n] = jinja_options_for(tov, n, model_names);
   std::map<std::string, std::string> tokenizers;

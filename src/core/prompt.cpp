@@ -131,18 +131,35 @@ RenderedResponse render_response(std::string_view prompt, std::string_view canon
     copy(k, canonical.size() - k);
     return r;
   }
-  static constexpr std::string_view kOpen = "<think>", kClose = "</think>";
-  if (!canonical.starts_with(kOpen)) {
+  // The thought: up to the first closing tag ("</think>", Sky-T1's "<|end_of_thought|>"), less
+  // an opening tag at its start (after whitespace); a response that opens a thought and never
+  // closes it is all thought; one with neither tag is all answer.
+  struct Tags {
+    std::string_view open, close;
+  };
+  static constexpr Tags kTags[] = {{"<think>", "</think>"}, {"<|begin_of_thought|>", "<|end_of_thought|>"}};
+  size_t lead = 0;
+  while (lead < canonical.size() && (canonical[lead] == ' ' || canonical[lead] == '\n' || canonical[lead] == '\t' ||
+                                     canonical[lead] == '\r'))
+    ++lead;
+  const Tags* tags = nullptr;
+  size_t close = std::string_view::npos;
+  for (const Tags& t : kTags)
+    if (size_t c = canonical.find(t.close); c != std::string_view::npos && c < close) close = c, tags = &t;
+  bool opened = false;
+  for (const Tags& t : kTags)
+    if (canonical.substr(lead).starts_with(t.open) && (!tags || tags == &t)) opened = true, tags = &t;
+  if (!tags) {
     r.text = "<|channel|>final<|message|>";
     copy(0, canonical.size());
     return r;
   }
-  const size_t close = canonical.find(kClose, kOpen.size());
+  const size_t from = opened ? lead + tags->open.size() : 0;
   r.text = "<|channel|>analysis<|message|>";
-  copy(kOpen.size(), (close == std::string_view::npos ? canonical.size() : close) - kOpen.size());
+  copy(from, (close == std::string_view::npos ? canonical.size() : close) - from);
   if (close == std::string_view::npos) return r;
   r.text += "<|end|><|start|>assistant<|channel|>final<|message|>";
-  copy(close + kClose.size(), canonical.size() - close - kClose.size());
+  copy(close + tags->close.size(), canonical.size() - close - tags->close.size());
   return r;
 }
 
@@ -155,7 +172,11 @@ std::string Prompter::operator()(std::string_view question, std::string_view sys
   if (template_.kind == ChatTemplate::Kind::None || !render_)
     throw UsageError(model_ + " has no chat template (tokenizer.chat_template): give one (--chat-template-file "
                      "F.jinja), a built-in name (--template chatml, llama3, ...) or a raw format (--prompt-format)");
-  return render_(template_, question, system);
+  try {
+    return render_(template_, question, system);
+  } catch (const UsageError& e) {
+    throw UsageError(model_ + ": " + e.what());  // which model's template failed
+  }
 }
 
 }  // namespace rdpt

@@ -106,6 +106,15 @@ TEST(RenderResponse, HarmonyPutsTheThoughtInTheAnalysisChannelWithAnExactByteMap
   EXPECT_TRUE(r.drops_text(canonical, 19, 27));  // "</think>"
   EXPECT_EQ(render_response(oss_prompt, "No thought.").text, "<|channel|>final<|message|>No thought.");
   EXPECT_EQ(render_response(oss_prompt, "<think>cut off").text, "<|channel|>analysis<|message|>cut off");
+  // R1's output after a prompt that opened the thought: "R</think>C" (no opening tag)
+  EXPECT_EQ(render_response(oss_prompt, "Okay.</think>It is 2.").text,
+            "<|channel|>analysis<|message|>Okay.<|end|><|start|>assistant<|channel|>final<|message|>It is 2.");
+  // whitespace before the opening tag, and Sky-T1's markers
+  const RenderedResponse ws = render_response(oss_prompt, "\n<think>x</think>y");
+  EXPECT_EQ(ws.text, "<|channel|>analysis<|message|>x<|end|><|start|>assistant<|channel|>final<|message|>y");
+  EXPECT_FALSE(ws.drops_text("\n<think>x</think>y", 0, 1));  // the newline is whitespace only
+  EXPECT_EQ(render_response(oss_prompt, "<|begin_of_thought|>\nHm.<|end_of_thought|>\n\nSo 2.").text,
+            "<|channel|>analysis<|message|>\nHm.<|end|><|start|>assistant<|channel|>final<|message|>\n\nSo 2.");
   // Not harmony: the response itself, less what the prompt already opened.
   const RenderedResponse q = render_response("<|im_start|>assistant\n<think>\n", canonical);
   EXPECT_EQ(q.text, canonical.substr(8));

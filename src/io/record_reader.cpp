@@ -211,9 +211,10 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
       if (!q) throw BadRecord{"missing field '" + f.question + "'", "missing field '" + f.question + "'"};
       base.question = content_text(*q, qf);
       std::string rf, thf;
-      const json* thought = find_reasoning(obj, &thf);
+      // Like the other alternative names, only with fallbacks (an explicit field layout is taken as given).
+      const json* thought = f.fallbacks ? find_reasoning(obj, &thf) : nullptr;
       const json* r = find_field(obj, f.response, kResponseAlts, f.fallbacks, &rf);
-      if (!r && thought && f.fallbacks) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
+      if (!r && thought) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
         auto ct = obj.find("content");
         if (ct != obj.end() && !ct->is_null()) r = &*ct, rf = "content";
       }
@@ -270,7 +271,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
         else if (role == "user" || role == "human") { last_user = text; have_assistant = false; }
         else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot") {
           std::string thf;
-          if (const json* th = find_reasoning(m, &thf)) {
+          if (const json* th = f.fallbacks ? find_reasoning(m, &thf) : nullptr) {
             if (!th->is_string())
               throw BadRecord{"wrong type of field '" + thf + "'", where + "." + thf + " must be a string"};
             text = join_thought(th->get<std::string>(), std::move(text), where);

@@ -132,6 +132,14 @@ TEST(RecordReader, ReasoningInItsOwnFieldGivesTheInlineText) {
   EXPECT_EQ(recs[5].response, "no thought");
   EXPECT_EQ(recs[6].response, inline_text);
   EXPECT_EQ(recs[7].response, "x");
+  // An explicit field layout (no fallbacks) takes the response field as it is.
+  ReaderOptions exact;
+  exact.fields.fallbacks = false;
+  auto plain = read_all(write_plain("reasoning_exact.jsonl",
+                                    R"({"id": "b", "question": "Q", "reasoning": "effort: high", "response": "It is 2."})" "\n"),
+                        exact);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].response, "It is 2.");
 }
 
 TEST(RecordReader, ConversationsLayout) {

@@ -2,6 +2,7 @@
 // run; include/rdpt/pipeline.h says what they do.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -25,6 +26,24 @@ uint32_t canonical_cut(const RenderedResponse& rr, uint32_t cut, uint32_t size) 
   for (const auto& p : rr.pieces)
     if (p.at + p.size > cut) return p.from + (cut > p.at ? cut - p.at : 0);
   return size;
+}
+
+// A stored prompt description on one line: a Jinja template as its first line ("jinja date=...
+// kwargs=...") with the template's size and hash; anything else with its newlines escaped.
+std::string prompt_summary(const std::string& d) {
+  if (d.empty()) return "none";
+  const size_t nl = d.find('\n');
+  if (d.starts_with("jinja ") && nl != std::string::npos) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : d.substr(nl + 1)) h = (h ^ c) * 1099511628211ull;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " + a template of %zu bytes, hash %016llx", d.size() - nl - 1,
+                  static_cast<unsigned long long>(h));
+    return "'" + d.substr(0, std::min<size_t>(nl, 160)) + "'" + buf;
+  }
+  std::string out;  // a format or an older store's template: newlines shown as \n
+  for (char c : d.substr(0, 120)) out += c == '\n' ? std::string("\\n") : c == '\r' ? std::string("\\r") : std::string(1, c);
+  return "'" + out + (d.size() > 120 ? "...'" : "'");
 }
 
 // One pair's result as the store keeps it.
@@ -61,9 +80,9 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
   minfo.name = name;
   if (auto old = store.model(name); old && !options.replace) {
     if (old->fingerprint == minfo.fingerprint && old->chat_template != minfo.chat_template)
-      throw UsageError("model '" + name + "' is in the store with another prompt template ('" +
-                       old->chat_template.substr(0, 40) + "' vs '" + minfo.chat_template.substr(0, 40) +
-                       "'): its scores would mix prompts; use --replace to rescore or another name");
+      throw UsageError("model '" + name + "' is in the store with another prompt (stored: " +
+                       prompt_summary(old->chat_template) + "; now: " + prompt_summary(minfo.chat_template) +
+                       "): its scores would mix prompts; use --replace to rescore or another name");
   }
   // Checked now, written with the model's first scored pair: a run refused before it (no chat
   // template, an unknown --template) leaves no model row behind.
@@ -106,7 +125,12 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
     std::vector<RenderedResponse> rendered;
     for (size_t k = c0; k < c1; ++k) {
       const StoredResponse& in = responses[todo[k]];
-      std::string prompt = scorer.format_prompt(in.question, in.system);
+      std::string prompt;
+      try {
+        prompt = scorer.format_prompt(in.question, in.system);
+      } catch (const UsageError& e) {  // a template refusing this record: stop, naming it
+        throw UsageError("model '" + name + "', record " + in.id + ": " + e.what());
+      }
       rendered.push_back(render_response(prompt, in.response));
       items.push_back({std::move(prompt), rendered.back().text, in.group});
     }

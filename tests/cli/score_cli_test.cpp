@@ -331,7 +331,10 @@ TEST_F(ScoreCli, ReplaceRescoresTheSameModelUnderAnotherTemplate) {
   const PairMap first = read_store(db);
   CmdResult b = run(base + " --prompt-format 'Question: {question}\\nAnswer: '");
   ASSERT_EQ(b.rc, 2) << b.err;
-  EXPECT_NE(b.err.find("another prompt template"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("another prompt (stored: 'format:Q: {question}\\nA: '; now: 'format:Question: "),
+            std::string::npos)
+      << b.err;
+  EXPECT_EQ(b.err.find('\n'), b.err.size() - 1) << "one line: " << b.err;
   CmdResult c = run(base + " --prompt-format 'Question: {question}\\nAnswer: ' --replace");
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.err.find("scored 3 responses"), std::string::npos) << c.err;
@@ -568,6 +571,12 @@ TEST_F(ScoreCli, RealTemplateAndAThoughtThePromptAlreadyOpened) {
   EXPECT_EQ(run("--data " + with + common + " --template-date 2025-02-30 --show-prompt").rc, 2);
   EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --chat-template-kwargs 'x:{}' --show-prompt").rc, 2);
   EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --chat-template-kwargs '[1]' --show-prompt").rc, 2);
+  // --template-date belongs to Jinja templates; a model name may hold ':'
+  EXPECT_EQ(run("--data " + with + " --model t=" + teacher_ + " --prompt-format 'Q: {question}' --template-date 2025-01-01 --show-prompt").rc, 2);
+  CmdResult named = run("--data " + with + " --model 'qwen3:8b=" + teacher_ + "' --chat-template-file 'qwen3:8b=" + qwq +
+                        "' --chat-template-kwargs 'qwen3:8b:{\"enable_thinking\": true}' --show-prompt");
+  EXPECT_EQ(named.rc, 0) << named.err;
+  EXPECT_NE(named.out.find("<|im_start|>assistant\n<think>\n\n=== end"), std::string::npos) << named.out;
 }
 
 // gpt-oss's harmony format: the thought is scored in the analysis channel, the answer in the

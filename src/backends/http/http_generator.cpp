@@ -49,6 +49,10 @@ class HttpGenerator final : public Generator, private HttpModelBase {
     m.location = eps + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
     m.tokenizer = tok_ ? tok_->description() : "server";
     m.fingerprint = "http:" + m.location;
+    try {  // how the prompt is made (rdpt sample's prompt_fingerprint); an unusable one fails in format_prompt
+      m.chat_template = http_prompter(opt_, tok_.get()).describe();
+    } catch (const Error&) {
+    }
     return m;
   }
 

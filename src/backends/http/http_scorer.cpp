@@ -69,6 +69,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
  private:
   // One request, run now; its body, or a BackendError naming what failed.
   std::string run_one(const HttpRequest& req, const char* what) const {
+    std::lock_guard<std::mutex> client_lock(client_mu_);  // the client runs one batch at a time
     std::string body, error;
     client_->run(std::span<const HttpRequest>(&req, 1),
                  [&](size_t, const HttpAttempt& at) -> Judgement {
@@ -105,12 +106,14 @@ class HttpScorer final : public Scorer, private HttpModelBase {
   }
 
   const bool server_render_;
+  mutable std::mutex client_mu_;  // client_->run: from format_prompt (server rendering) and score()
   mutable std::mutex mu_;
   mutable std::map<std::string, std::string> rendered_;             // system \0 question -> prompt text
   mutable std::map<std::string, std::vector<int32_t>> prompt_ids_;  // prompt text -> the server's ids
 };
 
 std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress) {
+  std::lock_guard<std::mutex> client_lock(client_mu_);
   const size_t n = items.size();
   std::vector<ScoreResult> results(n);
   // Requests for the items that tokenize; the others fail now.
@@ -127,6 +130,8 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
   const std::string path = opt_.api == HttpApi::SGLang ? "/generate" : "/completions";
   uint64_t done_items = 0, done_tokens = 0;
   std::map<std::string, Tokenized> prompt_cache;
+  // BOS as the prompt's maker wants it (a Jinja rendering holds its own; Prompter::tokenize_with_special).
+  const bool prompt_special = !tok_ || http_prompter(opt_, tok_.get()).tokenize_with_special();
   // Server-rendered prompts: the responses' ids from /tokenize first (no special tokens).
   std::vector<std::optional<std::vector<int32_t>>> resp_ids(server_render_ ? n : 0);
   if (server_render_) {
@@ -173,7 +178,8 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     } else if (tok_) {
       try {
         auto it = prompt_cache.find(items[i].prompt);
-        if (it == prompt_cache.end()) it = prompt_cache.emplace(items[i].prompt, tok_->tokenize(items[i].prompt, true)).first;
+        if (it == prompt_cache.end())
+          it = prompt_cache.emplace(items[i].prompt, tok_->tokenize(items[i].prompt, prompt_special)).first;
         Tokenized r = tok_->tokenize(items[i].response, false);
         if (it->second.ids.empty()) throw DataError("empty prompt: the first response token has no context");
         job.n_prompt = it->second.ids.size();

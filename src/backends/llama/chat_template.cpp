@@ -78,9 +78,9 @@ std::string error_line(const std::string& source, const std::string& what) {
   const size_t caret = what.find('^', caret_line);
   const size_t at = source.find(snippet);
   if (at == std::string::npos || caret == std::string::npos) return "";
-  // the caret's column counts bytes of the shown text (each newline shown as 3 bytes)
-  size_t shown = caret - caret_line - 3, pos = at;
-  for (size_t k = 0; k < snippet.size() && shown > 0; ++k, ++pos) shown -= std::min(shown, size_t(snippet[k] == '\n' ? 3 : 1));
+  // llama.cpp places the caret by source bytes from the snippet's start (a newline counts one,
+  // though it is shown as the 3-byte U+21B5), after the 3 bytes of "..."
+  const size_t pos = at + (caret - caret_line >= 3 ? caret - caret_line - 3 : 0);
   size_t line = 1, col = 1;
   for (size_t i = 0; i < pos && i < source.size(); ++i) source[i] == '\n' ? (++line, col = 1) : ++col;
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
@@ -138,7 +138,6 @@ std::string apply_jinja(const ChatTemplate& t, std::string_view question, std::s
     throw UsageError(where + " failed to render" + (line.empty() ? "" : " at " + line) + ": " +
                      first_error_line(e.what()));
   }
-  if (t.strip_bos && !t.bos.empty() && out.starts_with(t.bos)) out.erase(0, t.bos.size());
   return out;
 }
 #endif
@@ -192,7 +191,6 @@ ChatTemplate model_chat_template(const llama_model* model, const std::string& pa
   };
   t.bos = text_of(llama_vocab_bos(vocab));
   t.eos = text_of(llama_vocab_eos(vocab));
-  t.strip_bos = llama_vocab_get_add_bos(vocab);
   return t;
 }
 

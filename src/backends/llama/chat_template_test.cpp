@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +189,8 @@ TEST(ChatTemplateJinja, FailuresNameTheTemplateAndItsLine) {
              "only assistant turns");
   // a syntax error on line 2
   fails_with("hello\n{% if messages %}{{ x }\n{% endif %}", "line 2");
+  // several newlines in the window llama.cpp shows around the spot: still the right line
+  fails_with("a\nb\nc\nd\n{{ x }", "line 5");
   // a built-in name that llama.cpp lacks is refused, never guessed
   ChatTemplate b;
   b.kind = ChatTemplate::Kind::Builtin;
@@ -195,13 +198,44 @@ TEST(ChatTemplateJinja, FailuresNameTheTemplateAndItsLine) {
   EXPECT_THROW(llama_detail::apply_chat_template(b, "q", ""), UsageError);
 }
 
-TEST(ChatTemplateJinja, BosTheTokenizerAddsIsNotRenderedTwice) {
-  ChatTemplate t = jinja_template("meta-llama-Llama-3.1-8B-Instruct", "<|begin_of_text|>", "<|eot_id|>", "{}",
-                                  "2024-07-26");
-  EXPECT_TRUE(llama_detail::apply_chat_template(t, "q", "").starts_with("<|begin_of_text|><|start_header_id|>"));
-  t.strip_bos = true;  // the vocabulary adds BOS at tokenization
-  EXPECT_TRUE(llama_detail::apply_chat_template(t, "q", "").starts_with("<|start_header_id|>"));
-  EXPECT_EQ(t.describe().substr(0, t.describe().find('\n')), "jinja date=2024-07-26 kwargs={}");
+// The tokens rdpt scores equal the independent rendering tokenized by the same vocabulary
+// without added special tokens (Hugging Face's apply_chat_template(tokenize=True), vLLM's chat
+// path): Llama 3.1's template writes BOS itself, so the prompt holds exactly one.
+TEST(ChatTemplateJinja, PromptTokensAreTheIndependentRenderingsTokens) {
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  for (const std::string& vocab_name : {std::string("llama-bpe"), std::string("qwen2")}) {
+    const std::string vp = std::string(RDPT_LLAMA_SOURCE_DIR) + "/models/ggml-vocab-" + vocab_name + ".gguf";
+    llama_model* m = llama_model_load_from_file(vp.c_str(), mp);
+    ASSERT_NE(m, nullptr) << vp;
+    const llama_vocab* v = llama_model_get_vocab(m);
+    const std::string name = vocab_name == "qwen2" ? "Qwen-QwQ-32B" : "meta-llama-Llama-3.1-8B-Instruct";
+    JinjaOptions jo;
+    jo.text = read_file(template_path(name));
+    jo.origin = "file '" + name + ".jinja'";
+    const ChatTemplate t = llama_detail::model_chat_template(m, vp, "", jo);
+    ASSERT_EQ(t.kind, ChatTemplate::Kind::Jinja);
+    const Prompter p(std::nullopt, t, llama_detail::apply_chat_template, "model 'x'");
+    EXPECT_FALSE(p.tokenize_with_special());
+    const std::string q = "Résous : 2+2 ?";
+    const std::string ours = p(q, "Be brief.");
+    const std::vector<std::string> theirs = hf_render({{t.text, q, "Be brief.", t.bos, t.eos, "{}", t.date}});
+    ASSERT_EQ(theirs.size(), 1u);
+    ASSERT_EQ(ours, theirs[0]);
+    const auto ids = llama_detail::tokenize_with_offsets(v, ours, p.tokenize_with_special()).ids;
+    const auto want = llama_detail::tokenize_with_offsets(v, theirs[0], /*add_special=*/false).ids;
+    EXPECT_EQ(ids, want) << name;
+    if (vocab_name == "llama-bpe") {
+      ASSERT_FALSE(ids.empty());
+      EXPECT_EQ(ids[0], llama_vocab_bos(v));
+      EXPECT_EQ(std::count(ids.begin(), ids.end(), llama_vocab_bos(v)), 1);
+    }
+    llama_model_free(m);
+  }
+  ChatTemplate d;
+  d.kind = ChatTemplate::Kind::Jinja;
+  d.text = "x";
+  EXPECT_EQ(d.describe(), "jinja date=2024-07-26 kwargs={}\nx");
 }
 
 }  // namespace

@@ -218,7 +218,7 @@ std::vector<Generation> LlamaGenerator::generate(const std::string& prompt, cons
   if (!(o.top_p > 0 && o.top_p <= 1)) throw UsageError("top_p must be in (0, 1], got " + std::to_string(o.top_p));
   for (const auto& s : o.stop)
     if (s.empty()) throw UsageError("empty stop string");
-  std::vector<int32_t> ctx_ids = tokenize(prompt, true);
+  std::vector<int32_t> ctx_ids = tokenize(prompt, prompter_.tokenize_with_special());
   if (ctx_ids.empty()) {
     const llama_token bos = llama_vocab_bos(vocab_);
     if (bos == LLAMA_TOKEN_NULL) throw UsageError("empty prompt and the vocabulary has no BOS token");

@@ -326,7 +326,9 @@ std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Pr
     TokenizedText prompt;
     std::string prompt_error;
     try {
-      prompt = llama_detail::tokenize_with_offsets(vocab_, prompt_text, /*add_special=*/true);
+      // BOS as the prompt's maker wants it (Prompter::tokenize_with_special); an empty prompt gets
+      // BOS anyway below.
+      prompt = llama_detail::tokenize_with_offsets(vocab_, prompt_text, prompter_.tokenize_with_special());
     } catch (const Error& e) {
       prompt_error = std::string("prompt: ") + e.what();
     }
