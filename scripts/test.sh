@@ -34,8 +34,8 @@ if [ "$SANITIZE" = 1 ]; then
   echo "[test] running the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)" >&2
   bash scripts/setup.sh --build-dir "$ROOT/build-asan" --build-type RelWithDebInfo --cmake-arg -DRDPT_SANITIZE=ON \
     --cmake-arg -DRDPT_BUILD_BENCH=OFF
-  # Not under ASan (they ran in the plain pass; under ASan they cost a third of CI's hour and
-  # reach no code the rest of the suite does not): the planted-provenance pipeline, and the two
+  # Not under ASan (they ran in the plain pass, are the slowest there and reach no code the
+  # rest of the suite does not): the planted-provenance pipeline, and the two
   # CLI stress loops (random option sweep, random SIGKILLs and resumes).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" --timeout 1800 -LE browser \
@@ -45,7 +45,13 @@ if [ "$SANITIZE" = 1 ]; then
   echo "[test] running the concurrent scorer/HTTP tests under ThreadSanitizer (build-tsan/)" >&2
   bash scripts/setup.sh --build-dir "$ROOT/build-tsan" --build-type RelWithDebInfo --cmake-arg -DRDPT_TSAN=ON \
     --cmake-arg -DRDPT_BUILD_BENCH=OFF --target llama_test --target http_test --target cli_test --target rdpt
+  # Left out under TSan (each ran in the plain and ASan passes; under TSan they took 25 of the
+  # 37 tests' 35 test-minutes): the numerical-invariance sweeps over batch, context, parallel and
+  # seeds, and the cached-prefix generation comparison. The threaded log-softmax, generation and
+  # HTTP paths keep their tests here.
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
     ctest --test-dir "$ROOT/build-tsan" --output-on-failure -j "$JOBS" --timeout 1800 \
-    -R '^(LlamaScorerTest|GenerateTest|HttpScorerTest|HttpCli)\.' "${ARGS[@]}"
+    -R '^(LlamaScorerTest|GenerateTest|HttpScorerTest|HttpCli)\.' \
+    -E '^(LlamaScorerTest\.(BatchOrContextAtOrBelowParallelDoesNotAbort|BatchingKvReuseAndThreadsChangeNothing|DefaultSettingsStayClose|PeakedModelsOfDifferentSeedsDisagree)|GenerateTest\.CachedPrefixGivesTheSameTextAsAFreshGenerator)$' \
+    "${ARGS[@]}"
 fi
