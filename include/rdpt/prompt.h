@@ -126,6 +126,10 @@ bool is_harmony_prompt(std::string_view prompt);
 // the response itself, less the bytes prompt_overlap() finds.
 RenderedResponse render_response(std::string_view prompt, std::string_view canonical);
 
+// "prompt:" + 16 hex digits of a 64-bit FNV-1a hash of a prompt description (ModelInfo::
+// chat_template): how `rdpt sample` marks its completions and stores tell templates apart.
+std::string prompt_fingerprint(std::string_view description);
+
 // The prompt of one model, chosen once for every backend: the raw format when one was given;
 // else the chat template (a built-in name given, else the model's Jinja template), rendered by
 // `render`.

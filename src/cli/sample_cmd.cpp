@@ -144,14 +144,7 @@ int run_sample(int argc, char** argv) {
   // The prompt's fingerprint (a hash of how the prompt is made: template, kwargs, date, or the raw
   // format), written with every completion: `rdpt score` of the same model with the same options
   // records the same template, so samples and their scoring share one prompt.
-  const std::string prompt_fp = [&] {
-    const std::string d = gens[0]->describe().chat_template;
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : d) h = (h ^ c) * 1099511628211ull;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "prompt:%016llx", static_cast<unsigned long long>(h));
-    return std::string(buf);
-  }();
+  const std::string prompt_fp = prompt_fingerprint(gens[0]->describe().chat_template);
   auto emit = [&](const Question& q, const std::vector<Generation>& outs) {
     for (size_t k = 0; k < outs.size(); ++k) {
       const Generation& s = outs[k];

@@ -2,7 +2,6 @@
 // Resumable: each (model, response) pair is written atomically, and pairs already scored under
 // the same model fingerprint are skipped. docs/score.md has the details.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -213,11 +212,13 @@ int run_score(int argc, char** argv) {
     for (const auto& m : models) {
       auto sc = make_scorer(spec_of(m));
       const std::string prompt = sc->format_prompt(inputs[0].question, inputs[0].system);
-      const size_t ov = is_harmony_prompt(prompt) ? 0 : prompt_overlap(prompt, inputs[0].response);
+      const std::string& resp = inputs[0].response;
+      const bool harmony = is_harmony_prompt(prompt);
+      const RenderedResponse rr = render_response(prompt, resp);
+      const size_t ov = harmony ? 0 : resp.size() - rr.text.size();  // the bytes the prompt already holds
       std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
                 << prompt << "\n=== end of prompt; the response follows ===\n";
       // The first tokens on each side of the boundary, as the model sees them.
-      const RenderedResponse rr = render_response(prompt, inputs[0].response);
       auto show_tokens = [&](const char* what, std::vector<std::pair<int32_t, std::string>> toks, bool tail) {
         if (toks.empty()) return;
         const size_t n = std::min<size_t>(toks.size(), 12), from = tail ? toks.size() - n : 0;
@@ -231,21 +232,19 @@ int run_score(int argc, char** argv) {
       };
       show_tokens("last prompt tokens", sc->tokens_of(prompt, true), true);
       show_tokens("first response tokens", sc->tokens_of(rr.text, false), false);
-      if (!is_harmony_prompt(prompt)) {
-        const std::string& resp = inputs[0].response;
+      if (harmony) {
+        std::cout << "=== harmony (gpt-oss): the response is rendered as\n" << rr.text.substr(0, 400)
+                  << "\n=== the thought in the analysis channel, the answer in the final one; the thinking tags "
+                     "and the channel headers belong to no action ===\n";
+      } else {
         for (const char* end_tag : {"</think>", "<|end_of_thought|>"})
           if (size_t at = resp.find(end_tag); at != std::string::npos)
             std::cout << "=== the thought ends at byte " << at << " of the response ('" << end_tag
                       << "'); the answer follows it ===\n";
       }
-      if (is_harmony_prompt(prompt))
-        std::cout << "=== harmony (gpt-oss): the response is rendered as\n"
-                  << render_response(prompt, inputs[0].response).text.substr(0, 400)
-                  << "\n=== the thought in the analysis channel, the answer in the final one; the thinking tags "
-                     "and the channel headers belong to no action ===\n";
       if (ov)
         std::cout << "=== the prompt already ends with the response's first " << ov << " bytes ('"
-                  << inputs[0].response.substr(0, ov)
+                  << resp.substr(0, ov)
                   << "'): counted once, as prompt; the action holding them is unscored under this model ===\n";
     }
     return 0;

@@ -117,6 +117,14 @@ bool RenderedResponse::drops_text(std::string_view canonical, uint32_t begin, ui
   return false;
 }
 
+std::string prompt_fingerprint(std::string_view description) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : description) h = (h ^ c) * 1099511628211ull;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "prompt:%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 bool is_harmony_prompt(std::string_view prompt) { return prompt.ends_with("<|start|>assistant"); }
 
 RenderedResponse render_response(std::string_view prompt, std::string_view canonical) {

@@ -2,7 +2,6 @@
 // run; include/rdpt/pipeline.h says what they do.
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -34,12 +33,11 @@ std::string prompt_summary(const std::string& d) {
   if (d.empty()) return "none";
   const size_t nl = d.find('\n');
   if (d.starts_with("jinja ") && nl != std::string::npos) {
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : d.substr(nl + 1)) h = (h ^ c) * 1099511628211ull;
-    char buf[96];
-    std::snprintf(buf, sizeof buf, " + a template of %zu bytes, hash %016llx", d.size() - nl - 1,
-                  static_cast<unsigned long long>(h));
-    return "'" + d.substr(0, std::min<size_t>(nl, 160)) + "'" + buf;
+    std::string out = "'";
+    out.append(d, 0, std::min<size_t>(nl, 160));
+    out += "' + a template of " + std::to_string(d.size() - nl - 1) + " bytes, ";
+    out += prompt_fingerprint(std::string_view(d).substr(nl + 1));
+    return out;
   }
   std::string out;  // a format or an older store's template: newlines shown as \n
   for (char c : d.substr(0, 120)) out += c == '\n' ? std::string("\\n") : c == '\r' ? std::string("\\r") : std::string(1, c);

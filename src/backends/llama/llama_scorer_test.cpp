@@ -47,6 +47,22 @@ std::string fixture(const std::string& vocab, uint64_t seed, double scale, const
 
 void quiet_log(ggml_log_level, const char*, void*) {}
 
+// A vocabulary loaded alone (llama.cpp's vocab_only), freed with the object.
+struct VocabOnly {
+  llama_model* model = nullptr;
+  const llama_vocab* vocab = nullptr;
+  explicit VocabOnly(const std::string& name) {
+    llama_log_set(quiet_log, nullptr);
+    llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    model = llama_model_load_from_file(vocab_path(name).c_str(), mp);
+    if (model) vocab = llama_model_get_vocab(model);
+  }
+  ~VocabOnly() { llama_model_free(model); }
+  VocabOnly(const VocabOnly&) = delete;
+  VocabOnly& operator=(const VocabOnly&) = delete;
+};
+
 // The straightforward reference: decode prompt then response one token at a time, full
 // log-softmax in double at every position.
 std::vector<double> reference_logprobs(const std::string& model_path, const std::string& prompt,
@@ -483,12 +499,9 @@ TEST_F(LlamaScorerTest, BadInputs) {
 
 // Special tokens inside a response are parsed as special (one token each), with offsets.
 TEST(LlamaTokenize, SpecialTokensInResponseAreSpecial) {
-  llama_log_set(quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
-  mp.vocab_only = true;
-  llama_model* m = llama_model_load_from_file(vocab_path("qwen2").c_str(), mp);
-  ASSERT_NE(m, nullptr);
-  const llama_vocab* v = llama_model_get_vocab(m);
+  VocabOnly vo("qwen2");
+  ASSERT_NE(vo.model, nullptr);
+  const llama_vocab* v = vo.vocab;
   std::string text = "Done.<|im_end|>\nNext";
   auto t = tokenize_with_offsets(v, text, false);
   bool found = false;
@@ -499,7 +512,6 @@ TEST(LlamaTokenize, SpecialTokensInResponseAreSpecial) {
       EXPECT_TRUE(llama_vocab_get_attr(v, t.ids[k]) & LLAMA_TOKEN_ATTR_CONTROL);
     }
   EXPECT_TRUE(found);
-  llama_model_free(m);
 }
 
 // Offsets round-trip on real traces for four vocabularies: each token's piece is found at its
@@ -636,12 +648,9 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, SpmSpaces, ::testing::Values("llama-spm", "phi-
 // Qwen vocabulary is "<|endoftext|>", a vocabulary that adds no BOS itself) is a token of the
 // text, not a textless added one: the prompts of real templates tokenize with exact offsets.
 TEST(LlamaTokenize, BosWrittenInTheTextIsMatchedWhenTheVocabularyAddsNone) {
-  llama_log_set(quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
-  mp.vocab_only = true;
-  llama_model* m = llama_model_load_from_file(vocab_path("qwen2").c_str(), mp);
-  ASSERT_NE(m, nullptr);
-  const llama_vocab* v = llama_model_get_vocab(m);
+  VocabOnly vo("qwen2");
+  ASSERT_NE(vo.model, nullptr);
+  const llama_vocab* v = vo.vocab;
   ASSERT_FALSE(llama_vocab_get_add_bos(v));
   const std::string text = std::string(llama_vocab_get_text(v, llama_vocab_bos(v))) + "\xEF\xBD\x9CUser";
   const auto t = tokenize_with_offsets(v, text, /*add_special=*/true);
@@ -649,22 +658,17 @@ TEST(LlamaTokenize, BosWrittenInTheTextIsMatchedWhenTheVocabularyAddsNone) {
   EXPECT_EQ(t.ids[0], llama_vocab_bos(v));
   EXPECT_EQ(t.offsets[0], 0u);
   EXPECT_EQ(t.offsets[1], std::string(llama_vocab_get_text(v, llama_vocab_bos(v))).size());
-  llama_model_free(m);
 }
 
 TEST(LlamaTokenize, MismatchIsADataError) {
-  llama_log_set(quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
-  mp.vocab_only = true;
-  llama_model* m = llama_model_load_from_file(vocab_path("llama-spm").c_str(), mp);
-  ASSERT_NE(m, nullptr);
-  const llama_vocab* v = llama_model_get_vocab(m);
+  VocabOnly vo("llama-spm");
+  ASSERT_NE(vo.model, nullptr);
+  const llama_vocab* v = vo.vocab;
   auto t = tokenize_with_offsets(v, "Hello world", false);
   ASSERT_FALSE(t.ids.empty());
   EXPECT_EQ(t.offsets[0], 0u);  // " Hello" (inserted space) starts at byte 0
   // Invalid UTF-8 cannot round-trip through SPM (byte tokens are fine, but check no crash).
   EXPECT_NO_THROW(tokenize_with_offsets(v, "caf\xc3\xa9 ok", false));
-  llama_model_free(m);
 }
 
 TEST(LogSoftmax, MatchesDoublePrecision) {
