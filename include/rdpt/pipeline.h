@@ -9,16 +9,25 @@
 //   rdpt::ScoreRunStats st = rdpt::score_responses(*store, *scorer, "teacher", responses, {}, progress);
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "rdpt/behaviour.h"
+#include "rdpt/beta.h"
+#include "rdpt/curves.h"
 #include "rdpt/http.h"
 #include "rdpt/progress.h"
 #include "rdpt/prompt.h"
+#include "rdpt/provenance.h"
 #include "rdpt/scorer.h"
 #include "rdpt/store.h"
 
@@ -74,5 +83,124 @@ struct ScoreRunStats {
 ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& name,
                               const std::vector<StoredResponse>& responses, const ScoreRunOptions& options,
                               Progress& progress);
+
+}  // namespace rdpt
+
+// ---- Reading scores back: one policy for every front end ------------------------------------
+namespace rdpt {
+
+// One model's scores of one response, as every analysis reads them. The policy (docs/store.md,
+// "Absent, failed and truncated pairs"):
+//   - an absent pair (the model never scored the response) or a failed one: `usable` false,
+//     every action unscored (p NaN, logprob NaN, n_tokens 0);
+//   - a truncated pair: usable; the actions past the cut are unscored (p NaN) as the store holds them;
+//   - a pair whose action count differs from the response's: DataError naming the store and record
+//     (the store is corrupt; no analysis guesses around it).
+struct PairView {
+  bool present = false;             // the store holds the pair (any status)
+  bool usable = false;              // present and not Failed
+  ScoreStatus status = ScoreStatus::Ok;
+  std::vector<double> p;            // per action: exp(logprob / n_tokens) when scored, else NaN
+  std::vector<uint32_t> n_tokens;   // per action (0 where unscored)
+  std::vector<double> logprob;      // per action log-prob sum (NaN when the pair is not usable)
+  // Token counts for CurveAccumulator: the per-action counts when usable, else empty.
+  std::span<const uint32_t> tokens() const { return usable ? std::span<const uint32_t>(n_tokens) : std::span<const uint32_t>(); }
+};
+
+// Streams the store in rid order, handing each response with one PairView per mid (same order).
+// `fn` returns false to stop. Memory: one response.
+using ScoredFn = std::function<bool(const StoredResponse&, std::span<const PairView>)>;
+void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn);
+
+// The model `name`, or UsageError "OPTION: no model 'NAME' in store 'PATH' (models: ...)".
+ModelInfo require_model(Store& store, const std::string& name, const std::string& option);
+
+// "auto" -> nullopt; else a number >= 0 (UsageError naming --beta otherwise).
+std::optional<double> parse_beta(const std::string& s);
+
+// Runs the beta search over the store (one pass): mids {teacher, student[, distilled]} by the
+// procedure (Analysis needs the distilled model). `keep` filters responses (empty: all).
+BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher, int64_t student,
+                       int64_t distilled = 0, const std::function<bool(const StoredResponse&)>& keep = {},
+                       Progress* progress = nullptr);
+
+// ---- trace: provenance types, beta, curves, shares, behaviours (rdpt trace, rdpt report, Python)
+struct TraceOptions {
+  std::string teacher = "teacher", student = "student", distilled = "distilled";
+  bool distilled_optional = false;  // a distilled model absent from the store means three-way types
+                                    // (teacher vs student, docs/method.md section 4); else UsageError
+  double alpha = 0.1;
+  std::optional<double> beta;       // nullopt: the search of docs/method.md section 5
+  std::vector<double> beta_candidates;  // empty: the procedure's default list
+  bool always_search = false;       // run the search pass (its histograms) even with a given beta
+  uint32_t max_positions = 0;       // curve positions kept (0: all)
+  uint64_t token_mark = 4096;       // mark each multiple of this many mean cumulative tokens (0: none)
+  KeywordList keywords = KeywordList::Upstream;
+  std::string label = "trace";      // progress labels "LABEL: beta search", "LABEL: types"
+};
+
+// One typed response, as trace() hands it to its caller (types.csv rows, the report's viewer).
+struct TypedResponse {
+  const StoredResponse& response;
+  std::span<const PairView> pairs;                       // teacher, student[, distilled]
+  std::span<const std::optional<ActionType>> types;      // per action (nullopt: unscored)
+  const TypeCounts& counts;
+};
+
+struct TraceResult {
+  ModelInfo teacher, student;
+  std::optional<ModelInfo> distilled;  // absent: three-way
+  TypeScheme scheme = TypeScheme::FourWay;
+  Thresholds thresholds;
+  bool beta_auto = true;
+  std::optional<BetaResult> search;    // when the search pass ran
+  Curves curves;
+  BehaviourTable behaviours;           // typed, non-special actions
+  uint64_t n_special_typed = 0;        // typed special actions left out of the behaviours
+  uint64_t n_responses = 0, n_actions = 0, n_scored = 0;  // n_scored: typed actions
+  // Per subset (Subset::Correct, Incorrect, All): responses with a typed action, type counts, and
+  // the sum over those responses of each type's proportion.
+  std::array<uint64_t, kNumSubsets> n_typed{};
+  std::array<std::array<uint64_t, kNumActionTypes>, kNumSubsets> counts{};
+  std::array<std::array<double, kNumActionTypes>, kNumSubsets> prop_sum{};
+  bool four_way() const { return distilled.has_value(); }
+  // Share of type t among the typed actions of subset s (NaN when none).
+  double pooled_share(Subset s, ActionType t) const;
+  // Mean over typed responses of subset s of t's proportion (NaN when none).
+  double mean_share(Subset s, ActionType t) const;
+};
+
+// What a caller sees of trace()'s passes (all optional).
+struct TraceHooks {
+  std::function<void(const StoredResponse&)> first_pass;  // each response of the search pass
+  std::function<void(const TraceResult&)> after_search;   // between the passes (thresholds, search set)
+  std::function<void(const TypedResponse&)> each;         // each response of the typing pass
+};
+
+// Types every action of the distilled model's responses (four-way) or the student's (three-way).
+// Pass 1 (when beta is auto, always_search, or hooks.first_pass is set): the beta search. Pass 2:
+// types with the chosen beta, curves, shares, behaviours. Throws UsageError (unknown model, bad
+// thresholds), DataError (the search found no response with an action scored under every model;
+// a corrupt pair).
+TraceResult trace(Store& store, const TraceOptions& options, Progress& progress, const TraceHooks& hooks = {});
+
+// ---- Writers: one JSON shape and one CSV dialect for every command -----------------------
+// CSV: RFC 4180 fields (quoted when holding , " CR or LF), lines end in "\n".
+void append_csv_field(std::string& out, std::string_view s);
+std::string csv_field(std::string_view s);
+// Shortest round-trip text of a double; "" for NaN.
+std::string csv_number(double x);
+// A number for humans (4 significant digits); "-" for NaN.
+std::string fmt_share(double x);
+
+nlohmann::json beta_json(const BetaResult& r);
+nlohmann::json curves_json(const Curves& c);
+// Long format: j,subset,n,type,count,fraction,lo,hi,mean_cum_tokens (one row per j, subset, type).
+void write_curves_csv(std::ostream& os, const Curves& c);
+// summary.json of rdpt trace (models, thresholds, totals, shares, behaviours, token marks).
+nlohmann::json trace_summary_json(const TraceResult& r, const std::string& store_path, KeywordList keywords);
+// types.csv: header and one row per response.
+void write_types_csv_header(std::ostream& os, TypeScheme scheme);
+void write_types_csv_row(std::ostream& os, const TypedResponse& t, TypeScheme scheme);
 
 }  // namespace rdpt

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
-#include "cli/analytics.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/discrepancy.h"
 #include "rdpt/error.h"
 
@@ -88,7 +88,7 @@ int run_align(int argc, char** argv) {
   }
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);
-  const int64_t mids[] = {require_model(*st, teacher, "--teacher"), require_model(*st, distilled, "--distilled")};
+  const int64_t mids[] = {require_model(*st, teacher, "--teacher").mid, require_model(*st, distilled, "--distilled").mid};
   // Ids of an ids file that name no response of the store: counted, warned about and reported
   // (n_ids_not_in_store), never matched.
   std::vector<uint64_t> n_missing(sets.size(), 0);
@@ -105,13 +105,12 @@ int run_align(int argc, char** argv) {
   }
   std::vector<DiffHistogram> hist(sets.size(), DiffHistogram(bins, -1.0, 1.0));
   std::vector<uint64_t> n_resp(sets.size(), 0);
-  std::vector<double> pT, pD;
-  st->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+  stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
     bool any = false;
     for (const auto& s : sets) any = any || s.contains(r);
     if (!any) return true;
-    pair_probs(sc[0], r, pT);
-    pair_probs(sc[1], r, pD);
+    const std::vector<double>& pT = sc[0].p;
+    const std::vector<double>& pD = sc[1].p;
     for (size_t k = 0; k < sets.size(); ++k) {
       if (!sets[k].contains(r)) continue;
       ++n_resp[k];

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "cli/analytics.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/attribute.h"
 #include "rdpt/error.h"
 
@@ -43,7 +43,7 @@ int run_attribute(int argc, char** argv) {
   add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   check_thresholds({alpha, 0});
-  std::optional<double> beta_given = parse_beta_option(beta_s);
+  std::optional<double> beta_given = parse_beta(beta_s);
   {
     auto sorted = teachers;
     std::sort(sorted.begin(), sorted.end());
@@ -57,9 +57,9 @@ int run_attribute(int argc, char** argv) {
   auto st = Store::open(store_path, OpenMode::ReadOnly);
   const size_t nt = teachers.size();
   std::vector<int64_t> mids;  // teachers..., student, distilled
-  for (const auto& t : teachers) mids.push_back(require_model(*st, t, "--teacher"));
-  mids.push_back(require_model(*st, student, "--student"));
-  mids.push_back(require_model(*st, distilled, "--distilled"));
+  for (const auto& t : teachers) mids.push_back(require_model(*st, t, "--teacher").mid);
+  mids.push_back(require_model(*st, student, "--student").mid);
+  mids.push_back(require_model(*st, distilled, "--distilled").mid);
 
   // Pass 1 (auto): one analysis beta search per teacher, all in the same stream.
   std::vector<double> betas(nt, beta_given.value_or(0));
@@ -68,11 +68,11 @@ int run_attribute(int argc, char** argv) {
   std::vector<double> pS, pD;
   if (!beta_given) {
     std::vector<BetaSearch> bs(nt, BetaSearch({.procedure = BetaProcedure::Analysis, .alpha = alpha}));
-    st->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-      pair_probs(sc[nt], r, pS);
-      pair_probs(sc[nt + 1], r, pD);
+    stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
+      pS = sc[nt].p;
+      pD = sc[nt + 1].p;
       for (size_t k = 0; k < nt; ++k) {
-        pair_probs(sc[k], r, pT[k]);
+        pT[k] = sc[k].p;
         bs[k].add(pT[k], pS, pD);
       }
       return true;
@@ -94,11 +94,11 @@ int run_attribute(int argc, char** argv) {
   std::vector<std::optional<ActionType>> types;
   std::vector<uint64_t> pooled_n(nt), pooled_teacher(nt), pooled_student(nt);
   uint64_t n_resp = 0;
-  st->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    pair_probs(sc[nt], r, pS);
-    pair_probs(sc[nt + 1], r, pD);
+  stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
+    pS = sc[nt].p;
+    pD = sc[nt + 1].p;
     for (size_t k = 0; k < nt; ++k) {
-      pair_probs(sc[k], r, pT[k]);
+      pT[k] = sc[k].p;
       TypeCounts c = type_actions(TypeScheme::FourWay, pT[k], pS, pD, {alpha, betas[k]}, &types);
       values[2 * k] = c.proportion(ActionType::Teacher);
       values[2 * k + 1] = c.proportion(ActionType::Student);

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/analytics.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/error.h"
 
 namespace rdpt::cli {
@@ -47,9 +47,9 @@ int run_beta(int argc, char** argv) {
   check_thresholds({alpha, 0});
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);
-  const int64_t mT = require_model(*st, teacher, "--teacher"), mS = require_model(*st, student, "--student");
-  const int64_t mD = opts.procedure == BetaProcedure::Analysis ? require_model(*st, distilled, "--distilled") : 0;
-  BetaResult r = search_beta(*st, opts, mT, mS, mD);
+  const int64_t mT = require_model(*st, teacher, "--teacher").mid, mS = require_model(*st, student, "--student").mid;
+  const int64_t mD = opts.procedure == BetaProcedure::Analysis ? require_model(*st, distilled, "--distilled").mid : 0;
+  BetaResult r = beta_search(*st, opts, mT, mS, mD);
 
   nlohmann::json j = beta_json(r);
   j["store"] = store_path;

@@ -286,4 +286,22 @@ void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>
 void info(const std::string& msg) { std::fprintf(stderr, "rdpt: %s\n", msg.c_str()); }
 void warn(const std::string& msg) { std::fprintf(stderr, "rdpt: warning: %s\n", msg.c_str()); }
 
+void write_json_file(const std::string& path, const nlohmann::json& j, int indent) {
+  Output o(path);
+  o.stream() << j.dump(indent) << '\n';
+  o.close();
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error("cannot read '" + path + "': " + std::strerror(errno));
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 }  // namespace rdpt::cli

@@ -97,6 +97,11 @@ void add_template_options(CLI::App& app, TemplateOptionValues& v);
 JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string& name,
                                const std::vector<std::string>& names);
 
+// Writes j to `path` (through Output) as j.dump(indent) and a newline.
+void write_json_file(const std::string& path, const nlohmann::json& j, int indent);
+// Reads non-empty lines of a file (ids lists); throws Error naming the file when unreadable.
+std::vector<std::string> read_lines(const std::string& path);
+
 // Prints an informational line to stderr (never to stdout, which carries data).
 void info(const std::string& msg);
 void warn(const std::string& msg);

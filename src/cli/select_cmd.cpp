@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "cli/analytics.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/error.h"
 #include "rdpt/select.h"
 
@@ -48,7 +48,7 @@ int run_select(int argc, char** argv) {
   check_distinct_roles({{"--teacher", teacher}, {"--student", student}}, same_model);
   if (data == "-") throw UsageError("--data: select reads its input twice; give a file, not stdin");
   const Strategy strategy = parse_strategy(strategy_s);
-  std::optional<double> beta_given = parse_beta_option(beta_s);
+  std::optional<double> beta_given = parse_beta(beta_s);
   if (per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
 
   // Pass 1 over the data: ids in input order and their groups.
@@ -73,8 +73,8 @@ int run_select(int argc, char** argv) {
   const bool need_student = need_types || strategy == Strategy::Grape;
   // Teacher shares are reported for every strategy when both models are in the store.
   std::optional<int64_t> mT, mS;
-  if (need_types || st->model(teacher)) mT = require_model(*st, teacher, "--teacher");
-  if (need_student || st->model(student)) mS = require_model(*st, student, "--student");
+  if (need_types || st->model(teacher)) mT = require_model(*st, teacher, "--teacher").mid;
+  if (need_student || st->model(student)) mS = require_model(*st, student, "--student").mid;
   const bool typed = mT && mS;
 
   auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
@@ -83,7 +83,7 @@ int run_select(int argc, char** argv) {
   bool typed_ok = typed;
   if (typed && !beta_given) {
     try {
-      search = search_beta(*st, {.procedure = BetaProcedure::Training}, *mT, *mS, 0, in_data);
+      search = beta_search(*st, {.procedure = BetaProcedure::Training}, *mT, *mS, 0, in_data);
       beta = search->beta;
     } catch (const DataError&) {
       if (need_types) throw;
@@ -96,28 +96,25 @@ int run_select(int argc, char** argv) {
   std::vector<int64_t> mids;
   if (mT) mids.push_back(*mT);
   if (mS) mids.push_back(*mS);
-  std::vector<double> pT, pS;
-  st->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+  stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
     auto it = order_of.find(r.id);
     if (it == order_of.end()) return true;
     Candidate c;
     c.order = it->second;
     c.n_actions = uint32_t(r.actions.size());
     if (typed_ok) {
-      pair_probs(sc[0], r, pT);
-      pair_probs(sc[1], r, pS);
-      TypeCounts tc = type_actions(TypeScheme::ThreeWay, pT, pS, {}, {0.1, beta});
+      TypeCounts tc = type_actions(TypeScheme::ThreeWay, sc[0].p, sc[1].p, {}, {0.1, beta});
       c.n_scored = tc.n_scored;
       c.n_teacher = tc.count(ActionType::Teacher);
     }
     if (mS) {
-      const auto& s = sc[mT ? 1 : 0];
-      if (s && s->status != ScoreStatus::Failed) {
+      const PairView& s = sc[mT ? 1 : 0];
+      if (s.usable) {
         double lp = 0;
         uint64_t nt = 0;
-        for (const auto& a : s->actions) {
-          lp += a.logprob_sum;
-          nt += a.n_tokens;
+        for (size_t a = 0; a < s.n_tokens.size(); ++a) {
+          lp += s.logprob[a];
+          nt += s.n_tokens[a];
         }
         if (nt) c.student_logprob_mean = lp / double(nt);
       }

@@ -13,6 +13,7 @@
 #include "rdpt/beta.h"
 #include "rdpt/curves.h"
 #include "rdpt/error.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/provenance.h"
 #include "rdpt/version.h"
 #include "report/assets.h"
@@ -64,32 +65,6 @@ json model_json(const std::string& role, const ModelInfo& m) {
   return {{"role", role},         {"name", m.name},       {"backend", m.backend},
           {"location", m.location}, {"fingerprint", m.fingerprint}, {"tokenizer", m.tokenizer},
           {"template", m.chat_template}, {"info", info}};
-}
-
-// Probabilities of one response's actions under each model (NaN where absent or unscored).
-struct Probs {
-  std::vector<double> pT, pS, pD;
-  std::vector<uint32_t> tokens;  // token counts of the curve model (empty when absent)
-};
-
-void fill_probs(const StoredResponse& r, std::span<const std::optional<PairScore>> sc, bool four_way, Probs& p) {
-  const size_t n = r.actions.size();
-  auto one = [&](size_t k, std::vector<double>& out) {
-    const auto& s = sc[k];
-    std::span<const ActionScore> a;
-    if (s && s->status != ScoreStatus::Failed) a = s->actions;
-    action_probs(a, n, out, r.id);
-  };
-  one(0, p.pT);
-  one(1, p.pS);
-  if (four_way) one(2, p.pD); else p.pD.clear();
-  // Cumulative tokens: the distilled model's (four-way) or the student's (three-way).
-  const auto& tk = sc[four_way ? 2 : 1];
-  p.tokens.clear();
-  if (tk && tk->status != ScoreStatus::Failed && tk->actions.size() == n) {
-    p.tokens.reserve(n);
-    for (const auto& a : tk->actions) p.tokens.push_back(a.n_tokens);
-  }
 }
 
 class Writer {
@@ -145,29 +120,6 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
   if (opts.page_responses == 0) throw UsageError("report: page_responses must be >= 1");
   check_thresholds({.alpha = opts.alpha, .beta = opts.beta.value_or(0.0)});
 
-  // Models.
-  auto need = [&](const std::string& role, const std::string& name) {
-    auto m = store.model(name);
-    if (!m) {
-      std::string have;
-      for (const auto& x : store.models()) have += (have.empty() ? "" : ", ") + x.name;
-      throw UsageError("report: no model named '" + name + "' (the " + role + ") in " + store.path() +
-                       " (models: " + (have.empty() ? "none" : have) + ")");
-    }
-    return *m;
-  };
-  ModelInfo mT = need("teacher", opts.teacher), mS = need("student", opts.student);
-  std::optional<ModelInfo> mD;
-  if (!opts.distilled.empty()) {
-    mD = store.model(opts.distilled);
-    if (!mD && !opts.distilled_optional) need("distilled model", opts.distilled);
-  }
-  const bool four_way = mD.has_value();
-  const TypeScheme scheme = four_way ? TypeScheme::FourWay : TypeScheme::ThreeWay;
-  std::vector<int64_t> mids = {mT.mid, mS.mid};
-  if (four_way) mids.push_back(mD->mid);
-  auto types = scheme_types(scheme);
-
   // Extras parse first: a bad file fails before the long passes.
   json extras = json::array();
   for (const auto& e : opts.extras) {
@@ -185,11 +137,8 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     extras.push_back({{"kind", e.kind}, {"path", e.path}, {"data", j}});
   }
 
-  // Pass 1: beta search and the viewer sample.
-  BetaOptions bopts{.procedure = four_way ? BetaProcedure::Analysis : BetaProcedure::Training,
-                    .alpha = opts.alpha,
-                    .candidates = opts.beta_candidates};
-  BetaSearch search(bopts);
+  // Pass 1 (trace's beta search pass): the viewer sample. Between the passes: the sample is
+  // drawn and the page head written. Pass 2: each typed response, embedded ones as viewer pages.
   struct Cand {
     uint64_t key;
     int64_t rid;
@@ -200,76 +149,16 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
   std::unordered_set<int64_t> embed;
   uint64_t forced_bytes = 0;
   ReportStats stats;
-  stats.four_way = four_way;
-  const uint64_t n_total = uint64_t(store.n_responses());
-  Probs p;
-  prog.start("report: pass 1 (beta search)", n_total, "responses");
-  uint64_t done = 0;
-  store.for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    fill_probs(r, sc, four_way, p);
-    search.add(p.pT, p.pS, p.pD);
-    if (forced_ids.count(r.id)) {
-      embed.insert(r.rid);
-      forced_bytes += r.response.size();
-    } else {
-      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size()});
-    }
-    prog.update(++done);
-    return true;
-  });
-  prog.finish();
-  stats.n_responses = done;
-  if (embed.size() != forced_ids.size()) {
-    for (const auto& id : opts.viewer_ids)
-      if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
-  }
-  BetaResult br;
-  try {
-    br = search.result();
-  } catch (const DataError&) {
-    throw DataError("report: no response in " + store.path() + " has an action scored under all of " + mT.name +
-                    ", " + mS.name + (four_way ? ", " + mD->name : std::string()) + " (run rdpt score first)");
-  }
-  const double beta = opts.beta.value_or(br.beta);
-  stats.beta = beta;
-  stats.beta_auto = !opts.beta.has_value();
-  const Thresholds th{.alpha = opts.alpha, .beta = beta};
-
-  // Viewer sample: smallest keys first, within the count and byte budgets.
-  std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.key < b.key; });
-  uint64_t used_bytes = forced_bytes;
   bool sampled = false;
-  for (const auto& c : cands) {
-    if (opts.viewer_responses && embed.size() >= opts.viewer_responses) {
-      sampled = true;
-      break;
-    }
-    if (opts.viewer_bytes && used_bytes + c.bytes > opts.viewer_bytes) {
-      sampled = true;
-      continue;
-    }
-    embed.insert(c.rid);
-    used_bytes += c.bytes;
-  }
-  cands.clear();
-  cands.shrink_to_fit();
-
-  // The page head, libraries and app script (before the data, which streams after them).
   Writer w(out);
   const std::string_view tmpl = asset("template");
   const std::string_view libs[] = {asset("vega"), asset("vega_lite"), asset("vega_embed"), asset("app")};
-  std::string csp = "default-src 'none'; script-src";
-  for (auto lib : libs) {
-    if (contains_script_close(lib)) throw Error("report: an embedded script contains '</script' (build problem)");
-    csp += " 'sha256-" + sha256_base64(lib) + "'";
-  }
-  csp += " 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; "
-         "form-action 'none'";
   const std::string title = opts.title.empty()
                                 ? "rdpt report: " + std::filesystem::path(store.path()).filename().string()
                                 : opts.title;
   auto parts = split_template(tmpl);
   size_t part = 0;
+  std::string csp;
   auto emit_until = [&](std::string_view stop) {
     for (; part < parts.size(); ++part) {
       const auto& [marker, text] = parts[part];
@@ -287,16 +176,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
       w(text);
     }
   };
-  emit_until("DATA");
-  if (part >= parts.size()) throw Error("report template: no {{DATA}} marker");
 
-  // Pass 2: types, curves, shares, behaviours, viewer pages.
-  CurveAccumulator curves({.scheme = scheme, .max_positions = opts.max_positions, .token_mark = opts.token_mark});
-  BehaviourTable behaviours;
-  std::array<std::array<uint64_t, kNumActionTypes>, kNumSubsets> pooled{};
-  std::array<std::array<double, kNumActionTypes>, kNumSubsets> prop_sum{};
-  std::array<uint64_t, kNumSubsets> n_typed_by{};
-  uint64_t n_actions = 0, n_typed_actions = 0;
   json idx_id = json::array(), idx_n = json::array(), idx_t = json::array(), idx_s = json::array();
   std::string idx_c;
   json page = json::array();
@@ -309,63 +189,108 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     ++n_pages;
     page = json::array();
   };
-  std::vector<std::optional<ActionType>> ty;
-  done = 0;
-  prog.start("report: pass 2 (types, curves, viewer)", n_total, "responses");
-  store.for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    fill_probs(r, sc, four_way, p);
-    TypeCounts tc = type_actions(scheme, p.pT, p.pS, p.pD, th, &ty);
-    curves.add(ty, p.tokens, r.correct);
-    n_actions += tc.n_actions;
-    n_typed_actions += tc.n_scored;
-    const int sub = r.correct ? (*r.correct ? 0 : 1) : -1;
-    if (tc.n_scored) {
-      ++stats.n_typed;
-      for (int s : {sub, 2}) {
-        if (s < 0) continue;
-        ++n_typed_by[s];
-        for (auto t : types) {
-          pooled[s][type_index(t)] += tc.count(t);
-          prop_sum[s][type_index(t)] += tc.proportion(t);
-        }
-      }
+
+  TraceHooks hooks;
+  hooks.first_pass = [&](const StoredResponse& r) {
+    ++stats.n_responses;
+    if (forced_ids.count(r.id)) {
+      embed.insert(r.rid);
+      forced_bytes += r.response.size();
+    } else {
+      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size()});
     }
-    for (size_t k = 0; k < r.actions.size(); ++k)
-      if (ty[k] && !r.actions[k].special)
-        behaviours.add(*ty[k], classify_behaviour(action_text(r.response, r.actions[k])));
-    if (embed.count(r.rid)) {
-      json acts = json::array(), sp = json::array();
-      std::string yc;
-      yc.reserve(r.actions.size());
-      for (size_t k = 0; k < r.actions.size(); ++k) {
-        acts.push_back(std::string(action_text(r.response, r.actions[k])));
-        if (r.actions[k].special) sp.push_back(k);
-        yc += type_char(ty[k]);
-      }
-      json pr = json::array();
-      for (const auto* v : {&p.pT, &p.pS, &p.pD}) {
-        if (v->empty()) continue;
-        json a = json::array();
-        for (double x : *v) a.push_back(quantise_probability(x));
-        pr.push_back(std::move(a));
-      }
-      page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)}});
-      idx_id.push_back(r.id);
-      idx_c += r.correct ? (*r.correct ? '1' : '0') : '-';
-      idx_n.push_back(r.actions.size());
-      idx_t.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Teacher))) : json(-1));
-      idx_s.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Student))) : json(-1));
-      ++stats.n_embedded;
-      if (page.size() >= opts.page_responses) flush_page();
+  };
+  hooks.after_search = [&](const TraceResult&) {
+    if (embed.size() != forced_ids.size()) {
+      for (const auto& id : opts.viewer_ids)
+        if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
     }
-    prog.update(++done);
-    return true;
-  });
+    // Viewer sample: smallest keys first, within the count and byte budgets.
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.key < b.key; });
+    uint64_t used_bytes = forced_bytes;
+    for (const auto& c : cands) {
+      if (opts.viewer_responses && embed.size() >= opts.viewer_responses) {
+        sampled = true;
+        break;
+      }
+      if (opts.viewer_bytes && used_bytes + c.bytes > opts.viewer_bytes) {
+        sampled = true;
+        continue;
+      }
+      embed.insert(c.rid);
+      used_bytes += c.bytes;
+    }
+    cands.clear();
+    cands.shrink_to_fit();
+    // The page head, libraries and app script (before the data, which streams after them).
+    csp = "default-src 'none'; script-src";
+    for (auto lib : libs) {
+      if (contains_script_close(lib)) throw Error("report: an embedded script contains '</script' (build problem)");
+      csp += " 'sha256-" + sha256_base64(lib) + "'";
+    }
+    csp += " 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; "
+           "form-action 'none'";
+    emit_until("DATA");
+    if (part >= parts.size()) throw Error("report template: no {{DATA}} marker");
+  };
+  hooks.each = [&](const TypedResponse& t) {
+    const StoredResponse& r = t.response;
+    if (!embed.count(r.rid)) return;
+    json acts = json::array(), sp = json::array();
+    std::string yc;
+    yc.reserve(r.actions.size());
+    for (size_t k = 0; k < r.actions.size(); ++k) {
+      acts.push_back(std::string(action_text(r.response, r.actions[k])));
+      if (r.actions[k].special) sp.push_back(k);
+      yc += type_char(t.types[k]);
+    }
+    json pr = json::array();
+    for (const PairView& v : t.pairs) {
+      json a = json::array();
+      for (double x : v.p) a.push_back(quantise_probability(x));
+      pr.push_back(std::move(a));
+    }
+    const TypeCounts& tc = t.counts;
+    page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)}});
+    idx_id.push_back(r.id);
+    idx_c += r.correct ? (*r.correct ? '1' : '0') : '-';
+    idx_n.push_back(r.actions.size());
+    idx_t.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Teacher))) : json(-1));
+    idx_s.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Student))) : json(-1));
+    ++stats.n_embedded;
+    if (page.size() >= opts.page_responses) flush_page();
+  };
+  TraceOptions topts{.teacher = opts.teacher,
+                     .student = opts.student,
+                     .distilled = opts.distilled,
+                     .distilled_optional = opts.distilled_optional,
+                     .alpha = opts.alpha,
+                     .beta = opts.beta,
+                     .beta_candidates = opts.beta_candidates,
+                     .always_search = true,
+                     .max_positions = opts.max_positions,
+                     .token_mark = opts.token_mark,
+                     .label = "report"};
+  const TraceResult tr = trace(store, topts, prog, hooks);
   flush_page();
-  prog.finish();
+  const bool four_way = tr.four_way();
+  const auto types = scheme_types(tr.scheme);
+  const BetaResult& br = *tr.search;
+  const double beta = tr.thresholds.beta;
+  stats.four_way = four_way;
+  stats.beta = beta;
+  stats.beta_auto = tr.beta_auto;
+  stats.n_typed = tr.n_typed[size_t(Subset::All)];
+  const uint64_t n_actions = tr.n_actions, n_typed_actions = tr.n_scored;
+  const ModelInfo& mT = tr.teacher;
+  const ModelInfo& mS = tr.student;
+  const std::optional<ModelInfo>& mD = tr.distilled;
+  const auto& behaviours = tr.behaviours;
+  const auto& pooled = tr.counts;
+  const auto& n_typed_by = tr.n_typed;
 
   // Summary data.
-  const Curves cv = curves.result();
+  const Curves& cv = tr.curves;
   stats.n_positions = cv.size();
   json jtypes = json::array();
   for (auto t : types) jtypes.push_back(type_name(t));
@@ -448,7 +373,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     for (auto t : types) {
       st[type_name(t)] = {
           {"pooled", tot ? num4(double(pooled[s][type_index(t)]) / double(tot)) : json(nullptr)},
-          {"mean", n_typed_by[s] ? num4(prop_sum[s][type_index(t)] / double(n_typed_by[s])) : json(nullptr)},
+          {"mean", num4(tr.mean_share(Subset(s), t))},
           {"n_actions", pooled[s][type_index(t)]}};
     }
     shares[subset_name(Subset(s))] = {{"n_responses", n_typed_by[s]}, {"types", st}};
@@ -469,7 +394,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
                {"generated_at", opts.generated_at.empty() ? now_utc() : opts.generated_at},
                {"store", store.path()},
                {"store_meta", store_meta},
-               {"scheme", scheme_name(scheme)},
+               {"scheme", scheme_name(tr.scheme)},
                {"alpha", opts.alpha},
                {"beta", beta},
                {"beta_auto", stats.beta_auto},

@@ -65,7 +65,7 @@ check(!/https?:\/\/[^"'\s]*\.(js|css)/i.test(text.replace(/<script>[\s\S]*?<\/sc
 
 // Bad inputs: one line on stderr naming the problem, exit 2 for usage, 1 for data.
 for (const [argv, code, what] of [
-  [['--teacher', 'nobody'], 2, "no model named 'nobody'"],
+  [['--teacher', 'nobody'], 2, "no model 'nobody'"],
   [['--beta', 'x1'], 2, '--beta'],
   [['--viewer-id', 'no-such-id'], 2, 'no-such-id'],
   [['--alignment', path.join(outDir, 'missing.json')], 1, 'missing.json'],

@@ -1,79 +1,44 @@
-#include "cli/analytics.h"
-
+// One JSON shape and one CSV dialect for the results every command writes.
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
 
-#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
 
-namespace rdpt::cli {
-
-int64_t require_model(Store& st, const std::string& name, const std::string& option) {
-  if (auto m = st.model(name)) return m->mid;
-  std::string have;
-  for (const auto& m : st.models()) have += (have.empty() ? "" : ", ") + m.name;
-  throw UsageError(option + ": no model '" + name + "' in store '" + st.path() + "' (models: " +
-                   (have.empty() ? "none" : have) + ")");
-}
-
-void pair_probs(const std::optional<PairScore>& s, const StoredResponse& r, std::vector<double>& out) {
-  const size_t n = r.actions.size();
-  if (!s || s->status == ScoreStatus::Failed || s->actions.empty()) {
-    out.assign(n, NAN);
-    return;
-  }
-  action_probs(s->actions, n, out, "response " + r.id);
-}
-
-void pair_tokens(const std::optional<PairScore>& s, const StoredResponse& r, std::vector<uint32_t>& out) {
-  out.clear();
-  if (!s || s->status == ScoreStatus::Failed || s->actions.empty()) return;
-  if (s->actions.size() != r.actions.size())
-    throw DataError("response " + r.id + ": " + std::to_string(s->actions.size()) + " action scores for " +
-                    std::to_string(r.actions.size()) + " actions");
-  out.reserve(s->actions.size());
-  for (const auto& a : s->actions) out.push_back(a.n_tokens);
-}
-
-std::optional<double> parse_beta_option(const std::string& s) {
-  if (s == "auto") return std::nullopt;
-  size_t used = 0;
-  double b = NAN;
-  try {
-    b = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || !std::isfinite(b) || b < 0)
-    throw UsageError("--beta: expected 'auto' or a number >= 0, got '" + s + "'");
-  return b;
-}
-
-BetaResult search_beta(Store& st, const BetaOptions& opts, int64_t teacher, int64_t student, int64_t distilled,
-                       const std::function<bool(const StoredResponse&)>& keep) {
-  BetaSearch search(opts);
-  const bool four = opts.procedure == BetaProcedure::Analysis;
-  std::vector<int64_t> mids = {teacher, student};
-  if (four) mids.push_back(distilled);
-  std::vector<double> pT, pS, pD;
-  st.for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    if (keep && !keep(r)) return true;
-    pair_probs(sc[0], r, pT);
-    pair_probs(sc[1], r, pS);
-    if (four) pair_probs(sc[2], r, pD);
-    search.add(pT, pS, pD);
-    return true;
-  });
-  return search.result();
-}
+namespace rdpt {
 
 namespace {
-nlohmann::json num(double x) { return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x); }
+using json = nlohmann::json;
+json num(double x) { return std::isnan(x) ? json(nullptr) : json(x); }
 }  // namespace
 
-nlohmann::json beta_json(const BetaResult& r) {
-  using nlohmann::json;
+void append_csv_field(std::string& out, std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
+    out.append(s);
+    return;
+  }
+  out += '"';
+  for (char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+}
+
+std::string csv_field(std::string_view s) {
+  std::string o;
+  append_csv_field(o, s);
+  return o;
+}
+
+std::string csv_number(double x) {
+  if (std::isnan(x)) return "";
+  return fmt::format("{}", x);
+}
+
+std::string fmt_share(double x) { return std::isnan(x) ? "-" : fmt::format("{:.4g}", x); }
+
+json beta_json(const BetaResult& r) {
   const TypeScheme scheme = procedure_scheme(r.procedure);
   json j = {{"procedure", procedure_name(r.procedure)},
             {"scheme", scheme_name(scheme)},
@@ -107,8 +72,7 @@ nlohmann::json beta_json(const BetaResult& r) {
   return j;
 }
 
-nlohmann::json curves_json(const Curves& c) {
-  using nlohmann::json;
+json curves_json(const Curves& c) {
   json j;
   j["scheme"] = scheme_name(c.options.scheme);
   json types = json::array();
@@ -150,23 +114,6 @@ nlohmann::json curves_json(const Curves& c) {
   return j;
 }
 
-std::string csv_number(double x) {
-  if (std::isnan(x)) return "";
-  return fmt::format("{}", x);
-}
-
-std::string fmt_share(double x) { return std::isnan(x) ? "-" : fmt::format("{:.4g}", x); }
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"') o += '"';
-    o += ch;
-  }
-  return o + "\"";
-}
-
 void write_curves_csv(std::ostream& os, const Curves& c) {
   os << "j,subset,n,type,count,fraction,lo,hi,mean_cum_tokens\n";
   for (uint32_t j = 1; j <= c.size(); ++j)
@@ -179,16 +126,67 @@ void write_curves_csv(std::ostream& os, const Curves& c) {
       }
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
+json trace_summary_json(const TraceResult& r, const std::string& store_path, KeywordList keywords) {
+  const auto types = scheme_types(r.scheme);
+  json s;
+  s["store"] = store_path;
+  s["models"] = {{"teacher", r.teacher.name}, {"student", r.student.name}};
+  if (r.distilled) s["models"]["distilled"] = r.distilled->name;
+  s["scheme"] = scheme_name(r.scheme);
+  s["alpha"] = r.thresholds.alpha;
+  s["beta"] = r.thresholds.beta;
+  s["beta_source"] = r.beta_auto ? "auto" : "given";
+  s["beta_search"] = r.search ? beta_json(*r.search) : json(nullptr);
+  const size_t all = size_t(Subset::All);
+  s["n_responses"] = r.n_responses;
+  s["n_responses_scored"] = r.n_typed[all];
+  s["n_actions"] = r.n_actions;
+  s["n_scored"] = r.n_scored;
+  json counts = json::object(), pooled = json::object(), mean_prop = json::object();
+  for (ActionType t : types) {
+    counts[type_name(t)] = r.counts[all][type_index(t)];
+    pooled[type_name(t)] = num(r.pooled_share(Subset::All, t));
+    mean_prop[type_name(t)] = num(r.mean_share(Subset::All, t));
   }
-  return out;
+  s["counts"] = counts;
+  s["share_pooled"] = pooled;
+  s["share_mean_per_response"] = mean_prop;
+  json beh = json::object();
+  for (ActionType t : types) {
+    json bt = {{"n", r.behaviours.total(t)}};
+    for (Behaviour b : {Behaviour::Execution, Behaviour::Reflection, Behaviour::Transition})
+      bt[behaviour_name(b)] = num(r.behaviours.share(t, b));
+    beh[type_name(t)] = bt;
+  }
+  s["behaviours"] = {{"keywords", keywords == KeywordList::Upstream ? "upstream" : "corrected"},
+                     {"special_actions_excluded", r.n_special_typed},
+                     {"by_type", beh}};
+  json marks = json::array();
+  for (const auto& m : r.curves.marks) marks.push_back({{"tokens", m.tokens}, {"position", m.position}});
+  s["token_marks"] = marks;
+  return s;
 }
 
-}  // namespace rdpt::cli
+void write_types_csv_header(std::ostream& os, TypeScheme scheme) {
+  os << "id,group,correct,n_actions,n_scored";
+  for (ActionType t : scheme_types(scheme)) os << ",n_" << type_name(t);
+  for (ActionType t : scheme_types(scheme)) os << ",share_" << type_name(t);
+  os << '\n';
+}
+
+void write_types_csv_row(std::ostream& os, const TypedResponse& t, TypeScheme scheme) {
+  const StoredResponse& r = t.response;
+  std::string line;
+  append_csv_field(line, r.id);
+  line += ',';
+  append_csv_field(line, r.group);
+  line += ',';
+  if (r.correct) line += *r.correct ? "true" : "false";
+  line += ',' + std::to_string(t.counts.n_actions) + ',' + std::to_string(t.counts.n_scored);
+  for (ActionType ty : scheme_types(scheme)) line += ',' + std::to_string(t.counts.count(ty));
+  for (ActionType ty : scheme_types(scheme)) line += ',' + csv_number(t.counts.proportion(ty));
+  line += '\n';
+  os << line;
+}
+
+}  // namespace rdpt

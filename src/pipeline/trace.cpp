@@ -1,0 +1,187 @@
+// Reading scores back out of the store (one policy for absent, failed and truncated pairs), the
+// beta search over a store, and trace(): what rdpt trace, rdpt report and rdpt.trace share.
+#include <cmath>
+
+#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt {
+
+namespace {
+
+void fill_view(const std::optional<PairScore>& s, const StoredResponse& r, const std::string& store_path,
+               int64_t mid, PairView& v) {
+  const size_t n = r.actions.size();
+  v.present = s.has_value();
+  v.status = s ? s->status : ScoreStatus::Ok;
+  v.usable = s && s->status != ScoreStatus::Failed;
+  if (v.usable && s->actions.size() != n)
+    throw DataError("store '" + store_path + "': record '" + r.id + "': " + std::to_string(s->actions.size()) +
+                    " action scores under model #" + std::to_string(mid) + " for " + std::to_string(n) +
+                    " actions (a corrupt pair)");
+  if (!v.usable) {
+    v.p.assign(n, NAN);
+    v.n_tokens.assign(n, 0);
+    v.logprob.assign(n, NAN);
+    return;
+  }
+  v.p.resize(n);
+  v.n_tokens.resize(n);
+  v.logprob.resize(n);
+  for (size_t k = 0; k < n; ++k) {
+    const ActionScore& a = s->actions[k];
+    v.n_tokens[k] = a.n_tokens;
+    v.logprob[k] = a.logprob_sum;
+    v.p[k] = a.scored() ? a.p() : NAN;
+  }
+}
+
+}  // namespace
+
+void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn) {
+  std::vector<PairView> views(mids.size());
+  const std::string path = store.path();
+  std::vector<int64_t> ids(mids.begin(), mids.end());
+  store.for_each_scored(ids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+    for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], r, path, ids[k], views[k]);
+    return fn(r, views);
+  });
+}
+
+ModelInfo require_model(Store& store, const std::string& name, const std::string& option) {
+  if (auto m = store.model(name)) return *m;
+  std::string have;
+  for (const auto& m : store.models()) have += (have.empty() ? "" : ", ") + m.name;
+  throw UsageError(option + ": no model '" + name + "' in store '" + store.path() + "' (models: " +
+                   (have.empty() ? "none" : have) + ")");
+}
+
+std::optional<double> parse_beta(const std::string& s) {
+  if (s == "auto") return std::nullopt;
+  size_t used = 0;
+  double b = NAN;
+  try {
+    b = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || !std::isfinite(b) || b < 0)
+    throw UsageError("--beta: expected 'auto' or a number >= 0, got '" + s + "'");
+  return b;
+}
+
+BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher, int64_t student, int64_t distilled,
+                       const std::function<bool(const StoredResponse&)>& keep, Progress* progress) {
+  Progress& prog = progress ? *progress : null_progress();
+  BetaSearch search(options);
+  const bool four = options.procedure == BetaProcedure::Analysis;
+  std::vector<int64_t> mids = {teacher, student};
+  if (four) mids.push_back(distilled);
+  const std::vector<double> none;
+  uint64_t done = 0;
+  prog.start("beta search", uint64_t(store.n_responses()), "responses");
+  stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+    if (!keep || keep(r)) search.add(v[0].p, v[1].p, four ? v[2].p : none);
+    prog.update(++done);
+    return true;
+  });
+  prog.finish();
+  return search.result();
+}
+
+double TraceResult::pooled_share(Subset s, ActionType t) const {
+  uint64_t tot = 0;
+  for (ActionType u : scheme_types(scheme)) tot += counts[size_t(s)][type_index(u)];
+  return tot ? double(counts[size_t(s)][type_index(t)]) / double(tot) : NAN;
+}
+
+double TraceResult::mean_share(Subset s, ActionType t) const {
+  const uint64_t n = n_typed[size_t(s)];
+  return n ? prop_sum[size_t(s)][type_index(t)] / double(n) : NAN;
+}
+
+TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const TraceHooks& hooks) {
+  const auto& first_pass = hooks.first_pass;
+  const auto& each = hooks.each;
+  TraceResult res;
+  check_thresholds({.alpha = o.alpha, .beta = o.beta.value_or(0.1)});
+  res.teacher = require_model(store, o.teacher, "--teacher");
+  res.student = require_model(store, o.student, "--student");
+  if (!o.distilled.empty()) {
+    if (auto m = store.model(o.distilled)) res.distilled = *m;
+    else if (!o.distilled_optional) require_model(store, o.distilled, "--distilled");
+  }
+  const bool four = res.four_way();
+  res.scheme = four ? TypeScheme::FourWay : TypeScheme::ThreeWay;
+  std::vector<int64_t> mids = {res.teacher.mid, res.student.mid};
+  if (four) mids.push_back(res.distilled->mid);
+  const uint64_t total = uint64_t(store.n_responses());
+  const std::vector<double> none;
+
+  if (!o.beta || o.always_search || first_pass) {
+    BetaSearch search({.procedure = four ? BetaProcedure::Analysis : BetaProcedure::Training,
+                       .alpha = o.alpha,
+                       .candidates = o.beta_candidates});
+    uint64_t done = 0;
+    progress.start(o.label + ": beta search", total, "responses");
+    stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+      search.add(v[0].p, v[1].p, four ? v[2].p : none);
+      if (first_pass) first_pass(r);
+      progress.update(++done);
+      return true;
+    });
+    progress.finish();
+    try {
+      res.search = search.result();
+    } catch (const DataError&) {
+      throw DataError("no response in " + store.path() + " has an action scored under all of " + res.teacher.name +
+                      ", " + res.student.name + (four ? ", " + res.distilled->name : std::string()) +
+                      " (run rdpt score first)");
+    }
+  }
+  res.beta_auto = !o.beta.has_value();
+  res.thresholds = {.alpha = o.alpha, .beta = o.beta ? *o.beta : res.search->beta};
+  if (hooks.after_search) hooks.after_search(res);
+
+  CurveAccumulator curves({.scheme = res.scheme, .max_positions = o.max_positions, .token_mark = o.token_mark});
+  std::vector<std::optional<ActionType>> types;
+  const auto scheme_t = scheme_types(res.scheme);
+  uint64_t done = 0;
+  progress.start(o.label + ": types", total, "responses");
+  stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+    const PairView& curve_model = v[four ? 2 : 1];  // cumulative tokens: the distilled model's (or the student's)
+    TypeCounts c = type_actions(res.scheme, v[0].p, v[1].p, four ? std::span<const double>(v[2].p) : none,
+                                res.thresholds, &types);
+    curves.add(types, curve_model.tokens(), r.correct);
+    for (size_t k = 0; k < types.size(); ++k) {
+      if (!types[k]) continue;
+      if (r.actions[k].special) {
+        ++res.n_special_typed;
+        continue;
+      }
+      res.behaviours.add(*types[k], classify_behaviour(action_text(r.response, r.actions[k]), o.keywords));
+    }
+    ++res.n_responses;
+    res.n_actions += c.n_actions;
+    res.n_scored += c.n_scored;
+    if (c.n_scored) {
+      const int sub = r.correct ? (*r.correct ? 0 : 1) : -1;
+      for (int s : {sub, int(Subset::All)}) {
+        if (s < 0) continue;
+        ++res.n_typed[s];
+        for (ActionType t : scheme_t) {
+          res.counts[s][type_index(t)] += c.count(t);
+          res.prop_sum[s][type_index(t)] += c.proportion(t);
+        }
+      }
+    }
+    if (each) each(TypedResponse{r, v, types, c});
+    progress.update(++done);
+    return true;
+  });
+  progress.finish();
+  res.curves = curves.result();
+  return res;
+}
+
+}  // namespace rdpt
