@@ -28,6 +28,8 @@
 #include "rdpt/progress.h"
 #include "rdpt/prompt.h"
 #include "rdpt/provenance.h"
+#include "rdpt/record.h"
+#include "rdpt/select.h"
 #include "rdpt/scorer.h"
 #include "rdpt/store.h"
 
@@ -53,6 +55,22 @@ std::string no_llama_backend(const std::string& path);
 // UsageError (bad options; a GGUF in a build without llama.cpp), Error (missing file),
 // BackendError (cannot load).
 std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec);
+
+// ---- Records in: read, segment, store ------------------------------------------------------
+// The store row of a dataset record, its response segmented with `opts`: the one way rdpt import,
+// rdpt score and rdpt.score store a record. A response that cannot be segmented is a DataError
+// naming file and line, or with skip_bad a Warn to `log` and nullopt.
+std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad,
+                                                 const LogSink& log = {});
+
+// Reads and segments every record of `files` (JSON Lines, .gz, .zst); record ids must be unique
+// across them (DataError naming file, line and id otherwise). `limit` > 0 stops after that many.
+// Skipped records (reader.skip_bad) are summarised per file to `log`. DataError when none is read.
+std::vector<StoredResponse> read_responses(const std::vector<std::string>& files, const ReaderOptions& reader,
+                                           const SegmentOptions& segment, const LogSink& log = {}, size_t limit = 0);
+
+// Stores `responses` in one transaction and sets each one's rid (an id already stored keeps its row).
+void put_responses(Store& store, std::vector<StoredResponse>& responses);
 
 struct ScoreRunOptions {
   uint32_t chunk = 64;   // responses handed to the scorer at a time (each written as it finishes)
@@ -183,6 +201,31 @@ struct TraceHooks {
 // thresholds), DataError (the search found no response with an action scored under every model;
 // a corrupt pair).
 TraceResult trace(Store& store, const TraceOptions& options, Progress& progress, const TraceHooks& hooks = {});
+
+// ---- Selection over a store (docs/method.md section 7): rdpt select and rdpt.select --------
+struct SelectRunOptions {
+  std::string teacher = "teacher", student = "student";
+  SelectOptions select;
+  std::optional<double> beta;  // nullopt: the training search (Algorithm 1) over the candidates
+};
+
+struct SelectRunResult {
+  std::vector<uint64_t> chosen;   // candidate orders, ascending
+  SelectSummary summary;
+  uint64_t n_not_in_store = 0;    // candidates the store does not hold
+  bool typed = false;             // teacher and student scores were used (three-way types)
+  double beta = NAN;              // the beta used when typed
+  std::optional<BetaResult> search;
+};
+
+// Ranks candidates (ids in `order`; order[k] = {id, group} is candidate k) by the strategy and
+// keeps the best per group. Teacher shares are typed whenever both models are in the store;
+// strategies that rank by types (teacher-count, teacher-ratio, min-teacher-count) need them and
+// grape needs the student (UsageError otherwise). DataError when no candidate is in the store
+// ("none of the N SOURCE is in store ..."; source e.g. "records of 'data.jsonl'").
+SelectRunResult select_responses(Store& store, const SelectRunOptions& options,
+                                 const std::vector<std::pair<std::string, std::string>>& order,
+                                 const std::string& source = "candidates");
 
 // ---- Writers: one JSON shape and one CSV dialect for every command -----------------------
 // CSV: RFC 4180 fields (quoted when holding , " CR or LF), lines end in "\n".

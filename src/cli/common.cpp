@@ -91,25 +91,12 @@ void finish_segment_options(SegmentOptions& o, const std::vector<std::string>& e
 }
 
 std::optional<StoredResponse> stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad) {
-  StoredResponse r;
-  try {
-    r.actions = segment(rec.response, opts, rec.id);
-  } catch (const DataError& e) {
-    const std::string where = rec.file + ":" + std::to_string(rec.line) + ": ";
-    if (!skip_bad) throw DataError(where + e.what());
-    warn(where + "skipped: " + e.what());
-    return std::nullopt;
-  }
-  r.id = std::move(rec.id);
-  r.group = std::move(rec.group);
-  r.question = std::move(rec.question);
-  r.response = std::move(rec.response);
-  r.system = std::move(rec.system);
-  r.answer = std::move(rec.answer);
-  r.correct = rec.correct;
-  r.source_file = std::move(rec.file);
-  r.source_line = rec.line;
-  return r;
+  return to_stored_response(std::move(rec), opts, skip_bad, cli_log);
+}
+
+void cli_log(LogLevel level, std::string_view msg) {
+  if (level == LogLevel::Warn || level == LogLevel::Error) warn(std::string(msg));
+  else if (level == LogLevel::Info) info(std::string(msg));
 }
 
 struct Output::Impl {

@@ -44,6 +44,8 @@ void finish_segment_options(SegmentOptions& opts, const std::vector<std::string>
 // response that cannot be segmented is a DataError naming file and line, or with skip_bad a
 // warning and nullopt.
 std::optional<StoredResponse> stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad);
+// A LogSink printing warnings and errors with warn(), information with info(); debug dropped.
+void cli_log(LogLevel level, std::string_view msg);
 
 // An output stream: "-" is stdout; files are written to "<path>.tmp" and renamed on close(),
 // so a failed run never leaves a half-written output under the final name.

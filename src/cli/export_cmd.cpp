@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "rdpt/error.h"
+#include "rdpt/pipeline.h"
 #include "rdpt/segment.h"
 #include "rdpt/store.h"
 
@@ -20,20 +21,6 @@ void put_double(std::string& out, double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
-}
-
-// RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
-void put_csv(std::string& out, std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += s;
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
 }
 
 // A JSON string (the text is valid UTF-8, checked per response).
@@ -81,7 +68,7 @@ int run_export(int argc, char** argv) {
                                     "model in the store, in the order they were added)")
       ->delimiter(',');
   static const std::map<std::string, Format> kFormats = {{"csv", Format::Csv}, {"jsonl", Format::Jsonl}};
-  app.add_option("--format,-f", format, "csv (RFC 4180, CRLF line ends) or jsonl (default csv)")
+  app.add_option("--format,-f", format, "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV) or jsonl (default csv)")
       ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
   app.add_option("--out,-o", out, "output file (default - = stdout)");
   app.add_flag("--no-text", no_text, "leave out the text column (default: with text)");
@@ -92,16 +79,7 @@ int run_export(int argc, char** argv) {
   if (names.empty()) {
     models = store->models();
   } else {
-    for (const auto& n : names) {
-      auto m = store->model(n);
-      if (!m) {
-        std::string have;
-        for (const auto& x : store->models()) have += (have.empty() ? "" : ", ") + x.name;
-        throw UsageError("--models: no model '" + n + "' in " + store_path + " (it has: " +
-                         (have.empty() ? "none" : have) + ")");
-      }
-      models.push_back(*m);
-    }
+    for (const auto& n : names) models.push_back(require_model(*store, n, "--models"));
   }
   std::vector<int64_t> mids;
   for (const auto& m : models) mids.push_back(m.mid);
@@ -120,9 +98,9 @@ int run_export(int argc, char** argv) {
   if (csv) {
     for (size_t c = 0; c < cols.size(); ++c) {
       if (c) buf += ',';
-      put_csv(buf, cols[c]);
+      append_csv_field(buf, cols[c]);
     }
-    buf += "\r\n";
+    buf += '\n';
   }
   // Starts a value: "," in CSV, ',"key":' in JSON.
   auto field = [&](const std::string& key) {
@@ -135,7 +113,7 @@ int run_export(int argc, char** argv) {
   TtyProgress progress;
   progress.start("export", uint64_t(store->n_responses()), "responses");
   uint64_t n_resp = 0, n_rows = 0;
-  store->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
+  stream_scores(*store, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
     if (!no_text && !csv && find_invalid_utf8(r.response) != std::string::npos) {
       throw DataError("record '" + r.id + "': the stored response is not valid UTF-8 at byte " +
                       std::to_string(find_invalid_utf8(r.response)) + "; export it as CSV or with --no-text");
@@ -143,14 +121,14 @@ int run_export(int argc, char** argv) {
     for (size_t a = 0; a < r.actions.size(); ++a) {
       const Action& act = r.actions[a];
       if (csv) {
-        put_csv(buf, r.id);
+        append_csv_field(buf, r.id);
         buf += ',';
-        put_csv(buf, r.group);
+        append_csv_field(buf, r.group);
         buf += ',' + std::to_string(a + 1) + ',' + std::to_string(act.begin) + ',' + std::to_string(act.end) +
                (act.special ? ",true" : ",false");
         if (!no_text) {
           buf += ',';
-          put_csv(buf, action_text(r.response, act));
+          append_csv_field(buf, action_text(r.response, act));
         }
       } else {
         buf += "{\"id\":";
@@ -165,20 +143,18 @@ int run_export(int argc, char** argv) {
         }
       }
       for (size_t k = 0; k < sc.size(); ++k) {
-        const bool usable =
-            sc[k] && sc[k]->status != ScoreStatus::Failed && sc[k]->actions.size() == r.actions.size();
-        const ActionScore* s = usable ? &sc[k]->actions[a] : nullptr;
+        const PairView& v = sc[k];
         field(cols[first_model_col + 3 * k]);
-        if (s) buf += std::to_string(s->n_tokens);
+        if (v.usable) buf += std::to_string(v.n_tokens[a]);
         else if (!csv) buf += "null";
         field(cols[first_model_col + 3 * k + 1]);
-        if (s) put_double(buf, s->logprob_sum);
+        if (v.usable) put_double(buf, v.logprob[a]);
         else if (!csv) buf += "null";
         field(cols[first_model_col + 3 * k + 2]);
-        if (s && s->scored()) put_double(buf, s->p());
+        if (v.usable && v.n_tokens[a]) put_double(buf, v.p[a]);
         else if (!csv) buf += "null";
       }
-      buf += csv ? "\r\n" : "}\n";
+      buf += csv ? "\n" : "}\n";
       ++n_rows;
     }
     if (buf.size() > (1u << 20)) {

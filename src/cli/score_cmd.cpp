@@ -189,24 +189,7 @@ int run_score(int argc, char** argv) {
   };
 
   // Read and segment all records (responses are kept in memory while scoring).
-  std::vector<Input> inputs;
-  std::set<std::string> seen_ids;
-  for (const auto& file : data_files) {
-    RecordReader reader(file, ropts);
-    Record rec;
-    while (reader.next(rec)) {
-      std::optional<Input> in = stored_response(std::move(rec), sopts, ropts.skip_bad);
-      if (!in) continue;
-      if (!seen_ids.insert(in->id).second)
-        throw DataError(in->source_file + ":" + std::to_string(in->source_line) + ": record id '" + in->id +
-                        "' appears twice in the input (ids must be unique; use --id-field)");
-      inputs.push_back(std::move(*in));
-      if (show_prompt) break;
-    }
-    if (!reader.stats().skipped.empty()) warn(file + ": " + reader.stats().skipped_summary());
-    if (show_prompt && !inputs.empty()) break;
-  }
-  if (inputs.empty()) throw DataError("no records in the input");
+  std::vector<Input> inputs = read_responses(data_files, ropts, sopts, cli_log, show_prompt ? 1 : 0);
 
   if (show_prompt) {
     for (const auto& m : models) {
@@ -251,14 +234,7 @@ int run_score(int argc, char** argv) {
   }
 
   auto store = Store::open(store_path, OpenMode::Create);
-  store->begin();
-  try {
-    for (auto& in : inputs) in.rid = store->put_response(in);  // an id already stored keeps its row
-    store->commit();
-  } catch (...) {
-    try { store->commit(); } catch (...) {}
-    throw;
-  }
+  put_responses(*store, inputs);
 
   uint64_t n_failed_all = 0;
   for (const auto& m : models) {

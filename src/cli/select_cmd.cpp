@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -52,86 +52,34 @@ int run_select(int argc, char** argv) {
   if (per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
 
   // Pass 1 over the data: ids in input order and their groups.
-  std::unordered_map<std::string, uint64_t> order_of;
-  std::vector<std::string> group_of;
+  std::vector<std::pair<std::string, std::string>> order;
   uint64_t n_multi = 0;
   {
+    std::unordered_set<std::string> ids;
     RecordReader reader(data, ropts);
     Record rec;
     while (reader.next(rec)) {
-      auto [it, fresh] = order_of.try_emplace(rec.id, group_of.size());
-      if (!fresh)
+      if (!ids.insert(rec.id).second)
         throw DataError(rec.file + ":" + std::to_string(rec.line) + ": duplicate record id '" + rec.id + "'");
-      group_of.push_back(rec.group);
+      order.emplace_back(rec.id, rec.group);
       if (rec.sub_index >= 0) ++n_multi;
     }
   }
-
   auto st = Store::open(store_path, OpenMode::ReadOnly);
-  const bool need_types = strategy == Strategy::TeacherCount || strategy == Strategy::TeacherRatio ||
-                          strategy == Strategy::MinTeacherCount;
-  const bool need_student = need_types || strategy == Strategy::Grape;
-  // Teacher shares are reported for every strategy when both models are in the store.
-  std::optional<int64_t> mT, mS;
-  if (need_types || st->model(teacher)) mT = require_model(*st, teacher, "--teacher").mid;
-  if (need_student || st->model(student)) mS = require_model(*st, student, "--student").mid;
-  const bool typed = mT && mS;
-
-  auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
-  double beta = beta_given.value_or(0.1);
-  std::optional<BetaResult> search;
-  bool typed_ok = typed;
-  if (typed && !beta_given) {
-    try {
-      search = beta_search(*st, {.procedure = BetaProcedure::Training}, *mT, *mS, 0, in_data);
-      beta = search->beta;
-    } catch (const DataError&) {
-      if (need_types) throw;
-      typed_ok = false;  // shares are only reported; longest/random/grape do not need them
-    }
-  }
-
-  Selector selector({.strategy = strategy, .per_question = per_question, .budget = budget, .seed = seed});
-  std::vector<bool> seen(group_of.size(), false);
-  std::vector<int64_t> mids;
-  if (mT) mids.push_back(*mT);
-  if (mS) mids.push_back(*mS);
-  stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
-    auto it = order_of.find(r.id);
-    if (it == order_of.end()) return true;
-    Candidate c;
-    c.order = it->second;
-    c.n_actions = uint32_t(r.actions.size());
-    if (typed_ok) {
-      TypeCounts tc = type_actions(TypeScheme::ThreeWay, sc[0].p, sc[1].p, {}, {0.1, beta});
-      c.n_scored = tc.n_scored;
-      c.n_teacher = tc.count(ActionType::Teacher);
-    }
-    if (mS) {
-      const PairView& s = sc[mT ? 1 : 0];
-      if (s.usable) {
-        double lp = 0;
-        uint64_t nt = 0;
-        for (size_t a = 0; a < s.n_tokens.size(); ++a) {
-          lp += s.logprob[a];
-          nt += s.n_tokens[a];
-        }
-        if (nt) c.student_logprob_mean = lp / double(nt);
-      }
-    }
-    seen[c.order] = true;
-    selector.add(group_of[c.order], c);
-    return true;
-  });
-  uint64_t n_missing = 0;
-  for (bool b : seen) n_missing += !b;
-  if (n_missing == group_of.size() && !group_of.empty())
-    throw DataError("none of the " + std::to_string(group_of.size()) + " records of '" + data +
-                    "' is in store '" + store_path + "' (ids differ? import them first)");
-
-  SelectSummary sum;
-  std::vector<uint64_t> chosen = selector.select(&sum);
-  std::vector<bool> keep(group_of.size(), false);
+  SelectRunOptions so;
+  so.teacher = teacher;
+  so.student = student;
+  so.select = {.strategy = strategy, .per_question = per_question, .budget = budget, .seed = seed};
+  so.beta = beta_given;
+  const SelectRunResult res = select_responses(*st, so, order, "records of '" + data + "'");
+  const SelectSummary& sum = res.summary;
+  const std::vector<uint64_t>& chosen = res.chosen;
+  const uint64_t n_missing = res.n_not_in_store;
+  const bool typed_ok = res.typed;
+  const double beta = res.beta;
+  const auto& search = res.search;
+  const size_t n_records = order.size();
+  std::vector<bool> keep(n_records, false);
   for (uint64_t o : chosen) keep[o] = true;
 
   // Pass 2: write the chosen records' exact bytes in input order.
@@ -176,7 +124,7 @@ int run_select(int argc, char** argv) {
               {"seed", seed},
               {"beta", typed_ok ? json(beta) : json(nullptr)},
               {"beta_source", typed_ok ? (beta_given ? "given" : "auto") : "unused"},
-              {"n_records", group_of.size()},
+              {"n_records", n_records},
               {"n_groups", sum.n_groups},
               {"n_candidates", sum.n_candidates},
               {"n_not_in_store", n_missing},

@@ -1,0 +1,69 @@
+// Records in: read, segment and store dataset records (rdpt import, rdpt score, rdpt.score).
+#include <set>
+
+#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt {
+
+std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad,
+                                                 const LogSink& log) {
+  StoredResponse r;
+  try {
+    r.actions = segment(rec.response, opts, rec.id);
+  } catch (const DataError& e) {
+    const std::string where = rec.file + ":" + std::to_string(rec.line) + ": ";
+    if (!skip_bad) throw DataError(where + e.what());
+    if (log) log(LogLevel::Warn, where + "skipped: " + e.what());
+    return std::nullopt;
+  }
+  r.id = std::move(rec.id);
+  r.group = std::move(rec.group);
+  r.question = std::move(rec.question);
+  r.response = std::move(rec.response);
+  r.system = std::move(rec.system);
+  r.answer = std::move(rec.answer);
+  r.correct = rec.correct;
+  r.source_file = std::move(rec.file);
+  r.source_line = rec.line;
+  return r;
+}
+
+std::vector<StoredResponse> read_responses(const std::vector<std::string>& files, const ReaderOptions& reader_opts,
+                                           const SegmentOptions& segment_opts, const LogSink& log, size_t limit) {
+  std::vector<StoredResponse> out;
+  std::set<std::string> seen_ids;
+  for (const auto& file : files) {
+    RecordReader reader(file, reader_opts);
+    Record rec;
+    while (reader.next(rec)) {
+      std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
+      if (!in) continue;
+      if (!seen_ids.insert(in->id).second)
+        throw DataError(in->source_file + ":" + std::to_string(in->source_line) + ": record id '" + in->id +
+                        "' appears twice in the input (ids must be unique; use --id-field)");
+      out.push_back(std::move(*in));
+      if (limit && out.size() >= limit) break;
+    }
+    if (!reader.stats().skipped.empty() && log) log(LogLevel::Warn, file + ": " + reader.stats().skipped_summary());
+    if (limit && out.size() >= limit) break;
+  }
+  if (out.empty()) throw DataError("no records in the input");
+  return out;
+}
+
+void put_responses(Store& store, std::vector<StoredResponse>& responses) {
+  store.begin();
+  try {
+    for (auto& r : responses) r.rid = store.put_response(r);
+    store.commit();
+  } catch (...) {
+    try {
+      store.commit();
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+}  // namespace rdpt
