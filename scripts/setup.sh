@@ -38,6 +38,11 @@ APT_PACKAGES=(
   build-essential cmake ninja-build git pkg-config ca-certificates
   nlohmann-json3-dev              # JSON reading/writing
   python3 python3-jinja2          # tests: an independent chat-template renderer (Hugging Face's settings)
+  python3-dev pybind11-dev        # the Python module rdpt (python/)
+  python3-numpy                   # the module's arrays
+  python3-pandas                  # optional for users (DataFrames); the Python tests use it
+  python3-pytest                  # the Python tests (ctest -L python)
+  python3-setuptools python3-venv # pip install --no-build-isolation . (setup.py drives CMake)
   libcli11-dev                    # command-line parsing
   libfmt-dev                      # formatting
   libsqlite3-dev sqlite3          # the score store

@@ -51,6 +51,9 @@ struct ScorerSpec {
 // given to a build configured with -DRDPT_WITH_LLAMA=OFF (server models still work there).
 std::string no_llama_backend(const std::string& path);
 
+// Error "model NAME: file not found: 'PATH'" when `location` is neither a server spec nor a file.
+void check_model_location(const std::string& name, const std::string& location);
+
 // The scorer of a spec: llama.cpp for a GGUF path, the HTTP backend for a server spec. Throws
 // UsageError (bad options; a GGUF in a build without llama.cpp), Error (missing file),
 // BackendError (cannot load).

@@ -125,10 +125,10 @@ int run_sample(int argc, char** argv) {
     lo.template_name = template_name;
     lo.prompt_format = format;
     lo.jinja = jinja;
+    check_model_location(name, spec);
 #ifdef RDPT_WITH_LLAMA
     gens.push_back(make_llama_generator(spec, lo));
 #else
-    if (!std::filesystem::is_regular_file(spec)) throw Error("--model " + name + ": file not found: '" + spec + "'");
     throw UsageError("--model " + name + ": " + no_llama_backend(spec));
 #endif
   }

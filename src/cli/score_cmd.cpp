@@ -39,8 +39,7 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
       throw UsageError("--model: expected NAME=PATH (e.g. teacher=T.gguf), got '" + s + "'");
     ModelArg m{s.substr(0, eq), s.substr(eq + 1)};
     if (!names.insert(m.name).second) throw UsageError("--model: name '" + m.name + "' given twice");
-    if (!is_http_spec(m.path) && !std::filesystem::is_regular_file(m.path))
-      throw Error("--model " + m.name + ": file not found: '" + m.path + "'");  // a missing file: exit 1
+    check_model_location(m.name, m.path);  // a missing file: exit 1
     out.push_back(std::move(m));
   }
   return out;

@@ -170,14 +170,18 @@ std::string no_llama_backend(const std::string& path) {
          "models; build with it (scripts/setup.sh) or give a server model (NAME=http://host:port/v1)";
 }
 
+void check_model_location(const std::string& name, const std::string& location) {
+  if (!is_http_spec(location) && !std::filesystem::is_regular_file(location))
+    throw Error("model " + name + ": file not found: '" + location + "'");
+}
+
 std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec) {
   const std::string what = spec.name.empty() ? spec.location : spec.name;
+  check_model_location(what, spec.location);
   if (!is_http_spec(spec.location)) {
 #ifdef RDPT_WITH_LLAMA
     return make_llama_scorer(spec.location, spec.llama);
 #else
-    if (!std::filesystem::is_regular_file(spec.location))
-      throw Error("--model " + what + ": file not found: '" + spec.location + "'");
     throw UsageError("--model " + what + ": " + no_llama_backend(spec.location));
 #endif
   }

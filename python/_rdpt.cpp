@@ -1,0 +1,705 @@
+// The Python module's native part (rdpt._rdpt): thin bindings of the pipeline layer
+// (include/rdpt/pipeline.h) and the core. python/rdpt/__init__.py wraps them into DataFrames,
+// progress bars and docstrings; every number comes from the same C++ as the CLI's.
+//
+// Threads: the GIL is released during scoring and store scans; a Store object serialises its own
+// calls (rdpt::Store is not thread-safe). Errors: rdpt::Error subclasses become rdpt.Error,
+// rdpt.UsageError (also a ValueError), rdpt.DataError, rdpt.BackendError, rdpt.StoreError, each
+// with rdpt's one-line message.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "rdpt/error.h"
+#include "rdpt/grade.h"
+#include "rdpt/pipeline.h"
+#include "rdpt/segment.h"
+#include "rdpt/version.h"
+
+namespace py = pybind11;
+using namespace rdpt;
+
+namespace {
+
+// A vector handed to numpy without a copy (the capsule owns it).
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({heap->size()}, {sizeof(T)}, heap->data(), owner);
+}
+
+py::array to_numpy_bool(std::vector<uint8_t>&& v) {
+  auto a = to_numpy(std::move(v));
+  return a.attr("view")(py::dtype("bool"));
+}
+
+py::list to_str_list(const std::vector<std::string>& v) {
+  py::list out(v.size());
+  for (size_t k = 0; k < v.size(); ++k)
+    out[k] = py::reinterpret_steal<py::object>(
+        PyUnicode_DecodeUTF8(v[k].data(), Py_ssize_t(v[k].size()), "surrogateescape"));
+  return out;
+}
+
+py::object json_to_py(const nlohmann::json& j) {
+  // Leaked on purpose: a static py::object would be released after the interpreter finalised.
+  static py::object* loads = new py::object(py::module_::import("json").attr("loads"));
+  return (*loads)(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// Progress reported to a Python callable (on_start(what, total, unit), on_update(done, extra),
+// on_finish()); Ctrl-C (a pending KeyboardInterrupt) stops the work at the next update.
+class PyProgress : public Progress {
+ public:
+  explicit PyProgress(py::object cb) : cb_(std::move(cb)), owner_(std::this_thread::get_id()) {}
+  void start(std::string_view what, uint64_t total, std::string_view unit) override {
+    call("start", py::str(std::string(what)), total, py::str(std::string(unit)));
+  }
+  void update(uint64_t done, uint64_t extra) override { call("update", done, extra); }
+  void finish() override { call("finish"); }
+
+ private:
+  template <class... A>
+  void call(const char* what, A&&... args) {
+    if (std::this_thread::get_id() != owner_) return;  // a worker thread: never touch Python
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!cb_.is_none()) cb_(what, std::forward<A>(args)...);
+  }
+  py::object cb_;
+  std::thread::id owner_;
+};
+
+// A store shared by Python objects; calls are serialised.
+struct PyStore {
+  std::unique_ptr<Store> st;
+  std::mutex mu;
+  std::string path;
+};
+
+OpenMode parse_mode(const std::string& m) {
+  if (m == "r") return OpenMode::ReadOnly;
+  if (m == "rw") return OpenMode::ReadWrite;
+  if (m == "create" || m == "c") return OpenMode::Create;
+  throw UsageError("Store: mode must be 'r', 'rw' or 'create', got '" + m + "'");
+}
+
+py::dict model_dict(const ModelInfo& m) {
+  py::dict d;
+  d["name"] = m.name;
+  d["backend"] = m.backend;
+  d["location"] = m.location;
+  d["fingerprint"] = m.fingerprint;
+  d["tokenizer"] = m.tokenizer;
+  d["template"] = m.chat_template;
+  d["info"] = json_to_py(nlohmann::json::parse(m.info_json, nullptr, false).is_discarded()
+                             ? nlohmann::json(m.info_json)
+                             : nlohmann::json::parse(m.info_json));
+  return d;
+}
+
+std::vector<ModelInfo> models_named(Store& st, const std::optional<std::vector<std::string>>& names) {
+  if (!names) return st.models();
+  std::vector<ModelInfo> out;
+  for (const auto& n : *names) out.push_back(require_model(st, n, "models"));
+  return out;
+}
+
+// Store.actions(): columns of every action, built during one scan with the GIL released.
+py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>& names, bool text,
+                       const std::optional<std::string>& teacher, const std::optional<std::string>& student,
+                       const std::optional<std::string>& distilled, double alpha, std::optional<double> beta) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  Store& st = *s.st;
+  std::vector<ModelInfo> models = models_named(st, names);
+  // Typing roles (appended to the scan when not among the exported models).
+  const bool typed = teacher.has_value() || student.has_value();
+  if (typed && (!teacher || !student)) throw UsageError("actions: types need both teacher= and student=");
+  std::vector<int64_t> mids;
+  for (const auto& m : models) mids.push_back(m.mid);
+  int iT = -1, iS = -1, iD = -1;
+  auto role_index = [&](const std::string& n, const char* opt) {
+    const ModelInfo m = require_model(st, n, opt);
+    for (size_t k = 0; k < mids.size(); ++k)
+      if (mids[k] == m.mid) return int(k);
+    mids.push_back(m.mid);
+    return int(mids.size() - 1);
+  };
+  TypeScheme scheme = TypeScheme::ThreeWay;
+  Thresholds th{alpha, beta.value_or(0.1)};
+  std::optional<BetaResult> search;
+  {
+    py::gil_scoped_release nogil;
+    if (typed) {
+      iT = role_index(*teacher, "teacher");
+      iS = role_index(*student, "student");
+      if (distilled) {
+        iD = role_index(*distilled, "distilled");
+        scheme = TypeScheme::FourWay;
+      }
+      check_thresholds(th);
+      if (!beta) {
+        search = beta_search(st, {.procedure = iD >= 0 ? BetaProcedure::Analysis : BetaProcedure::Training,
+                                  .alpha = alpha, .candidates = {}},
+                             mids[iT], mids[iS], iD >= 0 ? mids[iD] : 0);
+        th.beta = search->beta;
+      }
+    }
+  }
+  const size_t nm = models.size();
+  std::vector<int32_t> resp, j;
+  std::vector<uint32_t> begin, end;
+  std::vector<uint8_t> special;
+  std::vector<int8_t> type;
+  std::vector<std::string> ids, texts;
+  std::vector<int32_t> group_code;
+  std::vector<std::string> groups;
+  std::unordered_map<std::string, int32_t> group_index;
+  std::vector<std::vector<int32_t>> ntok(nm);
+  std::vector<std::vector<double>> lp(nm), p(nm);
+  std::vector<std::optional<ActionType>> ty;
+  const std::vector<double> none;
+  {
+    py::gil_scoped_release nogil;
+    const size_t reserve = 0;
+    (void)reserve;
+    stream_scores(st, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+      const int32_t ri = int32_t(ids.size());
+      ids.push_back(r.id);
+      auto [it, fresh] = group_index.try_emplace(r.group, int32_t(groups.size()));
+      if (fresh) groups.push_back(r.group);
+      group_code.push_back(it->second);
+      const size_t n = r.actions.size();
+      if (typed)
+        type_actions(scheme, v[iT].p, v[iS].p, iD >= 0 ? std::span<const double>(v[iD].p) : none, th, &ty);
+      for (size_t a = 0; a < n; ++a) {
+        resp.push_back(ri);
+        j.push_back(int32_t(a + 1));
+        begin.push_back(r.actions[a].begin);
+        end.push_back(r.actions[a].end);
+        special.push_back(r.actions[a].special);
+        if (text) texts.emplace_back(action_text(r.response, r.actions[a]));
+        if (typed) type.push_back(ty[a] ? int8_t(type_index(*ty[a])) : int8_t(-1));
+        for (size_t k = 0; k < nm; ++k) {
+          const PairView& pv = v[k];
+          ntok[k].push_back(pv.usable ? int32_t(pv.n_tokens[a]) : -1);
+          lp[k].push_back(pv.logprob[a]);
+          p[k].push_back(pv.p[a]);
+        }
+      }
+      return true;
+    });
+  }
+  py::dict out;
+  out["response"] = to_numpy(std::move(resp));
+  out["ids"] = to_str_list(ids);
+  out["group_code"] = to_numpy(std::move(group_code));
+  out["groups"] = to_str_list(groups);
+  out["j"] = to_numpy(std::move(j));
+  out["begin"] = to_numpy(std::move(begin));
+  out["end"] = to_numpy(std::move(end));
+  out["special"] = to_numpy_bool(std::move(special));
+  if (text) out["text"] = to_str_list(texts);
+  py::list mnames;
+  for (size_t k = 0; k < nm; ++k) {
+    mnames.append(models[k].name);
+    out[py::str(models[k].name + "_n_tokens")] = to_numpy(std::move(ntok[k]));
+    out[py::str(models[k].name + "_logprob_sum")] = to_numpy(std::move(lp[k]));
+    out[py::str(models[k].name + "_p")] = to_numpy(std::move(p[k]));
+  }
+  out["models"] = mnames;
+  if (typed) {
+    out["type"] = to_numpy(std::move(type));
+    py::list tn;
+    for (size_t t = 0; t < kNumActionTypes; ++t) tn.append(type_name(ActionType(t)));
+    out["type_names"] = tn;
+    out["alpha"] = th.alpha;
+    out["beta"] = th.beta;
+    out["beta_search"] = search ? json_to_py(beta_json(*search)) : py::none();
+  }
+  return out;
+}
+
+py::dict response_dict(const StoredResponse& r) {
+  py::dict d;
+  d["id"] = r.id;
+  d["group"] = r.group;
+  d["question"] = r.question;
+  d["response"] = r.response;
+  d["system"] = r.system;
+  d["answer"] = r.answer ? py::object(py::str(*r.answer)) : py::none();
+  d["correct"] = r.correct ? py::object(py::bool_(*r.correct)) : py::none();
+  d["source_file"] = r.source_file;
+  d["source_line"] = r.source_line;
+  std::vector<uint32_t> b, e;
+  std::vector<uint8_t> sp;
+  for (const auto& a : r.actions) {
+    b.push_back(a.begin);
+    e.push_back(a.end);
+    sp.push_back(a.special);
+  }
+  d["begin"] = to_numpy(std::move(b));
+  d["end"] = to_numpy(std::move(e));
+  d["special"] = to_numpy_bool(std::move(sp));
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_rdpt, m) {
+  m.doc() = "rdpt native bindings (use the rdpt package, which wraps them)";
+  m.attr("__version__") = RDPT_VERSION;
+
+  // The exception types live as long as the process (never released after finalisation).
+  static PyObject* exc_error = PyErr_NewException("rdpt._rdpt.Error", PyExc_RuntimeError, nullptr);
+  static PyObject* exc_usage = PyErr_NewException(
+      "rdpt._rdpt.UsageError", py::make_tuple(py::handle(exc_error), py::handle(PyExc_ValueError)).release().ptr(),
+      nullptr);
+  static PyObject* exc_data = PyErr_NewException("rdpt._rdpt.DataError", exc_error, nullptr);
+  static PyObject* exc_backend = PyErr_NewException("rdpt._rdpt.BackendError", exc_error, nullptr);
+  static PyObject* exc_store = PyErr_NewException("rdpt._rdpt.StoreError", exc_error, nullptr);
+  m.attr("Error") = py::handle(exc_error);
+  m.attr("UsageError") = py::handle(exc_usage);
+  m.attr("DataError") = py::handle(exc_data);
+  m.attr("BackendError") = py::handle(exc_backend);
+  m.attr("StoreError") = py::handle(exc_store);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const UsageError& e) {
+      PyErr_SetString(exc_usage, e.what());
+    } catch (const DataError& e) {
+      PyErr_SetString(exc_data, e.what());
+    } catch (const BackendError& e) {
+      PyErr_SetString(exc_backend, e.what());
+    } catch (const StoreError& e) {
+      PyErr_SetString(exc_store, e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(exc_error, e.what());
+    }
+  });
+
+  m.def(
+      "segment",
+      [](const std::string& text, std::optional<std::vector<std::string>> special_tokens, bool angle_bar_markers) {
+        SegmentOptions o;
+        if (special_tokens) o.special_tokens = *special_tokens;
+        o.angle_bar_markers = angle_bar_markers;
+        std::vector<Action> acts = segment(text, o);
+        py::list out;
+        for (const auto& a : acts) {
+          py::dict d;
+          d["text"] = py::reinterpret_steal<py::object>(
+              PyUnicode_DecodeUTF8(text.data() + a.begin, Py_ssize_t(a.size()), "strict"));
+          d["begin"] = a.begin;
+          d["end"] = a.end;
+          d["special"] = a.special;
+          out.append(d);
+        }
+        return out;
+      },
+      py::arg("text"), py::arg("special_tokens") = py::none(), py::arg("angle_bar_markers") = true);
+
+  py::class_<PyStore, std::shared_ptr<PyStore>>(m, "Store")
+      .def(py::init([](const std::string& path, const std::string& mode) {
+             auto s = std::make_shared<PyStore>();
+             s->st = Store::open(path, parse_mode(mode));
+             s->path = path;
+             return s;
+           }),
+           py::arg("path"), py::arg("mode") = "r")
+      .def_property_readonly("path", [](PyStore& s) { return s.path; })
+      .def("models",
+           [](PyStore& s) {
+             std::lock_guard<std::mutex> lock(s.mu);
+             py::list out;
+             for (const auto& m : s.st->models()) out.append(model_dict(m));
+             return out;
+           })
+      .def("n_responses",
+           [](PyStore& s) {
+             std::lock_guard<std::mutex> lock(s.mu);
+             return s.st->n_responses();
+           })
+      .def("responses",
+           [](PyStore& s, bool text) {
+             std::lock_guard<std::mutex> lock(s.mu);
+             std::vector<std::string> id, group, question, response, answer;
+             std::vector<int8_t> correct, has_answer;
+             std::vector<int32_t> n_actions;
+             std::vector<std::string> source_file;
+             std::vector<uint64_t> source_line;
+             {
+               py::gil_scoped_release nogil;
+               s.st->for_each_response([&](const StoredResponse& r) {
+                 id.push_back(r.id);
+                 group.push_back(r.group);
+                 if (text) {
+                   question.push_back(r.question);
+                   response.push_back(r.response);
+                 }
+                 answer.push_back(r.answer.value_or(""));
+                 has_answer.push_back(r.answer.has_value());
+                 correct.push_back(r.correct ? int8_t(*r.correct) : int8_t(-1));
+                 n_actions.push_back(int32_t(r.actions.size()));
+                 source_file.push_back(r.source_file);
+                 source_line.push_back(r.source_line);
+                 return true;
+               });
+             }
+             py::dict d;
+             d["id"] = to_str_list(id);
+             d["group"] = to_str_list(group);
+             if (text) {
+               d["question"] = to_str_list(question);
+               d["response"] = to_str_list(response);
+             }
+             d["answer"] = to_str_list(answer);
+             d["has_answer"] = to_numpy(std::move(has_answer));
+             d["correct"] = to_numpy(std::move(correct));
+             d["n_actions"] = to_numpy(std::move(n_actions));
+             d["source_file"] = to_str_list(source_file);
+             d["source_line"] = to_numpy(std::move(source_line));
+             return d;
+           },
+           py::arg("text") = false)
+      .def("rids",
+           [](PyStore& s) {
+             std::lock_guard<std::mutex> lock(s.mu);
+             std::vector<int64_t> rids;
+             py::gil_scoped_release nogil;
+             s.st->for_each_response([&](const StoredResponse& r) {
+               rids.push_back(r.rid);
+               return true;
+             });
+             py::gil_scoped_acquire gil;
+             return to_numpy(std::move(rids));
+           })
+      .def("response",
+           [](PyStore& s, int64_t rid, const std::vector<std::string>& names) {
+             std::lock_guard<std::mutex> lock(s.mu);
+             auto r = s.st->get_response(rid);
+             if (!r) throw DataError("store '" + s.path + "': no response with rid " + std::to_string(rid));
+             py::dict d = response_dict(*r);
+             py::dict scores;
+             for (const auto& n : names) {
+               const ModelInfo mi = require_model(*s.st, n, "models");
+               auto sc = s.st->get_scores(mi.mid, rid);
+               PairView v;
+               // The one policy of stream_scores, for one pair.
+               const int64_t mid = mi.mid;
+               std::vector<int64_t> one = {mid};
+               (void)one;
+               const size_t na = r->actions.size();
+               v.usable = sc && sc->status != ScoreStatus::Failed;
+               if (v.usable && sc->actions.size() != na)
+                 throw DataError("store '" + s.path + "': record '" + r->id + "': a corrupt pair under " + n);
+               std::vector<int32_t> nt(na, -1);
+               std::vector<double> lpv(na, NAN), pv(na, NAN);
+               if (v.usable)
+                 for (size_t a = 0; a < na; ++a) {
+                   nt[a] = int32_t(sc->actions[a].n_tokens);
+                   lpv[a] = sc->actions[a].logprob_sum;
+                   pv[a] = sc->actions[a].p();
+                 }
+               py::dict md;
+               md["status"] = !sc ? "absent"
+                              : sc->status == ScoreStatus::Ok ? "ok"
+                              : sc->status == ScoreStatus::Failed ? "failed"
+                                                                  : "truncated";
+               md["error"] = sc ? sc->error : std::string();
+               md["n_tokens"] = to_numpy(std::move(nt));
+               md["logprob_sum"] = to_numpy(std::move(lpv));
+               md["p"] = to_numpy(std::move(pv));
+               scores[py::str(n)] = md;
+             }
+             d["scores"] = scores;
+             return d;
+           },
+           py::arg("rid"), py::arg("models") = std::vector<std::string>{})
+      .def("actions", &store_actions, py::arg("models") = py::none(), py::arg("text") = true,
+           py::arg("teacher") = py::none(), py::arg("student") = py::none(), py::arg("distilled") = py::none(),
+           py::arg("alpha") = 0.1, py::arg("beta") = py::none());
+
+  m.def(
+      "trace",
+      [](std::shared_ptr<PyStore> s, const std::string& teacher, const std::string& student,
+         const std::string& distilled, bool distilled_optional, double alpha, std::optional<double> beta,
+         std::vector<double> beta_candidates, uint32_t max_positions, uint64_t token_mark, const std::string& keywords,
+         py::object progress) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        TraceOptions o;
+        o.teacher = teacher;
+        o.student = student;
+        o.distilled = distilled;
+        o.distilled_optional = distilled_optional;
+        o.alpha = alpha;
+        o.beta = beta;
+        o.beta_candidates = std::move(beta_candidates);
+        o.max_positions = max_positions;
+        o.token_mark = token_mark;
+        o.keywords = parse_keyword_list(keywords);
+        PyProgress prog(progress);
+        // Per-response table, as types.csv.
+        std::vector<std::string> ids, groups;
+        std::vector<int8_t> correct;
+        std::vector<uint32_t> n_actions, n_scored;
+        std::vector<std::vector<uint32_t>> counts(kNumActionTypes);
+        std::vector<std::vector<double>> shares(kNumActionTypes);
+        TraceHooks hooks;
+        hooks.each = [&](const TypedResponse& t) {
+          ids.push_back(t.response.id);
+          groups.push_back(t.response.group);
+          correct.push_back(t.response.correct ? int8_t(*t.response.correct) : int8_t(-1));
+          n_actions.push_back(t.counts.n_actions);
+          n_scored.push_back(t.counts.n_scored);
+          for (size_t k = 0; k < kNumActionTypes; ++k) {
+            counts[k].push_back(t.counts.n[k]);
+            shares[k].push_back(t.counts.proportion(ActionType(k)));
+          }
+        };
+        std::optional<TraceResult> r;
+        {
+          py::gil_scoped_release nogil;
+          r = trace(*s->st, o, prog, hooks);
+        }
+        py::dict out;
+        nlohmann::json summary = trace_summary_json(*r, s->path, o.keywords);
+        out["summary"] = json_to_py(summary);
+        out["curves"] = json_to_py(curves_json(r->curves));
+        py::dict resp;
+        resp["id"] = to_str_list(ids);
+        resp["group"] = to_str_list(groups);
+        resp["correct"] = to_numpy(std::move(correct));
+        resp["n_actions"] = to_numpy(std::move(n_actions));
+        resp["n_scored"] = to_numpy(std::move(n_scored));
+        py::list tnames;
+        for (ActionType t : scheme_types(r->scheme)) {
+          tnames.append(type_name(t));
+          resp[py::str(std::string("n_") + type_name(t))] = to_numpy(std::move(counts[type_index(t)]));
+        }
+        for (ActionType t : scheme_types(r->scheme))
+          resp[py::str(std::string("share_") + type_name(t))] = to_numpy(std::move(shares[type_index(t)]));
+        out["responses"] = resp;
+        out["types"] = tnames;
+        return out;
+      },
+      py::arg("store"), py::arg("teacher"), py::arg("student"), py::arg("distilled"), py::arg("distilled_optional"),
+      py::arg("alpha"), py::arg("beta"), py::arg("beta_candidates"), py::arg("max_positions"), py::arg("token_mark"),
+      py::arg("keywords"), py::arg("progress"));
+
+  m.def(
+      "beta_search",
+      [](std::shared_ptr<PyStore> s, const std::string& procedure, const std::string& teacher,
+         const std::string& student, const std::string& distilled, double alpha, std::vector<double> candidates,
+         py::object progress) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        BetaOptions o{.procedure = parse_procedure(procedure), .alpha = alpha, .candidates = std::move(candidates)};
+        check_thresholds({alpha, 0});
+        PyProgress prog(progress);
+        BetaResult r;
+        {
+          py::gil_scoped_release nogil;
+          const int64_t mT = require_model(*s->st, teacher, "teacher").mid;
+          const int64_t mS = require_model(*s->st, student, "student").mid;
+          const int64_t mD =
+              o.procedure == BetaProcedure::Analysis ? require_model(*s->st, distilled, "distilled").mid : 0;
+          r = beta_search(*s->st, o, mT, mS, mD, {}, &prog);
+        }
+        return json_to_py(beta_json(r));
+      },
+      py::arg("store"), py::arg("procedure"), py::arg("teacher"), py::arg("student"), py::arg("distilled"),
+      py::arg("alpha"), py::arg("candidates"), py::arg("progress"));
+
+  m.def(
+      "select",
+      [](std::shared_ptr<PyStore> s, const std::string& strategy, uint32_t per_question, uint64_t budget,
+         uint64_t seed, const std::string& teacher, const std::string& student, std::optional<double> beta,
+         std::optional<std::vector<std::string>> ids) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        SelectRunOptions o;
+        o.teacher = teacher;
+        o.student = student;
+        o.select = {.strategy = parse_strategy(strategy), .per_question = per_question, .budget = budget, .seed = seed};
+        o.beta = beta;
+        std::vector<std::pair<std::string, std::string>> order;
+        SelectRunResult r;
+        {
+          py::gil_scoped_release nogil;
+          if (ids) {
+            for (const auto& id : *ids) {
+              auto rid = s->st->find_response(id);
+              std::string group;
+              if (rid)
+                if (auto resp = s->st->get_response(*rid)) group = resp->group;
+              order.emplace_back(id, group);
+            }
+          } else {
+            s->st->for_each_response([&](const StoredResponse& r) {
+              order.emplace_back(r.id, r.group);
+              return true;
+            });
+          }
+          r = select_responses(*s->st, o, order);
+        }
+        py::list chosen;
+        for (uint64_t k : r.chosen) chosen.append(order[k].first);
+        py::dict out;
+        out["chosen"] = chosen;
+        out["strategy"] = strategy_name(o.select.strategy);
+        out["n_groups"] = r.summary.n_groups;
+        out["n_candidates"] = r.summary.n_candidates;
+        out["n_not_in_store"] = r.n_not_in_store;
+        out["n_not_rankable"] = r.summary.n_ineligible;
+        out["n_chosen"] = r.summary.n_chosen;
+        out["mean_teacher_share_before"] = r.summary.mean_teacher_share_before;
+        out["mean_teacher_share_after"] = r.summary.mean_teacher_share_after;
+        out["beta"] = r.typed ? py::object(py::float_(r.beta)) : py::none();
+        out["beta_search"] = r.search ? json_to_py(beta_json(*r.search)) : py::none();
+        return out;
+      },
+      py::arg("store"), py::arg("strategy"), py::arg("per_question"), py::arg("budget"), py::arg("seed"),
+      py::arg("teacher"), py::arg("student"), py::arg("beta"), py::arg("ids"));
+
+  m.def(
+      "grade",
+      [](const std::string& response, const std::string& reference, bool extract_reference) {
+        GradeOptions o;
+        o.extract_reference = extract_reference;
+        Grade g = grade_response(response, reference, o);
+        py::dict d;
+        d["verdict"] = std::string(verdict_name(g.verdict));
+        d["correct"] = g.verdict == Verdict::Correct;
+        d["extracted"] = g.extracted ? py::object(py::str(*g.extracted)) : py::none();
+        d["method"] = g.method;
+        return d;
+      },
+      py::arg("response"), py::arg("reference"), py::arg("extract_reference") = false);
+
+  // Scoring: a model (GGUF path or server URL) and the resumable loop of rdpt score.
+  py::class_<Scorer, std::shared_ptr<Scorer>>(m, "Scorer")
+      .def(py::init([](const std::string& location, const std::string& name, py::dict opts) {
+             ScorerSpec sp;
+             sp.name = name;
+             sp.location = location;
+             for (auto [k, v] : opts) {
+               const std::string key = py::str(k);
+               if (v.is_none()) continue;
+               if (key == "n_ctx") sp.llama.n_ctx = v.cast<uint32_t>();
+               else if (key == "n_batch") sp.llama.n_batch = v.cast<uint32_t>();
+               else if (key == "n_seq_max") sp.llama.n_seq_max = v.cast<uint32_t>();
+               else if (key == "threads") sp.llama.n_threads = v.cast<int>();
+               else if (key == "n_gpu_layers") sp.llama.n_gpu_layers = v.cast<int>();
+               else if (key == "truncate") sp.llama.truncate = v.cast<bool>();
+               else if (key == "kv_f32") sp.llama.kv_f32 = v.cast<bool>();
+               else if (key == "template") sp.llama.template_name = v.cast<std::string>();
+               else if (key == "prompt_format") sp.llama.prompt_format = PromptFormat::from_cli(v.cast<std::string>());
+               else if (key == "chat_template_file") {
+                 const std::string f = v.cast<std::string>();
+                 std::ifstream in(f, std::ios::binary);
+                 if (!in) throw Error("chat_template_file: cannot read '" + f + "'");
+                 sp.llama.jinja.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+                 sp.llama.jinja.origin = "file '" + f + "'";
+               } else if (key == "chat_template_kwargs") {
+                 sp.llama.jinja.kwargs = v.cast<std::string>();
+                 check_template_kwargs(sp.llama.jinja.kwargs, "chat_template_kwargs");
+               } else if (key == "template_date") {
+                 sp.llama.jinja.date = v.cast<std::string>();
+                 check_template_date(sp.llama.jinja.date, "template_date");
+               }
+               else if (key == "tokenizer") sp.tokenizer = v.cast<std::string>();
+               else if (key == "api_key_env") sp.api_key_env = v.cast<std::string>();
+               else if (key == "concurrency") sp.concurrency = v.cast<uint32_t>();
+               else throw UsageError("Scorer: unknown option '" + key + "'");
+             }
+             py::gil_scoped_release nogil;
+             return std::shared_ptr<Scorer>(make_scorer(sp));
+           }),
+           py::arg("location"), py::arg("name") = "model", py::arg("options") = py::dict())
+      .def("format_prompt", &Scorer::format_prompt, py::arg("question"), py::arg("system") = "")
+      .def("describe", [](const Scorer& sc) { return model_dict(sc.describe()); })
+      .def(
+          "score",
+          [](Scorer& sc, const std::vector<std::pair<std::string, std::string>>& pairs, py::object progress) {
+            std::vector<ScoreItem> items;
+            for (const auto& [p, r] : pairs) items.push_back({p, r, ""});
+            PyProgress prog(progress);
+            std::vector<ScoreResult> res;
+            {
+              py::gil_scoped_release nogil;
+              res = sc.score(items, prog);
+            }
+            py::list out;
+            for (auto& x : res) {
+              std::vector<uint32_t> off;
+              std::vector<double> lp;
+              for (const auto& t : x.tokens) {
+                off.push_back(t.offset);
+                lp.push_back(t.logprob);
+              }
+              py::dict d;
+              d["offsets"] = to_numpy(std::move(off));
+              d["logprobs"] = to_numpy(std::move(lp));
+              d["n_tokens_total"] = x.n_tokens_total;
+              d["n_prompt_tokens"] = x.n_prompt_tokens;
+              d["truncated"] = x.truncated;
+              d["error"] = x.error.empty() ? py::object(py::none()) : py::object(py::str(x.error));
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("pairs"), py::arg("progress") = py::none());
+
+  m.def(
+      "score",
+      [](std::shared_ptr<PyStore> s, std::shared_ptr<Scorer> sc, const std::string& name,
+         const std::vector<std::string>& files, py::dict reader, uint32_t chunk, bool replace, py::object progress) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        ReaderOptions ro;
+        for (auto [k, v] : reader) {
+          const std::string key = py::str(k);
+          if (v.is_none()) continue;
+          if (key == "skip_bad") ro.skip_bad = v.cast<bool>();
+          else if (key == "id_field") ro.fields.id = v.cast<std::string>();
+          else if (key == "question_field") ro.fields.question = v.cast<std::string>();
+          else if (key == "response_field") ro.fields.response = v.cast<std::string>();
+          else if (key == "answer_field") ro.fields.answer = v.cast<std::string>();
+          else if (key == "group_field") ro.fields.group = v.cast<std::string>();
+          else if (key == "correct_field") ro.fields.correct = v.cast<std::string>();
+          else throw UsageError("score: unknown reader option '" + key + "'");
+        }
+        PyProgress prog(progress);
+        ScoreRunStats st;
+        std::vector<std::string> warnings;
+        {
+          py::gil_scoped_release nogil;
+          std::vector<StoredResponse> rs = read_responses(
+              files, ro, SegmentOptions{}, [&](LogLevel, std::string_view msg) { warnings.emplace_back(msg); });
+          put_responses(*s->st, rs);
+          st = score_responses(*s->st, *sc, name, rs, {.chunk = chunk, .replace = replace}, prog);
+        }
+        py::dict d;
+        d["n_scored"] = st.n_scored;
+        d["n_failed"] = st.n_failed;
+        d["n_skipped"] = st.n_skipped;
+        d["n_truncated"] = st.n_truncated;
+        d["n_cut_actions"] = st.n_cut_actions;
+        d["n_tokens"] = st.n_tokens;
+        d["seconds"] = st.seconds;
+        d["first_error"] = st.first_error;
+        d["warnings"] = warnings;
+        return d;
+      },
+      py::arg("store"), py::arg("scorer"), py::arg("name"), py::arg("files"), py::arg("reader"), py::arg("chunk"),
+      py::arg("replace"), py::arg("progress"));
+}

@@ -1,0 +1,396 @@
+"""Tests of the Python module rdpt (ctest label `python`; tests/python/run.sh sets the paths).
+
+Every binding is checked against the CLI on the same store: Store.actions against rdpt export to
+the bit, rdpt.trace against rdpt trace and rdpt report, beta_search against rdpt beta, select
+against rdpt select, score against rdpt score (and killed mid-way, resumed), errors against the
+CLI's messages.
+"""
+import csv
+import io
+import json
+import math
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import rdpt
+
+RDPT = os.environ["RDPT_BINARY"]
+REPORT_FIXTURE = os.environ["RDPT_REPORT_FIXTURE"]
+FIXTURE_TOOL = os.environ.get("RDPT_FIXTURE_TOOL", "")
+VOCAB_DIR = os.environ.get("RDPT_VOCAB_DIR", "")
+TEST_DATA = os.environ["RDPT_TEST_DATA"]
+GOLDEN = os.environ["RDPT_TEST_GOLDEN"]
+PROMPT = "Q: {question}\\nA: "
+HAVE_MODELS = bool(FIXTURE_TOOL) and os.path.exists(os.path.join(VOCAB_DIR, "ggml-vocab-gpt-2.gguf"))
+
+
+def cli(*args, check=True):
+    p = subprocess.run([RDPT, *args], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"rdpt {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def cli_error(p):
+    """The CLI's one-line error message, without its 'rdpt CMD: error: ' prefix."""
+    lines = [m.group(1) for l in p.stderr.splitlines() for m in [re.match(r"^rdpt(?: \w+)?: error: (.*)$", l)] if m]
+    assert lines, p.stderr
+    return lines[-1]
+
+
+def read_csv(path_or_text, text=False):
+    f = io.StringIO(path_or_text, newline="") if text else open(path_or_text, newline="", encoding="utf-8")
+    with f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    d = tmp_path_factory.mktemp("store")
+    db = str(d / "fixture.db")
+    subprocess.run([REPORT_FIXTURE, db, "60"], check=True, capture_output=True)
+    return db
+
+
+# ---- segment ---------------------------------------------------------------------------------
+def test_segment_matches_the_golden_cases():
+    cases = [json.loads(l) for l in open(os.path.join(GOLDEN, "segment_cases.jsonl"), encoding="utf-8")]
+    expected = {}
+    for l in open(os.path.join(GOLDEN, "segment_cases.expected.jsonl"), encoding="utf-8"):
+        e = json.loads(l)
+        expected[e["id"]] = e
+    n = 0
+    for c in cases:
+        e = expected.get(c["id"])
+        if e is None or "spans" not in e:
+            continue
+        acts = rdpt.segment(c["response"])
+        assert [[a["begin"], a["end"], a["special"]] for a in acts] == e["spans"], c["id"]
+        b = c["response"].encode()
+        assert all(a["text"].encode() == b[a["begin"]:a["end"]] for a in acts)
+        n += 1
+    assert n >= 10
+
+
+def test_segment_options_and_bad_input():
+    acts = rdpt.segment("A b.<|x|> C d.", special_tokens=[], angle_bar_markers=True)
+    assert [a["special"] for a in acts] == [False, True, False]
+    acts = rdpt.segment("A b.<|x|> C d.", special_tokens=[], angle_bar_markers=False)
+    assert not any(a["special"] for a in acts)
+    assert rdpt.segment("") == []
+
+
+# ---- Store ------------------------------------------------------------------------------------
+def test_store_models_and_responses(store_path):
+    st = rdpt.Store(store_path)
+    con = sqlite3.connect(store_path)
+    assert len(st) == con.execute("SELECT count(*) FROM responses").fetchone()[0] > 60
+    con.close()
+    assert st.model_names() == ["teacher", "student", "distilled"]
+    r = st.responses(text=True)
+    assert len(r) == len(st)
+    assert set(r.columns) >= {"id", "group", "question", "response", "correct", "n_actions"}
+    raw = st.responses(as_frame=False)
+    assert isinstance(raw, dict) and len(raw["id"]) == len(st)
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_actions_equal_rdpt_export_to_the_bit(store_path, as_frame, tmp_path):
+    out = tmp_path / "export.csv"
+    cli("export", "--store", store_path, "--out", str(out))
+    header, rows = read_csv(str(out))
+    a = rdpt.Store(store_path).actions(as_frame=as_frame)
+    cols = list(a.columns) if as_frame else list(a.keys())
+    assert cols == header
+    assert len(rows) == len(a["j"])
+    for k, name in enumerate(header):
+        got = list(a[name])
+        want = [r[k] for r in rows]
+        if name in ("id", "group", "text"):
+            assert [str(x) for x in got] == want, name
+        elif name in ("j", "begin", "end"):
+            assert [int(x) for x in got] == [int(x) for x in want], name
+        elif name == "special":
+            assert [bool(x) for x in got] == [x == "true" for x in want], name
+        elif name.endswith("_n_tokens"):
+            conv = [("" if (x is None or (as_frame and x is rdpt._pd.NA) or (not as_frame and x < 0)) else str(int(x)))
+                    for x in got]
+            assert conv == want, name
+        else:  # logprob_sum, p: the export's shortest round-trip text reads back as the same double
+            for g, w in zip(got, want):
+                if w == "":
+                    assert math.isnan(g), name
+                else:
+                    assert float(w) == g and float(w).hex() == float(g).hex(), name
+
+
+def test_actions_types_and_model_subset(store_path):
+    st = rdpt.Store(store_path)
+    a = st.actions(teacher="teacher", student="student", distilled="distilled", models=["distilled"], text=False)
+    assert list(a.columns)[:6] == ["id", "group", "j", "begin", "end", "special"]
+    assert "teacher_p" not in a.columns and "distilled_p" in a.columns
+    tr = rdpt.trace(st)
+    assert a.attrs["beta"] == tr.beta
+    counts = a["type"].value_counts()
+    for t in tr.types:
+        assert counts.get(t, 0) == tr.summary["counts"][t], t
+    with pytest.raises(rdpt.UsageError):
+        st.actions(teacher="teacher")
+
+
+def test_iter_responses_agree_with_actions(store_path):
+    st = rdpt.Store(store_path)
+    a = st.actions(text=False, as_frame=False)
+    first = next(st.iter_responses())
+    n = len(first["begin"])
+    assert list(a["id"][:n]) == [first["id"]] * n
+    np.testing.assert_array_equal(first["scores"]["teacher"]["p"], a["teacher_p"][:n])
+    assert sum(1 for _ in st.iter_responses(models=[])) == len(st)
+
+
+def test_a_bad_path_raises_the_cli_message(tmp_path):
+    bad = str(tmp_path / "missing" / "no.db")
+    with pytest.raises(rdpt.StoreError) as e:
+        rdpt.Store(bad)
+    p = cli("trace", "--store", bad, "--out-dir", str(tmp_path / "o"), check=False)
+    assert p.returncode == 1
+    assert str(e.value) == cli_error(p)
+    assert isinstance(e.value, rdpt.Error)
+
+
+def test_an_unknown_model_raises_the_cli_usage_error(store_path, tmp_path):
+    with pytest.raises(rdpt.UsageError) as e:
+        rdpt.trace(store_path, teacher="nobody")
+    assert isinstance(e.value, ValueError)
+    p = cli("trace", "--store", store_path, "--teacher", "nobody", "--out-dir", str(tmp_path / "o"), check=False)
+    assert p.returncode == 2
+    assert str(e.value) == cli_error(p)
+
+
+# ---- trace: the same numbers as rdpt trace and rdpt report ------------------------------------
+def test_trace_equals_rdpt_trace(store_path, tmp_path):
+    out = tmp_path / "trace"
+    cli("trace", "--store", store_path, "--out-dir", str(out))
+    tr = rdpt.trace(store_path)
+    want = json.load(open(out / "summary.json"))
+    want.pop("files")
+    assert tr.summary == want
+    assert tr.curves_json == json.load(open(out / "curves.json"))
+    header, rows = read_csv(str(out / "types.csv"))
+    assert list(tr.responses.columns) == header
+    for k, name in enumerate(header):
+        got, w = list(tr.responses[name]), [r[k] for r in rows]
+        if name in ("id", "group"):
+            assert got == w
+        elif name == "correct":
+            assert ["" if g is None else ("true" if g else "false") for g in got] == w
+        elif name.startswith("share_"):
+            assert all((math.isnan(g) and x == "") or float(x) == g for g, x in zip(got, w)), name
+        else:
+            assert [int(g) for g in got] == [int(x) for x in w], name
+    header, rows = read_csv(str(out / "curves.csv"))
+    assert list(tr.curves.columns) == header
+    assert len(tr.curves) == len(rows)
+    for k, name in enumerate(header):
+        got, w = list(tr.curves[name]), [r[k] for r in rows]
+        if name in ("subset", "type"):
+            assert got == w
+        else:
+            assert all((isinstance(g, float) and math.isnan(g) and x == "") or float(x) == g for g, x in zip(got, w)), name
+
+
+def test_trace_equals_rdpt_report(store_path, tmp_path):
+    page = tmp_path / "report.html"
+    cli("report", "--store", store_path, "--out", str(page))
+    html = page.read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="rdpt-data">(.*?)</script>', html, re.S)
+    data = json.loads(m.group(1))
+    tr = rdpt.trace(store_path)
+    assert data["meta"]["beta"] == tr.beta and data["meta"]["alpha"] == tr.alpha
+    assert data["meta"]["counts"]["typed_actions"] == tr.summary["n_scored"]
+    assert data["meta"]["counts"]["actions"] == tr.summary["n_actions"]
+    for t in tr.types:
+        assert data["shares"]["all"]["types"][t]["n_actions"] == tr.summary["counts"][t]
+        assert data["shares"]["all"]["types"][t]["pooled"] == round(tr.summary["share_pooled"][t], 4)
+    k_all = data["curves"]["subsets"].index("all")
+    for i, t in enumerate(data["types"]):
+        assert data["curves"]["count"][k_all][i] == tr.curves_json["subsets"]["all"][t]["count"]
+    assert data["beta"]["beta_pick"] == tr.beta_search["beta"]
+
+
+def test_three_way_and_given_beta(store_path):
+    tr = rdpt.trace(store_path, distilled=None, beta=0.12)
+    assert tr.types == ["Common", "Teacher", "Student"] and tr.beta == 0.12
+    assert tr.summary["beta_source"] == "given" and tr.beta_search is None
+    with pytest.raises(rdpt.UsageError):
+        rdpt.trace(store_path, alpha=-1.0)
+
+
+def test_beta_search_equals_rdpt_beta(store_path, tmp_path):
+    out = tmp_path / "beta.json"
+    for proc in ("analysis", "training"):
+        cli("beta", "--store", store_path, "--procedure", proc, "--out", str(out))
+        want = json.load(open(out))
+        for k in ("store", "models"):
+            want.pop(k)
+        assert rdpt.beta_search(store_path, proc) == want
+
+
+def test_select_equals_rdpt_select(store_path, tmp_path):
+    st = rdpt.Store(store_path)
+    r = st.responses(text=True)
+    data = tmp_path / "data.jsonl"
+    with open(data, "w", encoding="utf-8") as f:
+        for i in range(len(r)):
+            f.write(json.dumps({"id": r["id"][i], "question_id": r["group"][i], "question": r["question"][i],
+                                "response": r["response"][i]}, ensure_ascii=False) + "\n")
+    for strategy in ("teacher-count", "longest", "random"):
+        out = tmp_path / "chosen.jsonl"
+        summary = tmp_path / "summary.json"
+        cli("select", "--data", str(data), "--store", store_path, "--strategy", strategy, "--per-question", "2",
+            "--out", str(out), "--summary-json", str(summary), "--seed", "5")
+        want = [json.loads(l)["id"] for l in open(out, encoding="utf-8")]
+        got = rdpt.select(st, strategy, per_question=2, seed=5, ids=list(r["id"]))
+        assert got["chosen"] == want, strategy
+        s = json.load(open(summary))
+        assert got["n_chosen"] == s["n_chosen"] and got["n_groups"] == s["n_groups"]
+        assert (got["beta"] is None and s["beta"] is None) or got["beta"] == s["beta"]
+
+
+def test_grade():
+    g = rdpt.grade("so the answer is \\boxed{\\frac{1}{2}}", "0.5")
+    assert g["correct"] and g["extracted"] == "\\frac{1}{2}"
+    g = rdpt.grade("so the answer is \\boxed{3}", "0.5")
+    assert not g["correct"] and g["verdict"] == "incorrect"
+    assert rdpt.grade("no answer here", "1")["verdict"] == "no-answer"
+
+
+# ---- scoring with fixture models ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    if not HAVE_MODELS:
+        pytest.skip("needs rdpt_fixture and llama.cpp's vocabularies")
+    d = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, seed in (("teacher", 11), ("student", 12)):
+        path = str(d / f"{name}.gguf")
+        subprocess.run([FIXTURE_TOOL, "--vocab", os.path.join(VOCAB_DIR, "ggml-vocab-gpt-2.gguf"), "--out", path,
+                        "--seed", str(seed), "--scale", "0.1", "--output-scale", "0.6", "--threads", "2"],
+                       check=True, capture_output=True)
+        out[name] = path
+    data = str(d / "in.jsonl")
+    zst = os.path.join(TEST_DATA, "traces", "qwen25math_cot_8samples.jsonl.zst")
+    lines = subprocess.run(["zstd", "-dc", zst], check=True, capture_output=True).stdout.splitlines()[:12]
+    with open(data, "wb") as f:
+        f.write(b"\n".join(lines) + b"\n")
+    out["data"] = data
+    return out
+
+
+SCORE_OPTS = dict(prompt_format=PROMPT.replace("\\n", "\n"), n_ctx=160, truncate=True, threads=2, n_batch=64)
+CLI_SCORE = ["--prompt-format", PROMPT, "--ctx", "160", "--truncate", "--threads", "2", "--batch", "64"]
+
+
+def export(db):
+    return cli("export", "--store", db).stdout
+
+
+def test_score_equals_rdpt_score(models, tmp_path):
+    db_cli, db_py = str(tmp_path / "cli.db"), str(tmp_path / "py.db")
+    cli("score", "--data", models["data"], "--model", "teacher=" + models["teacher"], "--model",
+        "student=" + models["student"], "--store", db_cli, "--chunk", "2", *CLI_SCORE)
+    stats = rdpt.score(models["data"], {"teacher": models["teacher"], "student": models["student"]}, db_py,
+                       chunk=2, **SCORE_OPTS)
+    assert stats["teacher"]["n_scored"] == 12 and stats["student"]["n_failed"] == 0
+    assert export(db_py) == export(db_cli)
+    again = rdpt.score(models["data"], {"teacher": models["teacher"]}, db_py, **SCORE_OPTS)
+    assert again["teacher"]["n_skipped"] == 12 and again["teacher"]["n_scored"] == 0
+
+
+def test_score_records_given_as_dicts(models, tmp_path):
+    recs = [json.loads(l) for l in open(models["data"], encoding="utf-8")][:3]
+    db = str(tmp_path / "dicts.db")
+    st = rdpt.score(recs, {"teacher": models["teacher"]}, db, **SCORE_OPTS)
+    assert st["teacher"]["n_scored"] == 3
+    assert len(rdpt.Store(db)) == 3
+
+
+def test_score_killed_midway_and_resumed_gives_the_same_store(models, tmp_path):
+    full, killed = str(tmp_path / "full.db"), str(tmp_path / "killed.db")
+    ms = {"teacher": models["teacher"], "student": models["student"]}
+    rdpt.score(models["data"], ms, full, chunk=1, **SCORE_OPTS)
+    code = (f"import rdpt; rdpt.score({models['data']!r}, {ms!r}, {killed!r}, chunk=1, progress=False, "
+            f"**{SCORE_OPTS!r})")
+    env = dict(os.environ)
+    p = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    n = 0
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        try:
+            con = sqlite3.connect(f"file:{killed}?mode=ro", uri=True, timeout=2)
+            n = con.execute("SELECT count(*) FROM scores").fetchone()[0]
+            con.close()
+        except sqlite3.Error:
+            n = 0
+        if n >= 3:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert 0 < n < 24
+    rdpt.score(models["data"], ms, killed, chunk=1, **SCORE_OPTS)
+    assert export(killed) == export(full)
+
+
+def test_scorer_gives_the_raw_signal_the_store_holds(models, tmp_path):
+    db = str(tmp_path / "one.db")
+    opts = dict(SCORE_OPTS, n_ctx=4096)  # nothing truncated: the store holds every token
+    rdpt.score(models["data"], {"teacher": models["teacher"]}, db, **opts)
+    st = rdpt.Store(db)
+    first = next(st.iter_responses(["teacher"]))
+    assert first["scores"]["teacher"]["status"] == "ok"
+    sc = rdpt.Scorer(models["teacher"], **opts)
+    prompt = sc.format_prompt(first["question"])
+    assert prompt == "Q: " + first["question"] + "\nA: "
+    (res,) = sc.score([(prompt, first["response"])])
+    assert res["error"] is None
+    off, lp = res["offsets"], res["logprobs"]
+    assert len(off) == len(lp) > 0 and np.all(np.diff(off.astype(np.int64)) >= 0)
+    # Per action: the sum of the log-probs of the tokens starting inside it is the stored sum.
+    sums = np.zeros(len(first["begin"]))
+    counts = np.zeros(len(first["begin"]), dtype=np.int64)
+    k = np.searchsorted(first["end"], off, side="right")
+    np.add.at(sums, k, lp)
+    np.add.at(counts, k, 1)
+    s = first["scores"]["teacher"]
+    np.testing.assert_array_equal(counts, s["n_tokens"])
+    np.testing.assert_allclose(sums, s["logprob_sum"], rtol=1e-9, atol=1e-9)
+    assert sc.describe()["backend"] == "llama"
+
+
+def test_a_bad_model_raises_the_cli_message(models, tmp_path):
+    bad = str(tmp_path / "nope.gguf")
+    with pytest.raises(rdpt.Error) as e:
+        rdpt.Scorer(bad, "teacher", **SCORE_OPTS)
+    p = cli("score", "--data", models["data"], "--model", "teacher=" + bad, "--store", str(tmp_path / "x.db"),
+            *CLI_SCORE, check=False)
+    assert p.returncode != 0
+    assert str(e.value) == cli_error(p)
+    with pytest.raises(rdpt.UsageError):
+        rdpt.Scorer(models["teacher"], bogus_option=1)
+
+
+def test_docstrings_are_there():
+    for f in (rdpt.segment, rdpt.Store, rdpt.Store.actions, rdpt.trace, rdpt.beta_search, rdpt.select, rdpt.grade,
+              rdpt.score, rdpt.Scorer, rdpt.Scorer.score, rdpt.Store.iter_responses):
+        assert f.__doc__ and len(f.__doc__) > 80, f
