@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "rdpt/error.h"
 
 namespace rdpt {
@@ -54,3 +57,51 @@ TEST(Behaviour, TableShares) {
 
 }  // namespace
 }  // namespace rdpt
+
+// The one-scan classifier against the rule written out plainly (SEAL's: a reflection prefix or
+// keyword wins, then transition), on random texts made of keyword pieces, cases and spaces.
+namespace {
+rdpt::Behaviour reference_behaviour(std::string_view text, rdpt::KeywordList list) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  size_t b = 0, e = text.size();
+  while (b < e && ws(text[b])) ++b;
+  while (e > b && ws(text[e - 1])) --e;
+  std::string v(text.substr(b, e - b));
+  for (char& c : v)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  auto has = [&](std::string_view w) { return v.find(w) != std::string::npos; };
+  if (v.starts_with("wait")) return rdpt::Behaviour::Reflection;
+  for (auto w : {"verify", "make sure", "hold on", "think again", "'s correct", "'s incorrect", "let me check",
+                 "seems right"})
+    if (has(w)) return rdpt::Behaviour::Reflection;
+  if (v.starts_with("alternatively")) return rdpt::Behaviour::Transition;
+  if (has(list == rdpt::KeywordList::Upstream ? "think differenly" : "think differently"))
+    return rdpt::Behaviour::Transition;
+  for (auto w : {"another way", "another approach", "another method", "another solution", "another strategy",
+                 "another technique"})
+    if (has(w)) return rdpt::Behaviour::Transition;
+  return rdpt::Behaviour::Execution;
+}
+}  // namespace
+
+TEST(Behaviour, OneScanAgreesWithThePlainRule) {
+  static const std::string long_run(600, 'a');  // longer than the classifier's stack buffer
+  const char* pieces[] = {"Wait", "wait", " ", "\n", "Verify", "make", " sure", "HOLD ON", "think", " again",
+                          " differenly", " differently", "'s", " correct", " incorrect", "Let me", " check",
+                          "seems", " right", "Alternatively", "another", " way", " approach", " method",
+                          " solution", " strategy", " technique", "x", "So", "anoth", "er", "thin", "k", ".",
+                          long_run.c_str()};
+  std::mt19937_64 rng(3);
+  int n_kinds[3] = {0, 0, 0};
+  for (int i = 0; i < 20000; ++i) {
+    std::string t;
+    const int len = int(rng() % 7);
+    for (int k = 0; k < len; ++k) t += pieces[rng() % std::size(pieces)];
+    for (auto list : {rdpt::KeywordList::Upstream, rdpt::KeywordList::Corrected}) {
+      const rdpt::Behaviour got = rdpt::classify_behaviour(t, list);
+      ASSERT_EQ(got, reference_behaviour(t, list)) << "'" << t << "'";
+      ++n_kinds[size_t(got)];
+    }
+  }
+  for (int k : n_kinds) EXPECT_GT(k, 1000);
+}
