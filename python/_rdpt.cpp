@@ -11,7 +11,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <cmath>
@@ -37,6 +41,66 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({heap->size()}, {sizeof(T)}, heap->data(), owner);
 }
+
+// A column of known size on 2 MB-aligned memory that asks for transparent huge pages: filling
+// hundreds of MB through 4 KB page faults cost more than the scan itself (2.3 s of 3.1 s for
+// 6 M actions x 3 models on the dev VM). Grows by doubling if the store grew since it was sized.
+template <class T>
+class Column {
+ public:
+  explicit Column(size_t cap = 0) { allocate(cap); }
+  ~Column() { std::free(data_); }
+  Column(const Column&) = delete;
+  Column& operator=(const Column&) = delete;
+  Column(Column&& o) noexcept : data_(o.data_), n_(o.n_), cap_(o.cap_) { o.data_ = nullptr, o.n_ = o.cap_ = 0; }
+  Column& operator=(Column&& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(n_, o.n_);
+    std::swap(cap_, o.cap_);
+    return *this;
+  }
+  void push_back(T v) {
+    if (n_ == cap_) grow();
+    data_[n_++] = v;
+  }
+  size_t size() const { return n_; }
+  // Hands the memory to numpy (freed with the array).
+  py::array_t<T> release() {
+    T* d = data_;
+    const size_t n = n_;
+    data_ = nullptr;
+    n_ = cap_ = 0;
+    if (!d) d = static_cast<T*>(std::malloc(sizeof(T)));
+    py::capsule owner(d, [](void* p) { std::free(p); });
+    return py::array_t<T>({n}, {sizeof(T)}, d, owner);
+  }
+
+ private:
+  static constexpr size_t kHuge = size_t(2) << 20;
+  T* data_ = nullptr;
+  size_t n_ = 0, cap_ = 0;
+  void allocate(size_t cap) {
+    if (cap == 0) return;
+    size_t bytes = cap * sizeof(T);
+    if (bytes >= kHuge) {
+      bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+      data_ = static_cast<T*>(std::aligned_alloc(kHuge, bytes));
+      if (data_) madvise(data_, bytes, MADV_HUGEPAGE);
+    } else {
+      data_ = static_cast<T*>(std::malloc(bytes));
+    }
+    if (!data_) throw std::bad_alloc();
+    cap_ = cap;
+  }
+  void grow() {
+    Column bigger(std::max<size_t>(16, cap_ * 2));
+    if (n_) std::memcpy(bigger.data_, data_, n_ * sizeof(T));
+    bigger.n_ = n_;
+    std::swap(data_, bigger.data_);
+    std::swap(n_, bigger.n_);
+    std::swap(cap_, bigger.cap_);
+  }
+};
 
 py::array to_numpy_bool(std::vector<uint8_t>&& v) {
   auto a = to_numpy(std::move(v));
@@ -157,22 +221,36 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
     }
   }
   const size_t nm = models.size();
-  std::vector<int32_t> resp, j;
-  std::vector<uint32_t> begin, end;
-  std::vector<uint8_t> special;
-  std::vector<int8_t> type;
+  Column<int32_t> resp, j;
+  Column<uint32_t> begin, end;
+  Column<uint8_t> special;
+  Column<int8_t> type;
   std::vector<std::string> ids, texts;
   std::vector<int32_t> group_code;
   std::vector<std::string> groups;
   std::unordered_map<std::string, int32_t> group_index;
-  std::vector<std::vector<int32_t>> ntok(nm);
-  std::vector<std::vector<double>> lp(nm), p(nm);
+  std::vector<Column<int32_t>> ntok;
+  std::vector<Column<double>> lp, p;
   std::vector<std::optional<ActionType>> ty;
   const std::vector<double> none;
   {
     py::gil_scoped_release nogil;
-    const size_t reserve = 0;
-    (void)reserve;
+    // Exact sizes up front: growing the columns would copy and fault in twice the memory.
+    const size_t total = size_t(st.n_actions_total()), n_resp = size_t(st.n_responses());
+    resp = Column<int32_t>(total);
+    j = Column<int32_t>(total);
+    begin = Column<uint32_t>(total);
+    end = Column<uint32_t>(total);
+    special = Column<uint8_t>(total);
+    if (typed) type = Column<int8_t>(total);
+    if (text) texts.reserve(total);
+    ids.reserve(n_resp);
+    group_code.reserve(n_resp);
+    for (size_t k = 0; k < nm; ++k) {
+      ntok.emplace_back(total);
+      lp.emplace_back(total);
+      p.emplace_back(total);
+    }
     stream_scores(st, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
       const int32_t ri = int32_t(ids.size());
       ids.push_back(r.id);
@@ -201,25 +279,25 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
     });
   }
   py::dict out;
-  out["response"] = to_numpy(std::move(resp));
+  out["response"] = resp.release();
   out["ids"] = to_str_list(ids);
   out["group_code"] = to_numpy(std::move(group_code));
   out["groups"] = to_str_list(groups);
-  out["j"] = to_numpy(std::move(j));
-  out["begin"] = to_numpy(std::move(begin));
-  out["end"] = to_numpy(std::move(end));
-  out["special"] = to_numpy_bool(std::move(special));
+  out["j"] = j.release();
+  out["begin"] = begin.release();
+  out["end"] = end.release();
+  out["special"] = special.release().attr("view")(py::dtype("bool"));
   if (text) out["text"] = to_str_list(texts);
   py::list mnames;
   for (size_t k = 0; k < nm; ++k) {
     mnames.append(models[k].name);
-    out[py::str(models[k].name + "_n_tokens")] = to_numpy(std::move(ntok[k]));
-    out[py::str(models[k].name + "_logprob_sum")] = to_numpy(std::move(lp[k]));
-    out[py::str(models[k].name + "_p")] = to_numpy(std::move(p[k]));
+    out[py::str(models[k].name + "_n_tokens")] = ntok[k].release();
+    out[py::str(models[k].name + "_logprob_sum")] = lp[k].release();
+    out[py::str(models[k].name + "_p")] = p[k].release();
   }
   out["models"] = mnames;
   if (typed) {
-    out["type"] = to_numpy(std::move(type));
+    out["type"] = type.release();
     py::list tn;
     for (size_t t = 0; t < kNumActionTypes; ++t) tn.append(type_name(ActionType(t)));
     out["type_names"] = tn;

@@ -110,6 +110,8 @@ class Store {
   virtual std::optional<int64_t> find_response(const std::string& id) = 0;
   virtual std::optional<StoredResponse> get_response(int64_t rid) = 0;
   virtual int64_t n_responses() = 0;
+  // Actions of all responses (read from the BLOB sizes: no response row is decoded).
+  virtual int64_t n_actions_total() = 0;
   // Streams responses in rid order; return false from fn to stop.
   virtual void for_each_response(const std::function<bool(const StoredResponse&)>& fn) = 0;
   virtual void set_correct(int64_t rid, std::optional<bool> correct) = 0;

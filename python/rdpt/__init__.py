@@ -47,7 +47,7 @@ TYPE_NAMES = ("Shared", "Teacher", "Student", "Boosted", "Common")
 def _table(columns: Dict[str, Any], as_frame: bool = True):
     """A DataFrame when pandas is present (and wanted), else the dict of numpy arrays."""
     if as_frame and HAVE_PANDAS:
-        return _pd.DataFrame(columns)
+        return _pd.DataFrame(columns, copy=False)  # the columns are fresh: no second copy
     return columns
 
 

@@ -139,6 +139,7 @@ class SqliteStore final : public Store {
   std::optional<int64_t> find_response(const std::string& id) override;
   std::optional<StoredResponse> get_response(int64_t rid) override;
   int64_t n_responses() override;
+  int64_t n_actions_total() override;
   void for_each_response(const std::function<bool(const StoredResponse&)>& fn) override;
   void set_correct(int64_t rid, std::optional<bool> correct) override;
 
@@ -489,6 +490,16 @@ std::optional<StoredResponse> SqliteStore::get_response(int64_t rid) {
   StoredResponse r = read_response(s);
   s.reset();
   return r;
+}
+
+int64_t SqliteStore::n_actions_total() {
+  // length() of a BLOB reads its size from the record header, not the (overflowing) row.
+  Stmt& s = cached("SELECT coalesce(sum(length(special)), 0) FROM responses");
+  Use s_use(s);
+  s.step();
+  int64_t n = s.i64(0);
+  s.reset();
+  return n;
 }
 
 int64_t SqliteStore::n_responses() {
