@@ -600,6 +600,32 @@ PYBIND11_MODULE(_rdpt, m) {
       py::arg("alpha"), py::arg("candidates"), py::arg("progress"));
 
   m.def(
+      "attribute",
+      [](std::shared_ptr<PyStore> s, std::vector<std::string> teachers, const std::string& student,
+         const std::string& distilled, double alpha, std::optional<double> beta, uint32_t replicates, uint64_t seed,
+         uint32_t first_positions, py::object progress) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        AttributeOptions o;
+        o.teachers = std::move(teachers);
+        o.student = student;
+        o.distilled = distilled;
+        o.alpha = alpha;
+        o.beta = beta;
+        o.replicates = replicates;
+        o.seed = seed;
+        o.first_positions = first_positions;
+        PyProgress prog(progress);
+        std::optional<AttributeResult> r;
+        {
+          py::gil_scoped_release nogil;
+          r = attribute(*s->st, o, prog);
+        }
+        return json_to_py(attribute_json(*r, o, s->path));
+      },
+      py::arg("store"), py::arg("teachers"), py::arg("student"), py::arg("distilled"), py::arg("alpha"),
+      py::arg("beta"), py::arg("replicates"), py::arg("seed"), py::arg("first_positions"), py::arg("progress"));
+
+  m.def(
       "select",
       [](std::shared_ptr<PyStore> s, const std::string& strategy, uint32_t per_question, uint64_t budget,
          uint64_t seed, const std::string& teacher, const std::string& student, std::optional<double> beta,

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "rdpt/attribute.h"
 #include "rdpt/behaviour.h"
 #include "rdpt/beta.h"
 #include "rdpt/curves.h"
@@ -229,6 +230,42 @@ struct SelectRunResult {
 SelectRunResult select_responses(Store& store, const SelectRunOptions& options,
                                  const std::vector<std::pair<std::string, std::string>>& order,
                                  const std::string& source = "candidates");
+
+// ---- Which teacher? (docs/method.md section 8): rdpt attribute and rdpt.attribute ----------
+struct AttributeOptions {
+  std::vector<std::string> teachers;  // candidate teacher model names (>= 1, distinct)
+  std::string student = "student", distilled = "distilled";
+  double alpha = 0.1;
+  std::optional<double> beta;         // nullopt: the analysis search per teacher
+  uint32_t replicates = 1000;         // Poisson bootstrap replicates
+  uint64_t seed = 0;
+  uint32_t first_positions = 400;     // positions summed in the correct-minus-incorrect Teacher fraction
+};
+
+struct AttributeRow {
+  std::string teacher;
+  size_t rank = 0;                    // by Teacher share, highest first (ties: lower Student share)
+  size_t student_rank = 0;            // by Student share, lowest first
+  double beta = NAN;
+  ShareEstimate teacher_share, student_share;  // mean per-response proportions, bootstrap 95%
+  double teacher_share_pooled = NAN, student_share_pooled = NAN;
+  double summed_correct_minus_incorrect = NAN;
+  std::optional<BetaResult> search;
+};
+
+struct AttributeResult {
+  std::vector<AttributeRow> rows;     // in rank order
+  uint64_t n_responses = 0;
+  bool consistent = false;            // the top teacher also has the lowest Student share
+};
+
+// UsageError for no teacher, a teacher named twice, or bad thresholds (attribute() checks too).
+void check_attribute_options(const AttributeOptions& options);
+// Two streaming passes (the per-teacher beta searches, then shares, bootstrap and curves).
+// UsageError: no teacher, a teacher named twice, an unknown model, bad thresholds.
+AttributeResult attribute(Store& store, const AttributeOptions& options, Progress& progress);
+// The JSON rdpt attribute writes.
+nlohmann::json attribute_json(const AttributeResult& r, const AttributeOptions& options, const std::string& store_path);
 
 // ---- Writers: one JSON shape and one CSV dialect for every command -----------------------
 // CSV: RFC 4180 fields (quoted when holding , " CR or LF), lines end in "\n".

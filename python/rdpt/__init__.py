@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 __version__ = _rdpt.__version__
 __all__ = [
-    "segment", "Store", "trace", "Trace", "beta_search", "select", "grade", "score", "Scorer",
+    "segment", "Store", "trace", "Trace", "beta_search", "attribute", "select", "grade", "score", "Scorer",
     "Error", "UsageError", "DataError", "BackendError", "StoreError", "HAVE_PANDAS",
 ]
 
@@ -309,6 +309,20 @@ def beta_search(store: Union[Store, str, os.PathLike], procedure: str = "analysi
     ``procedure``: "analysis" (four-way, needs the distilled model) or "training" (three-way)."""
     return _rdpt.beta_search(_store(store)._s, procedure, teacher, student, distilled, alpha, list(candidates),
                              _Progress(progress))
+
+
+def attribute(store: Union[Store, str, os.PathLike], teachers: Sequence[str], student: str = "student",
+              distilled: str = "distilled", *, alpha: float = 0.1, beta: Union[float, str] = "auto",
+              replicates: int = 1000, seed: int = 0, first_positions: int = 400,
+              progress: Optional[bool] = None) -> Dict[str, Any]:
+    """Which teacher? (docs/method.md section 8): the distilled model typed four-way against each
+    candidate teacher, as rdpt attribute writes it: per teacher (in rank order) the Teacher and
+    Student shares with seeded Poisson-bootstrap 95% intervals, pooled shares, the summed
+    correct-minus-incorrect Teacher fraction over the first positions, and its beta search;
+    ``consistent`` says whether the top teacher also has the lowest Student share."""
+    b = None if beta == "auto" else float(beta)
+    return _rdpt.attribute(_store(store)._s, list(teachers), student, distilled, alpha, b, replicates, seed,
+                           first_positions, _Progress(progress))
 
 
 def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count", *, per_question: int = 1,

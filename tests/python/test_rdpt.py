@@ -245,6 +245,18 @@ def test_beta_search_equals_rdpt_beta(store_path, tmp_path):
         assert rdpt.beta_search(store_path, proc) == want
 
 
+def test_attribute_equals_rdpt_attribute(store_path, tmp_path):
+    out = tmp_path / "attr.json"
+    cli("attribute", "--store", store_path, "--teacher", "teacher", "--teacher", "student", "--allow-same-model",
+        "--bootstrap", "200", "--seed", "3", "--out", str(out))
+    want = json.load(open(out))
+    got = rdpt.attribute(store_path, ["teacher", "student"], replicates=200, seed=3)
+    assert got == want
+    assert [t["teacher"] for t in got["teachers"]][0] == "teacher"
+    with pytest.raises(rdpt.UsageError):
+        rdpt.attribute(store_path, ["teacher", "teacher"])
+
+
 def test_select_equals_rdpt_select(store_path, tmp_path):
     st = rdpt.Store(store_path)
     r = st.responses(text=True)
@@ -420,6 +432,7 @@ def test_a_bad_model_raises_the_cli_message(models, tmp_path):
 
 
 def test_docstrings_are_there():
-    for f in (rdpt.segment, rdpt.Store, rdpt.Store.actions, rdpt.trace, rdpt.beta_search, rdpt.select, rdpt.grade,
+    for f in (rdpt.segment, rdpt.Store, rdpt.Store.actions, rdpt.trace, rdpt.beta_search, rdpt.attribute,
+              rdpt.select, rdpt.grade,
               rdpt.score, rdpt.Scorer, rdpt.Scorer.score, rdpt.Store.iter_responses):
         assert f.__doc__ and len(f.__doc__) > 80, f
