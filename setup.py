@@ -35,7 +35,15 @@ def llama_args():
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         build = os.environ.get("RDPT_BUILD_DIR", os.path.join(ROOT, "build"))
-        if not os.path.exists(os.path.join(build, "CMakeCache.txt")) or os.environ.get("RDPT_CMAKE_ARGS"):
+        cache = os.path.join(build, "CMakeCache.txt")
+        python = ""
+        if os.path.exists(cache):
+            for line in open(cache, encoding="utf-8", errors="replace"):
+                if line.startswith(("Python3_EXECUTABLE:", "_Python3_EXECUTABLE:")):
+                    python = line.split("=", 1)[1].strip()
+        # A build configured for another interpreter would give a module this one cannot import.
+        same_python = python and os.path.realpath(python) == os.path.realpath(sys.executable)
+        if not os.path.exists(cache) or not same_python or os.environ.get("RDPT_CMAKE_ARGS"):
             args = ["-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DRDPT_WITH_PYTHON=ON",
                     "-DPython3_EXECUTABLE=" + sys.executable] + llama_args()
             subprocess.check_call(["cmake", "-S", ROOT, "-B", build] + args +
@@ -43,8 +51,9 @@ class CMakeBuild(build_ext):
         subprocess.check_call(["cmake", "--build", build, "--target", "rdpt_python"])
         out = os.path.dirname(os.path.abspath(self.get_ext_fullpath(ext.name)))
         pkg = os.path.join(build, "python", "rdpt")
-        for f in os.listdir(pkg):
-            shutil.copy2(os.path.join(pkg, f), os.path.join(out, f))
+        for f in os.listdir(pkg):  # the package's files only (not __pycache__ left by the tests)
+            if f.endswith(".py") or (f.startswith("_rdpt") and f.endswith(".so")):
+                shutil.copy2(os.path.join(pkg, f), os.path.join(out, f))
 
 
 setup(

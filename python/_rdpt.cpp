@@ -70,7 +70,7 @@ class Column {
     const size_t n = n_;
     data_ = nullptr;
     n_ = cap_ = 0;
-    if (!d) d = static_cast<T*>(std::malloc(sizeof(T)));
+    if (!d && !(d = static_cast<T*>(std::malloc(sizeof(T))))) throw std::bad_alloc();
     py::capsule owner(d, [](void* p) { std::free(p); });
     return py::array_t<T>({n}, {sizeof(T)}, d, owner);
   }
@@ -107,11 +107,17 @@ py::array to_numpy_bool(std::vector<uint8_t>&& v) {
   return a.attr("view")(py::dtype("bool"));
 }
 
+// Text from the store as str; bytes that are not UTF-8 (a store written by other tools) become
+// lone surrogates (errors="surrogateescape") instead of failing the whole call.
+py::str py_str(std::string_view s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), Py_ssize_t(s.size()), "surrogateescape");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
 py::list to_str_list(const std::vector<std::string>& v) {
   py::list out(v.size());
-  for (size_t k = 0; k < v.size(); ++k)
-    out[k] = py::reinterpret_steal<py::object>(
-        PyUnicode_DecodeUTF8(v[k].data(), Py_ssize_t(v[k].size()), "surrogateescape"));
+  for (size_t k = 0; k < v.size(); ++k) out[k] = py_str(v[k]);
   return out;
 }
 
@@ -142,6 +148,23 @@ class PyProgress : public Progress {
   }
   py::object cb_;
   std::thread::id owner_;
+};
+
+// Locks `mu` with the GIL released while waiting: the holder may need the GIL (a progress
+// callback) before it lets go, so waiting with the GIL held would deadlock.
+std::unique_lock<std::mutex> hold(std::mutex& mu) {
+  std::unique_lock<std::mutex> l(mu, std::defer_lock);
+  if (!l.try_lock()) {
+    py::gil_scoped_release nogil;
+    l.lock();
+  }
+  return l;
+}
+
+// A model shared by Python objects; calls are serialised (a backend is not thread-safe).
+struct PyScorer {
+  std::unique_ptr<Scorer> sc;
+  std::mutex mu;
 };
 
 // A store shared by Python objects; calls are serialised.
@@ -183,12 +206,13 @@ std::vector<ModelInfo> models_named(Store& st, const std::optional<std::vector<s
 py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>& names, bool text,
                        const std::optional<std::string>& teacher, const std::optional<std::string>& student,
                        const std::optional<std::string>& distilled, double alpha, std::optional<double> beta) {
-  std::lock_guard<std::mutex> lock(s.mu);
+  auto lock = hold(s.mu);
   Store& st = *s.st;
   std::vector<ModelInfo> models = models_named(st, names);
   // Typing roles (appended to the scan when not among the exported models).
-  const bool typed = teacher.has_value() || student.has_value();
-  if (typed && (!teacher || !student)) throw UsageError("actions: types need both teacher= and student=");
+  const bool typed = teacher.has_value() || student.has_value() || distilled.has_value();
+  if (typed && (!teacher || !student))
+    throw UsageError("actions: types need both teacher= and student= (and distilled= for four-way)");
   std::vector<int64_t> mids;
   for (const auto& m : models) mids.push_back(m.mid);
   int iT = -1, iS = -1, iD = -1;
@@ -310,14 +334,14 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
 
 py::dict response_dict(const StoredResponse& r) {
   py::dict d;
-  d["id"] = r.id;
-  d["group"] = r.group;
-  d["question"] = r.question;
-  d["response"] = r.response;
-  d["system"] = r.system;
-  d["answer"] = r.answer ? py::object(py::str(*r.answer)) : py::none();
+  d["id"] = py_str(r.id);
+  d["group"] = py_str(r.group);
+  d["question"] = py_str(r.question);
+  d["response"] = py_str(r.response);
+  d["system"] = py_str(r.system);
+  d["answer"] = r.answer ? py::object(py_str(*r.answer)) : py::none();
   d["correct"] = r.correct ? py::object(py::bool_(*r.correct)) : py::none();
-  d["source_file"] = r.source_file;
+  d["source_file"] = py_str(r.source_file);
   d["source_line"] = r.source_line;
   std::vector<uint32_t> b, e;
   std::vector<uint8_t> sp;
@@ -399,19 +423,19 @@ PYBIND11_MODULE(_rdpt, m) {
       .def_property_readonly("path", [](PyStore& s) { return s.path; })
       .def("models",
            [](PyStore& s) {
-             std::lock_guard<std::mutex> lock(s.mu);
+             auto lock = hold(s.mu);
              py::list out;
              for (const auto& m : s.st->models()) out.append(model_dict(m));
              return out;
            })
       .def("n_responses",
            [](PyStore& s) {
-             std::lock_guard<std::mutex> lock(s.mu);
+             auto lock = hold(s.mu);
              return s.st->n_responses();
            })
       .def("responses",
            [](PyStore& s, bool text) {
-             std::lock_guard<std::mutex> lock(s.mu);
+             auto lock = hold(s.mu);
              std::vector<std::string> id, group, question, response, answer;
              std::vector<int8_t> correct, has_answer;
              std::vector<int32_t> n_actions;
@@ -453,7 +477,7 @@ PYBIND11_MODULE(_rdpt, m) {
            py::arg("text") = false)
       .def("rids",
            [](PyStore& s) {
-             std::lock_guard<std::mutex> lock(s.mu);
+             auto lock = hold(s.mu);
              std::vector<int64_t> rids;
              py::gil_scoped_release nogil;
              s.st->for_each_response([&](const StoredResponse& r) {
@@ -465,7 +489,7 @@ PYBIND11_MODULE(_rdpt, m) {
            })
       .def("response",
            [](PyStore& s, int64_t rid, const std::vector<std::string>& names) {
-             std::lock_guard<std::mutex> lock(s.mu);
+             auto lock = hold(s.mu);
              auto r = s.st->get_response(rid);
              if (!r) throw DataError("store '" + s.path + "': no response with rid " + std::to_string(rid));
              py::dict d = response_dict(*r);
@@ -473,23 +497,12 @@ PYBIND11_MODULE(_rdpt, m) {
              for (const auto& n : names) {
                const ModelInfo mi = require_model(*s.st, n, "models");
                auto sc = s.st->get_scores(mi.mid, rid);
-               PairView v;
-               // The one policy of stream_scores, for one pair.
-               const int64_t mid = mi.mid;
-               std::vector<int64_t> one = {mid};
-               (void)one;
+               const PairView v = view_pair(sc, *r, s.path, mi.mid);
                const size_t na = r->actions.size();
-               v.usable = sc && sc->status != ScoreStatus::Failed;
-               if (v.usable && sc->actions.size() != na)
-                 throw DataError("store '" + s.path + "': record '" + r->id + "': a corrupt pair under " + n);
                std::vector<int32_t> nt(na, -1);
-               std::vector<double> lpv(na, NAN), pv(na, NAN);
                if (v.usable)
-                 for (size_t a = 0; a < na; ++a) {
-                   nt[a] = int32_t(sc->actions[a].n_tokens);
-                   lpv[a] = sc->actions[a].logprob_sum;
-                   pv[a] = sc->actions[a].p();
-                 }
+                 for (size_t a = 0; a < na; ++a) nt[a] = int32_t(v.n_tokens[a]);
+               std::vector<double> lpv = v.logprob, pv = v.p;
                py::dict md;
                md["status"] = !sc ? "absent"
                               : sc->status == ScoreStatus::Ok ? "ok"
@@ -515,7 +528,7 @@ PYBIND11_MODULE(_rdpt, m) {
          const std::string& distilled, bool distilled_optional, double alpha, std::optional<double> beta,
          std::vector<double> beta_candidates, uint32_t max_positions, uint64_t token_mark, const std::string& keywords,
          py::object progress) {
-        std::lock_guard<std::mutex> lock(s->mu);
+        auto lock = hold(s->mu);
         TraceOptions o;
         o.teacher = teacher;
         o.student = student;
@@ -581,7 +594,7 @@ PYBIND11_MODULE(_rdpt, m) {
       [](std::shared_ptr<PyStore> s, const std::string& procedure, const std::string& teacher,
          const std::string& student, const std::string& distilled, double alpha, std::vector<double> candidates,
          py::object progress) {
-        std::lock_guard<std::mutex> lock(s->mu);
+        auto lock = hold(s->mu);
         BetaOptions o{.procedure = parse_procedure(procedure), .alpha = alpha, .candidates = std::move(candidates)};
         check_thresholds({alpha, 0});
         PyProgress prog(progress);
@@ -604,7 +617,7 @@ PYBIND11_MODULE(_rdpt, m) {
       [](std::shared_ptr<PyStore> s, std::vector<std::string> teachers, const std::string& student,
          const std::string& distilled, double alpha, std::optional<double> beta, uint32_t replicates, uint64_t seed,
          uint32_t first_positions, py::object progress) {
-        std::lock_guard<std::mutex> lock(s->mu);
+        auto lock = hold(s->mu);
         AttributeOptions o;
         o.teachers = std::move(teachers);
         o.student = student;
@@ -630,7 +643,7 @@ PYBIND11_MODULE(_rdpt, m) {
       [](std::shared_ptr<PyStore> s, const std::string& strategy, uint32_t per_question, uint64_t budget,
          uint64_t seed, const std::string& teacher, const std::string& student, std::optional<double> beta,
          std::optional<std::vector<std::string>> ids) {
-        std::lock_guard<std::mutex> lock(s->mu);
+        auto lock = hold(s->mu);
         SelectRunOptions o;
         o.teacher = teacher;
         o.student = student;
@@ -691,7 +704,7 @@ PYBIND11_MODULE(_rdpt, m) {
       py::arg("response"), py::arg("reference"), py::arg("extract_reference") = false);
 
   // Scoring: a model (GGUF path or server URL) and the resumable loop of rdpt score.
-  py::class_<Scorer, std::shared_ptr<Scorer>>(m, "Scorer")
+  py::class_<PyScorer, std::shared_ptr<PyScorer>>(m, "Scorer")
       .def(py::init([](const std::string& location, const std::string& name, py::dict opts) {
              ScorerSpec sp;
              sp.name = name;
@@ -726,15 +739,29 @@ PYBIND11_MODULE(_rdpt, m) {
                else if (key == "concurrency") sp.concurrency = v.cast<uint32_t>();
                else throw UsageError("Scorer: unknown option '" + key + "'");
              }
+             auto out = std::make_shared<PyScorer>();
              py::gil_scoped_release nogil;
-             return std::shared_ptr<Scorer>(make_scorer(sp));
+             out->sc = make_scorer(sp);
+             return out;
            }),
            py::arg("location"), py::arg("name") = "model", py::arg("options") = py::dict())
-      .def("format_prompt", &Scorer::format_prompt, py::arg("question"), py::arg("system") = "")
-      .def("describe", [](const Scorer& sc) { return model_dict(sc.describe()); })
+      .def(
+          "format_prompt",
+          [](PyScorer& p, const std::string& question, const std::string& system) {
+            auto lock = hold(p.mu);
+            return p.sc->format_prompt(question, system);
+          },
+          py::arg("question"), py::arg("system") = "")
+      .def("describe",
+           [](PyScorer& p) {
+             auto lock = hold(p.mu);
+             return model_dict(p.sc->describe());
+           })
       .def(
           "score",
-          [](Scorer& sc, const std::vector<std::pair<std::string, std::string>>& pairs, py::object progress) {
+          [](PyScorer& p, const std::vector<std::pair<std::string, std::string>>& pairs, py::object progress) {
+            auto lock = hold(p.mu);
+            Scorer& sc = *p.sc;
             std::vector<ScoreItem> items;
             for (const auto& [p, r] : pairs) items.push_back({p, r, ""});
             PyProgress prog(progress);
@@ -766,9 +793,10 @@ PYBIND11_MODULE(_rdpt, m) {
 
   m.def(
       "score",
-      [](std::shared_ptr<PyStore> s, std::shared_ptr<Scorer> sc, const std::string& name,
+      [](std::shared_ptr<PyStore> s, std::shared_ptr<PyScorer> sc, const std::string& name,
          const std::vector<std::string>& files, py::dict reader, uint32_t chunk, bool replace, py::object progress) {
-        std::lock_guard<std::mutex> lock(s->mu);
+        auto lock = hold(s->mu);
+        auto scorer_lock = hold(sc->mu);
         ReaderOptions ro;
         for (auto [k, v] : reader) {
           const std::string key = py::str(k);
@@ -790,7 +818,7 @@ PYBIND11_MODULE(_rdpt, m) {
           std::vector<StoredResponse> rs = read_responses(
               files, ro, SegmentOptions{}, [&](LogLevel, std::string_view msg) { warnings.emplace_back(msg); });
           put_responses(*s->st, rs);
-          st = score_responses(*s->st, *sc, name, rs, {.chunk = chunk, .replace = replace}, prog);
+          st = score_responses(*s->st, *sc->sc, name, rs, {.chunk = chunk, .replace = replace}, prog);
         }
         py::dict d;
         d["n_scored"] = st.n_scored;

@@ -116,8 +116,9 @@ namespace rdpt {
 //   - an absent pair (the model never scored the response) or a failed one: `usable` false,
 //     every action unscored (p NaN, logprob NaN, n_tokens 0);
 //   - a truncated pair: usable; the actions past the cut are unscored (p NaN) as the store holds them;
-//   - a pair whose action count differs from the response's: DataError naming the store and record
-//     (the store is corrupt; no analysis guesses around it).
+//   - a pair whose action count differs from the response's: an error naming the store and the
+//     record (the store is corrupt; no analysis guesses around it). The store's own decoding
+//     catches most such pairs first (StoreError); a Store of another make gets DataError here.
 struct PairView {
   bool present = false;             // the store holds the pair (any status)
   bool usable = false;              // present and not Failed
@@ -129,10 +130,15 @@ struct PairView {
   std::span<const uint32_t> tokens() const { return usable ? std::span<const uint32_t>(n_tokens) : std::span<const uint32_t>(); }
 };
 
+// The view of one pair under that policy (`mid` and `store_path` name it in errors).
+PairView view_pair(const std::optional<PairScore>& score, const StoredResponse& r, const std::string& store_path,
+                   int64_t mid);
+
 // Streams the store in rid order, handing each response with one PairView per mid (same order).
-// `fn` returns false to stop. Memory: one response.
+// `fn` returns false to stop. Memory: one response. With logprobs false, PairView::logprob is
+// left empty (the analyses that need only p and token counts skip building it).
 using ScoredFn = std::function<bool(const StoredResponse&, std::span<const PairView>)>;
-void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn);
+void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn, bool logprobs = true);
 
 // The model `name`, or UsageError "OPTION: no model 'NAME' in store 'PATH' (models: ...)".
 ModelInfo require_model(Store& store, const std::string& name, const std::string& option);

@@ -52,7 +52,14 @@ def _table(columns: Dict[str, Any], as_frame: bool = True):
 
 
 class _Progress:
-    """Progress of native work: a tqdm bar when tqdm is installed and `show` is true."""
+    """Progress of native work: a tqdm bar when tqdm is installed and `show` is true (None: on a
+    terminal). `show` may also be a callable, called as f("start", what, total, unit),
+    f("update", done, extra) and f("finish"); an exception it raises stops the work."""
+
+    def __new__(cls, show):
+        if callable(show):
+            return show
+        return super().__new__(cls)
 
     def __init__(self, show: Optional[bool]):
         self.show = sys.stderr.isatty() if show is None else bool(show)
@@ -93,7 +100,7 @@ def segment(text: str, special_tokens: Optional[Sequence[str]] = None, angle_bar
     Returns a list of dicts ``{"text", "begin", "end", "special"}``; ``begin``/``end`` are UTF-8
     *byte* offsets into the response (``text.encode()[begin:end]``), the unit the store keeps.
     ``special_tokens`` defaults to ``["<think>", "</think>"]``; ``angle_bar_markers`` makes any
-    ``<|...|>`` marker its own special action. Invalid UTF-8 raises DataError.
+    ``<|...|>`` marker its own special action.
 
     >>> [a["text"] for a in rdpt.segment("<think>\\nA b. C d.</think>")]
     ['<think>', '\\nA b.', ' C d.', '</think>']
@@ -203,8 +210,8 @@ class Store:
 
     def iter_responses(self, models: Optional[Sequence[str]] = None) -> Iterator[Dict[str, Any]]:
         """Yields one dict per response (id, group, question, response, answer, correct, begin,
-        end, special, and ``scores[model]`` = {status, n_tokens, logprob_sum, p}), in store order.
-        Memory holds one response at a time (plus the list of row ids)."""
+        end, special, and ``scores[model]`` = {status, error, n_tokens, logprob_sum, p}), in store
+        order. Memory holds one response at a time (plus the list of row ids)."""
         names = self.model_names() if models is None else list(models)
         for rid in self._s.rids():
             yield self._s.response(int(rid), names)
@@ -380,17 +387,27 @@ class Scorer:
         return self._sc.score([(p, r) for p, r in pairs], _Progress(progress))
 
 
+_READER_OPTIONS = ("id_field", "question_field", "response_field", "answer_field", "group_field", "correct_field")
+
+
 def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Union[str, Scorer]],
           store: Union[Store, str, os.PathLike], *, chunk: int = 64, replace: bool = False,
-          progress: Optional[bool] = None, skip_bad: bool = False, **options) -> Dict[str, Dict[str, Any]]:
+          progress: Any = None, skip_bad: bool = False, **options) -> Dict[str, Dict[str, Any]]:
     """Score a dataset under each model and record it in a store, as rdpt score does.
 
     ``data``: a JSONL path (.gz/.zst), a list of paths, or a list of record dicts (written to a
     temporary JSONL, read by the same reader). ``models``: {name: GGUF path, server URL or
-    Scorer}; other keyword ``options`` go to each Scorer made here. Resumable: pairs the store
-    holds are skipped, so a run stopped by Ctrl-C (KeyboardInterrupt, the store stays consistent)
-    or killed continues where it stopped. Returns per model the counts of rdpt score.
+    Scorer}. Reader options as rdpt score's: ``skip_bad`` and ``id_field``, ``question_field``,
+    ``response_field``, ``answer_field``, ``group_field``, ``correct_field``; other keyword
+    ``options`` go to each Scorer made here. Resumable: pairs the store holds are skipped, so a
+    run stopped by Ctrl-C (KeyboardInterrupt, the store stays consistent) or killed continues
+    where it stopped. ``progress``: None (a bar on a terminal), a bool, or a callable (see
+    ``rdpt._Progress``). Returns per model the counts of rdpt score.
     """
+    reader = {"skip_bad": skip_bad}
+    for k in _READER_OPTIONS:
+        if k in options:
+            reader[k] = options.pop(k)
     tmp = None
     if isinstance(data, (str, os.PathLike)):
         files = [os.fspath(data)]
@@ -407,8 +424,7 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
         out = {}
         for name, m in models.items():
             sc = m if isinstance(m, Scorer) else Scorer(m, name, **options)
-            out[name] = _rdpt.score(st._s, sc._sc, name, files, {"skip_bad": skip_bad}, chunk, replace,
-                                    _Progress(progress))
+            out[name] = _rdpt.score(st._s, sc._sc, name, files, reader, chunk, replace, _Progress(progress))
         return out
     finally:
         if tmp is not None:

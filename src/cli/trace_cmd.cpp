@@ -53,7 +53,11 @@ int run_trace(int argc, char** argv) {
   opts.max_positions = max_positions;
   opts.token_mark = token_mark;
   opts.keywords = parse_keyword_list(keywords);
+  check_thresholds({opts.alpha, opts.beta.value_or(0.1)});  // usage errors before the store is opened
   auto st = Store::open(store_path, OpenMode::ReadOnly);
+  for (const auto& [opt, name] : {std::pair<const char*, std::string>{"--teacher", teacher},
+                                  {"--student", student}, {"--distilled", distilled}})
+    require_model(*st, name, opt);  // before --out-dir is created
   TtyProgress progress(!no_progress);
   std::filesystem::create_directories(out_dir);
   const std::string dir = out_dir + "/";

@@ -37,7 +37,7 @@ AttributeResult attribute(Store& st, const AttributeOptions& o, Progress& progre
       for (size_t k = 0; k < nt; ++k) bs[k].add(sc[k].p, sc[nt].p, sc[nt + 1].p);
       progress.update(++done);
       return true;
-    });
+    }, false);
     progress.finish();
     for (size_t k = 0; k < nt; ++k) {
       try {
@@ -70,7 +70,7 @@ AttributeResult attribute(Store& st, const AttributeOptions& o, Progress& progre
     boot.add(values);
     progress.update(++res.n_responses);
     return true;
-  });
+  }, false);
   progress.finish();
 
   std::vector<AttributeRow> rows(nt);

@@ -10,7 +10,7 @@ namespace rdpt {
 namespace {
 
 void fill_view(const std::optional<PairScore>& s, const StoredResponse& r, const std::string& store_path,
-               int64_t mid, PairView& v) {
+               int64_t mid, PairView& v, bool logprobs) {
   const size_t n = r.actions.size();
   v.present = s.has_value();
   v.status = s ? s->status : ScoreStatus::Ok;
@@ -22,28 +22,37 @@ void fill_view(const std::optional<PairScore>& s, const StoredResponse& r, const
   if (!v.usable) {
     v.p.assign(n, NAN);
     v.n_tokens.assign(n, 0);
-    v.logprob.assign(n, NAN);
+    if (logprobs) v.logprob.assign(n, NAN);
+    else v.logprob.clear();
     return;
   }
   v.p.resize(n);
   v.n_tokens.resize(n);
-  v.logprob.resize(n);
+  if (logprobs) v.logprob.resize(n);
+  else v.logprob.clear();
   for (size_t k = 0; k < n; ++k) {
     const ActionScore& a = s->actions[k];
     v.n_tokens[k] = a.n_tokens;
-    v.logprob[k] = a.logprob_sum;
+    if (logprobs) v.logprob[k] = a.logprob_sum;
     v.p[k] = a.scored() ? a.p() : NAN;
   }
 }
 
 }  // namespace
 
-void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn) {
+PairView view_pair(const std::optional<PairScore>& score, const StoredResponse& r, const std::string& store_path,
+                   int64_t mid) {
+  PairView v;
+  fill_view(score, r, store_path, mid, v, true);
+  return v;
+}
+
+void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn, bool logprobs) {
   std::vector<PairView> views(mids.size());
   const std::string path = store.path();
   std::vector<int64_t> ids(mids.begin(), mids.end());
   store.for_each_scored(ids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], r, path, ids[k], views[k]);
+    for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], r, path, ids[k], views[k], logprobs);
     return fn(r, views);
   });
 }
@@ -84,7 +93,7 @@ BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher
     if (!keep || keep(r)) search.add(v[0].p, v[1].p, four ? v[2].p : none);
     prog.update(++done);
     return true;
-  });
+  }, false);
   prog.finish();
   return search.result();
 }
@@ -129,7 +138,7 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
       if (first_pass) first_pass(r);
       progress.update(++done);
       return true;
-    });
+    }, false);
     progress.finish();
     try {
       res.search = search.result();
@@ -178,7 +187,7 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
     if (each) each(TypedResponse{r, v, types, c});
     progress.update(++done);
     return true;
-  });
+  }, false);
   progress.finish();
   res.curves = curves.result();
   return res;

@@ -227,6 +227,36 @@ def test_trace_equals_rdpt_report(store_path, tmp_path):
     assert data["beta"]["beta_pick"] == tr.beta_search["beta"]
 
 
+def test_two_threads_share_a_store_without_deadlock(store_path):
+    import threading
+    st = rdpt.Store(store_path)
+    res = {}
+    # A progress callback needs the GIL while the scan holds the store; the other thread waits
+    # for the store: it must wait without holding the GIL.
+    ta = threading.Thread(target=lambda: res.update(a=rdpt.trace(st, progress=lambda *args: None)), daemon=True)
+    tb = threading.Thread(target=lambda: res.update(b=[len(st.models()) for _ in range(200)]), daemon=True)
+    ta.start()
+    tb.start()
+    ta.join(120)
+    tb.join(120)
+    assert not ta.is_alive() and not tb.is_alive(), "deadlock"
+    assert res["a"].summary == rdpt.trace(st).summary and res["b"] == [3] * 200
+
+
+def test_actions_with_a_given_beta_and_three_way(store_path):
+    st = rdpt.Store(store_path)
+    a = st.actions("teacher", "student", beta=0.15, text=False)
+    tr = rdpt.trace(st, distilled=None, beta=0.15)
+    counts = a["type"].value_counts()
+    assert a.attrs["beta"] == 0.15 and a.attrs["beta_search"] is None
+    for t in tr.types:
+        assert counts.get(t, 0) == tr.summary["counts"][t], t
+    d = st.actions("teacher", "student", beta=0.15, text=False, as_frame=False)
+    assert sorted(set(d["type"]) - {None}) == sorted(tr.types)
+    with pytest.raises(rdpt.UsageError):
+        st.actions(distilled="distilled")
+
+
 def test_three_way_and_given_beta(store_path):
     tr = rdpt.trace(store_path, distilled=None, beta=0.12)
     assert tr.types == ["Common", "Teacher", "Student"] and tr.beta == 0.12
@@ -273,9 +303,19 @@ def test_select_equals_rdpt_select(store_path, tmp_path):
         want = [json.loads(l)["id"] for l in open(out, encoding="utf-8")]
         got = rdpt.select(st, strategy, per_question=2, seed=5, ids=list(r["id"]))
         assert got["chosen"] == want, strategy
+        assert got["n_not_in_store"] == 0
         s = json.load(open(summary))
         assert got["n_chosen"] == s["n_chosen"] and got["n_groups"] == s["n_groups"]
         assert (got["beta"] is None and s["beta"] is None) or got["beta"] == s["beta"]
+
+
+def test_select_with_ids_not_in_the_store(store_path):
+    ids = list(rdpt.Store(store_path).responses()["id"][:6]) + ["nobody-1", "nobody-2"]
+    got = rdpt.select(store_path, "longest", ids=ids)
+    assert got["n_not_in_store"] == 2 and got["n_candidates"] == 6
+    assert set(got["chosen"]) <= set(ids[:6])
+    with pytest.raises(rdpt.DataError):
+        rdpt.select(store_path, "longest", ids=["nobody"])
 
 
 def test_grade():
@@ -336,24 +376,31 @@ def test_score_records_given_as_dicts(models, tmp_path):
     assert len(rdpt.Store(db)) == 3
 
 
-def stop_midway(models, ms, db, sig):
-    """Runs rdpt.score in a child Python and sends it `sig` once 3 pairs are stored; returns the
-    child's (return code, stderr, pairs seen)."""
-    code = (f"import rdpt; rdpt.score({models['data']!r}, {ms!r}, {db!r}, chunk=1, progress=False, "
-            f"**{SCORE_OPTS!r})")
+def stop_midway(models, ms, db, sig, tmp_path):
+    """Runs rdpt.score in a child Python whose progress callback, at its 6th update (some pairs
+    stored), touches a marker file and sleeps; then sends the child `sig`. Returns the child's
+    (return code, stderr, pairs stored when the signal was sent)."""
+    marker = str(tmp_path / "marker")
+    code = f"""
+import time, rdpt
+n = 0
+def cb(what, *args):
+    global n
+    if what == "update":
+        n += 1
+        if n == 6:
+            open({marker!r}, "w").close()
+            time.sleep(600)
+rdpt.score({models['data']!r}, {ms!r}, {db!r}, chunk=1, progress=cb, **{SCORE_OPTS!r})
+"""
     p = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
-    n = 0
     deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None:
-        try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
-            n = con.execute("SELECT count(*) FROM scores").fetchone()[0]
-            con.close()
-        except sqlite3.Error:
-            n = 0
-        if n >= 3:
-            break
+    while time.time() < deadline and p.poll() is None and not os.path.exists(marker):
         time.sleep(0.02)
+    assert os.path.exists(marker), "the run never reached its 6th progress update"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    n = con.execute("SELECT count(*) FROM scores").fetchone()[0]
+    con.close()
     p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     return p.returncode, err, n
@@ -370,8 +417,8 @@ def full_store(models, tmp_path_factory):
 def test_score_killed_midway_and_resumed_gives_the_same_store(models, full_store, tmp_path):
     killed = str(tmp_path / "killed.db")
     ms = {"teacher": models["teacher"], "student": models["student"]}
-    rc, err, n = stop_midway(models, ms, killed, signal.SIGKILL)
-    assert rc == -signal.SIGKILL, "the run ended before it could be killed: " + err
+    rc, err, n = stop_midway(models, ms, killed, signal.SIGKILL, tmp_path)
+    assert rc == -signal.SIGKILL, err
     assert 0 < n < 24
     rdpt.score(models["data"], ms, killed, chunk=1, **SCORE_OPTS)
     assert export(killed) == export(full_store)
@@ -380,10 +427,10 @@ def test_score_killed_midway_and_resumed_gives_the_same_store(models, full_store
 def test_ctrl_c_raises_keyboard_interrupt_and_the_rerun_completes(models, full_store, tmp_path):
     stopped = str(tmp_path / "interrupted.db")
     ms = {"teacher": models["teacher"], "student": models["student"]}
-    rc, err, n = stop_midway(models, ms, stopped, signal.SIGINT)
+    rc, err, n = stop_midway(models, ms, stopped, signal.SIGINT, tmp_path)
     # Python ends on an uncaught KeyboardInterrupt by re-raising SIGINT (3.8+): rc -2.
     assert rc in (1, -signal.SIGINT) and err.rstrip().endswith("KeyboardInterrupt"), (rc, err)
-    assert "rdpt/__init__.py" in err, err  # raised inside rdpt.score, at a progress update
+    assert re.search(r'rdpt/__init__\.py", line \d+, in score', err), err  # it went up through rdpt.score
     assert 0 < n < 24
     con = sqlite3.connect(stopped)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
