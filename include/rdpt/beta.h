@@ -94,6 +94,9 @@ class BetaSearch {
   explicit BetaSearch(BetaOptions opts = {});
   // One response: per-action probabilities (NaN = unscored). pD is ignored for Training.
   void add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD);
+  // n responses with no scored action (the same as add() with all-NaN or empty probabilities,
+  // for scans that do not visit them).
+  void add_skipped(uint64_t n) { n_skipped_ += n; }
   // Throws DataError when no response had a scored action.
   BetaResult result() const;
   const BetaOptions& options() const { return opts_; }
@@ -107,6 +110,7 @@ class BetaSearch {
   std::vector<std::array<std::array<uint64_t, kHistBins>, kNumActionTypes>> bins_;
   std::vector<std::array<double, kNumActionTypes>> prop_sum_, prop_err_;
   std::vector<std::array<uint64_t, kNumActionTypes>> n_act_;
+  std::vector<double> diffs_;  // scratch of add(): pT - pS of the scored actions that are not Shared
 };
 
 }  // namespace rdpt

@@ -72,12 +72,54 @@ BetaSearch::BetaSearch(BetaOptions opts) : opts_(std::move(opts)), scheme_(proce
 
 void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD) {
   const bool four = scheme_ == TypeScheme::FourWay;
-  std::span<const double> d = four ? pD : pT;  // placeholder, ignored by three-way typing
-  bool counted = false;
+  const size_t n = pT.size();
+  if (pS.size() != n || (four && pD.size() != n)) {
+    type_actions(scheme_, pT, pS, four ? pD : pT, {opts_.alpha, 0});  // throws its UsageError
+    return;
+  }
+  // Typing once per candidate would repeat the part that does not depend on beta (scored? Shared
+  // under alpha? pT - pS): it is done once here, and each candidate only counts how many of the
+  // remaining differences exceed +beta (Teacher) and -beta (Student), exactly as type_four_way and
+  // type_three_way decide (the rest is Boosted, or Common for three-way).
+  diffs_.clear();
+  uint32_t n_shared = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (std::isnan(pT[k]) || std::isnan(pS[k]) || (four && std::isnan(pD[k]))) continue;
+    const double dTS = pT[k] - pS[k];
+    if (four) {
+      const double dSD = pS[k] - pD[k], dTD = pT[k] - pD[k];
+      if (std::fabs(dSD) <= opts_.alpha && std::fabs(dTD) <= opts_.alpha && std::fabs(dTS) <= opts_.alpha) {
+        ++n_shared;
+        continue;
+      }
+    }
+    diffs_.push_back(dTS);
+  }
+  const uint32_t n_scored = n_shared + uint32_t(diffs_.size());
+  if (n_scored == 0) {
+    ++n_skipped_;
+    return;
+  }
+  ++n_responses_;
   for (size_t c = 0; c < opts_.candidates.size(); ++c) {
-    TypeCounts tc = type_actions(scheme_, pT, pS, d, {opts_.alpha, opts_.candidates[c]});
-    if (tc.n_scored == 0) break;  // same for every candidate: NaN pattern does not depend on beta
-    counted = true;
+    const double beta = opts_.candidates[c];
+    uint32_t n_teacher = 0, n_student = 0;
+    for (double d : diffs_) {
+      n_teacher += d > beta;
+      n_student += -d > beta;
+    }
+    TypeCounts tc;
+    tc.n_actions = uint32_t(n);
+    tc.n_scored = n_scored;
+    const uint32_t rest = uint32_t(diffs_.size()) - n_teacher - n_student;
+    tc.n[type_index(ActionType::Teacher)] = n_teacher;
+    tc.n[type_index(ActionType::Student)] = n_student;
+    if (four) {
+      tc.n[type_index(ActionType::Shared)] = n_shared;
+      tc.n[type_index(ActionType::Boosted)] = rest;
+    } else {
+      tc.n[type_index(ActionType::Common)] = rest;
+    }
     for (ActionType t : scheme_types(scheme_)) {
       size_t i = type_index(t);
       bins_[c][i][proportion_bin(tc.n[i], tc.n_scored)]++;
@@ -85,7 +127,6 @@ void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std
       n_act_[c][i] += tc.n[i];
     }
   }
-  counted ? ++n_responses_ : ++n_skipped_;
 }
 
 BetaResult BetaSearch::result() const {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "rdpt/error.h"
 
 namespace rdpt {
@@ -195,6 +198,63 @@ TEST(Beta, UnscoredResponsesAreSkippedAndEmptyInputThrows) {
   EXPECT_EQ(r.n_skipped, 1u);
   EXPECT_THROW(BetaSearch({.candidates = {-0.1}}), UsageError);
   EXPECT_THROW(parse_procedure("both"), UsageError);
+}
+
+// BetaSearch::add types each action once for all candidates; this holds it to the plain rule
+// (type_actions once per candidate, as docs/method.md states it) on random responses whose
+// probabilities sit on the thresholds' edges, with unscored actions, for both procedures.
+TEST(Beta, OneTypingPerActionEqualsTypingPerCandidate) {
+  std::mt19937_64 rng(11);
+  const std::vector<double> grid = {0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.9, 1.0};
+  for (BetaProcedure proc : {BetaProcedure::Analysis, BetaProcedure::Training}) {
+    const bool four = proc == BetaProcedure::Analysis;
+    BetaSearch fast({.procedure = proc, .alpha = 0.1});
+    const std::vector<double> cands = default_beta_candidates(proc);
+    std::vector<std::array<std::array<uint64_t, kHistBins>, kNumActionTypes>> bins(cands.size());
+    std::vector<std::array<uint64_t, kNumActionTypes>> n_act(cands.size());
+    uint64_t n_resp = 0, n_skip = 0;
+    for (int r = 0; r < 400; ++r) {
+      const size_t n = rng() % 12;
+      std::vector<double> pT(n), pS(n), pD(n);
+      auto draw = [&] {
+        if (rng() % 10 == 0) return double(NAN);
+        // Grid points and sums of them land exactly on, or an ulp off, alpha and the betas.
+        return rng() % 2 ? grid[rng() % grid.size()] : std::uniform_real_distribution<double>(0, 1)(rng);
+      };
+      for (size_t k = 0; k < n; ++k) pT[k] = draw(), pS[k] = draw(), pD[k] = draw();
+      fast.add(pT, pS, four ? pD : std::vector<double>{});
+      bool counted = false;
+      for (size_t c = 0; c < cands.size(); ++c) {
+        TypeCounts tc = type_actions(procedure_scheme(proc), pT, pS, four ? pD : pT, {0.1, cands[c]});
+        if (tc.n_scored == 0) break;
+        counted = true;
+        for (ActionType t : scheme_types(procedure_scheme(proc))) {
+          bins[c][type_index(t)][proportion_bin(tc.n[type_index(t)], tc.n_scored)]++;
+          n_act[c][type_index(t)] += tc.n[type_index(t)];
+        }
+      }
+      counted ? ++n_resp : ++n_skip;
+    }
+    const BetaResult got = fast.result();
+    EXPECT_EQ(got.n_responses, n_resp);
+    EXPECT_EQ(got.n_skipped, n_skip);
+    for (size_t c = 0; c < cands.size(); ++c)
+      for (ActionType t : scheme_types(procedure_scheme(proc))) {
+        const size_t i = type_index(t);
+        EXPECT_EQ(got.candidates[c].n_actions[i], n_act[c][i]) << procedure_name(proc) << " beta " << cands[c];
+        for (int b = 0; b < kHistBins; ++b)
+          EXPECT_EQ(got.candidates[c].histogram[i][b], double(bins[c][i][b]) / double(n_resp));
+      }
+  }
+}
+
+TEST(Beta, AddSkippedCountsResponsesWithoutScores) {
+  BetaSearch s({.procedure = BetaProcedure::Training});
+  std::vector<double> half = {0.5, 0.5};
+  s.add(half, half, {});
+  s.add_skipped(3);
+  EXPECT_EQ(s.result().n_skipped, 3u);
+  EXPECT_EQ(s.result().n_responses, 1u);
 }
 
 }  // namespace
