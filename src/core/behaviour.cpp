@@ -1,6 +1,7 @@
 #include "rdpt/behaviour.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "rdpt/error.h"
@@ -15,11 +16,20 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c
 // one scan looks at each byte once (SEAL's lists: docs/method.md section 6).
 enum Hit { kNone, kReflect, kTransit };
 
-inline bool at(std::string_view v, size_t i, std::string_view w) { return v.compare(i, w.size(), w) == 0; }
+inline char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+// Whether the text at byte i, lowercased (ASCII only), starts with the lowercase keyword w. The
+// text is not copied: classification runs once per action of every traced response.
+inline bool at(std::string_view v, size_t i, std::string_view w) {
+  if (i > v.size() || v.size() - i < w.size()) return false;
+  for (size_t j = 0; j < w.size(); ++j)
+    if (lower(v[i + j]) != w[j]) return false;
+  return true;
+}
 
 // What a keyword starting at byte i signals.
 inline Hit keyword_at(std::string_view v, size_t i, KeywordList list) {
-  switch (v[i]) {
+  switch (lower(v[i])) {
     case 'v': return at(v, i, "verify") ? kReflect : kNone;
     case 'm': return at(v, i, "make sure") ? kReflect : kNone;
     case 'h': return at(v, i, "hold on") ? kReflect : kNone;
@@ -40,6 +50,27 @@ inline Hit keyword_at(std::string_view v, size_t i, KeywordList list) {
     default: return kNone;
   }
 }
+
+// The first two bytes (lowercased) of every keyword keyword_at knows, as a bit set over byte pairs.
+class PairTable {
+ public:
+  PairTable() {
+    for (int c = 0; c < 256; ++c) lower_[c] = uint8_t(lower(char(c)));
+    for (const char* w : {"ve", "ma", "ho", "le", "se", "'s", "th", "an"}) set(uint8_t(w[0]), uint8_t(w[1]));
+  }
+  bool starts_keyword(char a, char b) const {
+    const uint32_t k = uint32_t(lower_[uint8_t(a)]) | uint32_t(lower_[uint8_t(b)]) << 8;
+    return (bits_[k >> 6] >> (k & 63)) & 1;
+  }
+
+ private:
+  uint8_t lower_[256];
+  uint64_t bits_[65536 / 64] = {};
+  void set(uint32_t a, uint32_t b) {
+    const uint32_t k = a | b << 8;
+    bits_[k >> 6] |= uint64_t(1) << (k & 63);
+  }
+};
 
 }  // namespace
 
@@ -62,23 +93,16 @@ Behaviour classify_behaviour(std::string_view text, KeywordList list) {
   size_t b = 0, e = text.size();
   while (b < e && is_ws(text[b])) ++b;
   while (e > b && is_ws(text[e - 1])) --e;
-  const size_t n = e - b;
-  char small[512];
-  std::string big;
-  char* t = small;
-  if (n > sizeof small) {
-    big.resize(n);
-    t = big.data();
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const char c = text[b + i];
-    t[i] = c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
-  }
-  const std::string_view v(t, n);
+  const std::string_view v = text.substr(b, e - b);
+  const size_t n = v.size();
   // Reflection wins over Transition: the prefix "wait" or a reflection keyword anywhere.
-  if (v.starts_with("wait")) return Behaviour::Reflection;
-  bool transition = v.starts_with("alternatively");
-  for (size_t i = 0; i < n; ++i) {
+  if (at(v, 0, "wait")) return Behaviour::Reflection;
+  bool transition = at(v, 0, "alternatively");
+  // Every keyword has at least two bytes: a byte pair that starts none is skipped by one lookup
+  // in a 64 Ki-bit table (most pairs of text), instead of a branch on each byte.
+  static const PairTable pairs;
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (!pairs.starts_keyword(v[i], v[i + 1])) continue;
     const Hit h = keyword_at(v, i, list);
     if (h == kReflect) return Behaviour::Reflection;
     if (h == kTransit) transition = true;
