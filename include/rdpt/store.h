@@ -31,12 +31,15 @@
 // A Store object is not thread-safe: use one per thread (several processes may open one file).
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rdpt/align.h"
@@ -89,6 +92,37 @@ struct PairScore {
   uint32_t n_tokens_total = 0;  // response tokens in all (> n_tokens when truncated)
   std::vector<ActionScore> actions;  // one per action of the response (empty when Failed)
   std::string error;            // why it failed (Failed), else empty
+};
+
+// One pair's stored scores undecoded, as views into SQLite's row memory (Store::scan_scores;
+// valid only during its callback): token_counts holds a little-endian u32 per action and
+// logprob_sums a little-endian f64 (both empty for a Failed pair without scores).
+struct PairBlobs {
+  bool present = false;  // the store holds the pair
+  ScoreStatus status = ScoreStatus::Ok;
+  uint32_t tokens_scored = 0, tokens_total = 0;  // PairScore::n_tokens, n_tokens_total
+  std::string_view token_counts, logprob_sums;
+  std::string_view error;                         // why it failed (Failed)
+  size_t n_actions() const { return token_counts.size() / 4; }
+  uint32_t n_tokens(size_t k) const {
+    uint32_t v;
+    std::memcpy(&v, token_counts.data() + 4 * k, 4);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+    return v;
+  }
+  double logprob_sum(size_t k) const {
+    uint64_t v;
+    std::memcpy(&v, logprob_sums.data() + 8 * k, 8);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return std::bit_cast<double>(v);
+  }
+};
+
+// What Store::scan_scores reads besides the scores.
+enum class ScanResponses {
+  Full,  // every response, in rid order, with all its fields (as for_each_scored)
+  None,  // the scores table only: r is null and only rids with a pair under at least one of
+         // mids are visited (a response without any pair is not)
 };
 
 enum class OpenMode { ReadOnly, ReadWrite, Create /* create if absent, else read-write */ };
@@ -145,6 +179,14 @@ class Store {
   virtual void for_each_scored(
       std::span<const int64_t> mids,
       const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) = 0;
+
+  // The scan behind for_each_scored and the pipeline's stream, without decoding the BLOBs into
+  // PairScore (no allocation per pair). Returns the number of responses in the scan's snapshot.
+  // A pair with an unknown status, or BLOBs whose sizes disagree with each other or with the
+  // response's actions, is a StoreError naming it.
+  virtual int64_t scan_scores(
+      std::span<const int64_t> mids, ScanResponses what,
+      const std::function<bool(int64_t rid, const StoredResponse* r, std::span<const PairBlobs>)>& fn) = 0;
 
   // Groups writes into one transaction (faster bulk import); nesting is not supported.
   virtual void begin() = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <bit>
+#include <cstring>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -24,13 +25,15 @@ inline void put_f64(std::string& b, double d) {
   for (int i = 0; i < 8; ++i) b.push_back(char((v >> (8 * i)) & 0xff));
 }
 inline uint32_t get_u32(std::string_view b, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(b[at + i])) << (8 * i);
+  uint32_t v;
+  std::memcpy(&v, b.data() + at, 4);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
   return v;
 }
 inline double get_f64(std::string_view b, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t(uint8_t(b[at + i])) << (8 * i);
+  uint64_t v;
+  std::memcpy(&v, b.data() + at, 8);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return std::bit_cast<double>(v);
 }
 
@@ -64,14 +67,15 @@ inline std::string encode_logprob_sums(std::span<const ActionScore> s) {
 
 // Throws StoreError when a BLOB has the wrong length or the spans do not tile [0, text_size)
 // (no actions at all is accepted for any text).
-inline std::vector<Action> decode_actions(std::string_view spans, std::string_view special, size_t n,
-                                          size_t text_size) {
+// Into `out` (its capacity reused by scans).
+inline void decode_actions(std::string_view spans, std::string_view special, size_t n, size_t text_size,
+                           std::vector<Action>& out) {
   if (spans.size() != n * 8 || special.size() != n) {
     throw StoreError("spans/special BLOBs of " + std::to_string(spans.size()) + "/" +
                      std::to_string(special.size()) + " bytes, expected " + std::to_string(n * 8) + "/" +
                      std::to_string(n) + " for " + std::to_string(n) + " actions");
   }
-  std::vector<Action> out(n);
+  out.resize(n);
   uint32_t prev = 0;
   for (size_t k = 0; k < n; ++k) {
     out[k].begin = get_u32(spans, 8 * k);
@@ -88,6 +92,11 @@ inline std::vector<Action> decode_actions(std::string_view spans, std::string_vi
     throw StoreError("actions end at byte " + std::to_string(prev) + ", the response has " +
                      std::to_string(text_size) + " bytes");
   }
+}
+inline std::vector<Action> decode_actions(std::string_view spans, std::string_view special, size_t n,
+                                          size_t text_size) {
+  std::vector<Action> out;
+  decode_actions(spans, special, n, text_size, out);
   return out;
 }
 

@@ -101,6 +101,11 @@ class Stmt {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
     return p ? std::string(p, size_t(sqlite3_column_bytes(st_, c))) : std::string();
   }
+  void text(int c, std::string& out) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
+    if (p) out.assign(p, size_t(sqlite3_column_bytes(st_, c)));
+    else out.clear();
+  }
   std::string_view blob(int c) const {
     const void* p = sqlite3_column_blob(st_, c);
     return p ? std::string_view(static_cast<const char*>(p), size_t(sqlite3_column_bytes(st_, c)))
@@ -158,6 +163,9 @@ class SqliteStore final : public Store {
       std::span<const int64_t> mids,
       const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) override;
 
+  int64_t scan_scores(std::span<const int64_t> mids, ScanResponses what,
+                      const std::function<bool(int64_t, const StoredResponse*, std::span<const PairBlobs>)>& fn) override;
+
   void begin() override;
   void commit() override;
 
@@ -189,7 +197,9 @@ class SqliteStore final : public Store {
   }
   void validate_or_init();
   StoredResponse read_response(const Stmt& s) const;
+  void read_response(const Stmt& s, StoredResponse& r) const;
   PairScore read_scores(const Stmt& s, int first_col, int64_t n_actions, int64_t mid) const;
+  PairBlobs read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) const;
   int64_t n_actions_of(int64_t rid);
   int64_t n_scores_of(int64_t mid);
   [[noreturn]] void refuse_other_model(const ModelInfo& old, const ModelInfo& m, int64_t n_scores) const;
@@ -376,29 +386,40 @@ void SqliteStore::validate_or_init() {
     exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: every commit is atomic; durable at checkpoints
     exec("PRAGMA foreign_keys=ON");
   }
+  // Scans read every page of the file: mapping it saves a read() system call and a copy per page
+  // (SQLite caps the mapping at its compile-time limit, 2 GB in Debian's build; pages past it are
+  // read as before).
+  exec("PRAGMA mmap_size=" + std::to_string(int64_t(1) << 40));
 }
 
 // ---- responses
 
 StoredResponse SqliteStore::read_response(const Stmt& s) const {
   StoredResponse r;
+  read_response(s, r);
+  return r;
+}
+
+// Into r, reusing its strings' and actions' capacity (a scan reads every row into one object).
+void SqliteStore::read_response(const Stmt& s, StoredResponse& r) const {
   r.rid = s.i64(0);
-  r.id = s.text(1);
-  r.group = s.text(2);
-  r.question = s.text(3);
-  r.response = s.text(4);
-  r.system = s.text(5);
-  if (!s.is_null(6)) r.answer = s.text(6);
-  if (!s.is_null(7)) r.correct = s.i64(7) != 0;
-  r.source_file = s.text(8);
+  s.text(1, r.id);
+  s.text(2, r.group);
+  s.text(3, r.question);
+  s.text(4, r.response);
+  s.text(5, r.system);
+  if (s.is_null(6)) r.answer.reset();
+  else s.text(6, r.answer.emplace());
+  if (s.is_null(7)) r.correct.reset();
+  else r.correct = s.i64(7) != 0;
+  s.text(8, r.source_file);
   r.source_line = uint64_t(s.i64(9));
   int64_t n = s.i64(10);
   try {
-    r.actions = blob::decode_actions(s.blob(11), s.blob(12), size_t(n), r.response.size());
+    blob::decode_actions(s.blob(11), s.blob(12), size_t(n), r.response.size(), r.actions);
   } catch (const StoreError& e) {
     throw StoreError(path_ + ": response rid " + std::to_string(r.rid) + " (id '" + r.id + "'): " + e.what());
   }
-  return r;
 }
 
 int64_t SqliteStore::put_response(const StoredResponse& r) {
@@ -742,38 +763,105 @@ std::vector<int64_t> SqliteStore::unscored(const ModelSlot& slot) {
   return out;
 }
 
-void SqliteStore::for_each_scored(
-    std::span<const int64_t> mids,
-    const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) {
-  // One ordered cursor over responses and one per model over its scores (index (mid, rid)),
-  // merged by rid: no query per response. All cursors share the connection's read snapshot.
-  Stmt resp(*this, std::string("SELECT ") + kResponseCols + " FROM responses ORDER BY rid");
+// Columns 0-5 of kScoreCols, checked as read_scores checks them (n_actions < 0: the response is
+// not known, as in a scores-only scan; then only the two BLOBs are checked against each other).
+PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) const {
+  PairBlobs b;
+  b.present = true;
+  const int64_t st = s.i64(1);
+  auto where = [&] { return path_ + ": scores(mid " + std::to_string(mid) + ", rid " + std::to_string(s.i64(0)) + "): "; };
+  if (st < 0 || st > 2) throw StoreError(where() + "unknown status " + std::to_string(st));
+  b.status = ScoreStatus(st);
+  b.tokens_scored = uint32_t(s.i64(2));
+  b.tokens_total = uint32_t(s.i64(3));
+  b.error = s.blob(6);
+  b.token_counts = s.blob(4);
+  b.logprob_sums = s.blob(5);
+  const size_t nc = b.token_counts.size(), ns = b.logprob_sums.size();
+  const bool ok = (nc == 0 && ns == 0) ||
+                  (n_actions >= 0 ? nc == size_t(n_actions) * 4 && ns == size_t(n_actions) * 8 : nc % 4 == 0 && ns == 2 * nc);
+  if (!ok)
+    throw StoreError(where() + "token_counts/logprob_sums BLOBs of " + std::to_string(nc) + "/" + std::to_string(ns) +
+                     " bytes, expected " +
+                     (n_actions >= 0 ? std::to_string(n_actions * 4) + "/" + std::to_string(n_actions * 8) + " for " +
+                                           std::to_string(n_actions) + " actions"
+                                     : std::string("4 and 8 bytes per action")));
+  return b;
+}
+
+int64_t SqliteStore::scan_scores(
+    std::span<const int64_t> mids, ScanResponses what,
+    const std::function<bool(int64_t, const StoredResponse*, std::span<const PairBlobs>)>& fn) {
+  // One cursor per model over its scores (index (mid, rid)) and, for a full scan, one over the
+  // responses, merged by rid: no query per response. All cursors share the connection's read
+  // snapshot (a statement that has stepped holds it until it is reset or finalized).
   std::vector<std::unique_ptr<Stmt>> cur;
-  std::vector<bool> live;
+  std::vector<bool> live(mids.size(), false);
   for (int64_t mid : mids) {
     cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols +
                                                     " FROM scores WHERE mid = ? ORDER BY rid"));
     cur.back()->bind(1, mid);
-    live.push_back(true);
   }
-  std::vector<std::optional<PairScore>> scores(mids.size());
-  bool started = false;
-  while (resp.step()) {
-    StoredResponse r = read_response(resp);
-    if (!started) {  // first step of every score cursor after the responses cursor holds the snapshot
-      for (size_t k = 0; k < cur.size(); ++k) live[k] = cur[k]->step();
-      started = true;
-    }
-    for (size_t k = 0; k < cur.size(); ++k) {
-      scores[k].reset();
-      while (live[k] && cur[k]->i64(0) < r.rid) live[k] = cur[k]->step();
-      if (live[k] && cur[k]->i64(0) == r.rid) {
-        scores[k] = read_scores(*cur[k], 0, int64_t(r.actions.size()), mids[k]);
-        live[k] = cur[k]->step();
+  std::vector<PairBlobs> pairs(mids.size());
+  if (what == ScanResponses::Full) {
+    Stmt resp(*this, std::string("SELECT ") + kResponseCols + " FROM responses ORDER BY rid");
+    int64_t n = 0;
+    bool started = false;
+    StoredResponse r;
+    while (resp.step()) {
+      ++n;
+      read_response(resp, r);
+      if (!started) {  // first step of every score cursor after the responses cursor holds the snapshot
+        for (size_t k = 0; k < cur.size(); ++k) live[k] = cur[k]->step();
+        started = true;
       }
+      for (size_t k = 0; k < cur.size(); ++k) {
+        pairs[k] = PairBlobs{};
+        while (live[k] && cur[k]->i64(0) < r.rid) live[k] = cur[k]->step();
+        if (live[k] && cur[k]->i64(0) == r.rid) pairs[k] = read_blobs(*cur[k], int64_t(r.actions.size()), mids[k]);
+      }
+      if (!fn(r.rid, &r, pairs)) break;
+      for (size_t k = 0; k < cur.size(); ++k)
+        if (live[k] && cur[k]->i64(0) == r.rid) live[k] = cur[k]->step();
     }
-    if (!fn(r, scores)) break;
+    return n;
   }
+  for (size_t k = 0; k < cur.size(); ++k) live[k] = cur[k]->step();
+  Stmt count(*this, "SELECT count(*) FROM responses");  // in the cursors' snapshot
+  const int64_t n = count.step() ? count.i64(0) : 0;
+  for (;;) {
+    int64_t rid = INT64_MAX;
+    for (size_t k = 0; k < cur.size(); ++k)
+      if (live[k]) rid = std::min(rid, cur[k]->i64(0));
+    if (rid == INT64_MAX) break;
+    for (size_t k = 0; k < cur.size(); ++k)
+      pairs[k] = live[k] && cur[k]->i64(0) == rid ? read_blobs(*cur[k], -1, mids[k]) : PairBlobs{};
+    if (!fn(rid, nullptr, pairs)) break;
+    for (size_t k = 0; k < cur.size(); ++k)
+      if (live[k] && cur[k]->i64(0) == rid) live[k] = cur[k]->step();
+  }
+  return n;
+}
+
+void SqliteStore::for_each_scored(
+    std::span<const int64_t> mids,
+    const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) {
+  std::vector<std::optional<PairScore>> scores(mids.size());
+  scan_scores(mids, ScanResponses::Full, [&](int64_t, const StoredResponse* r, std::span<const PairBlobs> pairs) {
+    for (size_t k = 0; k < pairs.size(); ++k) {
+      scores[k].reset();
+      if (!pairs[k].present) continue;
+      PairScore& p = scores[k].emplace();
+      p.status = pairs[k].status;
+      p.n_tokens = pairs[k].tokens_scored;
+      p.n_tokens_total = pairs[k].tokens_total;
+      p.error = std::string(pairs[k].error);
+      const size_t n = pairs[k].n_actions();
+      p.actions.resize(n);
+      for (size_t j = 0; j < n; ++j) p.actions[j] = {pairs[k].n_tokens(j), pairs[k].logprob_sum(j)};
+    }
+    return fn(*r, scores);
+  });
 }
 
 // ---- batches and metadata

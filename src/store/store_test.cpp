@@ -530,6 +530,74 @@ TEST(Store, ForEachScoredMergesModelsWithMissingScores) {
   EXPECT_EQ(st->get_response(rs[5].rid)->correct, true);
 }
 
+TEST(Store, ScanScoresHandsBlobsAndCanSkipResponses) {
+  TempDir d;
+  const auto path = d.file("s.db");
+  auto st = Store::open(path, OpenMode::Create);
+  std::vector<StoredResponse> rs;
+  for (int i = 0; i < 7; ++i) {
+    rs.push_back(make_response("r" + std::to_string(i), "Alpha " + std::to_string(i) + ". Beta. Gamma!"));
+    rs.back().rid = st->put_response(rs.back());
+  }
+  const int64_t m1 = st->put_model(model_info("m1", "1"));
+  const int64_t m2 = st->put_model(model_info("m2", "2"));
+  // m1 scores r0, r2, r4; m2 r1, r3, r4 (r4 Failed, empty BLOBs); r5 and r6 have no pair.
+  for (int i : {4, 0, 2}) st->put_scores(m1, rs[i].rid, make_score(rs[i], -1.0 * i));
+  for (int i : {3, 1}) st->put_scores(m2, rs[i].rid, make_score(rs[i], -10.0 * i));
+  PairScore failed;
+  failed.status = ScoreStatus::Failed;
+  failed.error = "refused";
+  st->put_scores(m2, rs[4].rid, failed);
+  const int64_t mids[] = {m1, m2};
+  auto decode = [](const PairBlobs& b) {
+    std::vector<ActionScore> a(b.n_actions());
+    for (size_t k = 0; k < a.size(); ++k) a[k] = {b.n_tokens(k), b.logprob_sum(k)};
+    return a;
+  };
+  for (ScanResponses what : {ScanResponses::Full, ScanResponses::None}) {
+    std::vector<int64_t> seen;
+    const int64_t n = st->scan_scores(mids, what, [&](int64_t rid, const StoredResponse* r, std::span<const PairBlobs> p) {
+      const int i = int(rid - rs[0].rid);
+      seen.push_back(i);
+      EXPECT_EQ(r != nullptr, what == ScanResponses::Full);
+      if (r) expect_same(*r, rs[i]);
+      EXPECT_EQ(p[0].present, i == 0 || i == 2 || i == 4) << i;
+      EXPECT_EQ(p[1].present, i == 1 || i == 3 || i == 4) << i;
+      if (p[0].present) {
+        EXPECT_EQ(decode(p[0]), make_score(rs[i], -1.0 * i).actions) << i;
+      }
+      if (p[1].present && i != 4) {
+        EXPECT_EQ(decode(p[1]), make_score(rs[i], -10.0 * i).actions) << i;
+      }
+      if (i == 4) {
+        EXPECT_EQ(p[1].status, ScoreStatus::Failed);
+        EXPECT_EQ(p[1].n_actions(), 0u);
+        EXPECT_EQ(p[1].error, "refused");
+      }
+      return true;
+    });
+    EXPECT_EQ(n, 7) << "responses in the snapshot";
+    EXPECT_EQ(seen, what == ScanResponses::Full ? std::vector<int64_t>({0, 1, 2, 3, 4, 5, 6})
+                                                : std::vector<int64_t>({0, 1, 2, 3, 4}));
+  }
+  // BLOBs of the wrong size are named by pair in both scans.
+  st.reset();
+  raw_exec(path, "UPDATE scores SET token_counts = x'010203' WHERE mid = " + std::to_string(m1) +
+                     " AND rid = " + std::to_string(rs[2].rid));
+  st = Store::open(path, OpenMode::ReadOnly);
+  for (ScanResponses what : {ScanResponses::Full, ScanResponses::None}) {
+    try {
+      st->scan_scores(mids, what, [](int64_t, const StoredResponse*, auto) { return true; });
+      ADD_FAILURE() << "no error";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find("scores(mid " + std::to_string(m1) + ", rid " + std::to_string(rs[2].rid) +
+                                           "): token_counts/logprob_sums BLOBs of 3/"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Store, ForEachScoredQueriesUseTheIndexWithoutSorting) {
   TempDir d;
   const auto p = d.file("s.db");
