@@ -140,6 +140,14 @@ PairView view_pair(const std::optional<PairScore>& score, const StoredResponse& 
 using ScoredFn = std::function<bool(const StoredResponse&, std::span<const PairView>)>;
 void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn, bool logprobs = true);
 
+// The same stream reading the scores table only (no response row: a fraction of the bytes), for
+// passes that need nothing but p, such as the beta search: fn gets the views of each response
+// that has a pair under at least one of mids, under the same policy (logprob left empty; pairs
+// that disagree on the number of actions are the same DataError). Returns how many responses
+// of the store it did not visit (those without any pair: nothing of theirs is scored).
+using ProbsFn = std::function<bool(std::span<const PairView>)>;
+uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn& fn);
+
 // The model `name`, or UsageError "OPTION: no model 'NAME' in store 'PATH' (models: ...)".
 ModelInfo require_model(Store& store, const std::string& name, const std::string& option);
 

@@ -9,16 +9,19 @@ namespace rdpt {
 
 namespace {
 
-void fill_view(const std::optional<PairScore>& s, const StoredResponse& r, const std::string& store_path,
-               int64_t mid, PairView& v, bool logprobs) {
-  const size_t n = r.actions.size();
-  v.present = s.has_value();
-  v.status = s ? s->status : ScoreStatus::Ok;
-  v.usable = s && s->status != ScoreStatus::Failed;
-  if (v.usable && s->actions.size() != n)
-    throw DataError("store '" + store_path + "': record '" + r.id + "': " + std::to_string(s->actions.size()) +
-                    " action scores under model #" + std::to_string(mid) + " for " + std::to_string(n) +
-                    " actions (a corrupt pair)");
+[[noreturn]] void corrupt_pair(const std::string& store_path, const std::string& id, size_t got, int64_t mid,
+                               size_t n) {
+  throw DataError("store '" + store_path + "': record '" + id + "': " + std::to_string(got) +
+                  " action scores under model #" + std::to_string(mid) + " for " + std::to_string(n) +
+                  " actions (a corrupt pair)");
+}
+
+// The policy, for a pair read as `s` (present or not, any status) of a response of n actions.
+template <class Pair>
+void fill_view(const Pair& s, size_t n, PairView& v, bool logprobs) {
+  v.present = s.present;
+  v.status = s.status;
+  v.usable = s.present && s.status != ScoreStatus::Failed;
   if (!v.usable) {
     v.p.assign(n, NAN);
     v.n_tokens.assign(n, 0);
@@ -31,30 +34,75 @@ void fill_view(const std::optional<PairScore>& s, const StoredResponse& r, const
   if (logprobs) v.logprob.resize(n);
   else v.logprob.clear();
   for (size_t k = 0; k < n; ++k) {
-    const ActionScore& a = s->actions[k];
-    v.n_tokens[k] = a.n_tokens;
-    if (logprobs) v.logprob[k] = a.logprob_sum;
-    v.p[k] = a.scored() ? a.p() : NAN;
+    const uint32_t t = s.n_tokens(k);
+    const double lp = s.logprob_sum(k);
+    v.n_tokens[k] = t;
+    if (logprobs) v.logprob[k] = lp;
+    v.p[k] = t ? std::exp(lp / t) : NAN;  // ActionScore::p()
   }
 }
+
+// A decoded PairScore seen through the interface of PairBlobs.
+struct DecodedPair {
+  const std::optional<PairScore>& s;
+  bool present = s.has_value();
+  ScoreStatus status = s ? s->status : ScoreStatus::Ok;
+  uint32_t n_tokens(size_t k) const { return s->actions[k].n_tokens; }
+  double logprob_sum(size_t k) const { return s->actions[k].logprob_sum; }
+};
 
 }  // namespace
 
 PairView view_pair(const std::optional<PairScore>& score, const StoredResponse& r, const std::string& store_path,
                    int64_t mid) {
+  const size_t n = r.actions.size();
+  if (score && score->status != ScoreStatus::Failed && score->actions.size() != n)
+    corrupt_pair(store_path, r.id, score->actions.size(), mid, n);
   PairView v;
-  fill_view(score, r, store_path, mid, v, true);
+  fill_view(DecodedPair{score}, n, v, true);
   return v;
 }
 
 void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& fn, bool logprobs) {
   std::vector<PairView> views(mids.size());
   const std::string path = store.path();
-  std::vector<int64_t> ids(mids.begin(), mids.end());
-  store.for_each_scored(ids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> sc) {
-    for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], r, path, ids[k], views[k], logprobs);
-    return fn(r, views);
+  store.scan_scores(mids, ScanResponses::Full, [&](int64_t, const StoredResponse* r, std::span<const PairBlobs> sc) {
+    const size_t n = r->actions.size();
+    for (size_t k = 0; k < views.size(); ++k) {
+      if (sc[k].present && sc[k].status != ScoreStatus::Failed && sc[k].n_actions() != n)
+        corrupt_pair(path, r->id, sc[k].n_actions(), mids[k], n);
+      fill_view(sc[k], n, views[k], logprobs);
+    }
+    return fn(*r, views);
   });
+}
+
+uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn& fn) {
+  std::vector<PairView> views(mids.size());
+  uint64_t visited = 0;
+  const int64_t n_responses =
+      store.scan_scores(mids, ScanResponses::None, [&](int64_t rid, const StoredResponse*, std::span<const PairBlobs> sc) {
+        ++visited;
+        // The response's length is not read in this scan: the pairs must agree on it.
+        size_t n = SIZE_MAX;
+        for (size_t k = 0; k < sc.size(); ++k) {
+          if (!sc[k].present || sc[k].status == ScoreStatus::Failed) continue;
+          if (n == SIZE_MAX) n = sc[k].n_actions();
+          if (sc[k].n_actions() == n) continue;
+          const auto r = store.get_response(rid);  // a corrupt pair: name it by its record
+          const size_t want = r ? r->actions.size() : n;
+          const size_t bad = sc[k].n_actions() != want ? k : [&] {
+            for (size_t j = 0; j < k; ++j)
+              if (sc[j].present && sc[j].status != ScoreStatus::Failed) return j;
+            return k;
+          }();
+          corrupt_pair(store.path(), r ? r->id : "rid " + std::to_string(rid), sc[bad].n_actions(), mids[bad], want);
+        }
+        if (n == SIZE_MAX) n = 0;  // no usable pair: nothing scored
+        for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], n, views[k], false);
+        return fn(views);
+      });
+  return uint64_t(n_responses) - visited;
 }
 
 ModelInfo require_model(Store& store, const std::string& name, const std::string& option) {
@@ -89,11 +137,19 @@ BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher
   const std::vector<double> none;
   uint64_t done = 0;
   prog.start("beta search", uint64_t(store.n_responses()), "responses");
-  stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
-    if (!keep || keep(r)) search.add(v[0].p, v[1].p, four ? v[2].p : none);
-    prog.update(++done);
-    return true;
-  }, false);
+  if (keep) {
+    stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+      if (keep(r)) search.add(v[0].p, v[1].p, four ? v[2].p : none);
+      prog.update(++done);
+      return true;
+    }, false);
+  } else {
+    search.add_skipped(stream_probs(store, mids, [&](std::span<const PairView> v) {
+      search.add(v[0].p, v[1].p, four ? v[2].p : none);
+      prog.update(++done);
+      return true;
+    }));
+  }
   prog.finish();
   return search.result();
 }
@@ -133,12 +189,20 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
                        .candidates = o.beta_candidates});
     uint64_t done = 0;
     progress.start(o.label + ": beta search", total, "responses");
-    stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
-      search.add(v[0].p, v[1].p, four ? v[2].p : none);
-      if (first_pass) first_pass(r);
-      progress.update(++done);
-      return true;
-    }, false);
+    if (first_pass) {
+      stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+        search.add(v[0].p, v[1].p, four ? v[2].p : none);
+        first_pass(r);
+        progress.update(++done);
+        return true;
+      }, false);
+    } else {
+      search.add_skipped(stream_probs(store, mids, [&](std::span<const PairView> v) {
+        search.add(v[0].p, v[1].p, four ? v[2].p : none);
+        progress.update(++done);
+        return true;
+      }));
+    }
     progress.finish();
     try {
       res.search = search.result();

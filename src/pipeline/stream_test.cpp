@@ -1,0 +1,185 @@
+// Unit tests of the pipeline's reading of the store (stream_scores, stream_probs, view_pair) and
+// of trace()'s scores-only first pass against the full one.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_store(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path p = fs::path(::testing::TempDir()) /
+                     ("rdpt_pipeline_" + std::string(info->name()) + "_" + std::to_string(getpid()) + "_" + name);
+  fs::remove(p);
+  return p.string();
+}
+
+// n responses of 1-8 actions; teacher, student and distilled pairs with random scores, some
+// actions unscored, some pairs absent, Failed or Truncated. Returns the mids.
+std::vector<int64_t> fill(Store& st, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> mids;
+  for (const char* m : {"teacher", "student", "distilled"})
+    mids.push_back(st.put_model({.name = m, .backend = "import", .location = "x", .fingerprint = m,
+                                  .tokenizer = "", .chat_template = "", .info_json = "{}"}));
+  for (int i = 0; i < n; ++i) {
+    StoredResponse r;
+    r.id = "r" + std::to_string(i);
+    r.group = "q" + std::to_string(i / 3);
+    if (i % 4) r.correct = i % 4 == 1;
+    const int n_act = 1 + int(rng() % 8);
+    for (int k = 0; k < n_act; ++k) r.response += std::string(k ? " " : "") + (rng() % 5 ? "So we add." : "Wait, check.");
+    r.actions = segment(r.response);
+    const int64_t rid = st.put_response(r);
+    for (int64_t mid : mids) {
+      const uint64_t what = rng() % 10;
+      if (what == 0) continue;  // absent
+      PairScore p;
+      if (what == 1) {
+        p.status = ScoreStatus::Failed;
+        p.error = "refused";
+      } else {
+        if (what == 2) p.status = ScoreStatus::Truncated;
+        for (size_t k = 0; k < r.actions.size(); ++k) {
+          const uint32_t t = rng() % 6 ? 1 + uint32_t(rng() % 9) : 0;
+          p.actions.push_back({t, t ? -std::uniform_real_distribution<double>(0, 3)(rng) * t : 0.0});
+          p.n_tokens += t;
+        }
+        p.n_tokens_total = p.n_tokens;
+      }
+      st.put_scores(mid, rid, p);
+    }
+  }
+  return mids;
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+TEST(Stream, ProbsOnlyPassSeesTheSameProbabilitiesAsTheFullStream) {
+  const auto path = temp_store("s.db");
+  auto st = Store::open(path, OpenMode::Create);
+  const auto mids = fill(*st, 300, 5);
+  // [response with at least one pair][model] -> p per action, from the full stream.
+  std::vector<std::vector<std::vector<double>>> full;
+  size_t n_all = 0;
+  stream_scores(*st, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+    ++n_all;
+    bool any = false;
+    for (const PairView& x : v) any = any || x.present;
+    if (!any) return true;
+    auto& f = full.emplace_back();
+    for (const PairView& x : v) {
+      EXPECT_EQ(x.p.size(), r.actions.size());
+      f.push_back(x.p);
+    }
+    return true;
+  });
+  EXPECT_EQ(n_all, 300u);
+  ASSERT_LT(full.size(), 300u) << "the fixture has responses without any pair";
+  // The scores-only pass visits exactly those, in order, with the same p (empty arrays where no
+  // pair of the response is usable, i.e. every p of the full row is NaN).
+  size_t i = 0;
+  const uint64_t skipped = stream_probs(*st, mids, [&](std::span<const PairView> v) {
+    EXPECT_LT(i, full.size());
+    if (i >= full.size()) return false;
+    const auto& f = full[i++];
+    for (size_t m = 0; m < v.size(); ++m) {
+      EXPECT_FALSE(v[m].logprob.size()) << "no log-probs in this pass";
+      if (v[m].p.empty()) {
+        for (double p : f[m]) EXPECT_TRUE(std::isnan(p)) << "row " << i;
+        continue;
+      }
+      EXPECT_EQ(v[m].p.size(), f[m].size()) << "row " << i;
+      if (v[m].p.size() != f[m].size()) continue;
+      for (size_t k = 0; k < f[m].size(); ++k) EXPECT_TRUE(same(v[m].p[k], f[m][k])) << "row " << i << " model " << m;
+    }
+    return true;
+  });
+  EXPECT_EQ(i, full.size());
+  EXPECT_EQ(skipped, 300u - full.size());
+
+  // The beta search and trace give the same result through either pass (trace takes the full
+  // stream when a first-pass hook needs the responses).
+  BetaOptions bo;
+  bo.procedure = BetaProcedure::Analysis;
+  const BetaResult a = beta_search(*st, bo, mids[0], mids[1], mids[2]);
+  const BetaResult b = beta_search(*st, bo, mids[0], mids[1], mids[2], [](const StoredResponse&) { return true; });
+  EXPECT_EQ(a.n_responses, b.n_responses);
+  EXPECT_EQ(a.n_skipped, b.n_skipped);
+  EXPECT_EQ(a.n_skipped + a.n_responses, 300u);
+  EXPECT_EQ(a.beta, b.beta);
+  for (size_t c = 0; c < a.candidates.size(); ++c) {
+    EXPECT_EQ(a.candidates[c].histogram, b.candidates[c].histogram);
+    EXPECT_EQ(a.candidates[c].n_actions, b.candidates[c].n_actions);
+    EXPECT_EQ(a.candidates[c].mean_proportion, b.candidates[c].mean_proportion);
+  }
+  const TraceResult t1 = trace(*st, {}, null_progress());
+  size_t hooked = 0;
+  TraceHooks hooks;
+  hooks.first_pass = [&](const StoredResponse&) { ++hooked; };
+  const TraceResult t2 = trace(*st, {}, null_progress(), hooks);
+  EXPECT_EQ(hooked, 300u);
+  EXPECT_EQ(t1.search->beta, t2.search->beta);
+  EXPECT_EQ(t1.search->n_skipped, t2.search->n_skipped);
+  EXPECT_EQ(t1.counts, t2.counts);
+  EXPECT_EQ(t1.n_actions, t2.n_actions);
+  fs::remove(path);
+}
+
+TEST(Stream, PairsThatDisagreeOnTheirActionsNameTheRecord) {
+  const auto path = temp_store("c.db");
+  {
+    auto st = Store::open(path, OpenMode::Create);
+    fill(*st, 5, 9);
+    StoredResponse r;
+    r.id = "odd one";
+    r.response = "One. Two. Three.";
+    r.actions = segment(r.response);
+    const int64_t rid = st->put_response(r);
+    PairScore p;
+    p.actions = {{1, -0.5}, {1, -0.5}, {1, -0.5}};
+    p.n_tokens = p.n_tokens_total = 3;
+    st->put_scores(st->model("teacher")->mid, rid, p);
+    st->put_scores(st->model("student")->mid, rid, p);
+    st->put_scores(st->model("distilled")->mid, rid, p);
+  }
+  // Cut the student's pair to two actions behind the store's back (both BLOBs, so that the pair
+  // is self-consistent and only the response disagrees).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE scores SET token_counts = substr(token_counts, 1, 8), logprob_sums = "
+                         "substr(logprob_sums, 1, 16) WHERE rid = (SELECT rid FROM responses WHERE id = 'odd one') "
+                         "AND mid = (SELECT mid FROM models WHERE name = 'student')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto st = Store::open(path, OpenMode::ReadOnly);
+  const int64_t mids[] = {st->model("teacher")->mid, st->model("student")->mid, st->model("distilled")->mid};
+  // The full stream: the store's own check names the pair.
+  EXPECT_THROW(stream_scores(*st, mids, [](const StoredResponse&, auto) { return true; }), StoreError);
+  // The scores-only pass: the pipeline finds the disagreement and names the record.
+  try {
+    stream_probs(*st, mids, [](auto) { return true; });
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("record 'odd one': 2 action scores under model #" + std::to_string(mids[1]) +
+                                         " for 3 actions (a corrupt pair)"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace rdpt
