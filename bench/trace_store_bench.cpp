@@ -5,6 +5,7 @@
 //   kernel        action_probs + type_actions + curves on the same numbers held in memory
 //   scan          Store::for_each_scored (SQLite rows, BLOB decoding)
 //   stream        rdpt::stream_scores (the one reading policy: p per action, token counts)
+//   probs         rdpt::stream_probs (the beta search's pass: scores table only)
 //   trace         rdpt::trace with beta auto (two passes, behaviours, curves), as `rdpt trace`
 // and prints actions/s for each, its ratio to the kernel, and the peak resident memory.
 #include <sys/resource.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,14 +24,36 @@
 
 namespace {
 
-double now() {
+// CPU time of this process: the per-core figure, steadier than wall time on a shared machine.
+double cpu() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+double wall() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// Wall and CPU seconds since construction.
+struct Timer {
+  double w0 = wall(), c0 = cpu();
+  std::pair<double, double> elapsed() const { return {wall() - w0, cpu() - c0}; }
+};
 
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;
+}
+
+// Anonymous resident memory (heap, stacks), from /proc/self/status; excludes mapped files.
+double anon_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::stod(line.substr(8)) / 1024.0;
+  return NAN;
 }
 
 struct Scores {
@@ -123,7 +147,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(7);
   std::vector<Scores> pool;
   for (int k = 0; k < 1024; ++k) pool.push_back(make_scores(rng, n_actions));
-  double t0 = now();
+  Timer t0;
   {
     rdpt::CurveAccumulator acc({.scheme = rdpt::TypeScheme::FourWay});
     std::vector<double> pT, pS, pD;
@@ -141,40 +165,51 @@ int main(int argc, char** argv) {
     }
     if (sink == 0) std::puts("");
   }
-  const double t_kernel = now() - t0;
+  const auto t_kernel = t0.elapsed();
 
-  t0 = now();
+  t0 = Timer();
   uint64_t seen = 0;
   st->for_each_scored(mids, [&](const rdpt::StoredResponse& r, std::span<const std::optional<rdpt::PairScore>> s) {
     seen += r.actions.size() + (s[0] ? 1 : 0);
     return true;
   });
-  const double t_scan = now() - t0;
+  const auto t_scan = t0.elapsed();
 
-  t0 = now();
+  t0 = Timer();
   rdpt::stream_scores(*st, mids, [&](const rdpt::StoredResponse& r, std::span<const rdpt::PairView> v) {
     seen += v[0].p.size();
     return true;
   });
-  const double t_stream = now() - t0;
+  const auto t_stream = t0.elapsed();
 
-  t0 = now();
+  t0 = Timer();
+  rdpt::stream_probs(*st, mids, [&](std::span<const rdpt::PairView> v) {
+    seen += v[0].p.size();
+    return true;
+  });
+  const auto t_probs = t0.elapsed();
+
+  t0 = Timer();
   rdpt::TraceResult tr = rdpt::trace(*st, {}, rdpt::null_progress());
-  const double t_trace = now() - t0;
+  const auto t_trace = t0.elapsed();
   if (tr.n_actions != uint64_t(total)) {
     std::fprintf(stderr, "trace saw %llu actions, expected %.0f\n", (unsigned long long)tr.n_actions, total);
     return 1;
   }
 
-  auto row = [&](const char* what, double t, const char* note) {
-    std::printf("%-8s %8.2f s %8.2f M actions/s  %5.2fx kernel  %s\n", what, t, total / t / 1e6, t_kernel / t, note);
+  auto row = [&](const char* what, std::pair<double, double> t, const char* note) {
+    std::printf("%-8s %7.2f s wall %7.2f s CPU %7.2f M actions/s per core  %5.2fx kernel  %s\n", what, t.first,
+                t.second, total / t.second / 1e6, t_kernel.second / t.second, note);
   };
   std::printf("store %s: %llu responses x %u actions, %.0f MB; one thread\n", path.c_str(), (unsigned long long)n,
               n_actions, double(std::filesystem::file_size(path)) / 1e6);
   row("kernel", t_kernel, "typing + curves, numbers in memory");
   row("scan", t_scan, "Store::for_each_scored, 3 models");
   row("stream", t_stream, "rdpt::stream_scores, 3 models");
+  row("probs", t_probs, "rdpt::stream_probs (scores table only), 3 models");
   row("trace", t_trace, "rdpt::trace, beta auto: two passes");
-  std::printf("peak resident memory %.0f MB; beta %.3g\n", peak_rss_mb(), tr.thresholds.beta);
+  std::printf("peak resident memory %.0f MB, of which anonymous (heap) now %.0f MB; the rest is the store's pages "
+              "mapped by SQLite (page cache, reclaimable); beta %.3g\n",
+              peak_rss_mb(), anon_mb(), tr.thresholds.beta);
   return 0;
 }
