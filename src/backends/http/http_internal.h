@@ -152,6 +152,14 @@ class HttpModelBase {
     client_ = std::make_unique<HttpClient>(o, key_);
   }
   std::string backend_name() const { return opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai"; }
+  // What describe_model() needs of the served model; the scorer and the generator add the prompt.
+  ModelFacts model_facts() const {
+    return {.backend = backend_name(),
+            .endpoints = opt_.endpoints,
+            .served_model = opt_.served_model,
+            .file_fingerprint = tok_ ? tok_->fingerprint() : "",
+            .tokenizer = tok_ ? tok_->description() : "server"};
+  }
 
   HttpOptions opt_;
   std::string key_;

@@ -125,15 +125,11 @@ class LlamaGenerator final : public Generator {
   }
 
   ModelInfo describe() const override {
-    ModelInfo m;
-    m.backend = "llama";
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(path_, ec);
-    m.location = ec ? path_ : abs.string();
-    m.fingerprint = gguf_fingerprint(path_);
-    m.tokenizer = llama_detail::tokenizer_description(model_);
-    m.chat_template = prompter_.describe();
-    return m;
+    return describe_model({.backend = "llama",
+                           .path = path_,
+                           .file_fingerprint = gguf_fingerprint(path_),
+                           .tokenizer = llama_detail::tokenizer_description(model_),
+                           .chat_template = prompter_.describe()});
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
