@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "rdpt/align.h"
-#include "rdpt/store.h"
+#include "rdpt/model_info.h"
 
 namespace rdpt {
 

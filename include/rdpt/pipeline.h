@@ -26,6 +26,7 @@
 #include "rdpt/beta.h"
 #include "rdpt/curves.h"
 #include "rdpt/http.h"
+#include "rdpt/logprob_import.h"
 #include "rdpt/progress.h"
 #include "rdpt/prompt.h"
 #include "rdpt/provenance.h"
@@ -75,6 +76,39 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
 
 // Stores `responses` in one transaction and sets each one's rid (an id already stored keeps its row).
 void put_responses(Store& store, std::vector<StoredResponse>& responses);
+
+// ---- rdpt import: responses and log-probs users already have (docs/store.md) ----------------
+// Reads dataset `path` (JSON Lines, .gz, .zst; "-" for stdin), segments its responses and stores
+// them, `batch` per transaction (an error keeps what was stored before it; every response is
+// whole). Summary and skipped records to `log`; `progress` counts bytes. Returns responses read.
+int64_t import_responses(Store& store, const std::string& path, const ReaderOptions& reader,
+                         const SegmentOptions& segment, uint64_t batch, Progress& progress, const LogSink& log = {});
+
+// The model of imported log-probs: backend "import", fingerprint `fingerprint`, or
+// "import:LOCATION" ("import:NAME" without a location).
+ModelInfo imported_model(const std::string& name, const std::string& location, const std::string& fingerprint,
+                         const std::string& tokenizer);
+
+// One pair's scores from its imported tokens: aligned to the actions (a token belongs to the
+// action holding its first byte); truncated, the action the truncation cut and those after it
+// stay unscored (added to *n_cut_actions). LogprobLineError "alignment failed".
+PairScore imported_pair_score(std::span<const Action> actions, const ImportedTokens& tokens,
+                              uint64_t* n_cut_actions = nullptr);
+
+struct LogprobImportStats {
+  uint64_t n_lines = 0, n_pairs = 0, n_tokens = 0, n_prompt_tokens = 0, n_empty_tokens = 0, n_truncated = 0;
+  uint64_t n_cut_actions = 0, n_chars_unit = 0;
+  std::map<std::string, uint64_t> skipped;  // lines skipped, by LogprobLineError::reason
+  // "imported N scored responses (T tokens) from PATH; ..."
+  std::string summary(const std::string& path) const;
+};
+
+// Reads log-prob lines (rdpt/logprob_import.h) from `path` (.gz/.zst; "-" for stdin) and writes
+// each pair under `slot` (prepared with Store::prepare_model: the model row comes with the first
+// pair), `batch` lines per transaction. A bad line is a DataError naming file, line and record;
+// with skip_bad a Warn "skipped: ..." to `log`, counted by reason. The summary goes to `log`.
+LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
+                                   bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {});
 
 struct ScoreRunOptions {
   uint32_t chunk = 64;   // responses handed to the scorer at a time (each written as it finishes)

@@ -27,7 +27,7 @@
 #include "rdpt/align.h"
 #include "rdpt/progress.h"
 #include "rdpt/prompt.h"
-#include "rdpt/store.h"
+#include "rdpt/model_info.h"
 
 namespace rdpt {
 

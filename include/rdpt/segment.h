@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rdpt/utf8.h"  // find_invalid_utf8: segment() rejects invalid text
+
 namespace rdpt {
 
 struct Action {
@@ -35,9 +37,6 @@ struct SegmentOptions {
 // text is 4 GiB or larger. `record_id` is only used in error messages.
 std::vector<Action> segment(std::string_view text, const SegmentOptions& opts = {},
                             std::string_view record_id = {});
-
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos when valid.
-size_t find_invalid_utf8(std::string_view text);
 
 // Text of one action.
 inline std::string_view action_text(std::string_view text, const Action& a) {

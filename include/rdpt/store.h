@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "rdpt/align.h"
+#include "rdpt/model_info.h"
 #include "rdpt/segment.h"
 
 namespace rdpt {
@@ -62,17 +63,6 @@ struct StoredResponse {
   std::string source_file;
   uint64_t source_line = 0;
   std::vector<Action> actions;        // segmentation of `response`
-};
-
-struct ModelInfo {
-  int64_t mid = 0;          // store row id (assigned by put_model)
-  std::string name;         // role or user name: "teacher", "student", "distilled", ...
-  std::string backend;      // "llama", "http", "import"
-  std::string location;     // file path or endpoint URL
-  std::string fingerprint;  // identity of weights+tokenizer (hash) or endpoint+model+tokenizer
-  std::string tokenizer;    // tokenizer description
-  std::string chat_template;// template name or text used for prompts
-  std::string info_json = "{}";  // anything else, as a JSON object
 };
 
 // A model prepared for lazy registration (Store::prepare_model).

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rdpt/utf8.h"  // token text is checked and cut at characters
+
 namespace rdpt {
 
 // A log-prob: a finite number <= 0. Servers compute log-softmax in low precision, so values up
@@ -51,10 +53,5 @@ TokenMatch place_token_strings(std::string_view text, std::span<const std::strin
 // The token's bytes when it is a "bytes:\xNN..." string (only \xNN escapes after "bytes:"),
 // else nullopt.
 std::optional<std::string> token_bytes_escape(std::string_view token);
-
-// Length of the longest prefix of s that is valid UTF-8 (an incomplete last character excluded).
-size_t valid_utf8_prefix(std::string_view s);
-// True when s is valid UTF-8 except possibly for an incomplete final character.
-bool utf8_ok_but_tail(std::string_view s);
 
 }  // namespace rdpt

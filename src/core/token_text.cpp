@@ -148,7 +148,7 @@ bool match_from(std::string_view text, std::span<const std::string> tokens, std:
   for (size_t k = 0; k < tokens.size(); ++k) {
     if (k < skip) continue;
     size_t off = unit_pos[first_unit[k]];
-    while (off > 0 && off < text.size() && ((unsigned char)text[off] & 0xC0) == 0x80) --off;
+    while (off > 0 && off < text.size() && is_utf8_continuation(text[off])) --off;
     m.offsets[k] = uint32_t(off);
   }
   return true;
@@ -173,47 +173,6 @@ TokenMatch place_token_strings(std::string_view text, std::span<const std::strin
     if (skip == 0) first = m;
   }
   return first;  // the failure without skipping names the token to look at
-}
-
-size_t valid_utf8_prefix(std::string_view s) {
-  size_t i = 0, good = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return good;
-    if (i + len > s.size()) return good;
-    for (size_t k = 1; k < len; ++k)
-      if (((unsigned char)s[i + k] & 0xC0) != 0x80) return good;
-    if (len == 3) {  // overlong / surrogates
-      const unsigned char d = s[i + 1];
-      if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0)) return good;
-    }
-    if (len == 4) {
-      const unsigned char d = s[i + 1];
-      if ((c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90)) return good;
-    }
-    i += len;
-    good = i;
-  }
-  return good;
-}
-
-bool utf8_ok_but_tail(std::string_view s) {
-  const size_t g = valid_utf8_prefix(s);
-  if (g == s.size()) return true;
-  std::string_view tail = s.substr(g);
-  if (tail.size() >= 4) return false;
-  const unsigned char c = tail[0];
-  const size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || tail.size() >= len || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return false;
-  for (size_t k = 1; k < tail.size(); ++k)
-    if (((unsigned char)tail[k] & 0xC0) != 0x80) return false;
-  if (tail.size() >= 2) {
-    const unsigned char d = tail[1];
-    if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90))
-      return false;
-  }
-  return true;
 }
 
 }  // namespace rdpt

@@ -42,18 +42,12 @@ class HttpGenerator final : public Generator, private HttpModelBase {
   explicit HttpGenerator(const HttpOptions& o) : HttpModelBase(o, "generator") {}
 
   ModelInfo describe() const override {
-    ModelInfo m;
-    m.backend = backend_name();
-    std::string eps;
-    for (const auto& e : opt_.endpoints) eps += (eps.empty() ? "" : ",") + e;
-    m.location = eps + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
-    m.tokenizer = tok_ ? tok_->description() : "server";
-    m.fingerprint = "http:" + m.location;
+    ModelFacts f = model_facts();
     try {  // how the prompt is made (rdpt sample's prompt_fingerprint); an unusable one fails in format_prompt
-      m.chat_template = http_prompter(opt_, tok_.get()).describe();
+      f.chat_template = http_prompter(opt_, tok_.get()).describe();
     } catch (const Error&) {
     }
-    return m;
+    return describe_model(f);
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {

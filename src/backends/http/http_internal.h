@@ -15,6 +15,7 @@
 #include "rdpt/error.h"
 #include "rdpt/http.h"
 #include "rdpt/token_text.h"
+#include "rdpt/vocab.h"
 
 namespace rdpt::http_detail {
 
@@ -129,20 +130,10 @@ ParsedTokens parse_openai_score_placed(std::string_view body, std::span<const in
 
 // ---- local tokenizer (vocab-only GGUF through llama.cpp; absent without RDPT_WITH_LLAMA) ----
 
-struct Tokenized {
-  std::vector<int32_t> ids;
-  std::vector<uint32_t> offsets;
-};
-
-class LocalTokenizer {
- public:
-  virtual ~LocalTokenizer() = default;
-  virtual Tokenized tokenize(std::string_view text, bool add_special) const = 0;
-  virtual std::string description() const = 0;    // "bpe:qwen2:151936" like the llama backend
-  virtual std::string fingerprint() const = 0;    // of the GGUF file
-  // The chat template to render prompts with (llama_detail::model_chat_template on the vocab).
-  virtual ChatTemplate chat_template(const std::string& template_name, const JinjaOptions& jinja) const = 0;
-};
+// The llama backend's Vocabulary (rdpt/vocab.h): its public door, so that this backend needs
+// neither llama.h nor llama_detail.
+using Tokenized = TokenizedText;
+using LocalTokenizer = Vocabulary;
 // Throws UsageError (missing file, no llama.cpp in this build), BackendError (cannot load).
 std::unique_ptr<LocalTokenizer> open_tokenizer(const std::string& path);
 // The prompt of a server model from HttpOptions: --prompt-format, else --template, else the
@@ -161,6 +152,14 @@ class HttpModelBase {
     client_ = std::make_unique<HttpClient>(o, key_);
   }
   std::string backend_name() const { return opt_.api == HttpApi::SGLang ? "http-sglang" : "http-openai"; }
+  // What describe_model() needs of the served model; the scorer and the generator add the prompt.
+  ModelFacts model_facts() const {
+    return {.backend = backend_name(),
+            .endpoints = opt_.endpoints,
+            .served_model = opt_.served_model,
+            .file_fingerprint = tok_ ? tok_->fingerprint() : "",
+            .tokenizer = tok_ ? tok_->description() : "server"};
+  }
 
   HttpOptions opt_;
   std::string key_;

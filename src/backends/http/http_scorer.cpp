@@ -18,12 +18,6 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? std::string(sep) : "") + v[i];
-  return s;
-}
-
 class HttpScorer final : public Scorer, private HttpModelBase {
  public:
   explicit HttpScorer(const HttpOptions& o)
@@ -34,22 +28,16 @@ class HttpScorer final : public Scorer, private HttpModelBase {
                        o.api == HttpApi::OpenAI) {}
 
   ModelInfo describe() const override {
-    ModelInfo m;
-    m.backend = backend_name();
-    std::vector<std::string> eps = opt_.endpoints;
-    std::sort(eps.begin(), eps.end());
-    m.location = join(eps, ",") + (opt_.served_model.empty() ? "" : "#" + opt_.served_model);
-    m.tokenizer = tok_ ? tok_->description() : "server";
-    m.fingerprint = "http:" + m.location + "|tokenizer:" + (tok_ ? tok_->fingerprint() : "server-text");
-    m.chat_template = server_render_ ? "server:vllm /tokenize kwargs=" + nlohmann::json::parse(opt_.jinja.kwargs).dump()
+    ModelFacts f = model_facts();
+    f.chat_template = server_render_ ? "server:vllm /tokenize kwargs=" + nlohmann::json::parse(opt_.jinja.kwargs).dump()
                                      : http_prompter(opt_, tok_.get()).describe();
     nlohmann::json j = {{"api", opt_.api == HttpApi::SGLang ? "sglang" : "openai"},
                         {"endpoints", opt_.endpoints},
                         {"served_model", opt_.served_model},
                         {"mode", tok_ ? "token-ids" : server_render_ ? "server-rendered-ids" : "text"}};
     if (!opt_.tokenizer.empty()) j["tokenizer_file"] = opt_.tokenizer;
-    m.info_json = j.dump();
-    return m;
+    f.info_json = j.dump();
+    return describe_model(f);
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -488,6 +489,15 @@ TEST_F(HttpScorerTest, SeveralEndpointsShareTheWork) {
   EXPECT_THAT(m.fingerprint, HasSubstr("#fake-model"));
   EXPECT_THAT(m.fingerprint, HasSubstr("gguf:"));
   EXPECT_EQ(m.backend, "http-openai");
+  // A generator of the same served model describes it alike (one rdpt::describe_model), whatever
+  // the endpoints' order.
+  HttpOptions reversed = o;
+  std::reverse(reversed.endpoints.begin(), reversed.endpoints.end());
+  const ModelInfo g = make_http_generator(reversed)->describe();
+  EXPECT_EQ(g.backend, m.backend);
+  EXPECT_EQ(g.location, m.location);
+  EXPECT_EQ(g.fingerprint, m.fingerprint);
+  EXPECT_EQ(g.tokenizer, m.tokenizer);
 }
 
 TEST_F(HttpScorerTest, EmptyResponseAndEmptyBatch) {

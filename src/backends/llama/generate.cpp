@@ -34,42 +34,11 @@
 #include "rdpt/error.h"
 #include "rdpt/generator.h"
 #include "rdpt/scorer.h"
+#include "rdpt/utf8.h"
 
 namespace rdpt {
 
 namespace {
-
-// Valid UTF-8, except possibly an incomplete final character.
-bool utf8_ok_but_tail(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return false;
-    const size_t avail = std::min(len, s.size() - i);
-    for (size_t k = 1; k < avail; ++k)
-      if (((unsigned char)s[i + k] & 0xC0) != 0x80) return false;
-    if (avail >= 2) {
-      const unsigned char d = s[i + 1];
-      if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d >= 0x90))
-        return false;
-    }
-    if (avail < len) return true;  // incomplete tail
-    i += len;
-  }
-  return true;
-}
-
-bool utf8_complete(std::string_view s) {
-  if (!utf8_ok_but_tail(s)) return false;
-  size_t i = s.size();
-  size_t back = 0;
-  while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) --i, ++back;
-  if (i == 0) return back == 0;
-  const unsigned char c = s[i - 1];
-  const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-  return len == back + 1;
-}
 
 struct Rng {  // splitmix64
   uint64_t s;
@@ -156,15 +125,11 @@ class LlamaGenerator final : public Generator {
   }
 
   ModelInfo describe() const override {
-    ModelInfo m;
-    m.backend = "llama";
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(path_, ec);
-    m.location = ec ? path_ : abs.string();
-    m.fingerprint = gguf_fingerprint(path_);
-    m.tokenizer = llama_detail::tokenizer_description(model_);
-    m.chat_template = prompter_.describe();
-    return m;
+    return describe_model({.backend = "llama",
+                           .path = path_,
+                           .file_fingerprint = gguf_fingerprint(path_),
+                           .tokenizer = llama_detail::tokenizer_description(model_),
+                           .chat_template = prompter_.describe()});
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {
@@ -357,7 +322,7 @@ std::vector<Generation> LlamaGenerator::generate(const std::string& prompt, cons
         std::copy(r, r + n_vocab, logits.begin());
       }
       // Never end inside a character: drop the tokens of an incomplete tail.
-      while (!piece_len.empty() && !utf8_complete(text)) {
+      while (!piece_len.empty() && find_invalid_utf8(text) != std::string_view::npos) {
         text.resize(text.size() - piece_len.back());
         all.pop_back();
         piece_len.pop_back();

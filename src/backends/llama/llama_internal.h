@@ -1,5 +1,5 @@
-// Pieces of the llama.cpp backend shared by the scorer, the generator and the HTTP backend's
-// tokenizer, or checked by tests directly: model loading, tokenization with byte offsets, the
+// Pieces of the llama.cpp backend shared by the scorer, the generator and the vocabulary
+// (vocab.cpp: the public rdpt/vocab.h other backends use), or checked by tests directly: model loading, tokenization with byte offsets, the
 // per-row log-softmax reduction, and the file fingerprint. Not a public API.
 #pragma once
 

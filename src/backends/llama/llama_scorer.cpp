@@ -215,15 +215,12 @@ class LlamaScorer final : public Scorer {
   }
 
   ModelInfo describe() const override {
-    ModelInfo m;
-    m.backend = "llama";
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(path_, ec);
-    m.location = ec ? path_ : abs.string();
     if (fingerprint_.empty()) fingerprint_ = gguf_fingerprint(path_);
-    m.fingerprint = fingerprint_;
-    m.tokenizer = llama_detail::tokenizer_description(model_);
-    m.chat_template = prompter_.describe();
+    ModelFacts f{.backend = "llama",
+                 .path = path_,
+                 .file_fingerprint = fingerprint_,
+                 .tokenizer = llama_detail::tokenizer_description(model_),
+                 .chat_template = prompter_.describe()};
     char desc[256] = "";
     llama_model_desc(model_, desc, sizeof desc);
     nlohmann::json j = {{"desc", desc},
@@ -233,8 +230,8 @@ class LlamaScorer final : public Scorer {
                         {"n_gpu_layers", opt_.n_gpu_layers},
                         {"reduce", device_ ? "device" : "host"},
                         {"llama_cpp", llama_version()}};
-    m.info_json = j.dump();
-    return m;
+    f.info_json = j.dump();
+    return describe_model(f);
   }
 
   std::string format_prompt(std::string_view question, std::string_view system) const override {

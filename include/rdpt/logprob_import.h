@@ -1,0 +1,72 @@
+// Per-token log-probs users already have (saved by a serving engine while sampling, or by their
+// own scorer), one response per JSON line, in three shapes (docs/store.md, "Importing
+// log-probs"):
+//   {"id", "tokens": [texts], "logprobs": [...]}           token texts placed on the text
+//   {"id", "offsets": [...], "logprobs": [...]}            byte (or character) offsets
+//   {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}   OpenAI completions
+// "prompt" (or, for the OpenAI shape, "text" = prompt + response) says the tokens start in the
+// prompt; "truncated": true marks a partial scoring. Token texts are placed by
+// rdpt::place_token_strings, the HTTP backend's matcher, so a token reads the same whichever
+// way it arrives. No store here: rdpt::import_logprobs (rdpt/pipeline.h) reads a file with it.
+//   rdpt::LogprobLine line(R"({"id": "a", "tokens": ["Hi", "!"], "logprobs": [-0.1, -2]})");
+//   rdpt::ImportedTokens t = line.tokens("Hi!");  // t.tokens = {{0, -0.1}, {2, -2}}
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rdpt/align.h"
+#include "rdpt/error.h"
+
+namespace rdpt {
+
+// Unit of "offsets" and of OpenAI "text_offset": Auto reads "offsets" in bytes and
+// "text_offset" in characters (Unicode code points: OpenAI and vLLM count Python str indices).
+enum class OffsetUnit { Auto, Bytes, Chars };
+
+// A line that cannot be imported. what() is the message (without file, line or record id);
+// `reason` its short form, counted when bad lines are skipped ("token text mismatch").
+class LogprobLineError : public DataError {
+ public:
+  LogprobLineError(std::string reason, const std::string& message) : DataError(message), reason(std::move(reason)) {}
+  std::string reason;
+};
+
+// One line's tokens on the bytes of its response.
+struct ImportedTokens {
+  std::vector<TokenLogprob> tokens;  // response tokens, offsets in bytes of the response
+  size_t n_prompt = 0;               // tokens dropped because they start in the prompt part
+  size_t n_empty = 0;                // tokens with empty text (no first byte: no action)
+  bool truncated = false;
+  // truncated: response bytes the tokens are known to cover (token texts give their ends;
+  // offsets give only starts, so the last token is taken to cover one byte).
+  uint32_t covered_end = 0;
+  OffsetUnit unit_used = OffsetUnit::Bytes;  // how offsets were read (Bytes when none were)
+  std::optional<uint32_t> n_tokens_total;    // the line's "n_tokens_total" when given
+};
+
+class LogprobLine {
+ public:
+  // Parses one line. LogprobLineError: invalid JSON, not an object, a missing or bad "id".
+  explicit LogprobLine(std::string_view line);
+  ~LogprobLine();
+  LogprobLine(LogprobLine&&) noexcept;
+  LogprobLine& operator=(LogprobLine&&) noexcept;
+
+  // The record id ("id", a string or a number).
+  const std::string& id() const;
+  // The line's tokens placed on `response` (the stored response of id()). LogprobLineError
+  // naming the field, token or offset that does not fit.
+  ImportedTokens tokens(const std::string& response, OffsetUnit unit = OffsetUnit::Auto) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rdpt

@@ -1,0 +1,334 @@
+// The log-prob line formats of `rdpt import` (include/rdpt/logprob_import.h), parsed and placed
+// on the response's bytes. Library code: the CLI and other front ends share it.
+#include "rdpt/logprob_import.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "rdpt/token_text.h"
+#include "rdpt/utf8.h"
+
+namespace rdpt {
+namespace {
+
+using json = nlohmann::json;
+
+std::string quote(std::string_view s, size_t max = 24) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    const char c = s[i];
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out + "\"";
+}
+
+std::string id_of(const json& j) {
+  auto it = j.find("id");
+  if (it == j.end()) throw LogprobLineError{"missing field 'id'", "missing field 'id'"};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  throw LogprobLineError{"bad field 'id'", "field 'id' must be a string or a number, got " + it->dump().substr(0, 40)};
+}
+
+const json& array_field(const json& obj, const char* name, const std::string& where) {
+  auto it = obj.find(name);
+  if (it == obj.end() || !it->is_array()) {
+    throw LogprobLineError{"missing field '" + std::string(name) + "'",
+                    "field '" + where + name + "' must be an array"};
+  }
+  return *it;
+}
+
+// Log-prob of token k; nullopt for JSON null. The rule is the HTTP backend's (rdpt::as_logprob):
+// a finite number <= 0, values up to kLogprobSlack above 0 read as 0.
+std::optional<double> logprob_at(const json& arr, size_t k, const std::string& name) {
+  const json& v = arr[k];
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number()) {
+    throw LogprobLineError{"bad log-prob", name + "[" + std::to_string(k) + "] is not a number: " + v.dump()};
+  }
+  auto lp = as_logprob(v.get<double>());
+  if (!lp) {
+    throw LogprobLineError{"bad log-prob", name + "[" + std::to_string(k) + "] = " + v.dump() +
+                                        " is not a log-prob (a finite number <= 0; up to " + json(kLogprobSlack).dump() +
+                                        " above 0 reads as 0)"};
+  }
+  return lp;
+}
+
+// A byte offset given in the input must start a character: a token's first byte inside a
+// multi-byte character means the offsets are of another text or unit.
+void check_char_start(const std::string& full, size_t prompt_size, size_t byte_off, const std::string& what) {
+  if (byte_off < full.size() && is_utf8_continuation(full[byte_off])) {
+    const bool in_prompt = byte_off < prompt_size;
+    throw LogprobLineError{"offset inside a character",
+                    what + " points inside a multi-byte UTF-8 character (byte " +
+                        std::to_string(in_prompt ? byte_off : byte_off - prompt_size) + " of the " +
+                        (in_prompt ? "prompt" : "response") +
+                        "); give the offset of the character's first byte (or --offset-unit chars)"};
+  }
+}
+
+// Adds one token given its byte offset in `full` (= prompt + response).
+void add_token(ImportedTokens& c, size_t k, size_t byte_off, size_t prompt_size, std::optional<double> lp,
+               const std::string& lp_name) {
+  if (byte_off < prompt_size) {
+    ++c.n_prompt;
+    return;
+  }
+  if (!lp) {
+    throw LogprobLineError{"null log-prob",
+                    lp_name + "[" + std::to_string(k) + "] is null for a token of the response (byte " +
+                        std::to_string(byte_off - prompt_size) +
+                        "); only tokens of a prompt part (field 'prompt' or 'text') may lack a log-prob"};
+  }
+  c.tokens.push_back({uint32_t(byte_off - prompt_size), *lp});
+}
+
+// Token texts placed on prompt + response by rdpt::place_token_strings, the HTTP backend's
+// routine: U+FFFD and "bytes:\xNN" strings stand for tokens holding part of a character.
+// Up to max_skip leading tokens matching nothing (BOS) count as prompt tokens.
+ImportedTokens place_texts(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
+                      const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
+  std::vector<std::string> strs(toks.size());
+  for (size_t k = 0; k < toks.size(); ++k) {
+    if (!toks[k].is_string()) {
+      throw LogprobLineError{"bad token", toks_name + "[" + std::to_string(k) + "] is not a string: " + toks[k].dump()};
+    }
+    strs[k] = toks[k].get<std::string>();
+  }
+  const std::string full = prompt + response;
+  const TokenMatch m = place_token_strings(full, strs, max_skip, truncated);
+  if (!m.ok) {
+    if (m.bad_token >= strs.size()) {
+      throw LogprobLineError{"token text mismatch",
+                      "the tokens end at byte " +
+                          std::to_string(m.bad_at >= prompt.size() ? m.bad_at - prompt.size() : 0) + " of the " +
+                          std::to_string(response.size()) + "-byte response (token " + std::to_string(strs.size()) +
+                          " missing); mark a partial scoring with \"truncated\": true"};
+    }
+    const std::string& t = strs[m.bad_token];
+    const size_t pos = m.bad_at;
+    const bool in_prompt = pos < prompt.size();
+    const size_t at = in_prompt ? pos : pos - prompt.size();
+    throw LogprobLineError{"token text mismatch",
+                    "token " + std::to_string(m.bad_token) + " " + quote(t) + " does not match the " +
+                        (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
+                        (pos >= full.size() ? std::string("past its end")
+                                            : "which has " + quote(std::string_view(full).substr(
+                                                                 pos, std::max<size_t>(t.size(), 1)))) +
+                        "); the token texts must concatenate to " +
+                        (prompt.empty() ? "the response" : "the prompt followed by the response") +
+                        " byte for byte (U+FFFD or \"bytes:\\xNN\" standing for part of a character)"};
+  }
+  ImportedTokens c;
+  for (size_t k = 0; k < strs.size(); ++k) {
+    auto lp = logprob_at(lps, k, lps_name);
+    if (k < m.n_skipped) {
+      ++c.n_prompt;
+    } else if (strs[k].empty()) {
+      ++c.n_empty;
+    } else {
+      add_token(c, k, m.offsets[k], prompt.size(), lp, lps_name);
+    }
+  }
+  c.truncated = truncated;
+  c.covered_end = uint32_t(m.end > prompt.size() ? m.end - prompt.size() : 0);
+  return c;
+}
+
+// {"id", "tokens": [texts], "logprobs": [...]}: offsets from the token texts placed on the text.
+ImportedTokens from_texts(const json& j, const std::string& prompt, const std::string& response) {
+  const json& toks = array_field(j, "tokens", "");
+  const json& lps = array_field(j, "logprobs", "");
+  if (toks.size() != lps.size()) {
+    throw LogprobLineError{"length mismatch", "'tokens' has " + std::to_string(toks.size()) + " entries, 'logprobs' " +
+                                           std::to_string(lps.size())};
+  }
+  return place_texts(toks, lps, "tokens", "logprobs", prompt, response, j.value("truncated", false), 0);
+}
+
+// {"id", "offsets": [...], "logprobs": [...]}: offsets (bytes, or characters with --offset-unit
+// chars) into the response, or into prompt + response when "prompt" is given.
+ImportedTokens from_offsets(const json& j, const std::string& prompt, const std::string& response, OffsetUnit unit) {
+  const json& offs = array_field(j, "offsets", "");
+  const json& lps = array_field(j, "logprobs", "");
+  if (offs.size() != lps.size()) {
+    throw LogprobLineError{"length mismatch", "'offsets' has " + std::to_string(offs.size()) + " entries, 'logprobs' " +
+                                           std::to_string(lps.size())};
+  }
+  const std::string full = prompt + response;
+  std::vector<uint32_t> cps;
+  if (unit == OffsetUnit::Chars) cps = utf8_char_offsets(full);
+  ImportedTokens c;
+  c.unit_used = unit == OffsetUnit::Chars ? OffsetUnit::Chars : OffsetUnit::Bytes;
+  for (size_t k = 0; k < offs.size(); ++k) {
+    if (!offs[k].is_number_unsigned() && !(offs[k].is_number_integer() && offs[k].get<int64_t>() >= 0)) {
+      throw LogprobLineError{"bad offset", "offsets[" + std::to_string(k) + "] is not a non-negative integer: " +
+                                        offs[k].dump()};
+    }
+    uint64_t off = offs[k].get<uint64_t>();
+    if (unit == OffsetUnit::Chars) {
+      if (off >= cps.size() - 1) {
+        throw LogprobLineError{"offset out of range", "offsets[" + std::to_string(k) + "] = " + std::to_string(off) +
+                                                   " is past the end of the text (" +
+                                                   std::to_string(cps.size() - 1) + " characters)"};
+      }
+      off = cps[off];
+    }
+    if (off >= full.size()) {
+      throw LogprobLineError{"offset out of range", "offsets[" + std::to_string(k) + "] = " + std::to_string(off) +
+                                                 " is past the end of the text (" + std::to_string(full.size()) +
+                                                 " bytes)"};
+    }
+    check_char_start(full, prompt.size(), size_t(off),
+                     "offsets[" + std::to_string(k) + "] = " + std::to_string(off));
+    add_token(c, k, size_t(off), prompt.size(), logprob_at(lps, k, "logprobs"), "logprobs");
+  }
+  c.truncated = j.value("truncated", false);
+  for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
+  return c;
+}
+
+// OpenAI completions shape {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}.
+// With "tokens" (what vLLM and OpenAI send), the token strings are placed on the text as the
+// HTTP backend places them, and text_offset is not read: vLLM counts characters of tokens
+// decoded one by one, which drifts where a token holds part of a character. Without tokens,
+// text_offset counts from the start of the prompt ("prompt"/"text" given) or, without them,
+// from the first token, which must start the response.
+ImportedTokens from_openai(const json& j, const std::string& prompt, const std::string& response, OffsetUnit unit) {
+  const json& lp = j.at("logprobs");
+  const json& lps = array_field(lp, "token_logprobs", "logprobs.");
+  const json* toks = nullptr;
+  if (auto it = lp.find("tokens"); it != lp.end() && !it->is_null()) {
+    if (!it->is_array()) throw LogprobLineError{"bad token", "field 'logprobs.tokens' must be an array"};
+    toks = &*it;
+  }
+  const json* offs_p = nullptr;
+  if (auto it = lp.find("text_offset"); it != lp.end() && !it->is_null()) offs_p = &*it;
+  if (!toks || offs_p) offs_p = &array_field(lp, "text_offset", "logprobs.");
+  if ((offs_p && offs_p->size() != lps.size()) || (toks && toks->size() != lps.size())) {
+    throw LogprobLineError{"length mismatch", "'logprobs.token_logprobs' has " + std::to_string(lps.size()) + " entries" +
+                                           (offs_p ? ", 'logprobs.text_offset' " + std::to_string(offs_p->size()) : "") +
+                                           (toks ? ", 'logprobs.tokens' " + std::to_string(toks->size()) : "")};
+  }
+  if (toks) {
+    return place_texts(*toks, lps, "logprobs.tokens", "logprobs.token_logprobs", prompt, response,
+                       j.value("truncated", false), 2);
+  }
+  const json& offs = *offs_p;
+  const std::string full = prompt + response;
+  std::vector<uint64_t> raw(offs.size());
+  for (size_t k = 0; k < offs.size(); ++k) {
+    if (!offs[k].is_number_integer() || offs[k].get<int64_t>() < 0) {
+      throw LogprobLineError{"bad offset", "logprobs.text_offset[" + std::to_string(k) +
+                                        "] is not a non-negative integer: " + offs[k].dump()};
+    }
+    raw[k] = offs[k].get<uint64_t>();
+  }
+  const uint64_t base = (prompt.empty() && !raw.empty()) ? raw[0] : 0;
+  const std::vector<uint32_t> cps = utf8_char_offsets(full);
+  if (unit == OffsetUnit::Auto) unit = OffsetUnit::Chars;  // OpenAI and vLLM count characters (Python str indices)
+  ImportedTokens c;
+  c.unit_used = unit;
+  for (size_t k = 0; k < raw.size(); ++k) {
+    size_t b = SIZE_MAX;  // byte offset in `full`
+    if (raw[k] >= base) {
+      const uint64_t rel = raw[k] - base;
+      if (unit == OffsetUnit::Bytes && rel < full.size()) b = size_t(rel);
+      if (unit == OffsetUnit::Chars && rel < cps.size() - 1) b = cps[rel];
+    }
+    if (b == SIZE_MAX) {
+      throw LogprobLineError{"offset out of range",
+                      "logprobs.text_offset[" + std::to_string(k) + "] = " + std::to_string(raw[k]) +
+                          " is outside the text (" + std::to_string(cps.size() - 1) + " characters, " +
+                          std::to_string(full.size()) + " bytes" +
+                          (base ? ", counted from the first token's offset " + std::to_string(base) : "") + ")"};
+    }
+    check_char_start(full, prompt.size(), b,
+                     "logprobs.text_offset[" + std::to_string(k) + "] = " + std::to_string(raw[k]));
+    add_token(c, k, b, prompt.size(), logprob_at(lps, k, "logprobs.token_logprobs"), "logprobs.token_logprobs");
+  }
+  c.truncated = j.value("truncated", false);
+  for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
+  return c;
+}
+
+// The prompt part that offsets/texts include: "prompt", or for the OpenAI shape the part of
+// "text" (echo = prompt + completion) before the response.
+std::string prompt_part(const json& j, const std::string& response, bool openai) {
+  if (auto it = j.find("prompt"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) throw LogprobLineError{"bad field 'prompt'", "field 'prompt' must be a string"};
+    return it->get<std::string>();
+  }
+  if (openai) {
+    if (auto it = j.find("text"); it != j.end() && it->is_string()) {
+      const auto& t = it->get_ref<const std::string&>();
+      if (t.size() >= response.size() && t.compare(t.size() - response.size(), response.size(), response) == 0) {
+        return t.substr(0, t.size() - response.size());
+      }
+      throw LogprobLineError{"text mismatch", "field 'text' does not end with the stored response"};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+struct LogprobLine::Impl {
+  json j;
+  std::string id;
+};
+
+LogprobLine::LogprobLine(std::string_view line) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->j = json::parse(line);
+  } catch (const json::parse_error& e) {
+    throw LogprobLineError{"invalid JSON", std::string("invalid JSON: ") + e.what()};
+  }
+  if (!impl_->j.is_object()) throw LogprobLineError{"not an object", "the line is not a JSON object"};
+  impl_->id = id_of(impl_->j);
+}
+
+LogprobLine::~LogprobLine() = default;
+LogprobLine::LogprobLine(LogprobLine&&) noexcept = default;
+LogprobLine& LogprobLine::operator=(LogprobLine&&) noexcept = default;
+
+const std::string& LogprobLine::id() const { return impl_->id; }
+
+ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit) const {
+  const json& j = impl_->j;
+  const auto lp = j.find("logprobs");
+  const bool openai = lp != j.end() && lp->is_object();
+  const std::string prompt = prompt_part(j, response, openai);
+  ImportedTokens c;
+  if (openai) {
+    c = from_openai(j, prompt, response, unit);
+  } else if (j.contains("offsets")) {
+    c = from_offsets(j, prompt, response, unit);
+  } else if (j.contains("tokens")) {
+    c = from_texts(j, prompt, response);
+  } else {
+    throw LogprobLineError{"unknown shape",
+                           "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', or an OpenAI "
+                           "'logprobs' object {tokens, token_logprobs, text_offset}"};
+  }
+  if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
+    c.n_tokens_total = t->get<uint32_t>();
+  }
+  return c;
+}
+
+}  // namespace rdpt

@@ -1,0 +1,127 @@
+// The log-prob line formats of rdpt import, parsed directly (the CLI tests run them end to end).
+#include "rdpt/logprob_import.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "rdpt/token_text.h"
+
+namespace rdpt {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<uint32_t> offsets(const ImportedTokens& t) {
+  std::vector<uint32_t> out;
+  for (const auto& x : t.tokens) out.push_back(x.offset);
+  return out;
+}
+
+// The reason and message of the error a line raises (placed on `response`).
+std::pair<std::string, std::string> error_of(const std::string& line, const std::string& response = "",
+                                             OffsetUnit unit = OffsetUnit::Auto) {
+  try {
+    LogprobLine(line).tokens(response, unit);
+  } catch (const LogprobLineError& e) {
+    return {e.reason, e.what()};
+  }
+  return {};
+}
+
+TEST(LogprobLine, Ids) {
+  EXPECT_EQ(LogprobLine(R"({"id": "a-1"})").id(), "a-1");
+  EXPECT_EQ(LogprobLine(R"({"id": 17})").id(), "17");
+  EXPECT_EQ(error_of("{").first, "invalid JSON");
+  EXPECT_EQ(error_of("[1]").first, "not an object");
+  EXPECT_EQ(error_of(R"({"x": 1})").first, "missing field 'id'");
+  EXPECT_EQ(error_of(R"({"id": [1]})").first, "bad field 'id'");
+}
+
+TEST(LogprobLine, TokenTexts) {
+  LogprobLine l(R"({"id": "a", "tokens": ["Hi", " th", "ere", "!"], "logprobs": [-0.5, -1, 0.0004, -2]})");
+  ImportedTokens t = l.tokens("Hi there!");
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 2, 5, 8}));
+  EXPECT_DOUBLE_EQ(t.tokens[2].logprob, 0.0);  // within kLogprobSlack of 0
+  EXPECT_FALSE(t.truncated);
+  EXPECT_EQ(t.unit_used, OffsetUnit::Bytes);
+  EXPECT_FALSE(t.n_tokens_total);
+}
+
+// A token holding part of a character comes as U+FFFD (vLLM) or "bytes:\xNN" (OpenAI); both
+// are placed as the HTTP backend places them (one matcher, rdpt::place_token_strings).
+TEST(LogprobLine, SplitCharacterAsTheHttpBackendPlacesIt) {
+  const std::string response = "Caf\xC3\xA9 ok";
+  const std::vector<std::string> toks = {"Caf", "\xEF\xBF\xBD", "\xEF\xBF\xBD", " ok"};
+  LogprobLine l(R"({"id": "a", "tokens": ["Caf", "\ufffd", "bytes:\\xa9", " ok"], "logprobs": [-1, -2, -3, -4]})");
+  ImportedTokens t = l.tokens(response);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 3, 3, 5}));
+  EXPECT_EQ(offsets(t), place_token_strings(response, toks).offsets);
+}
+
+TEST(LogprobLine, PromptTokensDropped) {
+  LogprobLine l(R"({"id": "a", "prompt": "Q? ", "tokens": ["Q", "? ", "A", "."], "logprobs": [null, -1, -2, -3]})");
+  ImportedTokens t = l.tokens("A.");
+  EXPECT_EQ(t.n_prompt, 2u);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 1}));
+  // Only prompt tokens may lack a log-prob.
+  auto [reason, msg] = error_of(R"({"id": "a", "tokens": ["A", "."], "logprobs": [-1, null]})", "A.");
+  EXPECT_EQ(reason, "null log-prob");
+  EXPECT_THAT(msg, HasSubstr("logprobs[1] is null for a token of the response (byte 1)"));
+}
+
+TEST(LogprobLine, TokenTextMismatch) {
+  auto [reason, msg] = error_of(R"({"id": "a", "tokens": ["Hi", " yo"], "logprobs": [-1, -1]})", "Hi there");
+  EXPECT_EQ(reason, "token text mismatch");
+  EXPECT_THAT(msg, HasSubstr("token 1 \" yo\" does not match the response at byte 2"));
+  // Tokens ending early: only a truncated line may.
+  std::tie(reason, msg) = error_of(R"({"id": "a", "tokens": ["Hi"], "logprobs": [-1]})", "Hi there");
+  EXPECT_THAT(msg, HasSubstr("the tokens end at byte 2 of the 8-byte response"));
+  ImportedTokens t = LogprobLine(R"({"id": "a", "tokens": ["Hi"], "logprobs": [-1], "truncated": true,
+                                     "n_tokens_total": 9})")
+                         .tokens("Hi there");
+  EXPECT_TRUE(t.truncated);
+  EXPECT_EQ(t.covered_end, 2u);
+  EXPECT_EQ(t.n_tokens_total, 9u);
+}
+
+TEST(LogprobLine, Offsets) {
+  const std::string response = "\xC3\xA9t\xC3\xA9";  // "été": 5 bytes, 3 characters
+  ImportedTokens t = LogprobLine(R"({"id": "a", "offsets": [0, 2], "logprobs": [-1, -2]})").tokens(response);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(t.unit_used, OffsetUnit::Bytes);
+  t = LogprobLine(R"({"id": "a", "offsets": [0, 1, 2], "logprobs": [-1, -2, -3]})").tokens(response, OffsetUnit::Chars);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 2, 3}));
+  EXPECT_EQ(t.unit_used, OffsetUnit::Chars);
+  auto [reason, msg] = error_of(R"({"id": "a", "offsets": [1], "logprobs": [-1]})", response);
+  EXPECT_EQ(reason, "offset inside a character");
+  EXPECT_THAT(msg, HasSubstr("offsets[0] = 1 points inside a multi-byte UTF-8 character (byte 1 of the response)"));
+  std::tie(reason, msg) = error_of(R"({"id": "a", "offsets": [9], "logprobs": [-1]})", response);
+  EXPECT_EQ(reason, "offset out of range");
+  std::tie(reason, msg) = error_of(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1]})", response);
+  EXPECT_EQ(reason, "length mismatch");
+  std::tie(reason, msg) = error_of(R"({"id": "a", "offsets": [0], "logprobs": [0.5]})", response);
+  EXPECT_EQ(reason, "bad log-prob");
+}
+
+TEST(LogprobLine, OpenAiShape) {
+  // text_offset counts characters by default, from the start of "text" (prompt + response).
+  const std::string line =
+      R"({"id": "a", "text": "Q: \u00e9t\u00e9", "logprobs": {"token_logprobs": [null, -1, -2],)"
+      R"( "text_offset": [0, 3, 4]}})";
+  ImportedTokens t = LogprobLine(line).tokens("\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(t.n_prompt, 1u);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(t.unit_used, OffsetUnit::Chars);
+  // With tokens, the texts are placed and text_offset is not read.
+  t = LogprobLine(R"({"id": "a", "logprobs": {"tokens": ["<s>", "ab", "c"], "token_logprobs": [null, -1, -2],)"
+                  R"( "text_offset": [7, 7, 7]}})")
+          .tokens("abc");
+  EXPECT_EQ(t.n_prompt, 1u);  // the leading BOS matches nothing
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(error_of(R"({"id": "a", "text": "x", "logprobs": {"token_logprobs": []}})", "abc").first,
+            "text mismatch");
+  EXPECT_EQ(error_of(R"({"id": "a", "something": 1})").first, "unknown shape");
+}
+
+}  // namespace
+}  // namespace rdpt
