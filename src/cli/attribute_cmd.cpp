@@ -27,8 +27,8 @@ int run_attribute(int argc, char** argv) {
   app.add_option("--store,-s", store_path, "score store")->required();
   app.add_option("--teacher,-t", teachers, "a candidate teacher model name (repeat for each; at least one)")
       ->required();
-  app.add_option("--student", student, "student model name (default student)");
-  app.add_option("--distilled", distilled, "distilled model name (default distilled)");
+  add_model_role(app, "student", student);
+  add_model_role(app, "distilled", distilled);
   app.add_option("--alpha", alpha, "Shared band (default 0.1)");
   app.add_option("--beta", beta_s,
                  "a number for every teacher, or auto = the analysis search per teacher (default auto)");

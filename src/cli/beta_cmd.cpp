@@ -28,8 +28,8 @@ int run_beta(int argc, char** argv) {
   app.add_option("--procedure", procedure,
                  "analysis (distilled model, four-way) or training (teacher vs student data, three-way) "
                  "(default analysis)");
-  app.add_option("--teacher", teacher, "teacher model name (default teacher)");
-  app.add_option("--student", student, "student model name (default student)");
+  add_model_role(app, "teacher", teacher);
+  add_model_role(app, "student", student);
   app.add_option("--distilled", distilled, "distilled model name, analysis only (default distilled)");
   app.add_option("--alpha", alpha, "Shared band, analysis only (default 0.1)");
   app.add_option("--candidates", candidates,

@@ -256,6 +256,21 @@ JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string&
   return j;
 }
 
+std::optional<PromptFormat> check_prompt_options(const std::string& template_name, bool format_given,
+                                                 const std::string& prompt_format, const TemplateOptionValues& v) {
+  if (!template_name.empty() && format_given) throw UsageError("--template and --prompt-format exclude each other");
+  std::optional<PromptFormat> format;
+  if (format_given) format = PromptFormat::from_cli(prompt_format);
+  if ((!template_name.empty() || format) && (!v.files.empty() || !v.kwargs.empty() || !v.date.empty()))
+    throw UsageError("--chat-template-file/--chat-template-kwargs/--template-date apply to Jinja templates; they "
+                     "exclude --template and --prompt-format");
+  return format;
+}
+
+CLI::Option* add_model_role(CLI::App& app, const std::string& role, std::string& name) {
+  return app.add_option("--" + role, name, role + " model name (default " + role + ")");
+}
+
 void add_same_model_flag(CLI::App& app, bool& allow) {
   app.add_flag("--allow-same-model", allow,
                "allow one model in two roles, e.g. --teacher and --student naming the same model (default: refused)");
@@ -277,18 +292,6 @@ void write_json_file(const std::string& path, const nlohmann::json& j, int inden
   Output o(path);
   o.stream() << j.dump(indent) << '\n';
   o.close();
-}
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
 }
 
 }  // namespace rdpt::cli

@@ -99,10 +99,16 @@ void add_template_options(CLI::App& app, TemplateOptionValues& v);
 JinjaOptions jinja_options_for(const TemplateOptionValues& v, const std::string& name,
                                const std::vector<std::string>& names);
 
+// The prompt source of `rdpt score` and `rdpt sample`: --template NAME, --prompt-format F (given:
+// `format_given`) and the Jinja options exclude each other (UsageError). Returns the parsed format.
+std::optional<PromptFormat> check_prompt_options(const std::string& template_name, bool format_given,
+                                                 const std::string& prompt_format, const TemplateOptionValues& v);
+
+// A model role option (--teacher, --student, --distilled) with the help "ROLE model name (default ROLE)".
+CLI::Option* add_model_role(CLI::App& app, const std::string& role, std::string& name);
+
 // Writes j to `path` (through Output) as j.dump(indent) and a newline.
 void write_json_file(const std::string& path, const nlohmann::json& j, int indent);
-// Reads non-empty lines of a file (ids lists); throws Error naming the file when unreadable.
-std::vector<std::string> read_lines(const std::string& path);
 
 // Prints an informational line to stderr (never to stdout, which carries data).
 void info(const std::string& msg);

@@ -13,6 +13,7 @@
 #include "rdpt/align.h"
 #include "rdpt/error.h"
 #include "rdpt/http.h"
+#include "rdpt/operations.h"
 #include "rdpt/pipeline.h"
 #include "rdpt/record.h"
 #include "rdpt/scorer.h"
@@ -26,9 +27,6 @@ namespace {
 struct ModelArg {
   std::string name, path;
 };
-
-// A record as the store holds it (the same row `rdpt import` writes; rid once stored).
-using Input = StoredResponse;
 
 std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
   std::vector<ModelArg> out;
@@ -45,6 +43,157 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
   return out;
 }
 
+// The options of rdpt score, declared once here and turned into one ScorerSpec per --model.
+struct ScoreArgs {
+  std::vector<std::string> data_files, model_specs;
+  std::string store_path, template_name, prompt_format, flash = "auto";
+  LlamaOptions lo;
+  bool replace = false, show_prompt = false, verbose = false;
+  uint32_t chunk = 64;
+  ReaderOptions ropts;
+  SegmentOptions sopts;
+  std::vector<std::string> extra;
+  bool no_default = false;
+  TemplateOptionValues tov;
+  std::string reduce = "auto";
+  std::vector<std::string> tokenizer_specs;
+  std::string api_key_env;
+  uint32_t concurrency = 64;
+  CLI::Option* format_opt = nullptr;
+
+  void add(CLI::App& app) {
+    app.add_option("--data,-d", data_files, "input JSONL (.gz/.zst ok; repeatable)")->required();
+    app.add_option("--model,-m", model_specs,
+                   "NAME=PATH of a GGUF model, e.g. teacher=T.gguf (repeatable; names are how the store and "
+                   "`rdpt trace` refer to models: teacher, student, distilled)")
+        ->required();
+    app.add_option("--store,-s", store_path, "score store (SQLite; created if absent)");
+    app.add_flag("--replace", replace,
+                 "a name the store holds with another model file (or prompt): replace it and drop its scores "
+                 "(default: refuse)");
+    app.add_flag("--show-prompt", show_prompt,
+                 "print the exact prompt each model sees for the first record, then exit (no store needed)");
+    app.add_option("--template", template_name,
+                   "chat template: a llama.cpp built-in name (chatml, llama3, deepseek3, ...) instead of the GGUF's "
+                   "Jinja tokenizer.chat_template (default: the GGUF's, rendered as Hugging Face renders it)")
+        ->group("Prompt");
+    add_template_options(app, tov);
+    format_opt = app.add_option("--prompt-format", prompt_format,
+                                      "raw prompt format with {question} and {system}; \\n, \\t and \\\\ are newline, "
+                                      "tab and backslash; '' is the empty prompt (default: the chat template)")
+                           ->group("Prompt");
+    app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers,
+                   "layers offloaded to the GPU, -1 = all (default 0; needs llama.cpp built with CUDA)")
+        ->group("Performance");
+    app.add_option("--threads,-t", lo.n_threads, "CPU threads (default 0 = all hardware threads; at most 512, ggml's limit)")
+        ->check(CLI::Range(0, 512))
+        ->group("Performance");
+    app.add_option("--batch,-b", lo.n_batch,
+                   "tokens per llama_decode; logits of this many rows are held at once (default 512)")
+        ->check(CLI::PositiveNumber)
+        ->group("Performance");
+    app.add_option("--ubatch", lo.n_ubatch, "physical micro-batch (default 512, at most --batch)")
+        ->check(CLI::PositiveNumber)
+        ->group("Performance");
+    app.add_option("--parallel", lo.n_seq_max, "responses decoded side by side (default 8)")
+        ->check(CLI::Range(1, 255))
+        ->group("Performance");
+    app.add_option("--chunk", chunk, "responses handed to the scorer at a time (default 64)")
+        ->check(CLI::PositiveNumber)
+        ->group("Performance");
+    app.add_option("--ctx,-c", lo.n_ctx,
+                   "context length; prompt + response must fit (default 0 = the model's, at most 32768)")
+        ->group("Performance");
+    app.add_option("--flash-attn", flash,
+                   "flash attention on|off|auto (default auto: off on the CPU, where it changes results with the "
+                   "batch shape; llama.cpp's choice with --ngl)")
+        ->check(CLI::IsMember({"on", "off", "auto"}))
+        ->group("Performance");
+    app.add_option("--reduce", reduce,
+                   "where each token's log-softmax is taken: device (inside llama.cpp's graph, on the device holding "
+                   "the output layer, a GPU with --ngl; only the log-probs come back, not the logits; needs --ubatch "
+                   "equal to --batch), host (from logits copied back, on CPU threads), auto (default: device when "
+                   "the output layer runs on a GPU and --ubatch equals --batch, else host; on the CPU the device "
+                   "path costs memory for no gain, docs/score.md)")
+        ->check(CLI::IsMember({"auto", "device", "host"}))
+        ->group("Performance");
+    app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
+    app.add_flag("--truncate", lo.truncate,
+                 "score a response longer than the context up to the limit and mark it truncated: the action the "
+                 "limit cuts and every action after it are left unscored (default: the pair fails with an error)");
+    app.add_flag("--no-prompt-sharing", [&lo = lo](int64_t) { lo.share_prompt = false; },
+                 "decode the prompt again for every response (default: responses to one question share it)")
+        ->group("Performance");
+    app.add_option("--tokenizer", tokenizer_specs,
+                   "server models: NAME=vocab.gguf, a vocab-only GGUF of the served model, so tokens and byte "
+                   "offsets are exact (repeatable; default none: the server's tokens are matched to the text)")
+        ->group("Server");
+    app.add_option("--api-key-env", api_key_env,
+                   "server models: environment variable holding the API key (default none; never printed)")
+        ->group("Server");
+    app.add_option("--concurrency", concurrency, "server models: requests in flight (default 64)")->group("Server");
+    app.add_flag("--verbose,-v", verbose, "show llama.cpp's warnings");
+    add_reader_options(app, ropts);
+    add_segment_options(app, sopts, extra, no_default);
+  }
+
+  // After parsing: the prompt, backend and template options checked, the models' specs in order.
+  std::vector<ScorerSpec> specs() {
+    lo.prompt_format = check_prompt_options(template_name, format_opt->count(), prompt_format, tov);
+    lo.template_name = template_name;
+    lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+    lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
+    // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
+    lo.log = [verbose = verbose](LogLevel lv, std::string_view msg) {
+      if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))
+        std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
+    };
+    const auto models = parse_models(model_specs);
+    std::vector<std::string> model_names;
+    for (const auto& m : models) model_names.push_back(m.name);
+    std::map<std::string, JinjaOptions> jinja;
+    for (const auto& n : model_names) jinja[n] = jinja_options_for(tov, n, model_names);
+    std::map<std::string, std::string> tokenizers;
+    for (const auto& t : tokenizer_specs) {
+      size_t eq = t.find('=');
+      if (eq == std::string::npos || eq == 0) throw UsageError("--tokenizer: expected NAME=vocab.gguf, got '" + t + "'");
+      tokenizers[t.substr(0, eq)] = t.substr(eq + 1);
+    }
+    // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
+    // ("sglang+http://..." for SGLang's native API); docs/http.md.
+    std::vector<ScorerSpec> out;
+    for (const ModelArg& m : models) {
+      ScorerSpec sp;
+      sp.name = m.name;
+      sp.location = m.path;
+      sp.llama = lo;
+      sp.llama.jinja = jinja[m.name];
+      if (auto it = tokenizers.find(m.name); it != tokenizers.end()) sp.tokenizer = it->second;
+      sp.api_key_env = api_key_env;
+      sp.concurrency = concurrency;
+      sp.http_log = [](LogLevel lv, std::string_view msg) {
+        if (lv != LogLevel::Debug) std::fprintf(stderr, "rdpt: http: %.*s\n", int(msg.size()), msg.data());
+      };
+      out.push_back(std::move(sp));
+    }
+    return out;
+  }
+};
+
+// One model's line: scored, tokens, rate, skipped, truncated; a warning for failed pairs.
+void report_model(const std::string& name, const ScoreRunStats& st) {
+  std::string msg = "model " + name + ": scored " + std::to_string(st.n_scored) + " responses (" +
+                    std::to_string(st.n_tokens) + " tokens, " +
+                    std::to_string(uint64_t(double(st.n_tokens) / std::max(1e-9, st.seconds))) + " tok/s)";
+  if (st.n_skipped) msg += ", " + std::to_string(st.n_skipped) + " already scored";
+  if (st.n_truncated)
+    msg += ", " + std::to_string(st.n_truncated) + " truncated (" + std::to_string(st.n_cut_actions) +
+           " actions cut by or past the context left unscored)";
+  info(msg);
+  if (st.n_failed)
+    warn("model " + name + ": " + std::to_string(st.n_failed) +
+         " responses failed (stored with their error; a rerun retries them); first: " + st.first_error);
+}
 
 }  // namespace
 
@@ -55,205 +204,31 @@ int run_score(int argc, char** argv) {
       "its GGUF, or --template / --prompt-format) followed by the response. Resumable: pairs already scored under "
       "the same model file are skipped, each pair is written atomically.",
       "rdpt score"};
-  std::vector<std::string> data_files, model_specs;
-  std::string store_path, template_name, prompt_format, flash = "auto";
-  LlamaOptions lo;
-  bool replace = false, show_prompt = false, verbose = false;
-  uint32_t chunk = 64;
-  ReaderOptions ropts;
-  SegmentOptions sopts;
-  std::vector<std::string> extra;
-  bool no_default = false;
-  app.add_option("--data,-d", data_files, "input JSONL (.gz/.zst ok; repeatable)")->required();
-  app.add_option("--model,-m", model_specs,
-                 "NAME=PATH of a GGUF model, e.g. teacher=T.gguf (repeatable; names are how the store and "
-                 "`rdpt trace` refer to models: teacher, student, distilled)")
-      ->required();
-  app.add_option("--store,-s", store_path, "score store (SQLite; created if absent)");
-  app.add_flag("--replace", replace,
-               "a name the store holds with another model file (or prompt): replace it and drop its scores "
-               "(default: refuse)");
-  app.add_flag("--show-prompt", show_prompt,
-               "print the exact prompt each model sees for the first record, then exit (no store needed)");
-  app.add_option("--template", template_name,
-                 "chat template: a llama.cpp built-in name (chatml, llama3, deepseek3, ...) instead of the GGUF's "
-                 "Jinja tokenizer.chat_template (default: the GGUF's, rendered as Hugging Face renders it)")
-      ->group("Prompt");
-  TemplateOptionValues tov;
-  add_template_options(app, tov);
-  auto* format_opt = app.add_option("--prompt-format", prompt_format,
-                                    "raw prompt format with {question} and {system}; \\n, \\t and \\\\ are newline, "
-                                    "tab and backslash; '' is the empty prompt (default: the chat template)")
-                         ->group("Prompt");
-  app.add_option("--ngl,--n-gpu-layers", lo.n_gpu_layers,
-                 "layers offloaded to the GPU, -1 = all (default 0; needs llama.cpp built with CUDA)")
-      ->group("Performance");
-  app.add_option("--threads,-t", lo.n_threads, "CPU threads (default 0 = all hardware threads; at most 512, ggml's limit)")
-      ->check(CLI::Range(0, 512))
-      ->group("Performance");
-  app.add_option("--batch,-b", lo.n_batch,
-                 "tokens per llama_decode; logits of this many rows are held at once (default 512)")
-      ->check(CLI::PositiveNumber)
-      ->group("Performance");
-  app.add_option("--ubatch", lo.n_ubatch, "physical micro-batch (default 512, at most --batch)")
-      ->check(CLI::PositiveNumber)
-      ->group("Performance");
-  app.add_option("--parallel", lo.n_seq_max, "responses decoded side by side (default 8)")
-      ->check(CLI::Range(1, 255))
-      ->group("Performance");
-  app.add_option("--chunk", chunk, "responses handed to the scorer at a time (default 64)")
-      ->check(CLI::PositiveNumber)
-      ->group("Performance");
-  app.add_option("--ctx,-c", lo.n_ctx,
-                 "context length; prompt + response must fit (default 0 = the model's, at most 32768)")
-      ->group("Performance");
-  app.add_option("--flash-attn", flash,
-                 "flash attention on|off|auto (default auto: off on the CPU, where it changes results with the "
-                 "batch shape; llama.cpp's choice with --ngl)")
-      ->check(CLI::IsMember({"on", "off", "auto"}))
-      ->group("Performance");
-  std::string reduce = "auto";
-  app.add_option("--reduce", reduce,
-                 "where each token's log-softmax is taken: device (inside llama.cpp's graph, on the device holding "
-                 "the output layer, a GPU with --ngl; only the log-probs come back, not the logits; needs --ubatch "
-                 "equal to --batch), host (from logits copied back, on CPU threads), auto (default: device when "
-                 "the output layer runs on a GPU and --ubatch equals --batch, else host; on the CPU the device "
-                 "path costs memory for no gain, docs/score.md)")
-      ->check(CLI::IsMember({"auto", "device", "host"}))
-      ->group("Performance");
-  app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
-  app.add_flag("--truncate", lo.truncate,
-               "score a response longer than the context up to the limit and mark it truncated: the action the "
-               "limit cuts and every action after it are left unscored (default: the pair fails with an error)");
-  app.add_flag("--no-prompt-sharing", [&lo](int64_t) { lo.share_prompt = false; },
-               "decode the prompt again for every response (default: responses to one question share it)")
-      ->group("Performance");
-  std::vector<std::string> tokenizer_specs;
-  std::string api_key_env;
-  uint32_t concurrency = 64;
-  app.add_option("--tokenizer", tokenizer_specs,
-                 "server models: NAME=vocab.gguf, a vocab-only GGUF of the served model, so tokens and byte "
-                 "offsets are exact (repeatable; default none: the server's tokens are matched to the text)")
-      ->group("Server");
-  app.add_option("--api-key-env", api_key_env,
-                 "server models: environment variable holding the API key (default none; never printed)")
-      ->group("Server");
-  app.add_option("--concurrency", concurrency, "server models: requests in flight (default 64)")->group("Server");
-  app.add_flag("--verbose,-v", verbose, "show llama.cpp's warnings");
-  add_reader_options(app, ropts);
-  add_segment_options(app, sopts, extra, no_default);
+  ScoreArgs a;
+  a.add(app);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
-  finish_segment_options(sopts, extra, no_default);
-  if (!show_prompt && store_path.empty()) throw UsageError("--store is required (unless --show-prompt)");
-  if (!template_name.empty() && format_opt->count())
-    throw UsageError("--template and --prompt-format exclude each other");
-  lo.template_name = template_name;
-  if (format_opt->count()) lo.prompt_format = PromptFormat::from_cli(prompt_format);
-  lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
-  lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
-  // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
-  lo.log = [verbose](LogLevel lv, std::string_view msg) {
-    if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))
-      std::fprintf(stderr, "llama.cpp: %.*s", int(msg.size()), msg.data());
-  };
-  const auto models = parse_models(model_specs);
-  std::vector<std::string> model_names;
-  for (const auto& m : models) model_names.push_back(m.name);
-  if ((!template_name.empty() || format_opt->count()) && (!tov.files.empty() || !tov.kwargs.empty() || !tov.date.empty()))
-    throw UsageError("--chat-template-file/--chat-template-kwargs/--template-date apply to Jinja templates; they "
-                     "exclude --template and --prompt-format");
-  std::map<std::string, JinjaOptions> jinja;
-  for (const auto& n : model_names) jinja[n] = jinja_options_for(tov, n, model_names);
-  std::map<std::string, std::string> tokenizers;
-  for (const auto& t : tokenizer_specs) {
-    size_t eq = t.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--tokenizer: expected NAME=vocab.gguf, got '" + t + "'");
-    tokenizers[t.substr(0, eq)] = t.substr(eq + 1);
-  }
-  // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
-  // ("sglang+http://..." for SGLang's native API); docs/http.md.
-  auto spec_of = [&](const ModelArg& m) {
-    ScorerSpec sp;
-    sp.name = m.name;
-    sp.location = m.path;
-    sp.llama = lo;
-    sp.llama.jinja = jinja[m.name];
-    if (auto it = tokenizers.find(m.name); it != tokenizers.end()) sp.tokenizer = it->second;
-    sp.api_key_env = api_key_env;
-    sp.concurrency = concurrency;
-    sp.http_log = [](LogLevel lv, std::string_view msg) {
-      if (lv != LogLevel::Debug) std::fprintf(stderr, "rdpt: http: %.*s\n", int(msg.size()), msg.data());
-    };
-    return sp;
-  };
+  finish_segment_options(a.sopts, a.extra, a.no_default);
+  if (!a.show_prompt && a.store_path.empty()) throw UsageError("--store is required (unless --show-prompt)");
+  const std::vector<ScorerSpec> specs = a.specs();
 
   // Read and segment all records (responses are kept in memory while scoring).
-  std::vector<Input> inputs = read_responses(data_files, ropts, sopts, cli_log, show_prompt ? 1 : 0);
-
-  if (show_prompt) {
-    for (const auto& m : models) {
-      auto sc = make_scorer(spec_of(m));
-      const std::string prompt = sc->format_prompt(inputs[0].question, inputs[0].system);
-      const std::string& resp = inputs[0].response;
-      const bool harmony = is_harmony_prompt(prompt);
-      const RenderedResponse rr = render_response(prompt, resp);
-      const size_t ov = harmony ? 0 : resp.size() - rr.text.size();  // the bytes the prompt already holds
-      std::cout << "=== " << m.name << " (" << m.path << "), record " << inputs[0].id << " ===\n"
-                << prompt << "\n=== end of prompt; the response follows ===\n";
-      // The first tokens on each side of the boundary, as the model sees them.
-      auto show_tokens = [&](const char* what, std::vector<std::pair<int32_t, std::string>> toks, bool tail) {
-        if (toks.empty()) return;
-        const size_t n = std::min<size_t>(toks.size(), 12), from = tail ? toks.size() - n : 0;
-        std::cout << "=== " << what << " (" << toks.size() << " tokens):";
-        for (size_t i = from; i < from + n; ++i) {
-          std::string piece;
-          for (char c : toks[i].second) piece += c == '\n' ? std::string("\\n") : std::string(1, c);
-          std::cout << " " << toks[i].first << ":'" << piece << "'";
-        }
-        std::cout << " ===\n";
-      };
-      show_tokens("last prompt tokens", sc->tokens_of(prompt, true), true);
-      show_tokens("first response tokens", sc->tokens_of(rr.text, false), false);
-      if (harmony) {
-        std::cout << "=== harmony (gpt-oss): the response is rendered as\n" << rr.text.substr(0, 400)
-                  << "\n=== the thought in the analysis channel, the answer in the final one; the thinking tags "
-                     "and the channel headers belong to no action ===\n";
-      } else {
-        for (const char* end_tag : {"</think>", "<|end_of_thought|>"})
-          if (size_t at = resp.find(end_tag); at != std::string::npos)
-            std::cout << "=== the thought ends at byte " << at << " of the response ('" << end_tag
-                      << "'); the answer follows it ===\n";
-      }
-      if (ov)
-        std::cout << "=== the prompt already ends with the response's first " << ov << " bytes ('"
-                  << resp.substr(0, ov)
-                  << "'): counted once, as prompt; the action holding them is unscored under this model ===\n";
-    }
+  std::vector<StoredResponse> inputs = read_responses(a.data_files, a.ropts, a.sopts, cli_log, a.show_prompt ? 1 : 0);
+  if (a.show_prompt) {
+    for (const auto& sp : specs) std::cout << prompt_preview(*make_scorer(sp), sp.name, sp.location, inputs[0]);
     return 0;
   }
 
-  auto store = Store::open(store_path, OpenMode::Create);
+  auto store = Store::open(a.store_path, OpenMode::Create);
   put_responses(*store, inputs);
-
+  ScoreRunOptions so;
+  so.chunk = a.chunk;
+  so.replace = a.replace;
   uint64_t n_failed_all = 0;
-  for (const auto& m : models) {
-    auto sc = make_scorer(spec_of(m));
+  for (const auto& sp : specs) {
+    auto sc = make_scorer(sp);
     TtyProgress progress;
-    ScoreRunOptions so;
-    so.chunk = chunk;
-    so.replace = replace;
-    const ScoreRunStats st = score_responses(*store, *sc, m.name, inputs, so, progress);
-    std::string msg = "model " + m.name + ": scored " + std::to_string(st.n_scored) + " responses (" +
-                      std::to_string(st.n_tokens) + " tokens, " +
-                      std::to_string(uint64_t(double(st.n_tokens) / std::max(1e-9, st.seconds))) + " tok/s)";
-    if (st.n_skipped) msg += ", " + std::to_string(st.n_skipped) + " already scored";
-    if (st.n_truncated)
-      msg += ", " + std::to_string(st.n_truncated) + " truncated (" + std::to_string(st.n_cut_actions) +
-             " actions cut by or past the context left unscored)";
-    info(msg);
-    if (st.n_failed)
-      warn("model " + m.name + ": " + std::to_string(st.n_failed) +
-           " responses failed (stored with their error; a rerun retries them); first: " + st.first_error);
+    const ScoreRunStats st = score_responses(*store, *sc, sp.name, inputs, so, progress);
+    report_model(sp.name, st);
     n_failed_all += st.n_failed;
   }
   info("store: " + store->path());

@@ -1,15 +1,9 @@
 // rdpt select: teacher-guided data selection (docs/method.md section 7). Keeps per question the
 // response(s) chosen by the strategy and writes the chosen records' exact input bytes.
-#include <fmt/format.h>
-
-#include <nlohmann/json.hpp>
-#include <unordered_set>
-
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "rdpt/pipeline.h"
 #include "rdpt/error.h"
-#include "rdpt/select.h"
+#include "rdpt/operations.h"
 
 namespace rdpt::cli {
 
@@ -28,8 +22,8 @@ int run_select(int argc, char** argv) {
   app.add_option("--data,-d", data, "input JSONL (.gz/.zst ok; a file: it is read twice)")->required();
   app.add_option("--store,-s", store_path, "score store holding these responses' teacher and student scores")
       ->required();
-  app.add_option("--teacher", teacher, "teacher model name (default teacher)");
-  app.add_option("--student", student, "student model name (default student)");
+  add_model_role(app, "teacher", teacher);
+  add_model_role(app, "student", student);
   app.add_option("--strategy", strategy_s,
                  "teacher-count | teacher-ratio | longest | min-teacher-count | random | grape "
                  "(default teacher-count)");
@@ -52,92 +46,26 @@ int run_select(int argc, char** argv) {
   if (per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
 
   // Pass 1 over the data: ids in input order and their groups.
-  std::vector<std::pair<std::string, std::string>> order;
-  uint64_t n_multi = 0;
-  {
-    std::unordered_set<std::string> ids;
-    RecordReader reader(data, ropts);
-    Record rec;
-    while (reader.next(rec)) {
-      if (!ids.insert(rec.id).second)
-        throw DataError(rec.file + ":" + std::to_string(rec.line) + ": duplicate record id '" + rec.id + "'");
-      order.emplace_back(rec.id, rec.group);
-      if (rec.sub_index >= 0) ++n_multi;
-    }
-  }
+  const SelectCandidates cand = read_candidates(data, ropts);
   auto st = Store::open(store_path, OpenMode::ReadOnly);
   SelectRunOptions so;
   so.teacher = teacher;
   so.student = student;
   so.select = {.strategy = strategy, .per_question = per_question, .budget = budget, .seed = seed};
   so.beta = beta_given;
-  const SelectRunResult res = select_responses(*st, so, order, "records of '" + data + "'");
-  const SelectSummary& sum = res.summary;
-  const std::vector<uint64_t>& chosen = res.chosen;
-  const uint64_t n_missing = res.n_not_in_store;
-  const bool typed_ok = res.typed;
-  const double beta = res.beta;
-  const auto& search = res.search;
-  const size_t n_records = order.size();
-  std::vector<bool> keep(n_records, false);
-  for (uint64_t o : chosen) keep[o] = true;
+  const SelectRunResult res = select_responses(*st, so, cand.order, "records of '" + data + "'");
 
   // Pass 2: write the chosen records' exact bytes in input order.
   Output output(out);
-  uint64_t n_lines = 0;
-  {
-    RecordReader reader(data, ropts);
-    Record rec;
-    uint64_t order = 0;
-    std::string last_written_key;
-    while (reader.next(rec)) {
-      bool k = keep[order++];
-      if (!k) continue;
-      // A line holding several responses is written once (its bytes cannot be split).
-      std::string key = rec.file + ":" + std::to_string(rec.line);
-      if (rec.sub_index >= 0 && key == last_written_key) continue;
-      last_written_key = key;
-      output.stream() << rec.raw << '\n';
-      ++n_lines;
-    }
-  }
+  const uint64_t n_lines = write_chosen_records(data, ropts, res.chosen, cand.order.size(), output.stream());
   output.close();
 
-  std::string msg = fmt::format(
-      "select ({}, K={}{}): {} groups, {} candidates ({} not in store, {} not rankable), chosen {} "
-      "({} lines); mean Teacher share before {}, after {}{}",
-      strategy_name(strategy), per_question, budget ? fmt::format(", budget {}", budget) : "", sum.n_groups,
-      sum.n_candidates, n_missing, sum.n_ineligible, sum.n_chosen, n_lines, fmt_share(sum.mean_teacher_share_before),
-      fmt_share(sum.mean_teacher_share_after), typed_ok ? fmt::format(" (beta {})", beta) : "");
-  info(msg);
-  if (n_missing) warn(std::to_string(n_missing) + " records of '" + data + "' are not in the store and were not candidates");
-  if (n_multi) warn("records holding several responses are written whole when any of them is chosen");
-
-  if (!summary_path.empty()) {
-    using nlohmann::json;
-    auto num = [](double x) { return std::isnan(x) ? json(nullptr) : json(x); };
-    json j = {{"data", data},
-              {"store", store_path},
-              {"strategy", strategy_name(strategy)},
-              {"per_question", per_question},
-              {"budget", budget},
-              {"seed", seed},
-              {"beta", typed_ok ? json(beta) : json(nullptr)},
-              {"beta_source", typed_ok ? (beta_given ? "given" : "auto") : "unused"},
-              {"n_records", n_records},
-              {"n_groups", sum.n_groups},
-              {"n_candidates", sum.n_candidates},
-              {"n_not_in_store", n_missing},
-              {"n_not_rankable", sum.n_ineligible},
-              {"n_chosen", sum.n_chosen},
-              {"n_lines_written", n_lines},
-              {"mean_teacher_share_before", num(sum.mean_teacher_share_before)},
-              {"mean_teacher_share_after", num(sum.mean_teacher_share_after)}};
-    j["beta_search"] = search ? beta_json(*search) : json(nullptr);
-    Output o(summary_path);
-    o.stream() << j.dump(2) << '\n';
-    o.close();
-  }
+  info(select_summary_line(res, so, n_lines));
+  if (res.n_not_in_store)
+    warn(std::to_string(res.n_not_in_store) + " records of '" + data + "' are not in the store and were not candidates");
+  if (cand.n_multi) warn("records holding several responses are written whole when any of them is chosen");
+  if (!summary_path.empty())
+    write_json_file(summary_path, select_summary_json(res, so, data, store_path, cand.order.size(), n_lines), 2);
   return 0;
 }
 

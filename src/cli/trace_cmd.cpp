@@ -27,8 +27,8 @@ int run_trace(int argc, char** argv) {
   bool no_progress = false;
   app.add_option("--store,-s", store_path, "score store (SQLite file written by rdpt import/score)")->required();
   app.add_option("--teacher", teacher, "teacher model name in the store (default teacher)");
-  app.add_option("--student", student, "student model name (default student)");
-  app.add_option("--distilled", distilled, "distilled model name (default distilled)");
+  add_model_role(app, "student", student);
+  add_model_role(app, "distilled", distilled);
   app.add_option("--alpha", alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
   app.add_option("--beta", beta_s,
                  "Teacher/Student margin on pT-pS: a number, or auto = the analysis search over 0.05..0.20 "

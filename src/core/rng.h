@@ -1,4 +1,5 @@
-// Small deterministic generators shared by selection and bootstrap (internal to rdpt_core).
+// Small deterministic generators shared by selection, bootstrap, the llama backend's sampler and
+// the test fixture tool (internal: include as "core/rng.h").
 #pragma once
 
 #include <cstdint>
@@ -19,5 +20,16 @@ inline uint64_t mix(uint64_t a, uint64_t b) {
 }
 // Uniform double in [0, 1) from the top 53 bits.
 inline double to_unit(uint64_t x) { return double(x >> 11) * 0x1.0p-53; }
+// Uniform double in (0, 1]: the top 53 bits plus a half step, never 0 (for log() in Box-Muller; the
+// sum rounds to 1 only for the largest values). The test fixture's weights are drawn with it.
+inline double to_open_unit(uint64_t x) { return (double(x >> 11) + 0.5) * 0x1.0p-53; }
+
+// A splitmix64 stream from state `s`: the one implementation behind every seeded draw.
+struct SplitMix64 {
+  uint64_t s;
+  uint64_t next() { return splitmix64(s); }
+  double uniform() { return to_unit(next()); }            // [0, 1)
+  double uniform_open() { return to_open_unit(next()); }  // (0, 1]
+};
 
 }  // namespace rdpt::detail

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/rng.h"
+
 namespace {
 
 struct Options {
@@ -59,22 +61,11 @@ void usage() {
 }
 
 // splitmix64: a seedable, fast, reproducible generator.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return ((next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
-};
-
 // Fills out[0..n) with N(0, scale^2) (Box-Muller); deterministic per (seed, tensor, chunk).
 void fill_normal(float* out, int64_t n, uint64_t seed, double scale) {
-  Rng r{seed};
+  rdpt::detail::SplitMix64 r{seed};
   for (int64_t i = 0; i < n; i += 2) {
-    double u1 = r.uniform(), u2 = r.uniform();
+    double u1 = r.uniform_open(), u2 = r.uniform_open();
     double rad = std::sqrt(-2.0 * std::log(u1)) * scale;
     out[i] = float(rad * std::cos(2 * M_PI * u2));
     if (i + 1 < n) out[i + 1] = float(rad * std::sin(2 * M_PI * u2));

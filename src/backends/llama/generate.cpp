@@ -31,6 +31,7 @@
 #include <unordered_set>
 
 #include "backends/llama/llama_internal.h"
+#include "core/rng.h"
 #include "rdpt/error.h"
 #include "rdpt/generator.h"
 #include "rdpt/scorer.h"
@@ -40,16 +41,7 @@ namespace rdpt {
 
 namespace {
 
-struct Rng {  // splitmix64
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
+using Rng = detail::SplitMix64;
 
 // Draws from softmax(logits / T) restricted to the top_p nucleus, skipping banned ids.
 int32_t draw(const std::vector<float>& logits, double temp, double top_p, const std::unordered_set<int32_t>& banned,
