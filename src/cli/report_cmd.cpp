@@ -79,15 +79,7 @@ int run_report(int argc, char** argv) {
                         {"--distilled", o.distilled == "none" ? "" : o.distilled}},
                        same_model);
 
-  if (beta_s != "auto") {
-    try {
-      size_t used = 0;
-      o.beta = std::stod(beta_s, &used);
-      if (used != beta_s.size()) throw std::invalid_argument("trailing");
-    } catch (const std::exception&) {
-      throw UsageError("--beta: expected a number or auto, got '" + beta_s + "'");
-    }
-  }
+  o.beta = parse_beta(beta_s);  // one rule for every front end
   if (!(viewer_mb >= 0)) throw UsageError("--viewer-mb: must be >= 0, got " + std::to_string(viewer_mb));
   o.viewer_bytes = uint64_t(viewer_mb * double(1 << 20));
   if (o.distilled == "none") o.distilled.clear();

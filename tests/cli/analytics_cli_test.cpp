@@ -468,6 +468,16 @@ TEST_F(AnalyticsCli, ErrorsAreOneLineWithExitCodes) {
   r = rdpt("trace --store " + store_ + " --beta lots --out-dir " + p("x"));
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--beta"), std::string::npos) << r.err;
+  // One --beta rule for every front end: trace and report refuse the same values the same way.
+  for (const char* bad : {"lots", "-0.1", "inf"}) {
+    CmdResult t = rdpt(std::string("trace --store ") + store_ + " --beta=" + bad + " --out-dir " + p("x"));
+    CmdResult rep = rdpt(std::string("report --store ") + store_ + " --beta=" + bad + " --out " + p("x.html"));
+    EXPECT_EQ(t.rc, 2) << bad;
+    EXPECT_EQ(rep.rc, 2) << bad;
+    EXPECT_EQ(t.err.substr(t.err.find(": error:")), rep.err.substr(rep.err.find(": error:"))) << bad;
+    EXPECT_NE(t.err.find("--beta: expected 'auto' or a number >= 0, got '" + std::string(bad) + "'"), std::string::npos)
+        << t.err;
+  }
   r = rdpt("select --data - --store " + store_ + " --out " + p("x.jsonl"));
   EXPECT_EQ(r.rc, 2);
   r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --strategy best --out " + p("x.jsonl"));
