@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rdpt/error.h"
 
 namespace rdpt {
@@ -99,14 +103,34 @@ Behaviour classify_behaviour(std::string_view text, KeywordList list) {
   if (at(v, 0, "wait")) return Behaviour::Reflection;
   bool transition = at(v, 0, "alternatively");
   // Every keyword has at least two bytes: a byte pair that starts none is skipped by one lookup
-  // in a 64 Ki-bit table (most pairs of text), instead of a branch on each byte.
+  // in a 64 Ki-bit table (most pairs of text), instead of a branch on each byte; with SSE2, 16
+  // positions at a time are first screened for the eight starting pairs (bytes OR 0x20: a superset
+  // of ASCII lowercasing, so no position that could start a keyword is missed; the table and
+  // keyword_at then decide exactly). The result does not depend on the order of the hits.
   static const PairTable pairs;
-  for (size_t i = 0; i + 1 < n; ++i) {
-    if (!pairs.starts_keyword(v[i], v[i + 1])) continue;
+  auto look = [&](size_t i) {
+    if (!pairs.starts_keyword(v[i], v[i + 1])) return false;
     const Hit h = keyword_at(v, i, list);
-    if (h == kReflect) return Behaviour::Reflection;
     if (h == kTransit) transition = true;
+    return h == kReflect;
+  };
+  size_t i = 0;
+#if defined(__SSE2__)
+  static constexpr char kStarts[8][2] = {{'v', 'e'}, {'m', 'a'}, {'h', 'o'}, {'l', 'e'},
+                                         {'s', 'e'}, {'\'', 's'}, {'t', 'h'}, {'a', 'n'}};
+  const __m128i case_bit = _mm_set1_epi8(0x20);
+  for (; i + 17 <= n; i += 16) {
+    const __m128i a = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v.data() + i)), case_bit);
+    const __m128i b = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v.data() + i + 1)), case_bit);
+    __m128i hit = _mm_setzero_si128();
+    for (const auto& w : kStarts)
+      hit = _mm_or_si128(hit, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(w[0])), _mm_cmpeq_epi8(b, _mm_set1_epi8(w[1]))));
+    for (unsigned m = unsigned(_mm_movemask_epi8(hit)); m; m &= m - 1)
+      if (look(i + size_t(__builtin_ctz(m)))) return Behaviour::Reflection;
   }
+#endif
+  for (; i + 1 < n; ++i)
+    if (look(i)) return Behaviour::Reflection;
   return transition ? Behaviour::Transition : Behaviour::Execution;
 }
 

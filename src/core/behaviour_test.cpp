@@ -90,12 +90,15 @@ TEST(Behaviour, OneScanAgreesWithThePlainRule) {
                           " differenly", " differently", "'s", " correct", " incorrect", "Let me", " check",
                           "seems", " right", "Alternatively", "another", " way", " approach", " method",
                           " solution", " strategy", " technique", "x", "So", "anoth", "er", "thin", "k", ".",
-                          long_run.c_str()};
+                          long_run.c_str(),
+                          // Bytes that the vector screen's OR 0x20 maps onto a keyword's start
+                          // ('\x07' -> '\'', 'V' -> 'v', '@' -> '`'), mixed case, non-ASCII.
+                          "\x07s", "VeRiFy", "'S CORRECT", "@", "\xc3\xa9", "\xe2\x80\x99s", "0123456789abcdef"};
   std::mt19937_64 rng(3);
   int n_kinds[3] = {0, 0, 0};
   for (int i = 0; i < 20000; ++i) {
     std::string t;
-    const int len = int(rng() % 7);
+    const int len = int(rng() % 10);  // up to ~60 bytes without the long run: several 16-byte blocks
     for (int k = 0; k < len; ++k) t += pieces[rng() % std::size(pieces)];
     for (auto list : {rdpt::KeywordList::Upstream, rdpt::KeywordList::Corrected}) {
       const rdpt::Behaviour got = rdpt::classify_behaviour(t, list);
@@ -103,5 +106,5 @@ TEST(Behaviour, OneScanAgreesWithThePlainRule) {
       ++n_kinds[size_t(got)];
     }
   }
-  for (int k : n_kinds) EXPECT_GT(k, 1000);
+  for (int k : n_kinds) EXPECT_GT(k, 500);  // each outcome well represented
 }
