@@ -3,31 +3,12 @@
 #include <map>
 
 #include "io/byte_source.h"
+#include "pipeline/batch.h"
 #include "rdpt/error.h"
 #include "rdpt/logprob_import.h"
 #include "rdpt/pipeline.h"
 
 namespace rdpt {
-
-namespace {
-
-// Commits what was written before an error (each response or pair is whole) and rethrows.
-template <class Fn>
-void in_batches(Store& store, Fn&& fn) {
-  store.begin();
-  try {
-    fn();
-    store.commit();
-  } catch (...) {
-    try {
-      store.commit();
-    } catch (...) {
-    }
-    throw;
-  }
-}
-
-}  // namespace
 
 ModelInfo imported_model(const std::string& name, const std::string& location, const std::string& fingerprint,
                          const std::string& tokenizer) {
@@ -47,7 +28,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
   const int64_t before = store.n_responses();
   Record rec;
   uint64_t n = 0, n_actions = 0, skipped_seg = 0;
-  in_batches(store, [&] {
+  detail::in_batch(store, [&] {
     while (reader.next(rec)) {
       std::optional<StoredResponse> r = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!r) {
@@ -126,7 +107,7 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
   LogprobImportStats stats;
   std::string line;
   progress.start("import " + path, 0, "lines");
-  in_batches(store, [&] {
+  detail::in_batch(store, [&] {
     while (lines.next(line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ++stats.n_lines;

@@ -1,6 +1,7 @@
 // Records in: read, segment and store dataset records (rdpt import, rdpt score, rdpt.score).
 #include <set>
 
+#include "pipeline/batch.h"
 #include "rdpt/error.h"
 #include "rdpt/pipeline.h"
 
@@ -53,17 +54,9 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
 }
 
 void put_responses(Store& store, std::vector<StoredResponse>& responses) {
-  store.begin();
-  try {
+  detail::in_batch(store, [&] {
     for (auto& r : responses) r.rid = store.put_response(r);
-    store.commit();
-  } catch (...) {
-    try {
-      store.commit();
-    } catch (...) {
-    }
-    throw;
-  }
+  });
 }
 
 }  // namespace rdpt
