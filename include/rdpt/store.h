@@ -87,6 +87,28 @@ struct PairScore {
 // One pair's stored scores undecoded, as views into SQLite's row memory (Store::scan_scores;
 // valid only during its callback): token_counts holds a little-endian u32 per action and
 // logprob_sums a little-endian f64 (both empty for a Failed pair without scores).
+namespace detail {
+// Little-endian loads from unaligned bytes (the store's BLOB layout): one load on little-endian hosts.
+inline uint32_t load_le_u32(const char* p) {
+  uint32_t v = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, 4);
+  } else {
+    for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(p[i])) << (8 * i);
+  }
+  return v;
+}
+inline double load_le_f64(const char* p) {
+  uint64_t v = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, 8);
+  } else {
+    for (int i = 0; i < 8; ++i) v |= uint64_t(uint8_t(p[i])) << (8 * i);
+  }
+  return std::bit_cast<double>(v);
+}
+}  // namespace detail
+
 struct PairBlobs {
   bool present = false;  // the store holds the pair
   ScoreStatus status = ScoreStatus::Ok;
@@ -94,25 +116,16 @@ struct PairBlobs {
   std::string_view token_counts, logprob_sums;
   std::string_view error;                         // why it failed (Failed)
   size_t n_actions() const { return token_counts.size() / 4; }
-  uint32_t n_tokens(size_t k) const {
-    uint32_t v;
-    std::memcpy(&v, token_counts.data() + 4 * k, 4);
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
-    return v;
-  }
-  double logprob_sum(size_t k) const {
-    uint64_t v;
-    std::memcpy(&v, logprob_sums.data() + 8 * k, 8);
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    return std::bit_cast<double>(v);
-  }
+  uint32_t n_tokens(size_t k) const { return detail::load_le_u32(token_counts.data() + 4 * k); }
+  double logprob_sum(size_t k) const { return detail::load_le_f64(logprob_sums.data() + 8 * k); }
 };
 
 // What Store::scan_scores reads besides the scores.
 enum class ScanResponses {
   Full,  // every response, in rid order, with all its fields (as for_each_scored)
   None,  // the scores table only: r is null and only rids with a pair under at least one of
-         // mids are visited (a response without any pair is not)
+         // mids are visited (a response without any pair is not; a pair without a response,
+         // which only another tool can write, is skipped as in the full scan)
 };
 
 enum class OpenMode { ReadOnly, ReadWrite, Create /* create if absent, else read-write */ };
@@ -171,7 +184,8 @@ class Store {
       const std::function<bool(const StoredResponse&, std::span<const std::optional<PairScore>>)>& fn) = 0;
 
   // The scan behind for_each_scored and the pipeline's stream, without decoding the BLOBs into
-  // PairScore (no allocation per pair). Returns the number of responses in the scan's snapshot.
+  // PairScore (no allocation per pair). Returns the number of responses in the scan's snapshot
+  // (for a full scan that fn stopped early: the number visited).
   // A pair with an unknown status, or BLOBs whose sizes disagree with each other or with the
   // response's actions, is a StoreError naming it.
   virtual int64_t scan_scores(

@@ -89,20 +89,19 @@ uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn
           if (!sc[k].present || sc[k].status == ScoreStatus::Failed) continue;
           if (n == SIZE_MAX) n = sc[k].n_actions();
           if (sc[k].n_actions() == n) continue;
-          const auto r = store.get_response(rid);  // a corrupt pair: name it by its record
-          const size_t want = r ? r->actions.size() : n;
-          const size_t bad = sc[k].n_actions() != want ? k : [&] {
-            for (size_t j = 0; j < k; ++j)
-              if (sc[j].present && sc[j].status != ScoreStatus::Failed) return j;
-            return k;
-          }();
-          corrupt_pair(store.path(), r ? r->id : "rid " + std::to_string(rid), sc[bad].n_actions(), mids[bad], want);
+          // A corrupt pair. Reading each usable pair with its response raises the store's own
+          // error naming the pair that disagrees with the response (as the full stream does).
+          for (size_t j = 0; j < sc.size(); ++j)
+            if (sc[j].present && sc[j].status != ScoreStatus::Failed) store.get_scores(mids[j], rid);
+          const auto r = store.get_response(rid);  // a Store of another make: name the record
+          corrupt_pair(store.path(), r ? r->id : "rid " + std::to_string(rid), sc[k].n_actions(), mids[k],
+                       r ? r->actions.size() : n);
         }
         if (n == SIZE_MAX) n = 0;  // no usable pair: nothing scored
         for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], n, views[k], false);
         return fn(views);
       });
-  return uint64_t(n_responses) - visited;
+  return uint64_t(n_responses) > visited ? uint64_t(n_responses) - visited : 0;
 }
 
 ModelInfo require_model(Store& store, const std::string& name, const std::string& option) {
@@ -144,11 +143,13 @@ BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher
       return true;
     }, false);
   } else {
-    search.add_skipped(stream_probs(store, mids, [&](std::span<const PairView> v) {
+    const uint64_t skipped = stream_probs(store, mids, [&](std::span<const PairView> v) {
       search.add(v[0].p, v[1].p, four ? v[2].p : none);
       prog.update(++done);
       return true;
-    }));
+    });
+    search.add_skipped(skipped);
+    prog.update(done + skipped);  // the responses without a pair are done too
   }
   prog.finish();
   return search.result();
@@ -197,11 +198,13 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
         return true;
       }, false);
     } else {
-      search.add_skipped(stream_probs(store, mids, [&](std::span<const PairView> v) {
+      const uint64_t skipped = stream_probs(store, mids, [&](std::span<const PairView> v) {
         search.add(v[0].p, v[1].p, four ? v[2].p : none);
         progress.update(++done);
         return true;
-      }));
+      });
+      search.add_skipped(skipped);
+      progress.update(done + skipped);  // the responses without a pair are done too
     }
     progress.finish();
     try {

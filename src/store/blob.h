@@ -14,6 +14,7 @@
 #include "rdpt/align.h"
 #include "rdpt/error.h"
 #include "rdpt/segment.h"
+#include "rdpt/store.h"
 
 namespace rdpt::blob {
 
@@ -24,18 +25,8 @@ inline void put_f64(std::string& b, double d) {
   const auto v = std::bit_cast<uint64_t>(d);
   for (int i = 0; i < 8; ++i) b.push_back(char((v >> (8 * i)) & 0xff));
 }
-inline uint32_t get_u32(std::string_view b, size_t at) {
-  uint32_t v;
-  std::memcpy(&v, b.data() + at, 4);
-  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
-  return v;
-}
-inline double get_f64(std::string_view b, size_t at) {
-  uint64_t v;
-  std::memcpy(&v, b.data() + at, 8);
-  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-  return std::bit_cast<double>(v);
-}
+inline uint32_t get_u32(std::string_view b, size_t at) { return detail::load_le_u32(b.data() + at); }
+inline double get_f64(std::string_view b, size_t at) { return detail::load_le_f64(b.data() + at); }
 
 inline std::string encode_spans(std::span<const Action> a) {
   std::string b;

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
 #include <utility>
@@ -199,7 +200,7 @@ class SqliteStore final : public Store {
   StoredResponse read_response(const Stmt& s) const;
   void read_response(const Stmt& s, StoredResponse& r) const;
   PairScore read_scores(const Stmt& s, int first_col, int64_t n_actions, int64_t mid) const;
-  PairBlobs read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) const;
+  PairBlobs read_blobs(const Stmt& s, int64_t n_actions, int64_t mid);
   int64_t n_actions_of(int64_t rid);
   int64_t n_scores_of(int64_t mid);
   [[noreturn]] void refuse_other_model(const ModelInfo& old, const ModelInfo& m, int64_t n_scores) const;
@@ -389,7 +390,9 @@ void SqliteStore::validate_or_init() {
   // Scans read every page of the file: mapping it saves a read() system call and a copy per page
   // (SQLite caps the mapping at its compile-time limit, 2 GB in Debian's build; pages past it are
   // read as before).
-  exec("PRAGMA mmap_size=" + std::to_string(int64_t(1) << 40));
+  // RDPT_SQLITE_MMAP=0 turns it off (docs/store.md: an I/O error on a mapped page is a SIGBUS).
+  const char* mm = std::getenv("RDPT_SQLITE_MMAP");
+  if (!mm || std::string_view(mm) != "0") exec("PRAGMA mmap_size=" + std::to_string(int64_t(1) << 40));
 }
 
 // ---- responses
@@ -765,7 +768,7 @@ std::vector<int64_t> SqliteStore::unscored(const ModelSlot& slot) {
 
 // Columns 0-5 of kScoreCols, checked as read_scores checks them (n_actions < 0: the response is
 // not known, as in a scores-only scan; then only the two BLOBs are checked against each other).
-PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) const {
+PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) {
   PairBlobs b;
   b.present = true;
   const int64_t st = s.i64(1);
@@ -780,12 +783,17 @@ PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid)
   const size_t nc = b.token_counts.size(), ns = b.logprob_sums.size();
   const bool ok = (nc == 0 && ns == 0) ||
                   (n_actions >= 0 ? nc == size_t(n_actions) * 4 && ns == size_t(n_actions) * 8 : nc % 4 == 0 && ns == 2 * nc);
-  if (!ok)
+  if (!ok) {
+    if (n_actions < 0) {  // a scores-only scan: the response's length names what was expected
+      Stmt& q = cached("SELECT n_actions FROM responses WHERE rid = ?");
+      Use q_use(q);
+      q.bind(1, s.i64(0));
+      n_actions = q.step() ? q.i64(0) : 0;
+    }
     throw StoreError(where() + "token_counts/logprob_sums BLOBs of " + std::to_string(nc) + "/" + std::to_string(ns) +
-                     " bytes, expected " +
-                     (n_actions >= 0 ? std::to_string(n_actions * 4) + "/" + std::to_string(n_actions * 8) + " for " +
-                                           std::to_string(n_actions) + " actions"
-                                     : std::string("4 and 8 bytes per action")));
+                     " bytes, expected " + std::to_string(n_actions * 4) + "/" + std::to_string(n_actions * 8) +
+                     " for " + std::to_string(n_actions) + " actions");
+  }
   return b;
 }
 
@@ -797,9 +805,13 @@ int64_t SqliteStore::scan_scores(
   // snapshot (a statement that has stepped holds it until it is reset or finalized).
   std::vector<std::unique_ptr<Stmt>> cur;
   std::vector<bool> live(mids.size(), false);
+  // A scores-only scan skips pairs without a response row (rdpt never writes them, but foreign
+  // keys are not enforced on every connection, e.g. the sqlite3 shell's): the full scan never sees
+  // them either. The check is a rowid lookup, not a read of the response.
+  const std::string only_known = what == ScanResponses::None ? " AND rid IN (SELECT rid FROM responses)" : "";
   for (int64_t mid : mids) {
-    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols +
-                                                    " FROM scores WHERE mid = ? ORDER BY rid"));
+    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols + " FROM scores WHERE mid = ?" +
+                                                    only_known + " ORDER BY rid"));
     cur.back()->bind(1, mid);
   }
   std::vector<PairBlobs> pairs(mids.size());

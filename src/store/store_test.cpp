@@ -605,6 +605,8 @@ TEST(Store, ForEachScoredQueriesUseTheIndexWithoutSorting) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   for (const char* q : {"EXPLAIN QUERY PLAN SELECT rid, status, token_counts FROM scores WHERE mid = 1 ORDER BY rid",
+                        "EXPLAIN QUERY PLAN SELECT rid, status, token_counts FROM scores WHERE mid = 1 AND rid IN "
+                        "(SELECT rid FROM responses) ORDER BY rid",
                         "EXPLAIN QUERY PLAN SELECT rid, response FROM responses ORDER BY rid"}) {
     sqlite3_stmt* s = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, q, -1, &s, nullptr), SQLITE_OK);
