@@ -37,6 +37,7 @@ Question prepare(Record&& rec, const SampleRunOptions& o) {
 SampleRunStats sample_records(RecordReader& reader, std::span<const std::unique_ptr<Generator>> gens,
                               const SampleRunOptions& o, std::ostream& os, Progress& progress) {
   const std::string& name = o.name;
+  if (gens.empty()) throw UsageError("sample " + name + ": no generator (at least one is needed)");
   progress.start("sample " + name, 0, "questions");
   SampleRunStats st;
 
