@@ -140,6 +140,10 @@ std::string align_table(const AlignResult& r, const AlignOptions& options);
 // What model `name` (at `location`) sees for response `r`: the exact prompt, the last prompt and
 // first response tokens, where the thought ends (or the harmony rendering), and any bytes the
 // prompt already holds. The text rdpt score --show-prompt prints.
+// Written to `os` as it is found: the header and the prompt are out (and flushed) before the
+// model's tokenizer is asked, so a tokenizer that fails still leaves the prompt on the screen.
+void prompt_preview(const Scorer& scorer, const std::string& name, const std::string& location,
+                    const StoredResponse& r, std::ostream& os);
 std::string prompt_preview(const Scorer& scorer, const std::string& name, const std::string& location,
                            const StoredResponse& r);
 

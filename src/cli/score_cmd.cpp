@@ -214,7 +214,7 @@ int run_score(int argc, char** argv) {
   // Read and segment all records (responses are kept in memory while scoring).
   std::vector<StoredResponse> inputs = read_responses(a.data_files, a.ropts, a.sopts, cli_log, a.show_prompt ? 1 : 0);
   if (a.show_prompt) {
-    for (const auto& sp : specs) std::cout << prompt_preview(*make_scorer(sp), sp.name, sp.location, inputs[0]);
+    for (const auto& sp : specs) prompt_preview(*make_scorer(sp), sp.name, sp.location, inputs[0], std::cout);
     return 0;
   }
 

@@ -7,16 +7,15 @@
 
 namespace rdpt {
 
-std::string prompt_preview(const Scorer& sc, const std::string& name, const std::string& location,
-                           const StoredResponse& r) {
-  std::ostringstream os;
+void prompt_preview(const Scorer& sc, const std::string& name, const std::string& location,
+                    const StoredResponse& r, std::ostream& os) {
   const std::string prompt = sc.format_prompt(r.question, r.system);
   const std::string& resp = r.response;
   const bool harmony = is_harmony_prompt(prompt);
   const RenderedResponse rr = render_response(prompt, resp);
   const size_t ov = harmony ? 0 : resp.size() - rr.text.size();  // the bytes the prompt already holds
   os << "=== " << name << " (" << location << "), record " << r.id << " ===\n"
-     << prompt << "\n=== end of prompt; the response follows ===\n";
+     << prompt << "\n=== end of prompt; the response follows ===\n" << std::flush;
   // The first tokens on each side of the boundary, as the model sees them.
   auto show_tokens = [&](const char* what, std::vector<std::pair<int32_t, std::string>> toks, bool tail) {
     if (toks.empty()) return;
@@ -44,6 +43,12 @@ std::string prompt_preview(const Scorer& sc, const std::string& name, const std:
   if (ov)
     os << "=== the prompt already ends with the response's first " << ov << " bytes ('" << resp.substr(0, ov)
        << "'): counted once, as prompt; the action holding them is unscored under this model ===\n";
+}
+
+std::string prompt_preview(const Scorer& sc, const std::string& name, const std::string& location,
+                           const StoredResponse& r) {
+  std::ostringstream os;
+  prompt_preview(sc, name, location, r, os);
   return os.str();
 }
 
