@@ -126,25 +126,27 @@ std::optional<double> parse_beta(const std::string& s) {
   return b;
 }
 
-BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher, int64_t student, int64_t distilled,
-                       const std::function<bool(const StoredResponse&)>& keep, Progress* progress) {
-  Progress& prog = progress ? *progress : null_progress();
-  BetaSearch search(options);
-  const bool four = options.procedure == BetaProcedure::Analysis;
-  std::vector<int64_t> mids = {teacher, student};
-  if (four) mids.push_back(distilled);
+namespace {
+
+// One pass of the beta search over the store (total responses): the scores table alone, unless
+// `keep` (which responses count) or `visit` (called on every response) needs the responses.
+void search_pass(Store& store, std::span<const int64_t> mids, BetaSearch& search, bool four, uint64_t total,
+                 Progress& prog, const std::string& label, const std::function<bool(const StoredResponse&)>& keep,
+                 const std::function<void(const StoredResponse&)>& visit) {
   const std::vector<double> none;
+  auto add = [&](std::span<const PairView> v) { search.add(v[0].p, v[1].p, four ? v[2].p : none); };
   uint64_t done = 0;
-  prog.start("beta search", uint64_t(store.n_responses()), "responses");
-  if (keep) {
+  prog.start(label, total, "responses");
+  if (keep || visit) {
     stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
-      if (keep(r)) search.add(v[0].p, v[1].p, four ? v[2].p : none);
+      if (!keep || keep(r)) add(v);
+      if (visit) visit(r);
       prog.update(++done);
       return true;
     }, false);
   } else {
     const uint64_t skipped = stream_probs(store, mids, [&](std::span<const PairView> v) {
-      search.add(v[0].p, v[1].p, four ? v[2].p : none);
+      add(v);
       prog.update(++done);
       return true;
     });
@@ -152,6 +154,18 @@ BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher
     prog.update(done + skipped);  // the responses without a pair are done too
   }
   prog.finish();
+}
+
+}  // namespace
+
+BetaResult beta_search(Store& store, const BetaOptions& options, int64_t teacher, int64_t student, int64_t distilled,
+                       const std::function<bool(const StoredResponse&)>& keep, Progress* progress) {
+  BetaSearch search(options);
+  const bool four = options.procedure == BetaProcedure::Analysis;
+  std::vector<int64_t> mids = {teacher, student};
+  if (four) mids.push_back(distilled);
+  search_pass(store, mids, search, four, uint64_t(store.n_responses()), progress ? *progress : null_progress(),
+              "beta search", keep, {});
   return search.result();
 }
 
@@ -188,25 +202,7 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
     BetaSearch search({.procedure = four ? BetaProcedure::Analysis : BetaProcedure::Training,
                        .alpha = o.alpha,
                        .candidates = o.beta_candidates});
-    uint64_t done = 0;
-    progress.start(o.label + ": beta search", total, "responses");
-    if (first_pass) {
-      stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
-        search.add(v[0].p, v[1].p, four ? v[2].p : none);
-        first_pass(r);
-        progress.update(++done);
-        return true;
-      }, false);
-    } else {
-      const uint64_t skipped = stream_probs(store, mids, [&](std::span<const PairView> v) {
-        search.add(v[0].p, v[1].p, four ? v[2].p : none);
-        progress.update(++done);
-        return true;
-      });
-      search.add_skipped(skipped);
-      progress.update(done + skipped);  // the responses without a pair are done too
-    }
-    progress.finish();
+    search_pass(store, mids, search, four, total, progress, o.label + ": beta search", {}, first_pass);
     try {
       res.search = search.result();
     } catch (const DataError&) {
