@@ -6,6 +6,7 @@
 //   scan          Store::for_each_scored (SQLite rows, BLOB decoding)
 //   stream        rdpt::stream_scores (the one reading policy: p per action, token counts)
 //   probs         rdpt::stream_probs (the beta search's pass: scores table only)
+//   trace0        rdpt::trace with beta auto, the typing pass reading every pair again
 //   trace         rdpt::trace with beta auto (two passes, behaviours, curves), as `rdpt trace`
 // and prints actions/s for each, its ratio to the kernel, and the peak resident memory.
 #include <sys/resource.h>
@@ -183,15 +184,25 @@ int main(int argc, char** argv) {
   const auto t_stream = t0.elapsed();
 
   t0 = Timer();
-  rdpt::stream_probs(*st, mids, [&](std::span<const rdpt::PairView> v) {
+  rdpt::stream_probs(*st, mids, [&](int64_t, std::span<const rdpt::PairView> v) {
     seen += v[0].p.size();
     return true;
   });
   const auto t_probs = t0.elapsed();
 
   t0 = Timer();
+  rdpt::TraceOptions reread;
+  reread.pass_memory = 0;
+  const rdpt::TraceResult tr0 = rdpt::trace(*st, reread, rdpt::null_progress());
+  const auto t_trace_reread = t0.elapsed();
+
+  t0 = Timer();
   rdpt::TraceResult tr = rdpt::trace(*st, {}, rdpt::null_progress());
   const auto t_trace = t0.elapsed();
+  if (tr.counts != tr0.counts) {
+    std::fprintf(stderr, "trace typed differently with and without the search pass's codes\n");
+    return 1;
+  }
   if (tr.n_actions != uint64_t(total)) {
     std::fprintf(stderr, "trace saw %llu actions, expected %.0f\n", (unsigned long long)tr.n_actions, total);
     return 1;
@@ -207,7 +218,8 @@ int main(int argc, char** argv) {
   row("scan", t_scan, "Store::for_each_scored, 3 models");
   row("stream", t_stream, "rdpt::stream_scores, 3 models");
   row("probs", t_probs, "rdpt::stream_probs (scores table only), 3 models");
-  row("trace", t_trace, "rdpt::trace, beta auto: two passes");
+  row("trace0", t_trace_reread, "rdpt::trace, beta auto, pass_memory 0: the typing pass reads every pair again");
+  row("trace", t_trace, "rdpt::trace, beta auto: two passes, the second typed from the first's codes");
   std::printf("peak resident memory %.0f MB, of which anonymous (heap) now %.0f MB; the rest is the store's pages "
               "mapped by SQLite (page cache, reclaimable); beta %.3g\n",
               peak_rss_mb(), anon_mb(), tr.thresholds.beta);

@@ -559,6 +559,7 @@ PYBIND11_MODULE(_rdpt, m) {
             shares[k].push_back(t.counts.proportion(ActionType(k)));
           }
         };
+        hooks.each_reads_pairs = false;
         std::optional<TraceResult> r;
         {
           py::gil_scoped_release nogil;

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -97,6 +98,18 @@ class BetaSearch {
   // n responses with no scored action (the same as add() with all-NaN or empty probabilities,
   // for scans that do not visit them).
   void add_skipped(uint64_t n) { n_skipped_ += n; }
+
+  // The beta-free part of each action's typing, one byte per action, for a second pass that types
+  // at the chosen beta without the probabilities (rdpt::trace): add() with `codes` appends one
+  // code per action of the response; type_of(code, c) is then that action's type at candidate c
+  // (an index into options().candidates), exactly as type_four_way / type_three_way decide it.
+  // A code is: unscored, Shared (under alpha, four-way), or the sign of pT - pS with the number of
+  // distinct candidates below |pT - pS|. Needs codable(): at most kMaxCodedCandidates candidates.
+  static constexpr size_t kMaxCodedCandidates = 120;
+  bool codable() const { return sorted_.size() <= kMaxCodedCandidates; }
+  void add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD,
+           std::vector<uint8_t>* codes);
+  std::optional<ActionType> type_of(uint8_t code, size_t c) const;
   // Throws DataError when no response had a scored action.
   BetaResult result() const;
   const BetaOptions& options() const { return opts_; }
@@ -111,6 +124,8 @@ class BetaSearch {
   std::vector<std::array<double, kNumActionTypes>> prop_sum_, prop_err_;
   std::vector<std::array<uint64_t, kNumActionTypes>> n_act_;
   std::vector<double> diffs_;  // scratch of add(): pT - pS of the scored actions that are not Shared
+  std::vector<double> sorted_;      // the distinct candidates, ascending (the codes' scale)
+  std::vector<uint8_t> rank_;       // per candidate: its index in sorted_
 };
 
 }  // namespace rdpt

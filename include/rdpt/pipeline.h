@@ -182,7 +182,7 @@ void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& 
 // store's error naming it, as in the full stream; pairs that agree with each other are not held
 // to the response's own length here (the typing pass, export and Store.actions check that).
 // Returns how many responses of the store it did not visit (those without any pair).
-using ProbsFn = std::function<bool(std::span<const PairView>)>;
+using ProbsFn = std::function<bool(int64_t rid, std::span<const PairView>)>;
 uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn& fn);
 
 // The model `name`, or UsageError "OPTION: no model 'NAME' in store 'PATH' (models: ...)".
@@ -210,6 +210,8 @@ struct TraceOptions {
   uint64_t token_mark = 4096;       // mark each multiple of this many mean cumulative tokens (0: none)
   KeywordList keywords = KeywordList::Upstream;
   std::string label = "trace";      // progress labels "LABEL: beta search", "LABEL: types"
+  size_t pass_memory = size_t(256) << 20;  // bytes the search pass may keep for the typing pass
+                                           // (a byte per action, 16 per response; 0: keep none)
 };
 
 // One typed response, as trace() hands it to its caller (types.csv rows, the report's viewer).
@@ -248,6 +250,11 @@ struct TraceHooks {
   std::function<void(const StoredResponse&)> first_pass;  // each response of the search pass
   std::function<void(const TraceResult&)> after_search;   // between the passes (thresholds, search set)
   std::function<void(const TypedResponse&)> each;         // each response of the typing pass
+  // Whether `each` reads TypedResponse::pairs. When it does not, and the beta is one of the search's
+  // candidates, the typing pass types from what the search pass kept (a byte per action, up to
+  // TraceOptions::pass_memory) and reads only the responses and the curve model's token counts;
+  // `pairs` is then empty. The numbers are the same either way.
+  bool each_reads_pairs = true;
 };
 
 // Types every action of the distilled model's responses (four-way) or the student's (three-way).

@@ -65,6 +65,7 @@ int run_trace(int argc, char** argv) {
   write_types_csv_header(types_out.stream(), TypeScheme::FourWay);
   TraceHooks hooks;
   hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out.stream(), t, TypeScheme::FourWay); };
+  hooks.each_reads_pairs = false;
   const TraceResult r = trace(*st, opts, progress, hooks);
   types_out.close();
   write_json_file(dir + "curves.json", curves_json(r.curves), -1);

@@ -68,6 +68,56 @@ BetaSearch::BetaSearch(BetaOptions opts) : opts_(std::move(opts)), scheme_(proce
   prop_sum_.assign(n, {});
   prop_err_.assign(n, {});
   n_act_.assign(n, {});
+  sorted_ = opts_.candidates;
+  std::sort(sorted_.begin(), sorted_.end());
+  sorted_.erase(std::unique(sorted_.begin(), sorted_.end()), sorted_.end());
+  if (codable())
+    for (double b : opts_.candidates)
+      rank_.push_back(uint8_t(std::lower_bound(sorted_.begin(), sorted_.end(), b) - sorted_.begin()));
+}
+
+namespace {
+constexpr uint8_t kCodeUnscored = 0xFF, kCodeShared = 0xFE, kCodeNegative = 0x80;
+}  // namespace
+
+std::optional<ActionType> BetaSearch::type_of(uint8_t code, size_t c) const {
+  if (code == kCodeUnscored) return std::nullopt;
+  if (code == kCodeShared) return ActionType::Shared;
+  // |d| exceeds candidate c exactly when more than rank_[c] distinct candidates lie below |d|;
+  // beta >= 0, so d > beta needs d > 0 and -d > beta needs d < 0.
+  if ((code & ~kCodeNegative) > rank_[c]) return code & kCodeNegative ? ActionType::Student : ActionType::Teacher;
+  return scheme_ == TypeScheme::FourWay ? ActionType::Boosted : ActionType::Common;
+}
+
+void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD,
+                     std::vector<uint8_t>* codes) {
+  if (codes && !codable())
+    throw UsageError("beta search: more than " + std::to_string(kMaxCodedCandidates) +
+                     " candidates cannot be coded in a byte");
+  add(pT, pS, pD);
+  if (!codes) return;
+  // The same decisions as add() (and type_four_way / type_three_way), kept per action.
+  const bool four = scheme_ == TypeScheme::FourWay;
+  const size_t n = pT.size();
+  for (size_t k = 0; k < n; ++k) {
+    if (std::isnan(pT[k]) || std::isnan(pS[k]) || (four && std::isnan(pD[k]))) {
+      codes->push_back(kCodeUnscored);
+      continue;
+    }
+    const double dTS = pT[k] - pS[k];
+    if (four) {
+      const double dSD = pS[k] - pD[k], dTD = pT[k] - pD[k];
+      if (std::fabs(dSD) <= opts_.alpha && std::fabs(dTD) <= opts_.alpha && std::fabs(dTS) <= opts_.alpha) {
+        codes->push_back(kCodeShared);
+        continue;
+      }
+    }
+    // Candidates below |d| (a NaN d, from inf - inf, has none: neither Teacher nor Student, as
+    // in type_four_way). A d of either sign at 0 has none either.
+    const double mag = std::fabs(dTS);
+    const auto below = uint8_t(std::lower_bound(sorted_.begin(), sorted_.end(), mag) - sorted_.begin());
+    codes->push_back(uint8_t((dTS < 0 ? kCodeNegative : 0) | below));
+  }
 }
 
 void BetaSearch::add(std::span<const double> pT, std::span<const double> pS, std::span<const double> pD) {

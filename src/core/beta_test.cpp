@@ -248,6 +248,58 @@ TEST(Beta, OneTypingPerActionEqualsTypingPerCandidate) {
   }
 }
 
+TEST(Beta, CodesGiveTheTypeAtEveryCandidateAsTheTypingFunctions) {
+  // Unsorted candidates with a duplicate and 0; probabilities on the grid land exactly on alpha
+  // and the candidates (and an ulp off), plus 0 differences of either sign, inf - inf and NaN.
+  std::mt19937_64 rng(29);
+  const std::vector<double> cands = {0.2, 0.05, 0.0, 0.2, 0.9, 0.15};
+  const std::vector<double> grid = {0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.9, 1.0, -0.0};
+  for (BetaProcedure proc : {BetaProcedure::Analysis, BetaProcedure::Training}) {
+    const bool four = proc == BetaProcedure::Analysis;
+    BetaSearch coded({.procedure = proc, .alpha = 0.1, .candidates = cands});
+    BetaSearch plain({.procedure = proc, .alpha = 0.1, .candidates = cands});
+    ASSERT_TRUE(coded.codable());
+    size_t n_checked = 0;
+    for (int r = 0; r < 300; ++r) {
+      const size_t n = rng() % 10;
+      std::vector<double> pT(n), pS(n), pD(n);
+      auto draw = [&] {
+        const uint64_t w = rng() % 20;
+        if (w == 0) return double(NAN);
+        if (w == 1) return double(INFINITY);
+        double x = rng() % 2 ? grid[rng() % grid.size()] : std::uniform_real_distribution<double>(0, 1)(rng);
+        if (w == 2) x = std::nextafter(x, 2.0);
+        return x;
+      };
+      for (size_t k = 0; k < n; ++k) pT[k] = draw(), pS[k] = draw(), pD[k] = draw();
+      std::vector<uint8_t> codes = {7};  // appended to
+      coded.add(pT, pS, four ? pD : std::vector<double>{}, &codes);
+      plain.add(pT, pS, four ? pD : std::vector<double>{});
+      ASSERT_EQ(codes.size(), n + 1);
+      EXPECT_EQ(codes[0], 7);
+      for (size_t c = 0; c < cands.size(); ++c)
+        for (size_t k = 0; k < n; ++k, ++n_checked) {
+          const auto want = four ? type_four_way(pT[k], pS[k], pD[k], 0.1, cands[c]) : type_three_way(pT[k], pS[k], cands[c]);
+          EXPECT_EQ(coded.type_of(codes[k + 1], c), want)
+              << procedure_name(proc) << " beta " << cands[c] << " pT " << pT[k] << " pS " << pS[k] << " pD " << pD[k];
+        }
+    }
+    EXPECT_GT(n_checked, 5000u);
+    // Coding does not change the search.
+    const BetaResult a = coded.result(), b = plain.result();
+    EXPECT_EQ(a.pick, b.pick);
+    EXPECT_EQ(a.n_responses, b.n_responses);
+    for (size_t c = 0; c < cands.size(); ++c) EXPECT_EQ(a.candidates[c].n_actions, b.candidates[c].n_actions);
+  }
+  std::vector<double> many;
+  for (size_t k = 0; k <= BetaSearch::kMaxCodedCandidates; ++k) many.push_back(double(k) / 1000);
+  BetaSearch too_many({.procedure = BetaProcedure::Training, .candidates = many});
+  EXPECT_FALSE(too_many.codable());
+  std::vector<uint8_t> codes;
+  const std::vector<double> half = {0.5};
+  EXPECT_THROW(too_many.add(half, half, {}, &codes), UsageError);
+}
+
 TEST(Beta, AddSkippedCountsResponsesWithoutScores) {
   BetaSearch s({.procedure = BetaProcedure::Training});
   std::vector<double> half = {0.5, 0.5};

@@ -89,7 +89,7 @@ TEST(Stream, ProbsOnlyPassSeesTheSameProbabilitiesAsTheFullStream) {
   // The scores-only pass visits exactly those, in order, with the same p (empty arrays where no
   // pair of the response is usable, i.e. every p of the full row is NaN).
   size_t i = 0;
-  const uint64_t skipped = stream_probs(*st, mids, [&](std::span<const PairView> v) {
+  const uint64_t skipped = stream_probs(*st, mids, [&](int64_t, std::span<const PairView> v) {
     EXPECT_LT(i, full.size());
     if (i >= full.size()) return false;
     const auto& f = full[i++];
@@ -136,6 +136,74 @@ TEST(Stream, ProbsOnlyPassSeesTheSameProbabilitiesAsTheFullStream) {
   fs::remove(path);
 }
 
+// trace() with the search pass's codes kept for the typing pass, against trace() reading every
+// pair again (pass_memory 0): the same results and the same per-response types.
+TEST(Stream, TypingFromTheSearchPassEqualsTypingFromTheStore) {
+  const auto path = temp_store("k.db");
+  auto st = Store::open(path, OpenMode::Create);
+  fill(*st, 400, 17);
+  struct Run {
+    TraceResult r;
+    std::vector<std::string> ids;
+    std::vector<std::vector<std::optional<ActionType>>> types;
+    std::vector<size_t> n_pairs;
+  };
+  auto run = [&](TraceOptions o, size_t memory) {
+    o.pass_memory = memory;
+    Run out;
+    TraceHooks hooks;
+    hooks.each_reads_pairs = false;
+    hooks.each = [&](const TypedResponse& t) {
+      out.ids.push_back(t.response.id);
+      out.types.emplace_back(t.types.begin(), t.types.end());
+      out.n_pairs.push_back(t.pairs.size());
+    };
+    out.r = trace(*st, o, null_progress(), hooks);
+    return out;
+  };
+  std::vector<TraceOptions> cases(5);
+  cases[1].distilled = "absent";  // three-way, the training search
+  cases[1].distilled_optional = true;
+  cases[2].beta_candidates = {0.2, 0.05, 0.0, 0.2, 0.4};  // unsorted, a duplicate
+  cases[3].beta = 0.15;  // a given beta among the candidates, with the search's histograms
+  cases[3].always_search = true;
+  cases[4].alpha = 0.3;
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const Run kept = run(cases[c], size_t(64) << 20), reread = run(cases[c], 0);
+    EXPECT_EQ(kept.n_pairs, std::vector<size_t>(400, 0)) << "case " << c << ": typed from the codes";
+    EXPECT_EQ(reread.n_pairs, std::vector<size_t>(400, cases[c].distilled == "absent" ? 2 : 3)) << "case " << c;
+    EXPECT_EQ(kept.ids, reread.ids);
+    EXPECT_EQ(kept.types, reread.types) << "case " << c;
+    EXPECT_EQ(trace_summary_json(kept.r, path, KeywordList::Upstream).dump(),
+              trace_summary_json(reread.r, path, KeywordList::Upstream).dump()) << "case " << c;
+    EXPECT_EQ(curves_json(kept.r.curves).dump(), curves_json(reread.r.curves).dump()) << "case " << c;
+    EXPECT_EQ(kept.r.counts, reread.r.counts);
+    EXPECT_EQ(kept.r.prop_sum, reread.r.prop_sum);
+    size_t typed = 0;
+    for (const auto& v : kept.types)
+      for (const auto& t : v) typed += t.has_value();
+    EXPECT_GT(typed, 500u) << "case " << c;
+  }
+  // A hook that reads the pairs gets them; a given beta off the candidates types from the store.
+  TraceHooks reads;
+  size_t with_pairs = 0;
+  reads.each = [&](const TypedResponse& t) { with_pairs += t.pairs.size() == 3; };
+  trace(*st, {}, null_progress(), reads);
+  EXPECT_EQ(with_pairs, 400u);
+  TraceOptions off;
+  off.beta = 0.123;
+  off.always_search = true;
+  EXPECT_EQ(run(off, size_t(64) << 20).n_pairs, std::vector<size_t>(400, 3));
+  // A given beta without the search: one pass, from the store, typed as with the search's codes.
+  TraceOptions given;
+  given.beta = 0.15;
+  const Run one = run(given, size_t(64) << 20);
+  EXPECT_FALSE(one.r.search.has_value());
+  EXPECT_EQ(one.n_pairs, std::vector<size_t>(400, 3));
+  EXPECT_EQ(one.types, run(cases[3], size_t(64) << 20).types);
+  fs::remove(path);
+}
+
 TEST(Stream, PairsThatDisagreeWithTheirResponseAreNamedInBothPasses) {
   const auto path = temp_store("c.db");
   {
@@ -172,10 +240,36 @@ TEST(Stream, PairsThatDisagreeWithTheirResponseAreNamedInBothPasses) {
   for (int pass = 0; pass < 2; ++pass) {
     try {
       if (pass == 0) stream_scores(*st, mids, [](const StoredResponse&, auto) { return true; });
-      else stream_probs(*st, mids, [](auto) { return true; });
+      else stream_probs(*st, mids, [](int64_t, auto) { return true; });
       ADD_FAILURE() << "no error in pass " << pass;
     } catch (const StoreError& e) {
       EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(want_tail), std::string::npos) << e.what();
+    }
+  }
+  st.reset();
+  // All three pairs cut alike: they agree with each other, so only the typing pass sees that they
+  // disagree with their response, whether it types from the search pass's codes or not. The error
+  // names the first pair read: the teacher's, or the distilled model's when the typing pass reads
+  // only the curve model's pair.
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE scores SET token_counts = substr(token_counts, 1, 8), logprob_sums = "
+                         "substr(logprob_sums, 1, 16) WHERE rid = (SELECT rid FROM responses WHERE id = 'odd one')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  st = Store::open(path, OpenMode::ReadOnly);
+  for (size_t memory : {size_t(1) << 20, size_t(0)}) {
+    TraceOptions o;
+    o.pass_memory = memory;
+    try {
+      trace(*st, o, null_progress());
+      ADD_FAILURE() << "no error with pass_memory " << memory;
+    } catch (const StoreError& e) {
+      const int64_t named = memory ? mids[2] : mids[0];
+      EXPECT_NE(std::string(e.what()).find("scores(mid " + std::to_string(named) + ", rid "), std::string::npos)
+          << e.what();
       EXPECT_NE(std::string(e.what()).find(want_tail), std::string::npos) << e.what();
     }
   }
@@ -204,7 +298,7 @@ TEST(Stream, PairsWithoutAResponseAreNotRead) {
   sqlite3_close(db);
   auto st = Store::open(path, OpenMode::ReadOnly);
   size_t visited = 0;
-  const uint64_t skipped = stream_probs(*st, mids, [&](auto) { return ++visited, true; });
+  const uint64_t skipped = stream_probs(*st, mids, [&](int64_t, auto) { return ++visited, true; });
   EXPECT_EQ(visited + skipped, 40u);
   const BetaResult after = beta_search(*st, {}, mids[0], mids[1], mids[2]);
   EXPECT_EQ(after.n_responses, before.n_responses);

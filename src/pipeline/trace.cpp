@@ -1,5 +1,7 @@
 // Reading scores back out of the store (one policy for absent, failed and truncated pairs), the
 // beta search over a store, and trace(): what rdpt trace, rdpt report and rdpt.trace share.
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "rdpt/error.h"
@@ -99,7 +101,7 @@ uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn
         }
         if (n == SIZE_MAX) n = 0;  // no usable pair: nothing scored
         for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], n, views[k], false);
-        return fn(views);
+        return fn(rid, views);
       });
   return uint64_t(n_responses) > visited ? uint64_t(n_responses) - visited : 0;
 }
@@ -128,11 +130,47 @@ std::optional<double> parse_beta(const std::string& s) {
 
 namespace {
 
+// What the search pass keeps for the typing pass (trace()): each visited response's rid, its
+// number of actions and its first usable pair, and a BetaSearch code per action. Dropped (and the
+// typing pass reads every pair again) when it would exceed `cap` bytes.
+struct KeptTypes {
+  struct Response {
+    int64_t rid = 0;
+    uint64_t offset = 0;   // of its codes
+    uint32_t n = 0;        // actions (0: no usable pair)
+    int32_t first_usable = -1;  // index into mids
+  };
+  size_t cap = 0;
+  bool ok = false;  // codes are being kept (and, after the search pass, complete)
+  std::vector<Response> responses;
+  std::vector<uint8_t> codes;
+
+  void add(BetaSearch& search, int64_t rid, std::span<const PairView> v, bool four) {
+    const std::vector<double> none;
+    Response r{.rid = rid, .offset = codes.size(), .n = uint32_t(v[0].p.size())};
+    for (size_t k = 0; k < v.size(); ++k)
+      if (v[k].usable) {
+        r.first_usable = int32_t(k);
+        break;
+      }
+    if (r.first_usable < 0) r.n = 0;
+    search.add(v[0].p, v[1].p, four ? v[2].p : none, &codes);
+    responses.push_back(r);
+    if (codes.capacity() + responses.capacity() * sizeof(Response) > cap) drop();
+  }
+  void drop() {
+    ok = false;
+    std::vector<Response>().swap(responses);
+    std::vector<uint8_t>().swap(codes);
+  }
+};
+
 // One pass of the beta search over the store (total responses): the scores table alone, unless
 // `keep` (which responses count) or `visit` (called on every response) needs the responses.
+// `kept` (scores-only pass only) keeps the codes for the typing pass.
 void search_pass(Store& store, std::span<const int64_t> mids, BetaSearch& search, bool four, uint64_t total,
                  Progress& prog, const std::string& label, const std::function<bool(const StoredResponse&)>& keep,
-                 const std::function<void(const StoredResponse&)>& visit) {
+                 const std::function<void(const StoredResponse&)>& visit, KeptTypes* kept = nullptr) {
   const std::vector<double> none;
   auto add = [&](std::span<const PairView> v) { search.add(v[0].p, v[1].p, four ? v[2].p : none); };
   uint64_t done = 0;
@@ -145,8 +183,10 @@ void search_pass(Store& store, std::span<const int64_t> mids, BetaSearch& search
       return true;
     }, false);
   } else {
-    const uint64_t skipped = stream_probs(store, mids, [&](std::span<const PairView> v) {
-      add(v);
+    if (kept && !search.codable()) kept->drop();
+    const uint64_t skipped = stream_probs(store, mids, [&](int64_t rid, std::span<const PairView> v) {
+      if (kept && kept->ok) kept->add(search, rid, v, four);
+      else add(v);
       prog.update(++done);
       return true;
     });
@@ -198,13 +238,28 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
   const uint64_t total = uint64_t(store.n_responses());
   const std::vector<double> none;
 
+  std::optional<BetaSearch> search;
+  KeptTypes kept;
   if (!o.beta || o.always_search || first_pass) {
-    BetaSearch search({.procedure = four ? BetaProcedure::Analysis : BetaProcedure::Training,
-                       .alpha = o.alpha,
-                       .candidates = o.beta_candidates});
-    search_pass(store, mids, search, four, total, progress, o.label + ": beta search", {}, first_pass);
+    search.emplace(BetaOptions{.procedure = four ? BetaProcedure::Analysis : BetaProcedure::Training,
+                               .alpha = o.alpha,
+                               .candidates = o.beta_candidates});
+    // Keep the codes when the typing pass can use them: its beta is a candidate, its hook does not
+    // read the probabilities, and they fit in pass_memory (sized from the store's counts).
+    const auto& cands = search->options().candidates;
+    const bool beta_is_candidate = !o.beta || std::find(cands.begin(), cands.end(), *o.beta) != cands.end();
+    const uint64_t need = uint64_t(store.n_actions_total()) + total * sizeof(KeptTypes::Response);
+    kept.cap = o.pass_memory;
+    kept.ok = !first_pass && !(each && hooks.each_reads_pairs) && beta_is_candidate && search->codable() &&
+              need <= o.pass_memory;
+    if (kept.ok) {
+      kept.codes.reserve(size_t(store.n_actions_total()));
+      kept.responses.reserve(size_t(total));
+    }
+    search_pass(store, mids, *search, four, total, progress, o.label + ": beta search", {}, first_pass,
+                kept.ok ? &kept : nullptr);
     try {
-      res.search = search.result();
+      res.search = search->result();
     } catch (const DataError&) {
       throw DataError("no response in " + store.path() + " has an action scored under all of " + res.teacher.name +
                       ", " + res.student.name + (four ? ", " + res.distilled->name : std::string()) +
@@ -219,12 +274,10 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
   std::vector<std::optional<ActionType>> types;
   const auto scheme_t = scheme_types(res.scheme);
   uint64_t done = 0;
-  progress.start(o.label + ": types", total, "responses");
-  stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
-    const PairView& curve_model = v[four ? 2 : 1];  // cumulative tokens: the distilled model's (or the student's)
-    TypeCounts c = type_actions(res.scheme, v[0].p, v[1].p, four ? std::span<const double>(v[2].p) : none,
-                                res.thresholds, &types);
-    curves.add(types, curve_model.tokens(), r.correct);
+  // One typed response: curves, behaviours, shares, the caller's hook.
+  auto account = [&](const StoredResponse& r, std::span<const PairView> v, const TypeCounts& c,
+                     std::span<const uint32_t> curve_tokens) {
+    curves.add(types, curve_tokens, r.correct);
     for (size_t k = 0; k < types.size(); ++k) {
       if (!types[k]) continue;
       if (r.actions[k].special) {
@@ -249,8 +302,61 @@ TraceResult trace(Store& store, const TraceOptions& o, Progress& progress, const
     }
     if (each) each(TypedResponse{r, v, types, c});
     progress.update(++done);
-    return true;
-  }, false);
+  };
+  progress.start(o.label + ": types", total, "responses");
+  if (kept.ok) {
+    // From the search pass's codes: the responses, and the curve model's token counts.
+    const size_t pick = o.beta ? size_t(std::find(search->options().candidates.begin(),
+                                                  search->options().candidates.end(), *o.beta) -
+                                        search->options().candidates.begin())
+                               : res.search->pick;
+    std::array<std::optional<ActionType>, 256> of_code;
+    for (size_t code = 0; code < 256; ++code) of_code[code] = search->type_of(uint8_t(code), pick);
+    const int64_t curve_mid = mids.back();
+    std::vector<uint32_t> tokens;
+    size_t next = 0;
+    store.scan_scores({&curve_mid, 1}, ScanResponses::Full,
+                      [&](int64_t rid, const StoredResponse* r, std::span<const PairBlobs> sc) {
+      const size_t n = r->actions.size();
+      while (next < kept.responses.size() && kept.responses[next].rid < rid) ++next;
+      const KeptTypes::Response* k =
+          next < kept.responses.size() && kept.responses[next].rid == rid ? &kept.responses[next++] : nullptr;
+      if (k && k->first_usable < 0) k = nullptr;  // no usable pair: nothing typed
+      if (k && k->n != n) {
+        // Pairs that agree with each other but not with their response: the store's own error
+        // naming the first of them, as the full stream gives.
+        const int64_t mid = mids[size_t(k->first_usable)];
+        store.get_scores(mid, rid);
+        corrupt_pair(store.path(), r->id, k->n, mid, n);
+      }
+      TypeCounts c;
+      c.n_actions = uint32_t(n);
+      types.resize(n);
+      for (size_t a = 0; a < n; ++a) {
+        types[a] = k ? of_code[kept.codes[k->offset + a]] : std::nullopt;
+        if (types[a]) {
+          ++c.n_scored;
+          ++c.n[type_index(*types[a])];
+        }
+      }
+      const PairBlobs& cp = sc[0];
+      tokens.clear();
+      if (cp.present && cp.status != ScoreStatus::Failed) {
+        if (cp.n_actions() != n) corrupt_pair(store.path(), r->id, cp.n_actions(), curve_mid, n);
+        for (size_t a = 0; a < n; ++a) tokens.push_back(cp.n_tokens(a));
+      }
+      account(*r, {}, c, tokens);
+      return true;
+    });
+  } else {
+    stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
+      const PairView& curve_model = v[four ? 2 : 1];  // cumulative tokens: the distilled model's (or the student's)
+      const TypeCounts c = type_actions(res.scheme, v[0].p, v[1].p, four ? std::span<const double>(v[2].p) : none,
+                                        res.thresholds, &types);
+      account(r, v, c, curve_model.tokens());
+      return true;
+    }, false);
+  }
   progress.finish();
   res.curves = curves.result();
   return res;
