@@ -211,7 +211,7 @@ struct TraceOptions {
   KeywordList keywords = KeywordList::Upstream;
   std::string label = "trace";      // progress labels "LABEL: beta search", "LABEL: types"
   size_t pass_memory = size_t(256) << 20;  // bytes the search pass may keep for the typing pass
-                                           // (a byte per action, 16 per response; 0: keep none)
+                                           // (a byte per action, 24 per response; 0: keep none)
 };
 
 // One typed response, as trace() hands it to its caller (types.csv rows, the report's viewer).
