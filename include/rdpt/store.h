@@ -195,6 +195,8 @@ class Store {
   // Groups writes into one transaction (faster bulk import); nesting is not supported.
   virtual void begin() = 0;
   virtual void commit() = 0;
+  // Drops the open batch's writes (no-op without one).
+  virtual void rollback() = 0;
 
   // Free-form key/value metadata (e.g. the last trace's thresholds).
   virtual void set_meta(const std::string& key, const std::string& value) = 0;

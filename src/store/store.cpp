@@ -169,6 +169,7 @@ class SqliteStore final : public Store {
 
   void begin() override;
   void commit() override;
+  void rollback() override;
 
   void set_meta(const std::string& key, const std::string& value) override;
   std::optional<std::string> meta(const std::string& key) override;
@@ -889,6 +890,12 @@ void SqliteStore::commit() {
   if (!in_batch_) throw UsageError(path_ + ": commit() without begin()");
   exec("COMMIT");
   in_batch_ = false;
+}
+
+void SqliteStore::rollback() {
+  if (!in_batch_) return;
+  in_batch_ = false;
+  exec("ROLLBACK");
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
