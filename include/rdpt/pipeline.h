@@ -325,6 +325,39 @@ AttributeResult attribute(Store& store, const AttributeOptions& options, Progres
 // The JSON rdpt attribute writes.
 nlohmann::json attribute_json(const AttributeResult& r, const AttributeOptions& options, const std::string& store_path);
 
+// ---- Scale-out: shards of a dataset, and merging their stores (docs/scale.md) --------------
+// Shard I of N (0 <= I < N): the responses whose group hashes to I. A question's responses stay
+// together (they share a prompt, and the prompt cache), and the split depends only on the group
+// ids: not on the order of the data, the number of files, or the host.
+struct Shard {
+  uint32_t index = 0, count = 1;
+};
+// "I/N" (UsageError naming `option` otherwise).
+Shard parse_shard(const std::string& text, const std::string& option = "--shard");
+// FNV-1a 64 of the group's bytes, modulo count.
+uint32_t shard_of(std::string_view group, uint32_t count);
+// Keeps the responses of shard s, in their order; returns how many were dropped.
+size_t keep_shard(std::vector<StoredResponse>& responses, const Shard& s);
+
+struct MergeStats {
+  uint64_t n_inputs = 0;
+  uint64_t n_models_added = 0;
+  uint64_t n_responses_added = 0, n_responses_present = 0;  // present: already in the output
+  uint64_t n_pairs_added = 0, n_pairs_present = 0;          // present: an identical pair was there
+  uint64_t n_pairs_replaced = 0;                            // a Failed pair replaced by a usable one
+};
+// Merges the stores `inputs` into `out`, in one transaction: a merge that fails or is killed
+// leaves `out` as it was, and merging again what is already merged changes nothing. A model is
+// the same model in every store (its fingerprint, tokenizer and prompt must match: DataError
+// naming both stores otherwise); a record id is the same response (same text; segmentation as
+// put_response rules); a pair held by two stores must be identical (DataError naming the record,
+// model and stores), except that a usable pair replaces a Failed one (a retry's result) and a
+// Failed pair never replaces a usable one. New responses are written in the order of their source
+// file (first seen first) and line, so that merging all shards of a dataset in one call gives the
+// rid order of an unsharded run. UsageError: no input, or an input that is the output store.
+MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Progress& progress,
+                        const LogSink& log = {});
+
 // ---- Writers: one JSON shape and one CSV dialect for every command -----------------------
 // CSV: RFC 4180 fields (quoted when holding , " CR or LF), lines end in "\n".
 void append_csv_field(std::string& out, std::string_view s);

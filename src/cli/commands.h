@@ -15,4 +15,5 @@ int run_attribute(int argc, char** argv);
 int run_align(int argc, char** argv);
 int run_report(int argc, char** argv);
 int run_sample(int argc, char** argv);
+int run_merge(int argc, char** argv);
 }  // namespace rdpt::cli

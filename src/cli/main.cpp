@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"select", "teacher-guided data selection: keep per question the response(s) a strategy prefers", rdpt::cli::run_select},
     {"attribute", "which teacher? rank candidate teachers of one distilled model, bootstrap intervals", rdpt::cli::run_attribute},
     {"align", "histograms of pT - pD over named sets of responses (alignment of output distributions)", rdpt::cli::run_align},
+    {"merge", "merge score stores (shards scored on several hosts with score --shard I/N) into one", rdpt::cli::run_merge},
     {"report", "write a self-contained offline HTML report of a score store (curves, beta, trace viewer)", rdpt::cli::run_report},
 };
 

@@ -46,7 +46,7 @@ std::vector<ModelArg> parse_models(const std::vector<std::string>& specs) {
 // The options of rdpt score, declared once here and turned into one ScorerSpec per --model.
 struct ScoreArgs {
   std::vector<std::string> data_files, model_specs;
-  std::string store_path, template_name, prompt_format, flash = "auto";
+  std::string store_path, template_name, prompt_format, flash = "auto", shard;
   LlamaOptions lo;
   bool replace = false, show_prompt = false, verbose = false;
   uint32_t chunk = 64;
@@ -68,6 +68,9 @@ struct ScoreArgs {
                    "`rdpt trace` refer to models: teacher, student, distilled)")
         ->required();
     app.add_option("--store,-s", store_path, "score store (SQLite; created if absent)");
+    app.add_option("--shard", shard,
+                   "I/N: score only shard I of N (0 <= I < N) of the responses, split by question (group) id, "
+                   "into this run's own store; rdpt merge combines the shards' stores (docs/scale.md)");
     app.add_flag("--replace", replace,
                  "a name the store holds with another model file (or prompt): replace it and drop its scores "
                  "(default: refuse)");
@@ -209,10 +212,15 @@ int run_score(int argc, char** argv) {
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   finish_segment_options(a.sopts, a.extra, a.no_default);
   if (!a.show_prompt && a.store_path.empty()) throw UsageError("--store is required (unless --show-prompt)");
+  const std::optional<Shard> shard = a.shard.empty() ? std::nullopt : std::optional<Shard>(parse_shard(a.shard));
   const std::vector<ScorerSpec> specs = a.specs();
 
   // Read and segment all records (responses are kept in memory while scoring).
   std::vector<StoredResponse> inputs = read_responses(a.data_files, a.ropts, a.sopts, cli_log, a.show_prompt ? 1 : 0);
+  if (shard && !a.show_prompt) {
+    const size_t all = inputs.size(), dropped = keep_shard(inputs, *shard);
+    info("shard " + a.shard + ": " + std::to_string(all - dropped) + " of " + std::to_string(all) + " responses");
+  }
   if (a.show_prompt) {
     for (const auto& sp : specs) prompt_preview(*make_scorer(sp), sp.name, sp.location, inputs[0], std::cout);
     return 0;

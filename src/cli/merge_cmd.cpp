@@ -1,0 +1,32 @@
+// rdpt merge: combine score stores written separately (shards of one dataset, rdpt score --shard
+// I/N on several hosts) into one; docs/scale.md.
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt::cli {
+
+int run_merge(int argc, char** argv) {
+  CLI::App app{
+      "Merge score stores into one (the output is created if absent; it may already hold some of them). One "
+      "transaction: a merge that fails or is killed leaves the output as it was, and merging again what is merged "
+      "changes nothing. Models must be the same model file and prompt in every store; a record id the same "
+      "response; a pair held twice identical (a usable pair replaces a failed one). Merging all shards in one call "
+      "orders responses by source file and line, as an unsharded run stores them.",
+      "rdpt merge"};
+  std::string out_path;
+  std::vector<std::string> inputs;
+  bool no_progress = false;
+  app.add_option("--store,-s", out_path, "the store to merge into (created if absent)")->required();
+  app.add_option("inputs", inputs, "stores to merge (e.g. shard-*.db)")->required();
+  app.add_flag("--no-progress", no_progress, "no progress line on the terminal");
+  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+
+  auto out = Store::open(out_path, OpenMode::Create);
+  TtyProgress progress(!no_progress);
+  merge_stores(*out, inputs, progress, cli_log);
+  info("store: " + out->path());
+  return 0;
+}
+
+}  // namespace rdpt::cli

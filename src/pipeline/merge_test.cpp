@@ -1,0 +1,256 @@
+// Unit tests of shards (parse_shard, shard_of, keep_shard) and merge_stores on stores built here.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+
+#include "rdpt/error.h"
+#include "rdpt/pipeline.h"
+
+namespace rdpt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_path(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path p = fs::path(::testing::TempDir()) /
+                     ("rdpt_merge_" + std::string(info->name()) + "_" + std::to_string(getpid()) + "_" + name);
+  fs::remove(p);
+  return p.string();
+}
+
+ModelInfo model_info(const std::string& name, const std::string& fingerprint = "") {
+  return {.name = name, .backend = "import", .location = "x", .fingerprint = fingerprint.empty() ? name : fingerprint,
+          .tokenizer = "", .chat_template = "", .info_json = "{}"};
+}
+
+StoredResponse response(int i) {
+  StoredResponse r;
+  r.id = "r" + std::to_string(i);
+  r.group = "q" + std::to_string(i / 3);
+  r.response = "First step " + std::to_string(i) + ". Then the answer.";
+  r.actions = segment(r.response);
+  r.source_file = "data.jsonl";
+  r.source_line = uint64_t(i + 1);
+  return r;
+}
+
+PairScore pair(const StoredResponse& r, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  PairScore p;
+  for (size_t k = 0; k < r.actions.size(); ++k) {
+    const uint32_t t = 1 + uint32_t(rng() % 5);
+    p.actions.push_back({t, -std::uniform_real_distribution<double>(0, 2)(rng) * t});
+    p.n_tokens += t;
+  }
+  p.n_tokens_total = p.n_tokens;
+  return p;
+}
+
+// Responses 0..n-1 into `path`, keeping those of `shard`, each scored under teacher and student.
+void write_store(const std::string& path, int n, std::optional<Shard> shard = std::nullopt) {
+  auto st = Store::open(path, OpenMode::Create);
+  const int64_t t = st->put_model(model_info("teacher")), s = st->put_model(model_info("student"));
+  for (int i = 0; i < n; ++i) {
+    const StoredResponse r = response(i);
+    if (shard && shard_of(r.group, shard->count) != shard->index) continue;
+    const int64_t rid = st->put_response(r);
+    st->put_scores(t, rid, pair(r, uint64_t(i)));
+    st->put_scores(s, rid, pair(r, uint64_t(1000 + i)));
+  }
+}
+
+// Every response (in rid order) with its pairs, as comparable text.
+std::vector<std::string> dump(const std::string& path) {
+  auto st = Store::open(path, OpenMode::ReadOnly);
+  std::vector<ModelInfo> ms = st->models();
+  std::vector<int64_t> mids;
+  for (const auto& m : ms) mids.push_back(m.mid);
+  std::vector<std::string> out;
+  st->for_each_scored(mids, [&](const StoredResponse& r, std::span<const std::optional<PairScore>> s) {
+    std::string line = r.id + " " + r.group + " " + r.response + " correct=" +
+                       (r.correct ? std::to_string(int(*r.correct)) : "-");
+    for (size_t k = 0; k < s.size(); ++k) {
+      line += " | " + ms[k].name + ":";
+      if (!s[k]) continue;
+      line += std::to_string(int(s[k]->status)) + "," + std::to_string(s[k]->n_tokens) + "," + s[k]->error;
+      for (const auto& a : s[k]->actions) line += "," + std::to_string(a.n_tokens) + ":" + std::to_string(a.logprob_sum);
+    }
+    out.push_back(line);
+    return true;
+  });
+  return out;
+}
+
+TEST(Shard, ParseAcceptsIOverNOnly) {
+  EXPECT_EQ(parse_shard("0/4").index, 0u);
+  EXPECT_EQ(parse_shard("3/4").count, 4u);
+  for (const char* bad : {"4/4", "1/0", "-1/4", "1", "a/4", "1/4/2", "/4", "1/", " 1/4", "1/4 "}) {
+    try {
+      parse_shard(bad);
+      ADD_FAILURE() << bad;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--shard: expected I/N with 0 <= I < N"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Shard, ResponsesOfOneGroupStayTogetherAndTheShardsPartitionTheData) {
+  std::vector<StoredResponse> all;
+  for (int i = 0; i < 300; ++i) all.push_back(response(i));
+  EXPECT_EQ(shard_of("q1", 1), 0u);
+  EXPECT_EQ(shard_of("", 7), uint32_t(14695981039346656037ull % 7));  // FNV-1a offset basis: a fixed function
+  std::multiset<std::string> seen;
+  std::map<std::string, uint32_t> group_shard;
+  for (uint32_t i = 0; i < 4; ++i) {
+    std::vector<StoredResponse> part = all;
+    const size_t dropped = keep_shard(part, {i, 4});
+    EXPECT_EQ(dropped + part.size(), all.size());
+    EXPECT_GT(part.size(), 30u) << "shard " << i << " of 100 groups";
+    for (const auto& r : part) {
+      seen.insert(r.id);
+      auto [it, fresh] = group_shard.try_emplace(r.group, i);
+      EXPECT_EQ(it->second, i) << r.group << " split over shards";
+    }
+    for (size_t k = 1; k < part.size(); ++k) EXPECT_LT(part[k - 1].source_line, part[k].source_line) << "order kept";
+  }
+  EXPECT_EQ(seen.size(), all.size());
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), all.size()) << "each response in one shard";
+}
+
+TEST(Merge, ShardsMergeToTheUnshardedStoreAndMergingAgainChangesNothing) {
+  const auto whole = temp_path("whole.db"), merged = temp_path("merged.db");
+  write_store(whole, 60);
+  std::vector<std::string> shards;
+  for (uint32_t i = 0; i < 4; ++i) {
+    shards.push_back(temp_path("s" + std::to_string(i) + ".db"));
+    write_store(shards.back(), 60, Shard{i, 4});
+  }
+  std::reverse(shards.begin(), shards.end());  // the order of the inputs does not matter
+  auto out = Store::open(merged, OpenMode::Create);
+  MergeStats st = merge_stores(*out, shards, null_progress());
+  EXPECT_EQ(st.n_inputs, 4u);
+  EXPECT_EQ(st.n_models_added, 2u);
+  EXPECT_EQ(st.n_responses_added, 60u);
+  EXPECT_EQ(st.n_pairs_added, 120u);
+  EXPECT_EQ(dump(merged), dump(whole));
+  st = merge_stores(*out, shards, null_progress());
+  EXPECT_EQ(st.n_responses_added, 0u);
+  EXPECT_EQ(st.n_responses_present, 60u);
+  EXPECT_EQ(st.n_pairs_present, 120u);
+  EXPECT_EQ(dump(merged), dump(whole));
+  // Merging a store into a copy of itself, or a store into a superset, adds nothing either.
+  st = merge_stores(*out, {whole}, null_progress());
+  EXPECT_EQ(st.n_pairs_added, 0u);
+  EXPECT_EQ(dump(merged), dump(whole));
+}
+
+TEST(Merge, ConflictsAreErrorsNamingTheStoresAndLeaveTheOutputAsItWas) {
+  const auto a = temp_path("a.db"), b = temp_path("b.db"), out_path = temp_path("out.db");
+  write_store(a, 9);
+  write_store(b, 9);
+  {
+    auto st = Store::open(b, OpenMode::ReadWrite);
+    const auto r = response(4);
+    const int64_t rid = *st->find_response(r.id);
+    st->put_scores(st->model("student")->mid, rid, pair(r, 77));  // another score of one pair
+  }
+  auto out = Store::open(out_path, OpenMode::Create);
+  try {
+    merge_stores(*out, {a, b}, null_progress());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("merge: '" + b + "': record 'r4', model 'student': the pair differs from the one already merged"),
+              std::string::npos)
+        << m;
+  }
+  EXPECT_TRUE(dump(out_path).empty()) << "the failed merge wrote nothing";
+  EXPECT_TRUE(out->models().empty());
+  // The output stays usable: the good store merges after the failure.
+  EXPECT_EQ(merge_stores(*out, {a}, null_progress()).n_responses_added, 9u);
+
+  // Another model file under one name.
+  const auto c = temp_path("c.db");
+  {
+    auto st = Store::open(c, OpenMode::Create);
+    st->put_model(model_info("teacher", "another-file"));
+  }
+  try {
+    merge_stores(*out, {c}, null_progress());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("model 'teacher' differs between '" + out_path + "' and '" + c + "' (fingerprint teacher vs "
+                     "another-file)"),
+              std::string::npos)
+        << m;
+  }
+  // Another text under one record id.
+  const auto d = temp_path("d.db");
+  {
+    auto st = Store::open(d, OpenMode::Create);
+    StoredResponse r = response(2);
+    r.response = "Something else entirely.";
+    r.actions = segment(r.response);
+    st->put_response(r);
+  }
+  try {
+    merge_stores(*out, {d}, null_progress());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("merge: '" + d + "': record 'r2': "), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(merge_stores(*out, {}, null_progress()), UsageError);
+  EXPECT_THROW(merge_stores(*out, {out_path}, null_progress()), UsageError);
+  EXPECT_EQ(dump(out_path), dump(a));
+}
+
+TEST(Merge, AUsablePairReplacesAFailedOneAndNotTheOtherWayRound) {
+  const auto failed = temp_path("failed.db"), good = temp_path("good.db"), out_path = temp_path("out.db");
+  write_store(good, 6);
+  write_store(failed, 6);
+  {
+    auto st = Store::open(failed, OpenMode::ReadWrite);
+    PairScore f;
+    f.status = ScoreStatus::Failed;
+    f.error = "server said 500";
+    st->put_scores(st->model("teacher")->mid, *st->find_response("r1"), f);
+    StoredResponse r = response(3);
+    r.correct = true;  // graded in this store only
+    st->put_response(r);
+    st->set_correct(*st->find_response("r3"), true);
+  }
+  for (const auto& order : {std::vector<std::string>{failed, good}, std::vector<std::string>{good, failed}}) {
+    fs::remove(out_path);
+    auto out = Store::open(out_path, OpenMode::Create);
+    const MergeStats st = merge_stores(*out, order, null_progress());
+    EXPECT_EQ(st.n_pairs_replaced, order[0] == failed ? 1u : 0u);
+    const auto s = out->get_scores(out->model("teacher")->mid, *out->find_response("r1"));
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ(s->status, ScoreStatus::Ok);
+    EXPECT_EQ(out->get_response(*out->find_response("r3"))->correct, std::optional<bool>(true));
+  }
+  // A grade that disagrees is an error.
+  {
+    auto st = Store::open(good, OpenMode::ReadWrite);
+    st->set_correct(*st->find_response("r3"), false);
+  }
+  fs::remove(out_path);
+  auto out = Store::open(out_path, OpenMode::Create);
+  try {
+    merge_stores(*out, {failed, good}, null_progress());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("record 'r3' is graded incorrect there and correct"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rdpt
