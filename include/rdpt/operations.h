@@ -153,6 +153,7 @@ struct SampleRunOptions {
   GenerateOptions generate;   // per question (the prefix is set from prefix_field)
   std::string prefix_field;   // input field holding a forced start of the response ("" = none)
   std::string system_prompt;  // for records without a system prompt
+  Shard shard;                // only the questions of this shard (by question id; default: all)
 };
 
 struct SampleRunStats {

@@ -23,7 +23,7 @@ struct SampleArgs {
   SampleRunOptions so;
   LlamaOptions lo;
   HttpOptions ho;
-  std::string tokenizer, api_key_env, template_name, prompt_format;
+  std::string tokenizer, api_key_env, template_name, prompt_format, shard;
   uint32_t concurrency = 16;
   uint32_t max_retries = 6;
   double timeout_s = 900;
@@ -46,6 +46,9 @@ struct SampleArgs {
                    "(sglang+http://host:30000) server")
         ->required();
     app.add_option("--out,-o", out, "output JSONL (default - = stdout)");
+    app.add_option("--shard", shard,
+                   "I/N: sample only shard I of N (0 <= I < N) of the questions, split by question id as "
+                   "rdpt score --shard splits responses (docs/scale.md)");
     app.add_option("-n,--n", so.generate.n, "completions per question (default 1)")->check(CLI::Range(1u, 100000u));
     app.add_option("--temperature", so.generate.temperature, "sampling temperature; 0 = greedy (default 1)")->check(CLI::Range(0.0, 100.0));
     app.add_option("--top-p", so.generate.top_p, "nucleus mass kept (default 1 = no truncation)")->check(CLI::Range(1e-12, 1.0));
@@ -91,6 +94,7 @@ struct SampleArgs {
       name = std::filesystem::path(spec).stem().string();
     }
     so.generate.retokenize_safe = !no_retok;
+    if (!shard.empty()) so.shard = parse_shard(shard);
     const std::optional<PromptFormat> format = check_prompt_options(template_name, format_opt->count(), prompt_format, tov);
     const JinjaOptions jinja = jinja_options_for(tov, name, {name});
     so.name = name;

@@ -86,8 +86,14 @@ SampleRunStats sample_records(RecordReader& reader, std::span<const std::unique_
   };
 
   Record rec;
+  // The next question of this run's shard.
+  auto next = [&] {
+    while (reader.next(rec))
+      if (shard_of(rec.group, o.shard.count) == o.shard.index) return true;
+    return false;
+  };
   if (gens.size() == 1) {
-    while (reader.next(rec)) {
+    while (next()) {
       Question q = prepare(std::move(rec), o);
       emit(q, run_one(*gens[0], q));
     }
@@ -96,7 +102,7 @@ SampleRunStats sample_records(RecordReader& reader, std::span<const std::unique_
     bool more = true;
     while (more) {
       std::vector<Question> batch;
-      while (batch.size() < gens.size() && (more = reader.next(rec))) batch.push_back(prepare(std::move(rec), o));
+      while (batch.size() < gens.size() && (more = next())) batch.push_back(prepare(std::move(rec), o));
       std::vector<std::future<std::vector<Generation>>> futs;
       for (size_t w = 0; w < batch.size(); ++w)
         futs.push_back(std::async(std::launch::async, [&, w] { return run_one(*gens[w], batch[w]); }));

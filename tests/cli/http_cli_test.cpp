@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +105,28 @@ TEST_F(HttpCli, SampleLocalModelIsSeededAndImportable) {
   CmdResult r2 = rdpt(common + " --out " + b);
   ASSERT_EQ(r2.code, 0) << r2.err;
   EXPECT_EQ(slurp(a), slurp(b));  // same seed, same file
+  // Two shards (by question id) together write the same lines, each in the unsharded order.
+  {
+    std::vector<std::string> all_lines, got;
+    std::istringstream in(slurp(a));
+    for (std::string l; std::getline(in, l);) all_lines.push_back(l);
+    for (int i = 0; i < 2; ++i) {
+      const std::string part = (dir_ / ("shard" + std::to_string(i) + ".jsonl")).string();
+      CmdResult rs = rdpt(common + " --shard " + std::to_string(i) + "/2 --out " + part);
+      ASSERT_EQ(rs.code, 0) << rs.err;
+      std::istringstream pin(slurp(part));
+      size_t at = 0;
+      for (std::string l; std::getline(pin, l);) {
+        const auto it = std::find(all_lines.begin() + long(at), all_lines.end(), l);
+        ASSERT_NE(it, all_lines.end()) << "shard " << i << " wrote a line the unsharded run did not, or out of order";
+        at = size_t(it - all_lines.begin()) + 1;
+        got.push_back(l);
+      }
+    }
+    std::sort(got.begin(), got.end());
+    std::sort(all_lines.begin(), all_lines.end());
+    EXPECT_EQ(got, all_lines);
+  }
   auto v = lines(a);
   ASSERT_EQ(v.size(), 6u);
   for (const auto& j : v) {
