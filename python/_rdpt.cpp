@@ -810,6 +810,7 @@ PYBIND11_MODULE(_rdpt, m) {
         auto lock = hold(s->mu);
         auto scorer_lock = hold(sc->mu);
         ReaderOptions ro;
+        std::optional<Shard> shard;
         for (auto [k, v] : reader) {
           const std::string key = py::str(k);
           if (v.is_none()) continue;
@@ -820,6 +821,7 @@ PYBIND11_MODULE(_rdpt, m) {
           else if (key == "answer_field") ro.fields.answer = v.cast<std::string>();
           else if (key == "group_field") ro.fields.group = v.cast<std::string>();
           else if (key == "correct_field") ro.fields.correct = v.cast<std::string>();
+          else if (key == "shard") shard = parse_shard(v.cast<std::string>(), "shard");
           else throw UsageError("score: unknown reader option '" + key + "'");
         }
         PyProgress prog(progress);
@@ -829,6 +831,7 @@ PYBIND11_MODULE(_rdpt, m) {
           py::gil_scoped_release nogil;
           std::vector<StoredResponse> rs = read_responses(
               files, ro, SegmentOptions{}, [&](LogLevel, std::string_view msg) { warnings.emplace_back(msg); });
+          if (shard) keep_shard(rs, *shard);
           put_responses(*s->st, rs);
           st = score_responses(*s->st, *sc->sc, name, rs, {.chunk = chunk, .replace = replace}, prog);
         }
@@ -846,4 +849,25 @@ PYBIND11_MODULE(_rdpt, m) {
       },
       py::arg("store"), py::arg("scorer"), py::arg("name"), py::arg("files"), py::arg("reader"), py::arg("chunk"),
       py::arg("replace"), py::arg("progress"));
+  m.def(
+      "merge",
+      [](std::shared_ptr<PyStore> s, const std::vector<std::string>& inputs, py::object progress) {
+        auto lock = hold(s->mu);
+        PyProgress prog(progress);
+        MergeStats st;
+        {
+          py::gil_scoped_release nogil;
+          st = merge_stores(*s->st, inputs, prog);
+        }
+        py::dict d;
+        d["n_inputs"] = st.n_inputs;
+        d["n_models_added"] = st.n_models_added;
+        d["n_responses_added"] = st.n_responses_added;
+        d["n_responses_present"] = st.n_responses_present;
+        d["n_pairs_added"] = st.n_pairs_added;
+        d["n_pairs_present"] = st.n_pairs_present;
+        d["n_pairs_replaced"] = st.n_pairs_replaced;
+        return d;
+      },
+      py::arg("store"), py::arg("inputs"), py::arg("progress"));
 }

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 __version__ = _rdpt.__version__
 __all__ = [
-    "segment", "Store", "trace", "Trace", "beta_search", "attribute", "select", "grade", "score", "Scorer",
+    "segment", "Store", "trace", "Trace", "beta_search", "attribute", "select", "grade", "score", "merge", "Scorer",
     "Error", "UsageError", "DataError", "BackendError", "StoreError", "HAVE_PANDAS",
 ]
 
@@ -345,6 +345,21 @@ def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count
                         None if ids is None else list(ids))
 
 
+def merge(store: Union[Store, str, os.PathLike], inputs: Sequence[Union[str, os.PathLike]],
+          progress: Any = None) -> Dict[str, int]:
+    """Merge the stores ``inputs`` into ``store`` (created if absent), as ``rdpt merge`` does.
+
+    One transaction: a merge that fails leaves ``store`` as it was, and merging again what is
+    merged changes nothing. Models must be the same model file and prompt in every store, a
+    record id the same response, a pair held twice identical (a usable pair replaces a failed
+    one); otherwise ``rdpt.DataError`` names the record, model and stores. Merging all shards in
+    one call orders responses by source file and line, as an unsharded run stores them. Returns
+    the counts: n_responses_added / _present, n_pairs_added / _present / _replaced, n_models_added.
+    """
+    st = store if isinstance(store, Store) else Store(store, "create")
+    return _rdpt.merge(st._s, [os.fspath(p) for p in inputs], _Progress(progress))
+
+
 def grade(response: str, reference: str, extract_reference: bool = False) -> Dict[str, Any]:
     """Grade one response against a reference answer as rdpt grade does: extracts the final
     answer (\\boxed{...} and other forms) and compares it for mathematical equivalence.
@@ -392,7 +407,8 @@ _READER_OPTIONS = ("id_field", "question_field", "response_field", "answer_field
 
 def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Union[str, Scorer]],
           store: Union[Store, str, os.PathLike], *, chunk: int = 64, replace: bool = False,
-          progress: Any = None, skip_bad: bool = False, **options) -> Dict[str, Dict[str, Any]]:
+          progress: Any = None, skip_bad: bool = False, shard: Optional[str] = None,
+          **options) -> Dict[str, Dict[str, Any]]:
     """Score a dataset under each model and record it in a store, as rdpt score does.
 
     ``data``: a JSONL path (.gz/.zst), a list of paths, or a list of record dicts (written to a
@@ -402,9 +418,11 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
     ``options`` go to each Scorer made here. Resumable: pairs the store holds are skipped, so a
     run stopped by Ctrl-C (KeyboardInterrupt, the store stays consistent) or killed continues
     where it stopped. ``progress``: None (a bar on a terminal), a bool, or a callable (see
-    ``rdpt._Progress``). Returns per model the counts of rdpt score.
+    ``rdpt._Progress``). ``shard="I/N"`` scores only shard I of N (0 <= I < N) of the responses,
+    split by question id as ``rdpt score --shard`` splits them; ``rdpt.merge`` combines the
+    shards' stores (docs/scale.md). Returns per model the counts of rdpt score.
     """
-    reader = {"skip_bad": skip_bad}
+    reader = {"skip_bad": skip_bad, "shard": shard}
     for k in _READER_OPTIONS:
         if k in options:
             reader[k] = options.pop(k)

@@ -414,6 +414,23 @@ def full_store(models, tmp_path_factory):
     return full
 
 
+def test_shards_scored_apart_and_merged_equal_one_run(models, full_store, tmp_path):
+    ms = {"teacher": models["teacher"], "student": models["student"]}
+    shards = [str(tmp_path / f"shard{i}.db") for i in range(2)]
+    n = 0
+    for i, db in enumerate(shards):
+        st = rdpt.score(models["data"], ms, db, chunk=1, shard=f"{i}/2", **SCORE_OPTS)
+        n += st["teacher"]["n_scored"]
+    assert n == 12
+    merged = str(tmp_path / "merged.db")
+    counts = rdpt.merge(merged, shards)
+    assert counts["n_responses_added"] == 12 and counts["n_pairs_added"] == 24
+    assert export(merged) == export(full_store)
+    assert rdpt.merge(merged, shards)["n_pairs_present"] == 24
+    with pytest.raises(rdpt.UsageError, match="expected I/N with 0 <= I < N"):
+        rdpt.score(models["data"], ms, str(tmp_path / "x.db"), shard="2/2", **SCORE_OPTS)
+
+
 def test_score_killed_midway_and_resumed_gives_the_same_store(models, full_store, tmp_path):
     killed = str(tmp_path / "killed.db")
     ms = {"teacher": models["teacher"], "student": models["student"]}
