@@ -177,10 +177,9 @@ void stream_scores(Store& store, std::span<const int64_t> mids, const ScoredFn& 
 // The same stream reading the scores table only (no response row: a fraction of the bytes), for
 // passes that need nothing but p, such as the beta search. fn gets the views of each response
 // that has a pair under at least one of mids (logprob left empty); where none of its pairs is
-// usable the views are empty (nothing of it is scored) instead of NaN arrays. A pair whose BLOBs
-// disagree with the other pairs of its response is read again with the response and gives the
-// store's error naming it, as in the full stream; pairs that agree with each other are not held
-// to the response's own length here (the typing pass, export and Store.actions check that).
+// usable the views are empty (nothing of it is scored) instead of NaN arrays. Every pair is held
+// to its response's length (the scan reads it with the pair): a corrupt pair gives the same
+// store error, naming the same pair, as in the full stream.
 // Returns how many responses of the store it did not visit (those without any pair).
 using ProbsFn = std::function<bool(int64_t rid, std::span<const PairView>)>;
 uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn& fn);

@@ -249,9 +249,9 @@ TEST(Stream, PairsThatDisagreeWithTheirResponseAreNamedInBothPasses) {
   }
   st.reset();
   // All three pairs cut alike: they agree with each other, so only the typing pass sees that they
-  // disagree with their response, whether it types from the search pass's codes or not. The error
-  // names the first pair read: the teacher's, or the distilled model's when the typing pass reads
-  // only the curve model's pair.
+  // disagree with their response: the search pass's scan checks each pair against its response's
+  // length, so the error names the teacher's pair whether the typing pass would type from the
+  // search pass's codes or not.
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "UPDATE scores SET token_counts = substr(token_counts, 1, 8), logprob_sums = "
@@ -267,13 +267,69 @@ TEST(Stream, PairsThatDisagreeWithTheirResponseAreNamedInBothPasses) {
       trace(*st, o, null_progress());
       ADD_FAILURE() << "no error with pass_memory " << memory;
     } catch (const StoreError& e) {
-      const int64_t named = memory ? mids[2] : mids[0];
+      const int64_t named = mids[0];
       EXPECT_NE(std::string(e.what()).find("scores(mid " + std::to_string(named) + ", rid "), std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find(want_tail), std::string::npos) << e.what();
     }
   }
   fs::remove(path);
+}
+
+// Corrupt pairs that the pairs' agreement alone would not reveal give one error whichever way
+// trace() reads the store: with the search pass (typing from its codes or from the store) or
+// with a given beta (the full stream only).
+TEST(Stream, CorruptPairsGiveTheSameErrorOnEveryPath) {
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant ? "usable pairs with empty BLOBs" : "a failed pair with BLOBs of another length");
+    const auto path = temp_store("v" + std::to_string(variant) + ".db");
+    int64_t teacher = 0;
+    {
+      auto st = Store::open(path, OpenMode::Create);
+      fill(*st, 6, 3);
+      StoredResponse r;
+      r.id = "odd one";
+      r.response = "One. Two. Three.";
+      r.actions = segment(r.response);
+      const int64_t rid = st->put_response(r);
+      PairScore p;
+      p.actions = {{1, -0.5}, {1, -0.5}, {1, -0.5}};
+      p.n_tokens = p.n_tokens_total = 3;
+      for (const char* m : {"teacher", "student", "distilled"}) st->put_scores(st->model(m)->mid, rid, p);
+      teacher = st->model("teacher")->mid;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string odd = "(SELECT rid FROM responses WHERE id = 'odd one')";
+    const std::string sql =
+        variant == 0 ? "UPDATE scores SET status = 1, error = 'x', token_counts = substr(token_counts, 1, 8), "
+                       "logprob_sums = substr(logprob_sums, 1, 16) WHERE rid = " + odd + " AND mid = " +
+                           std::to_string(teacher)
+                     : "UPDATE scores SET token_counts = X'', logprob_sums = X'' WHERE rid = " + odd +
+                           " AND mid IN (SELECT mid FROM models WHERE name IN ('teacher', 'student'))";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto st = Store::open(path, OpenMode::ReadOnly);
+    std::vector<std::string> errors;
+    for (int way = 0; way < 3; ++way) {
+      TraceOptions o;
+      if (way == 1) o.pass_memory = 0;
+      if (way == 2) o.beta = 0.15;
+      try {
+        trace(*st, o, null_progress());
+        errors.push_back("no error");
+      } catch (const Error& e) {
+        errors.push_back(e.what());
+      }
+    }
+    const std::string want = variant == 0 ? "scores(mid " + std::to_string(teacher) +
+                                                ", rid 7): token_counts/logprob_sums BLOBs of 8/16 bytes, expected "
+                                                "12/24 for 3 actions"
+                                          : "record 'odd one': 0 action scores under model #" +
+                                                std::to_string(teacher) + " for 3 actions (a corrupt pair)";
+    for (const auto& e : errors) EXPECT_NE(e.find(want), std::string::npos) << e;
+    fs::remove(path);
+  }
 }
 
 TEST(Stream, PairsWithoutAResponseAreNotRead) {

@@ -95,9 +95,17 @@ uint64_t stream_probs(Store& store, std::span<const int64_t> mids, const ProbsFn
           // error naming the pair that disagrees with the response (as the full stream does).
           for (size_t j = 0; j < sc.size(); ++j)
             if (sc[j].present && sc[j].status != ScoreStatus::Failed) store.get_scores(mids[j], rid);
-          const auto r = store.get_response(rid);  // a Store of another make: name the record
-          corrupt_pair(store.path(), r ? r->id : "rid " + std::to_string(rid), sc[k].n_actions(), mids[k],
-                       r ? r->actions.size() : n);
+          // Pairs the store lets pass (empty BLOBs): name the first usable one whose length is not
+          // the response's, as the full stream does.
+          const auto r = store.get_response(rid);
+          const size_t want = r ? r->actions.size() : n;
+          size_t bad = k;
+          for (size_t j = 0; j < sc.size(); ++j)
+            if (sc[j].present && sc[j].status != ScoreStatus::Failed && sc[j].n_actions() != want) {
+              bad = j;
+              break;
+            }
+          corrupt_pair(store.path(), r ? r->id : "rid " + std::to_string(rid), sc[bad].n_actions(), mids[bad], want);
         }
         if (n == SIZE_MAX) n = 0;  // no usable pair: nothing scored
         for (size_t k = 0; k < views.size(); ++k) fill_view(sc[k], n, views[k], false);

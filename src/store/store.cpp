@@ -809,10 +809,15 @@ int64_t SqliteStore::scan_scores(
   // A scores-only scan skips pairs without a response row (rdpt never writes them, but foreign
   // keys are not enforced on every connection, e.g. the sqlite3 shell's): the full scan never sees
   // them either. The check is a rowid lookup, not a read of the response.
-  const std::string only_known = what == ScanResponses::None ? " AND rid IN (SELECT rid FROM responses)" : "";
+  // It also reads the response's number of actions (column 7), so that every pair is checked
+  // against its response here as in the full scan: the same StoreError whichever scan meets it.
+  const bool scores_only = what == ScanResponses::None;
+  const std::string only_known = scores_only ? " AND rid IN (SELECT rid FROM responses)" : "";
+  const std::string n_actions_col =
+      scores_only ? ", (SELECT n_actions FROM responses WHERE responses.rid = scores.rid)" : "";
   for (int64_t mid : mids) {
-    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols + " FROM scores WHERE mid = ?" +
-                                                    only_known + " ORDER BY rid"));
+    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols + n_actions_col +
+                                                    " FROM scores WHERE mid = ?" + only_known + " ORDER BY rid"));
     cur.back()->bind(1, mid);
   }
   std::vector<PairBlobs> pairs(mids.size());
@@ -848,7 +853,7 @@ int64_t SqliteStore::scan_scores(
       if (live[k]) rid = std::min(rid, cur[k]->i64(0));
     if (rid == INT64_MAX) break;
     for (size_t k = 0; k < cur.size(); ++k)
-      pairs[k] = live[k] && cur[k]->i64(0) == rid ? read_blobs(*cur[k], -1, mids[k]) : PairBlobs{};
+      pairs[k] = live[k] && cur[k]->i64(0) == rid ? read_blobs(*cur[k], cur[k]->i64(7), mids[k]) : PairBlobs{};
     if (!fn(rid, nullptr, pairs)) break;
     for (size_t k = 0; k < cur.size(); ++k)
       if (live[k] && cur[k]->i64(0) == rid) live[k] = cur[k]->step();
