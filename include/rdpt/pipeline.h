@@ -351,9 +351,11 @@ struct MergeStats {
 // naming both stores otherwise); a record id is the same response (same text; segmentation as
 // put_response rules); a pair held by two stores must be identical (DataError naming the record,
 // model and stores), except that a usable pair replaces a Failed one (a retry's result) and a
-// Failed pair never replaces a usable one. New responses are written in the order of their source
-// file (first seen first) and line, so that merging all shards of a dataset in one call gives the
-// rid order of an unsharded run. UsageError: no input, or an input that is the output store.
+// Failed pair never replaces a usable one. Other scoring settings (ModelInfo::info_json) that
+// differ are a Warn to `log`. New responses are written in their run's order: source file (the
+// order the inputs store their files in; by name where none orders two files) and line, so that
+// merging all shards of a dataset in one call gives the rid order of an unsharded run.
+// UsageError: no input, or an input that is the output store.
 MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Progress& progress,
                         const LogSink& log = {});
 

@@ -195,7 +195,8 @@ class Store {
   // Groups writes into one transaction (faster bulk import); nesting is not supported.
   virtual void begin() = 0;
   virtual void commit() = 0;
-  // Drops the open batch's writes (no-op without one).
+  // Drops the open batch's writes (no-op without one). Never throws (it is called while another
+  // error propagates).
   virtual void rollback() = 0;
 
   // Free-form key/value metadata (e.g. the last trace's thresholds).

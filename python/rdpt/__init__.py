@@ -356,8 +356,11 @@ def merge(store: Union[Store, str, os.PathLike], inputs: Sequence[Union[str, os.
     one call orders responses by source file and line, as an unsharded run stores them. Returns
     the counts: n_responses_added / _present, n_pairs_added / _present / _replaced, n_models_added.
     """
+    paths = [os.fspath(p) for p in inputs]
+    for p in paths:  # checked before the output is created
+        Store(p)
     st = store if isinstance(store, Store) else Store(store, "create")
-    return _rdpt.merge(st._s, [os.fspath(p) for p in inputs], _Progress(progress))
+    return _rdpt.merge(st._s, paths, _Progress(progress))
 
 
 def grade(response: str, reference: str, extract_reference: bool = False) -> Dict[str, Any]:

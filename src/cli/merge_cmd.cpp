@@ -1,5 +1,7 @@
 // rdpt merge: combine score stores written separately (shards of one dataset, rdpt score --shard
 // I/N on several hosts) into one; docs/scale.md.
+#include <filesystem>
+
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "rdpt/pipeline.h"
@@ -22,9 +24,22 @@ int run_merge(int argc, char** argv) {
   app.add_flag("--no-progress", no_progress, "no progress line on the terminal");
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
+  // The inputs are opened (and so checked) before the output is created; an output this call
+  // created is removed again when the merge fails, so that a failed merge leaves nothing behind.
+  for (const auto& p : inputs) Store::open(p, OpenMode::ReadOnly);
+  const bool existed = std::filesystem::exists(out_path);
   auto out = Store::open(out_path, OpenMode::Create);
   TtyProgress progress(!no_progress);
-  merge_stores(*out, inputs, progress, cli_log);
+  try {
+    merge_stores(*out, inputs, progress, cli_log);
+  } catch (...) {
+    if (!existed) {
+      out.reset();
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(out_path + suffix, ec);
+    }
+    throw;
+  }
   info("store: " + out->path());
   return 0;
 }

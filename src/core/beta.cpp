@@ -81,6 +81,9 @@ constexpr uint8_t kCodeUnscored = 0xFF, kCodeShared = 0xFE, kCodeNegative = 0x80
 }  // namespace
 
 std::optional<ActionType> BetaSearch::type_of(uint8_t code, size_t c) const {
+  if (c >= rank_.size())
+    throw UsageError("beta search: type_of(candidate " + std::to_string(c) + ") of " +
+                     std::to_string(opts_.candidates.size()) + " candidates" + (codable() ? "" : " (not codable)"));
   if (code == kCodeUnscored) return std::nullopt;
   if (code == kCodeShared) return ActionType::Shared;
   // |d| exceeds candidate c exactly when more than rank_[c] distinct candidates lie below |d|;

@@ -298,6 +298,8 @@ TEST(Beta, CodesGiveTheTypeAtEveryCandidateAsTheTypingFunctions) {
   std::vector<uint8_t> codes;
   const std::vector<double> half = {0.5};
   EXPECT_THROW(too_many.add(half, half, {}, &codes), UsageError);
+  EXPECT_THROW(too_many.type_of(0, 0), UsageError);
+  EXPECT_THROW(BetaSearch({.procedure = BetaProcedure::Training}).type_of(0, 20), UsageError);
 }
 
 TEST(Beta, AddSkippedCountsResponsesWithoutScores) {

@@ -3,6 +3,10 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "rdpt/error.h"
 #include "rdpt/pipeline.h"
@@ -69,6 +73,24 @@ std::string model_difference(const ModelInfo& a, const ModelInfo& b) {
   return "";
 }
 
+// The scoring settings (ModelInfo::info_json: context size, llama.cpp build, ...) that differ,
+// "key a vs b, ..." ("" when none do).
+std::string settings_difference(const ModelInfo& a, const ModelInfo& b) {
+  if (a.info_json == b.info_json) return "";
+  const auto ja = nlohmann::json::parse(a.info_json, nullptr, false);
+  const auto jb = nlohmann::json::parse(b.info_json, nullptr, false);
+  if (!ja.is_object() || !jb.is_object()) return "info " + a.info_json.substr(0, 60) + " vs " + b.info_json.substr(0, 60);
+  std::string out;
+  std::set<std::string> keys;
+  for (const auto& [k, v] : ja.items()) keys.insert(k);
+  for (const auto& [k, v] : jb.items()) keys.insert(k);
+  for (const auto& k : keys) {
+    const auto va = ja.contains(k) ? ja.at(k).dump() : "none", vb = jb.contains(k) ? jb.at(k).dump() : "none";
+    if (va != vb) out += (out.empty() ? "" : ", ") + k + " " + va + " vs " + vb;
+  }
+  return out;
+}
+
 }  // namespace
 
 MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Progress& progress, const LogSink& log) {
@@ -98,6 +120,11 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
       if (std::string d = model_difference(it->second.info, m); !d.empty())
         throw DataError("merge: model '" + m.name + "' differs between '" + it->second.where + "' and '" + inputs[k] +
                         "' (" + d + "): only stores scored with the same model file and prompt merge");
+      if (std::string d = settings_difference(it->second.info, m); !d.empty() && log)
+        log(LogLevel::Warn, "merge: model '" + m.name + "' was scored with other settings in '" + it->second.where +
+                                "' and '" + inputs[k] + "' (" + d +
+                                "): its pairs merge as they are; a context size that differs truncates long "
+                                "responses differently");
     }
 
   // New responses in source order: file (by first appearance, inputs in the order given), line.
@@ -108,13 +135,48 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
     int64_t rid = 0;
   };
   std::vector<Key> keys;
-  std::map<std::string, uint32_t> files;
+  std::map<std::string, uint32_t> files;           // file -> its number in order of first sight
+  std::vector<std::vector<uint32_t>> file_seqs(in.size());  // per input: its files in rid order
   for (size_t k = 0; k < in.size(); ++k)
     in[k]->for_each_response([&](const StoredResponse& r) {
       const uint32_t f = files.try_emplace(r.source_file, uint32_t(files.size())).first->second;
+      auto& seq = file_seqs[k];
+      if (std::find(seq.begin(), seq.end(), f) == seq.end()) seq.push_back(f);
       keys.push_back({f, r.source_line, uint32_t(k), r.rid});
       return true;
     });
+  // The files' order: each input stores its files in the order its run read them, so every input
+  // says which file comes before which; together they give the run's order even when no input
+  // holds every file (a shard without any response of the first file). Files no input orders
+  // against each other go by name.
+  {
+    const size_t nf = files.size();
+    std::vector<std::string> name(nf);
+    for (const auto& [f, i] : files) name[i] = f;
+    std::vector<std::set<uint32_t>> after(nf);
+    std::vector<uint32_t> n_before(nf, 0);
+    for (const auto& seq : file_seqs)
+      for (size_t i = 1; i < seq.size(); ++i)
+        if (after[seq[i - 1]].insert(seq[i]).second) ++n_before[seq[i]];
+    std::vector<uint32_t> rank(nf);
+    std::vector<bool> placed(nf, false);
+    for (uint32_t r = 0; r < nf; ++r) {
+      // The first file (by name) nothing unplaced must precede; on contradicting inputs (a cycle),
+      // the first unplaced file by name.
+      std::optional<uint32_t> pick, fallback;
+      for (uint32_t f = 0; f < nf; ++f) {
+        if (placed[f]) continue;
+        if (!fallback || name[f] < name[*fallback]) fallback = f;
+        if (n_before[f] == 0 && (!pick || name[f] < name[*pick])) pick = f;
+      }
+      const uint32_t f = pick ? *pick : *fallback;
+      placed[f] = true;
+      rank[f] = r;
+      for (uint32_t g : after[f])
+        if (n_before[g]) --n_before[g];
+    }
+    for (Key& key : keys) key.file = rank[key.file];
+  }
   std::stable_sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
     return std::tie(a.file, a.line, a.input, a.rid) < std::tie(b.file, b.line, b.input, b.rid);
   });
@@ -138,6 +200,22 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
         }
         mids[k].push_back({m.mid, mo, m.name});
       }
+    // For error messages: which store holds the pair (or grade) a conflicting one met.
+    auto holder = [&](const std::string& id, const std::string& model, const PairScore& p) {
+      for (size_t k = 0; k < in.size(); ++k) {
+        const auto rid = in[k]->find_response(id);
+        const auto mo = in[k]->model(model);
+        if (!rid || !mo) continue;
+        if (const auto s = in[k]->get_scores(mo->mid, *rid); s && same_pair(*s, p)) return inputs[k];
+      }
+      return out.path();
+    };
+    auto grade_holder = [&](const std::string& id, bool correct) {
+      for (size_t k = 0; k < in.size(); ++k)
+        if (const auto rid = in[k]->find_response(id))
+          if (in[k]->get_response(*rid)->correct == std::optional<bool>(correct)) return inputs[k];
+      return out.path();
+    };
     progress.start("merge", keys.size(), "responses");
     uint64_t done = 0;
     for (const Key& key : keys) {
@@ -157,9 +235,9 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
         const auto held = out.get_response(rid);
         if (held && r->correct && !held->correct) out.set_correct(rid, r->correct);
         else if (held && r->correct && held->correct && *r->correct != *held->correct)
-          throw DataError("merge: '" + from + "': record '" + r->id + "' is graded " +
-                          (*r->correct ? "correct" : "incorrect") + " there and " +
-                          (*held->correct ? "correct" : "incorrect") + " in what is merged so far (regrade with rdpt grade)");
+          throw DataError("merge: record '" + r->id + "' is graded " + (*r->correct ? "correct" : "incorrect") +
+                          " in '" + from + "' and " + (*held->correct ? "correct" : "incorrect") + " in '" +
+                          grade_holder(r->id, *held->correct) + "' (regrade with rdpt grade)");
       } else {
         ++st.n_responses_added;
       }
@@ -174,9 +252,9 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
           }
           if (s->status == ScoreStatus::Failed) continue;  // a usable pair stays
           if (have->status != ScoreStatus::Failed)
-            throw DataError("merge: '" + from + "': record '" + r->id + "', model '" + m.name +
-                            "': the pair differs from the one already merged (" + pair_summary(*s) + " vs " +
-                            pair_summary(*have) + "): the stores were not scored alike");
+            throw DataError("merge: record '" + r->id + "', model '" + m.name + "': the pair in '" + from +
+                            "' differs from the one in '" + holder(r->id, m.name, *have) + "' (" + pair_summary(*s) +
+                            " vs " + pair_summary(*have) + "): the stores were not scored alike");
           ++st.n_pairs_replaced;
         } else {
           ++st.n_pairs_added;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -150,6 +151,72 @@ TEST(Merge, ShardsMergeToTheUnshardedStoreAndMergingAgainChangesNothing) {
   EXPECT_EQ(dump(merged), dump(whole));
 }
 
+TEST(Merge, ShardsOfSeveralFilesMergeInTheRunsFileOrder) {
+  // A run read b.jsonl, then a.jsonl (not by name), one response of each group per file line.
+  auto resp = [](const std::string& file, int line) {
+    StoredResponse r;
+    r.id = file + std::to_string(line);
+    r.group = r.id;
+    r.response = "Text of " + r.id + ".";
+    r.actions = segment(r.response);
+    r.source_file = file;
+    r.source_line = uint64_t(line);
+    return r;
+  };
+  std::vector<StoredResponse> run;
+  for (const char* f : {"b.jsonl", "a.jsonl"})
+    for (int line = 1; line <= 12; ++line) run.push_back(resp(f, line));
+  // Three shards; one of them holds no response of b.jsonl (the first file) at all.
+  std::vector<std::vector<StoredResponse>> shards(3);
+  for (const auto& r : run) {
+    const int line = int(r.source_line);
+    shards[r.source_file == "b.jsonl" ? (line % 2) : (line % 3)].push_back(r);
+  }
+  ASSERT_TRUE(std::none_of(shards[2].begin(), shards[2].end(), [](auto& r) { return r.source_file == "b.jsonl"; }));
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    paths.push_back(temp_path("s" + std::to_string(i) + ".db"));
+    auto st = Store::open(paths.back(), OpenMode::Create);
+    for (const auto& r : shards[i]) st->put_response(r);
+  }
+  for (const auto& order : {std::vector<size_t>{2, 1, 0}, std::vector<size_t>{0, 1, 2}, std::vector<size_t>{1, 2, 0}}) {
+    const auto out_path = temp_path("out.db");
+    {
+      auto out = Store::open(out_path, OpenMode::Create);
+      std::vector<std::string> in;
+      for (size_t i : order) in.push_back(paths[i]);
+      merge_stores(*out, in, null_progress());
+    }
+    std::vector<std::string> got, want;
+    Store::open(out_path, OpenMode::ReadOnly)->for_each_response([&](const StoredResponse& r) {
+      got.push_back(r.id);
+      return true;
+    });
+    for (const auto& r : run) want.push_back(r.id);
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST(Merge, OtherScoringSettingsAreAWarning) {
+  const auto a = temp_path("a.db"), b = temp_path("b.db"), out_path = temp_path("out.db");
+  for (const auto& [path, ctx] : {std::pair{a, 4096}, std::pair{b, 8192}}) {
+    auto st = Store::open(path, OpenMode::Create);
+    ModelInfo m = model_info("teacher");
+    m.info_json = "{\"n_ctx\": " + std::to_string(ctx) + ", \"reduce\": \"host\"}";
+    st->put_model(m);
+  }
+  std::vector<std::string> warnings;
+  auto out = Store::open(out_path, OpenMode::Create);
+  merge_stores(*out, {a, b}, null_progress(), [&](LogLevel l, std::string_view m) {
+    if (l == LogLevel::Warn) warnings.emplace_back(m);
+  });
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("model 'teacher' was scored with other settings in '" + a + "' and '" + b +
+                             "' (n_ctx 4096 vs 8192)"),
+            std::string::npos)
+      << warnings[0];
+}
+
 TEST(Merge, ConflictsAreErrorsNamingTheStoresAndLeaveTheOutputAsItWas) {
   const auto a = temp_path("a.db"), b = temp_path("b.db"), out_path = temp_path("out.db");
   write_store(a, 9);
@@ -166,7 +233,8 @@ TEST(Merge, ConflictsAreErrorsNamingTheStoresAndLeaveTheOutputAsItWas) {
     ADD_FAILURE() << "no error";
   } catch (const DataError& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("merge: '" + b + "': record 'r4', model 'student': the pair differs from the one already merged"),
+    EXPECT_NE(m.find("merge: record 'r4', model 'student': the pair in '" + b + "' differs from the one in '" + a +
+                     "'"),
               std::string::npos)
         << m;
   }
@@ -247,7 +315,9 @@ TEST(Merge, AUsablePairReplacesAFailedOneAndNotTheOtherWayRound) {
     merge_stores(*out, {failed, good}, null_progress());
     ADD_FAILURE() << "no error";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("record 'r3' is graded incorrect there and correct"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("record 'r3' is graded incorrect in '" + good + "' and correct in '" +
+                                         failed + "'"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -900,7 +900,9 @@ void SqliteStore::commit() {
 void SqliteStore::rollback() {
   if (!in_batch_) return;
   in_batch_ = false;
-  exec("ROLLBACK");
+  // Never throws: it runs while another error propagates. SQLite may have rolled back by itself
+  // already (a full disk, an I/O error): then there is no transaction left to end.
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
