@@ -4,6 +4,7 @@
 //   {"id", "tokens": [texts], "logprobs": [...]}           token texts placed on the text
 //   {"id", "offsets": [...], "logprobs": [...]}            byte (or character) offsets
 //   {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}   OpenAI completions
+//   {"id", "token_ids": [ids], "logprobs": [...]}          token ids, with the model's vocabulary
 // "prompt" (or, for the OpenAI shape, "text" = prompt + response) says the tokens start in the
 // prompt; "truncated": true marks a partial scoring. Token texts are placed by
 // rdpt::place_token_strings, the HTTP backend's matcher, so a token reads the same whichever
@@ -37,6 +38,17 @@ class LogprobLineError : public DataError {
   std::string reason;
 };
 
+class Vocabulary;  // rdpt/vocab.h
+
+// For lines of token ids ({"id", "token_ids": [...], "logprobs": [...]}: the DASD -Logprob
+// datasets' shape, and vLLM's prompt_logprob_token_ids): the model's vocabulary, which places the
+// ids on the text exactly as rdpt's own tokenization does, and how many leading ids are prompt
+// tokens (dropped) when the ids cover prompt + response without a "prompt" field.
+struct TokenIdOptions {
+  const Vocabulary* vocab = nullptr;
+  size_t ids_include_prompt = 0;
+};
+
 // One line's tokens on the bytes of its response.
 struct ImportedTokens {
   std::vector<TokenLogprob> tokens;  // response tokens, offsets in bytes of the response
@@ -62,7 +74,8 @@ class LogprobLine {
   const std::string& id() const;
   // The line's tokens placed on `response` (the stored response of id()). LogprobLineError
   // naming the field, token or offset that does not fit.
-  ImportedTokens tokens(const std::string& response, OffsetUnit unit = OffsetUnit::Auto) const;
+  ImportedTokens tokens(const std::string& response, OffsetUnit unit = OffsetUnit::Auto,
+                        const TokenIdOptions& ids = {}) const;
 
  private:
   struct Impl;

@@ -107,8 +107,14 @@ struct LogprobImportStats {
 // each pair under `slot` (prepared with Store::prepare_model: the model row comes with the first
 // pair), `batch` lines per transaction. A bad line is a DataError naming file, line and record;
 // with skip_bad a Warn "skipped: ..." to `log`, counted by reason. The summary goes to `log`.
+// The vocabulary (a GGUF, vocab-only is enough) that places imported token ids: UsageError in a
+// build without llama.cpp, Error for a missing file, BackendError when llama.cpp cannot load it.
+std::unique_ptr<Vocabulary> open_import_vocabulary(const std::string& path);
+
+// Lines of token ids need `ids.vocab` (the model's vocabulary).
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
-                                   bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {});
+                                   bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {},
+                                   const TokenIdOptions& ids = {});
 
 struct ScoreRunOptions {
   uint32_t chunk = 64;   // responses handed to the scorer at a time (each written as it finishes)

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,12 @@ class Vocabulary {
   // The llama backend's tokenization with byte offsets (special tokens parsed; BOS/EOS added
   // only with add_special). DataError when the pieces do not reproduce the text.
   virtual TokenizedText tokenize(std::string_view text, bool add_special) const = 0;
+  // The byte offset in `text` of each of `ids` (token ids from elsewhere: a log-prob file, a
+  // server), by the rule tokenize() uses, so that ids read the same as rdpt's own tokenization.
+  // DataError naming the first token that does not fit, an id outside the vocabulary, or (without
+  // allow_prefix, which accepts tokens that end early: a truncated scoring) text left over.
+  virtual std::vector<uint32_t> place_ids(std::span<const int32_t> ids, std::string_view text,
+                                          bool allow_prefix) const = 0;
   virtual std::string description() const = 0;  // "bpe:qwen2:151936", as the llama backend records it
   virtual std::string fingerprint() const = 0;  // of the GGUF file (rdpt::gguf_fingerprint)
   // The chat template to render prompts with: the built-in `template_name` when given, else

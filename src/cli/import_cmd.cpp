@@ -9,6 +9,7 @@
 #include "rdpt/logprob_import.h"
 #include "rdpt/pipeline.h"
 #include "rdpt/store.h"
+#include "rdpt/vocab.h"
 
 namespace rdpt::cli {
 
@@ -40,7 +41,15 @@ int run_import(int argc, char** argv) {
   app.add_option("--fingerprint", fingerprint,
                  "identity of the model; importing under a name stored with another fingerprint is refused "
                  "unless --replace (default: import:<--model-location>, or import:<name> without it)");
-  app.add_option("--tokenizer", tokenizer, "tokenizer description recorded with the model (default: empty)");
+  app.add_option("--tokenizer", tokenizer,
+                 "NAME=VOCAB.gguf (NAME: the --model name): the model's vocabulary, which places lines of token ids "
+                 "('token_ids' + 'logprobs') on the text as rdpt's own tokenization does, and whose description and "
+                 "file fingerprint are recorded with the model; or any other text: a tokenizer description recorded "
+                 "with the model (default: empty)");
+  size_t ids_include_prompt = 0;
+  app.add_option("--ids-include-prompt", ids_include_prompt,
+                 "lines of token ids: the first N ids are prompt tokens (dropped) and the rest the response's "
+                 "(default 0: the ids are the response's, or the line's 'prompt' field says where they start)");
   app.add_flag("--replace", replace,
                "replace a model of the same name stored with another fingerprint (deletes its scores) "
                "(default: off)");
@@ -64,6 +73,16 @@ int run_import(int argc, char** argv) {
   }
   if (data == "-" && logprobs == "-") throw UsageError("--data and --logprobs cannot both be stdin");
 
+  // --tokenizer NAME=VOCAB.gguf: the vocabulary for token ids (its description and fingerprint recorded).
+  std::unique_ptr<Vocabulary> vocab;
+  if (!model_name.empty() && tokenizer.starts_with(model_name + "=")) {
+    vocab = open_import_vocabulary(tokenizer.substr(model_name.size() + 1));
+    tokenizer = vocab->description();
+    if (fingerprint.empty()) fingerprint = "import:" + (location.empty() ? model_name : location) + "|tokenizer:" + vocab->fingerprint();
+  } else if (ids_include_prompt) {
+    throw UsageError("--ids-include-prompt needs --tokenizer " + (model_name.empty() ? std::string("NAME") : model_name) +
+                     "=VOCAB.gguf (token ids)");
+  }
   auto store = Store::open(store_path, OpenMode::Create);
   // The model is checked against the store before any work (another fingerprint is refused
   // without --replace) but written only with its first pair: a failed import leaves no model.
@@ -76,7 +95,8 @@ int run_import(int argc, char** argv) {
   TtyProgress progress;
   if (!data.empty()) import_responses(*store, data, ropts, sopts, batch, progress, cli_log);
   if (slot) {
-    import_logprobs(*store, logprobs, *slot, unit, ropts.skip_bad, batch, progress, cli_log);
+    import_logprobs(*store, logprobs, *slot, unit, ropts.skip_bad, batch, progress, cli_log,
+                    {.vocab = vocab.get(), .ids_include_prompt = ids_include_prompt});
     if (!slot->stored()) {
       warn("no pair imported: model '" + model_name + "' is not stored");
     } else if (old && old->fingerprint != slot->info.fingerprint) {

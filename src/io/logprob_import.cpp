@@ -5,10 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "rdpt/token_text.h"
 #include "rdpt/utf8.h"
+#include "rdpt/vocab.h"
 
 namespace rdpt {
 namespace {
@@ -268,6 +270,61 @@ ImportedTokens from_openai(const json& j, const std::string& prompt, const std::
 
 // The prompt part that offsets/texts include: "prompt", or for the OpenAI shape the part of
 // "text" (echo = prompt + completion) before the response.
+// {"id", "token_ids": [...], "logprobs": [...]}: ids placed on prompt + response by the model's
+// vocabulary (the rule of rdpt's own tokenization); the first ids_include_prompt ids are prompt
+// tokens, dropped unplaced.
+ImportedTokens from_ids(const json& j, const std::string& prompt, const std::string& response,
+                        const TokenIdOptions& o) {
+  const json& ids = array_field(j, "token_ids", "");
+  const json& lps = array_field(j, "logprobs", "");
+  if (ids.size() != lps.size()) {
+    throw LogprobLineError{"length mismatch", "'token_ids' has " + std::to_string(ids.size()) +
+                                                  " entries, 'logprobs' " + std::to_string(lps.size())};
+  }
+  if (!o.vocab) {
+    throw LogprobLineError{"token ids without a vocabulary",
+                           "'token_ids' need the model's vocabulary to be placed on the text (rdpt import "
+                           "--tokenizer NAME=VOCAB.gguf)"};
+  }
+  if (o.ids_include_prompt > ids.size()) {
+    throw LogprobLineError{"fewer ids than prompt tokens", "'token_ids' has " + std::to_string(ids.size()) +
+                                                               " entries, fewer than the " +
+                                                               std::to_string(o.ids_include_prompt) +
+                                                               " prompt tokens (--ids-include-prompt)"};
+  }
+  std::vector<int32_t> rest;
+  rest.reserve(ids.size() - o.ids_include_prompt);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (!ids[k].is_number_integer() || ids[k].get<int64_t>() < 0 || ids[k].get<int64_t>() > INT32_MAX) {
+      throw LogprobLineError{"bad token id",
+                             "token_ids[" + std::to_string(k) + "] is not a token id: " + ids[k].dump().substr(0, 40)};
+    }
+    if (k >= o.ids_include_prompt) rest.push_back(int32_t(ids[k].get<int64_t>()));
+  }
+  const bool truncated = j.value("truncated", false);
+  const std::string full = prompt + response;
+  std::vector<uint32_t> offsets;
+  try {
+    offsets = o.vocab->place_ids(rest, full, truncated);
+  } catch (const DataError& e) {
+    std::string msg = e.what();
+    if (o.ids_include_prompt) msg += " (token numbers count from token_ids[" + std::to_string(o.ids_include_prompt) + "])";
+    throw LogprobLineError{"token id mismatch",
+                           msg + "; the ids must tokenize " +
+                               (prompt.empty() ? std::string("the response") : "the prompt followed by the response") +
+                               (truncated ? " (or its beginning)" : "") + " with this vocabulary"};
+  }
+  ImportedTokens c;
+  c.n_prompt = o.ids_include_prompt;
+  for (size_t k = 0; k < rest.size(); ++k) {
+    const size_t at = k + o.ids_include_prompt;
+    add_token(c, at, offsets[k], prompt.size(), logprob_at(lps, at, "logprobs"), "logprobs");
+  }
+  c.truncated = truncated;
+  for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
+  return c;
+}
+
 std::string prompt_part(const json& j, const std::string& response, bool openai) {
   if (auto it = j.find("prompt"); it != j.end() && !it->is_null()) {
     if (!it->is_string()) throw LogprobLineError{"bad field 'prompt'", "field 'prompt' must be a string"};
@@ -308,7 +365,7 @@ LogprobLine& LogprobLine::operator=(LogprobLine&&) noexcept = default;
 
 const std::string& LogprobLine::id() const { return impl_->id; }
 
-ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit) const {
+ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit, const TokenIdOptions& ids) const {
   const json& j = impl_->j;
   const auto lp = j.find("logprobs");
   const bool openai = lp != j.end() && lp->is_object();
@@ -316,14 +373,16 @@ ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit)
   ImportedTokens c;
   if (openai) {
     c = from_openai(j, prompt, response, unit);
+  } else if (j.contains("token_ids")) {
+    c = from_ids(j, prompt, response, ids);
   } else if (j.contains("offsets")) {
     c = from_offsets(j, prompt, response, unit);
   } else if (j.contains("tokens")) {
     c = from_texts(j, prompt, response);
   } else {
     throw LogprobLineError{"unknown shape",
-                           "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', or an OpenAI "
-                           "'logprobs' object {tokens, token_logprobs, text_offset}"};
+                           "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', 'token_ids' + "
+                           "'logprobs', or an OpenAI 'logprobs' object {tokens, token_logprobs, text_offset}"};
   }
   if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
     c.n_tokens_total = t->get<uint32_t>();

@@ -7,6 +7,7 @@
 #include "rdpt/error.h"
 #include "rdpt/logprob_import.h"
 #include "rdpt/pipeline.h"
+#include "rdpt/vocab.h"
 
 namespace rdpt {
 
@@ -19,6 +20,16 @@ ModelInfo imported_model(const std::string& name, const std::string& location, c
   m.fingerprint = !fingerprint.empty() ? fingerprint : "import:" + (location.empty() ? name : location);
   m.tokenizer = tokenizer;
   return m;
+}
+
+std::unique_ptr<Vocabulary> open_import_vocabulary(const std::string& path) {
+#ifdef RDPT_WITH_LLAMA
+  return open_vocabulary(path);
+#else
+  throw UsageError("--tokenizer '" + path +
+                   "': this rdpt was built without llama.cpp (-DRDPT_WITH_LLAMA=OFF), which reads the vocabulary that "
+                   "token ids need");
+#endif
 }
 
 int64_t import_responses(Store& store, const std::string& path, const ReaderOptions& reader_opts,
@@ -102,7 +113,8 @@ std::string LogprobImportStats::summary(const std::string& path) const {
 }
 
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
-                                   bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log) {
+                                   bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log,
+                                   const TokenIdOptions& ids) {
   io::LineReader lines(io::open_source(path), path);
   LogprobImportStats stats;
   std::string line;
@@ -121,7 +133,7 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
                                  "not in " + store.path() + " (import its dataset with --data first)"};
         }
         const StoredResponse r = *store.get_response(*rid);
-        const ImportedTokens t = l.tokens(r.response, unit);
+        const ImportedTokens t = l.tokens(r.response, unit, ids);
         store.put_scores(slot, *rid, imported_pair_score(r.actions, t, &stats.n_cut_actions));
         ++stats.n_pairs;
         stats.n_tokens += t.tokens.size();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,11 @@ struct TokenizedText {
 // Throws DataError naming the token index, id, piece and byte offset when pieces do not
 // reproduce the text.
 TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view text, bool add_special);
+// The byte offset of each of `ids` on `text`, by the same rule (tokenize_with_offsets is this on
+// llama_tokenize's ids): DataError naming the first token that does not fit, an id outside the
+// vocabulary, or (without allow_prefix) tokens that end before the text does.
+std::vector<uint32_t> place_token_ids(const llama_vocab* vocab, std::span<const int32_t> ids, std::string_view text,
+                                      bool add_special, bool allow_prefix);
 
 // A chat template applied to one user turn (and a system turn when `system` is not empty), the
 // assistant turn opened: a Jinja template on llama.cpp's Jinja runtime, a built-in name through

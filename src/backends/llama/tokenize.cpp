@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -63,6 +64,18 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
     if (n < 0) throw DataError("tokenization failed (" + std::to_string(n) + ")");
     out.ids.resize(size_t(n));
   }
+  out.offsets = place_token_ids(vocab, out.ids, text, add_special, false);
+  return out;
+}
+
+std::vector<uint32_t> place_token_ids(const llama_vocab* vocab, std::span<const int32_t> ids, std::string_view text,
+                                      bool add_special, bool allow_prefix) {
+  std::vector<uint32_t> offsets;
+  const int32_t n_vocab = llama_vocab_n_tokens(vocab);
+  for (size_t k = 0; k < ids.size(); ++k)
+    if (ids[k] < 0 || ids[k] >= n_vocab)
+      throw DataError("token " + std::to_string(k) + " (id " + std::to_string(ids[k]) + ") is not in the vocabulary (" +
+                      std::to_string(n_vocab) + " tokens)");
   const enum llama_vocab_type vt = llama_vocab_type(vocab);
   const bool lossy = vt == LLAMA_VOCAB_TYPE_WPM || vt == LLAMA_VOCAB_TYPE_UGM;
   // SPM: llama.cpp inserts one space before every stretch of text (the text before the first
@@ -74,19 +87,19 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
   const size_t size = text.size();
   size_t pos = 0;
   bool stretch_start = true;  // the next text token is the first of a stretch
-  out.offsets.reserve(out.ids.size());
-  for (size_t k = 0; k < out.ids.size(); ++k) {
-    const int32_t id = out.ids[k];
+  offsets.reserve(ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const int32_t id = ids[k];
     std::string piece = token_piece(vocab, id);
     const llama_token_attr attr = llama_vocab_get_attr(vocab, id);
     // Only a BOS/EOS the vocabulary adds itself is textless: one written in the text (a chat
     // template's "<|endoftext|>" where the vocabulary adds no BOS) is matched like any token.
     const bool added = add_special && ((id == llama_vocab_bos(vocab) && k == 0 && llama_vocab_get_add_bos(vocab)) ||
-                                       (id == llama_vocab_eos(vocab) && k + 1 == out.ids.size() &&
+                                       (id == llama_vocab_eos(vocab) && k + 1 == ids.size() &&
                                         llama_vocab_get_add_eos(vocab)));
     auto clamp = [&](size_t p) { return uint32_t(size ? std::min(p, size - 1) : 0); };
     if (added) {  // BOS/EOS added by the tokenizer: no text
-      out.offsets.push_back(clamp(pos));
+      offsets.push_back(clamp(pos));
       continue;
     }
     // llama.cpp splits the text at special tokens (CONTROL, USER_DEFINED, UNKNOWN); one with
@@ -107,11 +120,11 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
       piece.erase(0, 1);  // the inserted space: the rest of the piece is text
     }
     if (piece.empty()) {  // a token with no text (or only the inserted space)
-      out.offsets.push_back(clamp(pos));
+      offsets.push_back(clamp(pos));
       continue;
     }
     if (text.compare(pos, piece.size(), piece) == 0) {
-      out.offsets.push_back(clamp(pos));
+      offsets.push_back(clamp(pos));
       pos += piece.size();
       if (special && (attr & LLAMA_TOKEN_ATTR_RSTRIP))
         while (pos < size && is_ws((unsigned char)text[pos])) ++pos;
@@ -120,7 +133,7 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
     // UGM adds a space before text that starts the input or follows a special token.
     if (lossy && piece[0] == ' ' && (pos >= size || text[pos] != ' ') &&
         text.compare(pos, piece.size() - 1, std::string_view(piece).substr(1)) == 0) {
-      out.offsets.push_back(clamp(pos));
+      offsets.push_back(clamp(pos));
       pos += piece.size() - 1;
       continue;
     }
@@ -134,7 +147,7 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
       for (size_t i = 0; ok && i < len; ++i)
         ok = std::tolower((unsigned char)text[p + i]) == std::tolower((unsigned char)piece[q + i]);
       if (ok) {
-        out.offsets.push_back(clamp(p));
+        offsets.push_back(clamp(p));
         pos = p + len;
         continue;
       }
@@ -146,10 +159,10 @@ TokenizedText tokenize_with_offsets(const llama_vocab* vocab, std::string_view t
   size_t rest = pos;
   if (lossy)
     while (rest < size && is_ws((unsigned char)text[rest])) ++rest;
-  if (rest != size)
+  if (rest != size && !allow_prefix)
     throw DataError("tokens do not reproduce the text: they end at byte " + std::to_string(pos) + " of " +
                     std::to_string(size) + " ('" + printable(text.substr(pos)) + "' left over)");
-  return out;
+  return offsets;
 }
 
 }  // namespace rdpt::llama_detail

@@ -27,6 +27,10 @@ class LlamaVocabulary final : public Vocabulary {
     auto t = llama_detail::tokenize_with_offsets(vocab_, text, add_special);
     return {std::move(t.ids), std::move(t.offsets)};
   }
+  std::vector<uint32_t> place_ids(std::span<const int32_t> ids, std::string_view text,
+                                  bool allow_prefix) const override {
+    return llama_detail::place_token_ids(vocab_, ids, text, /*add_special=*/false, allow_prefix);
+  }
   std::string description() const override { return llama_detail::tokenizer_description(model_); }
   std::string fingerprint() const override {
     if (fp_.empty()) fp_ = gguf_fingerprint(path_);
