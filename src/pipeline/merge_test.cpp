@@ -197,6 +197,27 @@ TEST(Merge, ShardsOfSeveralFilesMergeInTheRunsFileOrder) {
   }
 }
 
+TEST(Merge, AnUnscoredCopyOfAnotherSegmentationMergesInEitherOrder) {
+  // One record: scored under one segmentation in `scored`, unscored under another in `plain`.
+  const auto scored = temp_path("scored.db"), plain = temp_path("plain.db");
+  write_store(scored, 3);
+  {
+    auto st = Store::open(plain, OpenMode::Create);
+    StoredResponse r = response(1);
+    r.actions = {{0, uint32_t(r.response.size()), false}};  // one action: another segmentation
+    st->put_response(r);
+  }
+  for (const auto& order : {std::vector<std::string>{scored, plain}, std::vector<std::string>{plain, scored}}) {
+    const auto out_path = temp_path("out.db");
+    {
+      auto out = Store::open(out_path, OpenMode::Create);
+      const MergeStats st = merge_stores(*out, order, null_progress());
+      EXPECT_EQ(st.n_pairs_added, 6u);
+    }
+    EXPECT_EQ(dump(out_path), dump(scored)) << "the scored segmentation stays, its pairs fit it";
+  }
+}
+
 TEST(Merge, OtherScoringSettingsAreAWarning) {
   const auto a = temp_path("a.db"), b = temp_path("b.db"), out_path = temp_path("out.db");
   for (const auto& [path, ctx] : {std::pair{a, 4096}, std::pair{b, 8192}}) {
