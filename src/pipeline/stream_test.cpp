@@ -63,6 +63,20 @@ std::vector<int64_t> fill(Store& st, int n, uint64_t seed) {
   return mids;
 }
 
+// The response 'odd one' (3 actions) with the same good pair under teacher, student and distilled:
+// the tests of corrupt pairs cut these behind the store's back.
+void add_odd_one(Store& st) {
+  StoredResponse r;
+  r.id = "odd one";
+  r.response = "One. Two. Three.";
+  r.actions = segment(r.response);
+  const int64_t rid = st.put_response(r);
+  PairScore p;
+  p.actions = {{1, -0.5}, {1, -0.5}, {1, -0.5}};
+  p.n_tokens = p.n_tokens_total = 3;
+  for (const char* m : {"teacher", "student", "distilled"}) st.put_scores(st.model(m)->mid, rid, p);
+}
+
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
 TEST(Stream, ProbsOnlyPassSeesTheSameProbabilitiesAsTheFullStream) {
@@ -209,17 +223,7 @@ TEST(Stream, PairsThatDisagreeWithTheirResponseAreNamedInBothPasses) {
   {
     auto st = Store::open(path, OpenMode::Create);
     fill(*st, 5, 9);
-    StoredResponse r;
-    r.id = "odd one";
-    r.response = "One. Two. Three.";
-    r.actions = segment(r.response);
-    const int64_t rid = st->put_response(r);
-    PairScore p;
-    p.actions = {{1, -0.5}, {1, -0.5}, {1, -0.5}};
-    p.n_tokens = p.n_tokens_total = 3;
-    st->put_scores(st->model("teacher")->mid, rid, p);
-    st->put_scores(st->model("student")->mid, rid, p);
-    st->put_scores(st->model("distilled")->mid, rid, p);
+    add_odd_one(*st);
   }
   // Cut the student's pair to two actions behind the store's back (both BLOBs, so that the pair
   // is self-consistent and only the response disagrees).
@@ -287,15 +291,7 @@ TEST(Stream, CorruptPairsGiveTheSameErrorOnEveryPath) {
     {
       auto st = Store::open(path, OpenMode::Create);
       fill(*st, 6, 3);
-      StoredResponse r;
-      r.id = "odd one";
-      r.response = "One. Two. Three.";
-      r.actions = segment(r.response);
-      const int64_t rid = st->put_response(r);
-      PairScore p;
-      p.actions = {{1, -0.5}, {1, -0.5}, {1, -0.5}};
-      p.n_tokens = p.n_tokens_total = 3;
-      for (const char* m : {"teacher", "student", "distilled"}) st->put_scores(st->model(m)->mid, rid, p);
+      add_odd_one(*st);
       teacher = st->model("teacher")->mid;
     }
     sqlite3* db = nullptr;
