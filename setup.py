@@ -3,7 +3,7 @@ package python/rdpt and its native part _rdpt) and installs that folder.
 
 It builds in build/, the folder scripts/setup.sh configures (so after setup it only copies the
 module); without one it configures build/ itself, finding llama.cpp where scripts/setup.sh leaves
-it (RDPT_CACHE, default ~/.cache/rdpt). RDPT_BUILD_DIR picks another folder; RDPT_CMAKE_ARGS
+it and DuckDB (RDPT_CACHE, default ~/.cache/rdpt). RDPT_BUILD_DIR picks another folder; RDPT_CMAKE_ARGS
 passes more CMake options (e.g. "-DRDPT_WITH_LLAMA=OFF")."""
 import glob
 import os
@@ -29,6 +29,10 @@ def llama_args():
             if src:
                 args.append("-DRDPT_LLAMA_SOURCE_DIR=" + sorted(src)[-1])
             break
+    duck = sorted(glob.glob(os.path.join(cache, "duckdb-*")), reverse=True)
+    duck = [d for d in duck if os.path.exists(os.path.join(d, ".rdpt-ok"))]
+    if duck:
+        args.append("-DRDPT_DUCKDB_DIR=" + duck[0])
     return args
 
 

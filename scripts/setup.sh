@@ -5,10 +5,14 @@
 # - Debian -dev packages via apt-get (only those missing; needs root or sudo).
 # - llama.cpp from the npm package node-llama-cpp (pinned below), built once into
 #   $RDPT_CACHE (default ~/.cache/rdpt) keyed by version and backend, reused after.
+# - DuckDB (Parquet input and output) from the npm packages duckdb (its C header) and
+#   @duckdb/node-bindings-linux-x64 (libduckdb.so), unpacked into $RDPT_CACHE keyed by version.
 # - rdpt itself, configured with CMake into build/ (or --build-dir).
 set -euo pipefail
 
 NODE_LLAMA_CPP_VERSION=3.22.1   # pinned: ships llama.cpp de3ff81 as llama/gitRelease.bundle
+DUCKDB_VERSION=1.4.4            # pinned: npm duckdb (C header) and @duckdb/node-bindings-linux-x64 (libduckdb.so)
+DUCKDB_BINDINGS_REVISION=r.4    # the bindings package's build of that DuckDB version (1.4.4-r.4)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${RDPT_CACHE:-$HOME/.cache/rdpt}
 BACKEND=cpu
@@ -111,6 +115,23 @@ if [ ! -f "$LLAMA_PREFIX/.rdpt-ok" ]; then
   touch "$LLAMA_PREFIX/.rdpt-ok"
 fi
 
+# ---- 2a. DuckDB (Parquet) -------------------------------------------------
+DUCKDB_PREFIX=$CACHE/duckdb-$DUCKDB_VERSION-$DUCKDB_BINDINGS_REVISION
+if [ ! -f "$DUCKDB_PREFIX/.rdpt-ok" ]; then
+  log "fetching DuckDB $DUCKDB_VERSION from npm (duckdb: C header; @duckdb/node-bindings-linux-x64: libduckdb.so)"
+  dtmp=$(mktemp -d)
+  (cd "$dtmp" && npm pack --silent "duckdb@$DUCKDB_VERSION" \
+     "@duckdb/node-bindings-linux-x64@$DUCKDB_VERSION-$DUCKDB_BINDINGS_REVISION" >/dev/null \
+     && mkdir h l && tar xzf "duckdb-$DUCKDB_VERSION.tgz" -C h package/src/duckdb/src/include/duckdb.h \
+     && tar xzf "duckdb-node-bindings-linux-x64-$DUCKDB_VERSION-$DUCKDB_BINDINGS_REVISION.tgz" -C l package/libduckdb.so package/LICENSE)
+  rm -rf "$DUCKDB_PREFIX"; mkdir -p "$DUCKDB_PREFIX/include" "$DUCKDB_PREFIX/lib"
+  cp "$dtmp/h/package/src/duckdb/src/include/duckdb.h" "$DUCKDB_PREFIX/include/"
+  cp "$dtmp/l/package/libduckdb.so" "$DUCKDB_PREFIX/lib/"
+  cp "$dtmp/l/package/LICENSE" "$DUCKDB_PREFIX/LICENSE"
+  rm -rf "$dtmp"
+  touch "$DUCKDB_PREFIX/.rdpt-ok"
+fi
+
 # ---- 2b. the report's JavaScript (vega, vega-lite, vega-embed inlined into rdpt; playwright-core for tests)
 if [ ! -f "$ROOT/report/node_modules/.package-lock.json" ] || [ "$ROOT/report/package-lock.json" -nt "$ROOT/report/node_modules/.package-lock.json" ]; then
   log "installing the report's JavaScript libraries (npm ci in report/)"
@@ -121,12 +142,13 @@ fi
 log "configuring rdpt ($BUILD_TYPE) in $BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
   -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -Dllama_DIR="$LLAMA_PREFIX/lib/cmake/llama" -Dggml_DIR="$LLAMA_PREFIX/lib/cmake/ggml" \
-  -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
+  -DRDPT_LLAMA_SOURCE_DIR="$LLAMA_SRC" -DRDPT_DUCKDB_DIR="$DUCKDB_PREFIX" \
   ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"} >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS[@]+"${TARGETS[@]}"}
 cat > "$BUILD_DIR/rdpt-env.sh" <<ENV
 # Written by scripts/setup.sh: where this build's llama.cpp lives (the demo reads it).
 RDPT_LLAMA_SRC='$LLAMA_SRC'
 RDPT_LLAMA_PREFIX='$LLAMA_PREFIX'
+RDPT_DUCKDB_PREFIX='$DUCKDB_PREFIX'
 ENV
 log "built: $BUILD_DIR/src/rdpt"

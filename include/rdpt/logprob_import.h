@@ -49,6 +49,15 @@ struct TokenIdOptions {
   size_t ids_include_prompt = 0;
 };
 
+// Field names of a log-prob line or Parquet row, when they are not the usual ones: the DASD
+// -Logprob datasets name their id "sample_uuid". A named field that is absent falls back to the
+// usual name ("id", "token_ids", "logprobs").
+struct LogprobFieldNames {
+  std::string id = "id";
+  std::string token_ids = "token_ids";
+  std::string logprobs = "logprobs";
+};
+
 // One line's tokens on the bytes of its response.
 struct ImportedTokens {
   std::vector<TokenLogprob> tokens;  // response tokens, offsets in bytes of the response
@@ -65,7 +74,7 @@ struct ImportedTokens {
 class LogprobLine {
  public:
   // Parses one line. LogprobLineError: invalid JSON, not an object, a missing or bad "id".
-  explicit LogprobLine(std::string_view line);
+  explicit LogprobLine(std::string_view line, const LogprobFieldNames& fields = {});
   ~LogprobLine();
   LogprobLine(LogprobLine&&) noexcept;
   LogprobLine& operator=(LogprobLine&&) noexcept;

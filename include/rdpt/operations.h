@@ -71,7 +71,7 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
                             const LogSink& log = {});
 
 // ---- Export: one row per action of every stored response (rdpt export) ----------------------
-enum class ExportFormat { Csv, Jsonl };
+enum class ExportFormat { Csv, Jsonl, Parquet };
 
 struct ExportOptions {
   ExportFormat format = ExportFormat::Csv;
@@ -92,6 +92,11 @@ std::vector<ModelInfo> resolve_models(Store& store, const std::vector<std::strin
 // UTF-8 when JSON text is asked for. `progress` gets start("export", responses, "responses").
 ExportStats export_actions(Store& store, std::span<const ModelInfo> models, const ExportOptions& options,
                            std::ostream& out, Progress& progress);
+// The same rows as a Parquet file `path` (options.format is not read): typed columns (id, group,
+// text VARCHAR; j, begin, end, <model>_n_tokens BIGINT; special BOOLEAN; <model>_logprob_sum,
+// <model>_p DOUBLE), null where CSV leaves a field empty. The file appears when all is written.
+ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> models, const ExportOptions& options,
+                                   const std::string& path, Progress& progress);
 
 // ---- Alignment of output distributions (docs/method.md section 8, paper A.4.2): rdpt align --
 // A named set of responses: SPEC is FILE or ids:FILE (record ids), groups:FILE (question ids),
@@ -190,6 +195,10 @@ SelectCandidates read_candidates(const std::string& data, const ReaderOptions& r
 // responses is written once. Returns the lines written.
 uint64_t write_chosen_records(const std::string& data, const ReaderOptions& reader, const std::vector<uint64_t>& chosen,
                               size_t n_records, std::ostream& out);
+// The same for Parquet input (rdpt::io::is_parquet_path): the chosen rows written to the Parquet
+// file `out` with the input's schema, in input order; returns the number of rows written.
+uint64_t write_chosen_parquet(const std::string& data, const ReaderOptions& reader, const std::vector<uint64_t>& chosen,
+                              size_t n_records, const std::string& out);
 
 // The summary JSON of rdpt select (--summary-json).
 nlohmann::json select_summary_json(const SelectRunResult& r, const SelectRunOptions& options, const std::string& data,

@@ -35,6 +35,10 @@
 #include "rdpt/scorer.h"
 #include "rdpt/store.h"
 
+namespace rdpt::io {
+class ParquetWriter;  // io/parquet.h
+}  // namespace rdpt::io
+
 namespace rdpt {
 
 // A model to score with and the options of either backend. `location` is a GGUF file (llama.cpp)
@@ -111,10 +115,11 @@ struct LogprobImportStats {
 // build without llama.cpp, Error for a missing file, BackendError when llama.cpp cannot load it.
 std::unique_ptr<Vocabulary> open_import_vocabulary(const std::string& path);
 
-// Lines of token ids need `ids.vocab` (the model's vocabulary).
+// Lines of token ids need `ids.vocab` (the model's vocabulary). `path` is JSON Lines (.gz/.zst
+// ok) or Parquet (a file, a directory or a glob of shards; each row is read as one line).
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
                                    bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {},
-                                   const TokenIdOptions& ids = {});
+                                   const TokenIdOptions& ids = {}, const LogprobFieldNames& fields = {});
 
 struct ScoreRunOptions {
   uint32_t chunk = 64;   // responses handed to the scorer at a time (each written as it finishes)
@@ -383,5 +388,21 @@ nlohmann::json trace_summary_json(const TraceResult& r, const std::string& store
 // types.csv: header and one row per response.
 void write_types_csv_header(std::ostream& os, TypeScheme scheme);
 void write_types_csv_row(std::ostream& os, const TypedResponse& t, TypeScheme scheme);
+
+// The same tables as Parquet (rdpt trace --format parquet): the CSV's columns, typed (counts
+// BIGINT, shares and fractions DOUBLE with null for NaN, correct BOOLEAN or null). UsageError in
+// a build without DuckDB. The file appears when finish() returns.
+class TypesParquet {
+ public:
+  TypesParquet(const std::string& path, TypeScheme scheme);
+  ~TypesParquet();
+  void row(const TypedResponse& t);
+  void finish();
+
+ private:
+  std::unique_ptr<io::ParquetWriter> w_;
+  TypeScheme scheme_;
+};
+void write_curves_parquet(const std::string& path, const Curves& c);
 
 }  // namespace rdpt

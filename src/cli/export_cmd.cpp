@@ -24,20 +24,29 @@ int run_export(int argc, char** argv) {
   app.add_option("--models", names, "models to export, comma-separated, in this column order (default: every "
                                     "model in the store, in the order they were added)")
       ->delimiter(',');
-  static const std::map<std::string, ExportFormat> kFormats = {{"csv", ExportFormat::Csv}, {"jsonl", ExportFormat::Jsonl}};
-  app.add_option("--format,-f", eo.format, "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV) or jsonl (default csv)")
+  static const std::map<std::string, ExportFormat> kFormats = {{"csv", ExportFormat::Csv}, {"jsonl", ExportFormat::Jsonl}, {"parquet", ExportFormat::Parquet}};
+  app.add_option("--format,-f", eo.format,
+                 "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV), jsonl, or parquet (typed columns, null "
+                 "where CSV is empty; needs --out FILE) (default csv)")
       ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
   app.add_option("--out,-o", out, "output file (default - = stdout)");
   app.add_flag("--no-text", no_text, "leave out the text column (default: with text)");
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
   eo.text = !no_text;
+  if (eo.format == ExportFormat::Parquet && out == "-")
+    throw UsageError("--format parquet: give --out FILE (a Parquet file is not written to stdout)");
   auto store = Store::open(store_path, OpenMode::ReadOnly);
   const std::vector<ModelInfo> models = resolve_models(*store, names, "--models");
-  Output output(out);
   TtyProgress progress;
-  const ExportStats st = export_actions(*store, models, eo, output.stream(), progress);
-  output.close();
+  ExportStats st;
+  if (eo.format == ExportFormat::Parquet) {
+    st = export_actions_parquet(*store, models, eo, out, progress);
+  } else {
+    Output output(out);
+    st = export_actions(*store, models, eo, output.stream(), progress);
+    output.close();
+  }
   info("exported " + std::to_string(st.n_rows) + " actions of " + std::to_string(st.n_responses) + " responses, " +
        std::to_string(models.size()) + " model(s), from " + store_path);
   return 0;

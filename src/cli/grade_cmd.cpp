@@ -55,7 +55,7 @@ int run_grade(int argc, char** argv) {
   GradeRunOptions gro;
   GradeOptions& go = gro.grade;
   app.add_option("--data,-d", data,
-                 "input JSONL with responses (.gz/.zst ok; - for stdin); without it, --store's own responses "
+                 "input JSONL with responses (.gz/.zst ok; - for stdin) or Parquet (a file, a directory, or a quoted glob of shards); without it, --store's own responses "
                  "are graded");
   app.add_option("--out,-o", out, "output JSONL (default - = stdout)");
   app.add_option("--answers", answers,

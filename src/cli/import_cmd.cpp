@@ -29,11 +29,11 @@ int run_import(int argc, char** argv) {
   std::vector<std::string> extra;
   bool no_default = false;
   app.add_option("--data,-d", data,
-                 "dataset JSONL (.gz/.zst ok; - for stdin) whose responses are segmented and stored (default: "
+                 "dataset JSONL (.gz/.zst ok; - for stdin) or Parquet (a file, a directory, or a quoted glob of shards) whose responses are segmented and stored (default: "
                  "none; then --logprobs refers to responses already in the store)");
   app.add_option("--store,-s", store_path, "score store (SQLite) to create or add to")->required();
   app.add_option("--logprobs,-l", logprobs,
-                 "per-token log-probs JSONL (.gz/.zst ok; - for stdin), one response per line (default: none)");
+                 "per-token log-probs JSONL (.gz/.zst ok; - for stdin), one response per line, or Parquet, one per row (default: none)");
   app.add_option("--model,-m", model_name, "model name the log-probs belong to, e.g. teacher (required with "
                                            "--logprobs)");
   app.add_option("--model-location", location,
@@ -47,6 +47,12 @@ int run_import(int argc, char** argv) {
                  "file fingerprint are recorded with the model; or any other text: a tokenizer description recorded "
                  "with the model (default: empty)");
   size_t ids_include_prompt = 0;
+  LogprobFieldNames lp_fields;
+  app.add_option("--token-ids-field", lp_fields.token_ids,
+                 "--logprobs: field holding the token ids (default token_ids; the record id's field is --id-field, "
+                 "e.g. sample_uuid)");
+  app.add_option("--logprobs-field", lp_fields.logprobs,
+                 "--logprobs: field holding the log-probs (default logprobs)");
   app.add_option("--ids-include-prompt", ids_include_prompt,
                  "lines of token ids: the first N ids are prompt tokens (dropped) and the rest the response's "
                  "(default 0: the ids are the response's, or the line's 'prompt' field says where they start)");
@@ -67,6 +73,7 @@ int run_import(int argc, char** argv) {
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   finish_segment_options(sopts, extra, no_default);
   if (data.empty() && logprobs.empty()) throw UsageError("nothing to import: give --data, --logprobs or both");
+  lp_fields.id = ropts.fields.id;
   if (!logprobs.empty() && model_name.empty()) throw UsageError("--logprobs needs --model NAME");
   if (logprobs.empty() && (!model_name.empty() || !location.empty() || !fingerprint.empty())) {
     throw UsageError("--model, --model-location and --fingerprint need --logprobs");
@@ -96,7 +103,7 @@ int run_import(int argc, char** argv) {
   if (!data.empty()) import_responses(*store, data, ropts, sopts, batch, progress, cli_log);
   if (slot) {
     import_logprobs(*store, logprobs, *slot, unit, ropts.skip_bad, batch, progress, cli_log,
-                    {.vocab = vocab.get(), .ids_include_prompt = ids_include_prompt});
+                    {.vocab = vocab.get(), .ids_include_prompt = ids_include_prompt}, lp_fields);
     if (!slot->stored()) {
       warn("no pair imported: model '" + model_name + "' is not stored");
     } else if (old && old->fingerprint != slot->info.fingerprint) {

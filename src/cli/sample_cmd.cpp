@@ -40,7 +40,7 @@ struct SampleArgs {
   }
 
   void add(CLI::App& app) {
-    app.add_option("--data,-d", data, "questions JSONL (.gz/.zst ok; - for stdin)")->required();
+    app.add_option("--data,-d", data, "questions JSONL (.gz/.zst ok; - for stdin) or Parquet (a file, a directory, or a quoted glob of shards)")->required();
     app.add_option("--model,-m", model_spec,
                    "NAME=PATH.gguf, or NAME=URL[,URL...][#served-model] of a vLLM (http://host:8000/v1) or SGLang "
                    "(sglang+http://host:30000) server")

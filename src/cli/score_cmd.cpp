@@ -62,7 +62,7 @@ struct ScoreArgs {
   CLI::Option* format_opt = nullptr;
 
   void add(CLI::App& app) {
-    app.add_option("--data,-d", data_files, "input JSONL (.gz/.zst ok; repeatable)")->required();
+    app.add_option("--data,-d", data_files, "input JSONL (.gz/.zst ok) or Parquet (a file, a directory, or a quoted glob of shards); repeatable")->required();
     app.add_option("--model,-m", model_specs,
                    "NAME=PATH of a GGUF model, e.g. teacher=T.gguf (repeatable; names are how the store and "
                    "`rdpt trace` refer to models: teacher, student, distilled)")

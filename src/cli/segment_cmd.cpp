@@ -22,7 +22,7 @@ int run_segment(int argc, char** argv) {
   SegmentOptions sopts;
   std::vector<std::string> extra;
   bool no_default = false;
-  app.add_option("--data,-d", data, "input JSONL (.gz/.zst ok; - for stdin)")->required();
+  app.add_option("--data,-d", data, "input JSONL (.gz/.zst ok; - for stdin) or Parquet (a file, a directory, or a quoted glob of shards)")->required();
   app.add_option("--out,-o", out, "output JSONL (default - = stdout)");
   app.add_flag("--no-text", no_text, "write spans only, without each action's text");
   add_reader_options(app, ropts);

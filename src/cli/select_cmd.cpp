@@ -2,6 +2,7 @@
 // response(s) chosen by the strategy and writes the chosen records' exact input bytes.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
 
@@ -19,7 +20,7 @@ int run_select(int argc, char** argv) {
   uint32_t per_question = 1;
   uint64_t budget = 0, seed = 0;
   ReaderOptions ropts;
-  app.add_option("--data,-d", data, "input JSONL (.gz/.zst ok; a file: it is read twice)")->required();
+  app.add_option("--data,-d", data, "input JSONL (.gz/.zst ok) or Parquet (a file, a directory, or a quoted glob of shards); read twice, so not stdin")->required();
   app.add_option("--store,-s", store_path, "score store holding these responses' teacher and student scores")
       ->required();
   add_model_role(app, "teacher", teacher);
@@ -33,7 +34,7 @@ int run_select(int argc, char** argv) {
   app.add_option("--beta", beta_s,
                  "teacher/student margin: a number, or auto = paper Algorithm 1 over these responses "
                  "(default auto)");
-  app.add_option("--out,-o", out, "output JSONL of the chosen records (- = stdout)")->required();
+  app.add_option("--out,-o", out, "output of the chosen records: JSONL, their input lines byte for byte (- = stdout); for Parquet input a Parquet file of the chosen rows with the input's schema")->required();
   app.add_option("--summary-json", summary_path, "also write the summary as JSON to this file (default: none)");
   add_reader_options(app, ropts);
   bool same_model = false;
@@ -44,6 +45,9 @@ int run_select(int argc, char** argv) {
   const Strategy strategy = parse_strategy(strategy_s);
   std::optional<double> beta_given = parse_beta(beta_s);
   if (per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
+  const bool parquet = io::is_parquet_path(data);
+  if (parquet && out == "-")
+    throw UsageError("--out: Parquet input is written as Parquet; give a file (e.g. --out chosen.parquet), not stdout");
 
   // Pass 1 over the data: ids in input order and their groups.
   const SelectCandidates cand = read_candidates(data, ropts);
@@ -55,10 +59,16 @@ int run_select(int argc, char** argv) {
   so.beta = beta_given;
   const SelectRunResult res = select_responses(*st, so, cand.order, "records of '" + data + "'");
 
-  // Pass 2: write the chosen records' exact bytes in input order.
-  Output output(out);
-  const uint64_t n_lines = write_chosen_records(data, ropts, res.chosen, cand.order.size(), output.stream());
-  output.close();
+  // Pass 2: write the chosen records' exact bytes in input order (Parquet: the chosen rows, with
+  // the input's schema).
+  uint64_t n_lines = 0;
+  if (parquet) {
+    n_lines = write_chosen_parquet(data, ropts, res.chosen, cand.order.size(), out);
+  } else {
+    Output output(out);
+    n_lines = write_chosen_records(data, ropts, res.chosen, cand.order.size(), output.stream());
+    output.close();
+  }
 
   info(select_summary_line(res, so, n_lines));
   if (res.n_not_in_store)

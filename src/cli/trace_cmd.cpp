@@ -39,6 +39,11 @@ int run_trace(int argc, char** argv) {
                  "(default upstream)");
   app.add_option("--max-positions", max_positions, "positions kept in the curves (default 0 = all)");
   app.add_option("--token-mark", token_mark, "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)");
+  std::string format = "csv";
+  app.add_option("--format,-f", format,
+                 "csv: types.csv and curves.csv; parquet: types.parquet and curves.parquet (the same columns, typed; "
+                 "null where CSV is empty) (default csv; curves.json and summary.json either way)")
+      ->check(CLI::IsMember({"csv", "parquet"}, CLI::ignore_case));
   app.add_flag("--no-progress", no_progress, "do not draw progress on a terminal (default: drawn on a TTY)");
   bool same_model = false;
   add_same_model_flag(app, same_model);
@@ -61,28 +66,40 @@ int run_trace(int argc, char** argv) {
   TtyProgress progress(!no_progress);
   std::filesystem::create_directories(out_dir);
   const std::string dir = out_dir + "/";
-  Output types_out(dir + "types.csv");
-  write_types_csv_header(types_out.stream(), TypeScheme::FourWay);
+  const bool parquet = CLI::detail::to_lower(format) == "parquet";
+  const std::string ext = parquet ? "parquet" : "csv";
   TraceHooks hooks;
-  hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out.stream(), t, TypeScheme::FourWay); };
   hooks.each_reads_pairs = false;
+  std::optional<TypesParquet> types_pq;
+  std::optional<Output> types_out;
+  if (parquet) {
+    types_pq.emplace(dir + "types.parquet", TypeScheme::FourWay);
+    hooks.each = [&](const TypedResponse& t) { types_pq->row(t); };
+  } else {
+    types_out.emplace(dir + "types.csv");
+    write_types_csv_header(types_out->stream(), TypeScheme::FourWay);
+    hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out->stream(), t, TypeScheme::FourWay); };
+  }
   const TraceResult r = trace(*st, opts, progress, hooks);
-  types_out.close();
+  if (parquet) types_pq->finish();
+  else types_out->close();
   write_json_file(dir + "curves.json", curves_json(r.curves), -1);
-  {
+  if (parquet) {
+    write_curves_parquet(dir + "curves.parquet", r.curves);
+  } else {
     Output o(dir + "curves.csv");
     write_curves_csv(o.stream(), r.curves);
     o.close();
   }
   nlohmann::json s = trace_summary_json(r, store_path, opts.keywords);
-  s["files"] = {"types.csv", "curves.csv", "curves.json", "summary.json"};
+  s["files"] = {"types." + ext, "curves." + ext, "curves.json", "summary.json"};
   write_json_file(dir + "summary.json", s, 2);
   std::string msg = "traced " + std::to_string(r.n_responses) + " responses, " + std::to_string(r.n_scored) + " of " +
                     std::to_string(r.n_actions) + " actions scored; beta " + fmt_share(r.thresholds.beta) + " (" +
                     (r.beta_auto ? "auto" : "given") + ");";
   for (ActionType t : scheme_types(r.scheme))
     msg += std::string(" ") + type_name(t) + " " + fmt_share(r.pooled_share(Subset::All, t));
-  info(msg + "; wrote " + dir + "{types.csv,curves.csv,curves.json,summary.json}");
+  info(msg + "; wrote " + dir + "{types." + ext + ",curves." + ext + ",curves.json,summary.json}");
   return 0;
 }
 

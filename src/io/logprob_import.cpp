@@ -36,12 +36,25 @@ std::string quote(std::string_view s, size_t max = 24) {
   return out + "\"";
 }
 
-std::string id_of(const json& j) {
-  auto it = j.find("id");
-  if (it == j.end()) throw LogprobLineError{"missing field 'id'", "missing field 'id'"};
+// The line's id, from the field `name` (else "id").
+std::string id_of(const json& j, const std::string& name) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) it = j.find("id");
+  if (it == j.end()) throw LogprobLineError{"missing field '" + name + "'", "missing field '" + name + "'"};
   if (it->is_string()) return it->get<std::string>();
   if (it->is_number()) return it->dump();
-  throw LogprobLineError{"bad field 'id'", "field 'id' must be a string or a number, got " + it->dump().substr(0, 40)};
+  throw LogprobLineError{"bad field '" + name + "'",
+                         "field '" + name + "' must be a string or a number, got " + it->dump().substr(0, 40)};
+}
+
+// Moves field `from` to the usual name `to` (the line's own `to`, if any, gives way).
+void rename_field(json& j, const std::string& from, const char* to) {
+  if (from == to) return;
+  auto it = j.find(from);
+  if (it == j.end()) return;
+  json v = std::move(*it);
+  j.erase(it);
+  j[to] = std::move(v);
 }
 
 const json& array_field(const json& obj, const char* name, const std::string& where) {
@@ -349,14 +362,16 @@ struct LogprobLine::Impl {
   std::string id;
 };
 
-LogprobLine::LogprobLine(std::string_view line) : impl_(std::make_unique<Impl>()) {
+LogprobLine::LogprobLine(std::string_view line, const LogprobFieldNames& fields) : impl_(std::make_unique<Impl>()) {
   try {
     impl_->j = json::parse(line);
   } catch (const json::parse_error& e) {
     throw LogprobLineError{"invalid JSON", std::string("invalid JSON: ") + e.what()};
   }
   if (!impl_->j.is_object()) throw LogprobLineError{"not an object", "the line is not a JSON object"};
-  impl_->id = id_of(impl_->j);
+  impl_->id = id_of(impl_->j, fields.id);
+  rename_field(impl_->j, fields.token_ids, "token_ids");
+  rename_field(impl_->j, fields.logprobs, "logprobs");
 }
 
 LogprobLine::~LogprobLine() = default;

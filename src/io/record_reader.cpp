@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "io/byte_source.h"
+#include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/record.h"
 
@@ -152,23 +153,47 @@ struct RecordReader::Impl {
   std::string path;
   std::string stem;
   ReaderOptions opts;
-  io::LineReader lines;
+  std::unique_ptr<io::LineReader> lines;   // JSON Lines, or
+  std::unique_ptr<io::ParquetRows> rows;   // Parquet: each row as the JSON object DuckDB writes for it
   ReaderStats stats;
   std::optional<uint64_t> size;
   std::vector<Record> pending;  // further responses of a multi-response record
   std::string line;
 
-  Impl(const std::string& p, ReaderOptions o)
-      : path(p), opts(std::move(o)), lines(io::open_source(p), p) {
+  Impl(const std::string& p, ReaderOptions o) : path(p), opts(std::move(o)) {
+    if (io::is_parquet_path(p)) {
+      rows = std::make_unique<io::ParquetRows>(p);
+      size = rows->total_bytes();
+      return;
+    }
+    lines = std::make_unique<io::LineReader>(io::open_source(p), p);
     stem = p == "-" ? "stdin" : std::filesystem::path(p).filename().string();
     struct stat st;
     if (p != "-" && ::stat(p.c_str(), &st) == 0) size = uint64_t(st.st_size);
   }
 
-  void parse_record(const std::string& raw, uint64_t line_no, std::vector<Record>& out);
+  // The next non-blank line (or Parquet row) into `line`, its file and number into file/line_no.
+  bool next_line(std::string& file, uint64_t& line_no) {
+    if (rows) {
+      if (!rows->next(line)) return false;
+      file = rows->file();
+      line_no = rows->row();
+      return true;
+    }
+    while (lines->next(line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+      file = path;
+      line_no = lines->line_number();
+      return true;
+    }
+    return false;
+  }
+
+  void parse_record(const std::string& raw, const std::string& file, uint64_t line_no, std::vector<Record>& out);
 };
 
-void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, std::vector<Record>& out) {
+void RecordReader::Impl::parse_record(const std::string& raw, const std::string& file, uint64_t line_no,
+                                      std::vector<Record>& out) {
   json obj;
   try {
     obj = json::parse(raw);
@@ -183,14 +208,14 @@ void RecordReader::Impl::parse_record(const std::string& raw, uint64_t line_no, 
   const auto& f = opts.fields;
 
   Record base;
-  base.file = path;
+  base.file = file;
   base.line = line_no;
   base.raw = raw;
   std::string id_field;
   if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
     base.id = scalar_to_string(*v, id_field);
     if (base.id.empty()) throw BadRecord{"empty id", "field '" + id_field + "' is empty (an id names one record)"};
-  } else base.id = stem + ":" + std::to_string(line_no);
+  } else base.id = (rows ? std::filesystem::path(file).filename().string() : stem) + ":" + std::to_string(line_no);
   auto with_id = [&](BadRecord b) {
     b.message = "record '" + base.id + "': " + b.message;
     return b;
@@ -327,17 +352,18 @@ RecordReader::~RecordReader() = default;
 
 bool RecordReader::next(Record& out) {
   auto& I = *impl_;
+  std::string file;
+  uint64_t line_no = 0;
   while (I.pending.empty()) {
-    if (!I.lines.next(I.line)) return false;
-    size_t first = I.line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;  // blank line
+    if (!I.next_line(file, line_no)) return false;
     ++I.stats.n_lines;
     try {
-      I.parse_record(I.line, I.lines.line_number(), I.pending);
+      I.parse_record(I.line, file, line_no, I.pending);
       std::reverse(I.pending.begin(), I.pending.end());
     } catch (const BadRecord& b) {
       I.pending.clear();
-      if (!I.opts.skip_bad) throw DataError(I.path + ":" + std::to_string(I.lines.line_number()) + ": " + b.message);
+      if (!I.opts.skip_bad)
+        throw DataError(file + ":" + std::to_string(line_no) + ": " + b.message);
       I.stats.skipped[b.reason] += 1;
     }
   }
@@ -348,7 +374,9 @@ bool RecordReader::next(Record& out) {
 }
 
 const ReaderStats& RecordReader::stats() const { return impl_->stats; }
-uint64_t RecordReader::bytes_read() const { return impl_->lines.compressed_bytes_read(); }
+uint64_t RecordReader::bytes_read() const {
+  return impl_->rows ? impl_->rows->bytes_read() : impl_->lines->compressed_bytes_read();
+}
 std::optional<uint64_t> RecordReader::size() const { return impl_->size; }
 
 }  // namespace rdpt

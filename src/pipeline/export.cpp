@@ -1,6 +1,7 @@
 // rdpt export's rows: one per action of every stored response, CSV or JSON Lines.
 #include <charconv>
 
+#include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
 #include "rdpt/pipeline.h"
@@ -135,6 +136,58 @@ ExportStats export_actions(Store& store, std::span<const ModelInfo> models, cons
     return true;
   });
   os.write(buf.data(), std::streamsize(buf.size()));
+  progress.finish();
+  return st;
+}
+
+ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> models, const ExportOptions& options,
+                                   const std::string& path, Progress& progress) {
+  using T = io::ParquetWriter::Type;
+  std::vector<int64_t> mids;
+  for (const auto& m : models) mids.push_back(m.mid);
+  std::vector<io::ParquetWriter::Column> cols = {{"id", T::Text},    {"group", T::Text}, {"j", T::Int64},
+                                                 {"begin", T::Int64}, {"end", T::Int64},  {"special", T::Bool}};
+  if (options.text) cols.push_back({"text", T::Text});
+  for (const auto& m : models) {
+    cols.push_back({m.name + "_n_tokens", T::Int64});
+    cols.push_back({m.name + "_logprob_sum", T::Double});
+    cols.push_back({m.name + "_p", T::Double});
+  }
+  io::ParquetWriter w(path, std::move(cols));
+  progress.start("export", uint64_t(store.n_responses()), "responses");
+  ExportStats st;
+  stream_scores(store, mids, [&](const StoredResponse& r, std::span<const PairView> sc) {
+    if (options.text && find_invalid_utf8(r.response) != std::string::npos) {
+      throw DataError("record '" + r.id + "': the stored response is not valid UTF-8 at byte " +
+                      std::to_string(find_invalid_utf8(r.response)) + "; export it as CSV or with --no-text");
+    }
+    for (size_t a = 0; a < r.actions.size(); ++a) {
+      const Action& act = r.actions[a];
+      w.put_text(r.id);
+      w.put_text(r.group);
+      w.put_int(int64_t(a + 1));
+      w.put_int(int64_t(act.begin));
+      w.put_int(int64_t(act.end));
+      w.put_bool(act.special);
+      if (options.text) w.put_text(action_text(r.response, act));
+      for (const PairView& v : sc) {
+        if (v.usable) {
+          w.put_int(int64_t(v.n_tokens[a]));
+          w.put_double(v.logprob[a]);
+        } else {
+          w.put_null();
+          w.put_null();
+        }
+        if (v.usable && v.n_tokens[a]) w.put_double(v.p[a]);
+        else w.put_null();
+      }
+      w.end_row();
+      ++st.n_rows;
+    }
+    progress.update(++st.n_responses);
+    return true;
+  });
+  w.finish();
   progress.finish();
   return st;
 }

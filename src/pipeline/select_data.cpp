@@ -5,6 +5,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
 
@@ -44,6 +45,23 @@ uint64_t write_chosen_records(const std::string& data, const ReaderOptions& ropt
     ++n_lines;
   }
   return n_lines;
+}
+
+uint64_t write_chosen_parquet(const std::string& data, const ReaderOptions& ropts, const std::vector<uint64_t>& chosen,
+                              size_t n_records, const std::string& out) {
+  std::vector<bool> keep(n_records, false);
+  for (uint64_t o : chosen) keep[o] = true;
+  std::vector<std::pair<std::string, uint64_t>> rows;
+  RecordReader reader(data, ropts);
+  Record rec;
+  uint64_t order = 0;
+  while (reader.next(rec)) {
+    if (!keep[order++]) continue;
+    // A row holding several responses is written once.
+    if (rec.sub_index >= 0 && !rows.empty() && rows.back().first == rec.file && rows.back().second == rec.line) continue;
+    rows.emplace_back(rec.file, rec.line);
+  }
+  return io::write_parquet_rows(data, rows, out);
 }
 
 nlohmann::json select_summary_json(const SelectRunResult& r, const SelectRunOptions& o, const std::string& data,

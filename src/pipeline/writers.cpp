@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "io/parquet.h"
 #include "rdpt/pipeline.h"
 
 namespace rdpt {
@@ -187,6 +188,68 @@ void write_types_csv_row(std::ostream& os, const TypedResponse& t, TypeScheme sc
   for (ActionType ty : scheme_types(scheme)) line += ',' + csv_number(t.counts.proportion(ty));
   line += '\n';
   os << line;
+}
+
+namespace {
+using PqType = io::ParquetWriter::Type;
+void put_number(io::ParquetWriter& w, double x) {
+  if (std::isnan(x)) w.put_null();
+  else w.put_double(x);
+}
+}  // namespace
+
+TypesParquet::TypesParquet(const std::string& path, TypeScheme scheme) : scheme_(scheme) {
+  std::vector<io::ParquetWriter::Column> cols = {{"id", PqType::Text},
+                                                 {"group", PqType::Text},
+                                                 {"correct", PqType::Bool},
+                                                 {"n_actions", PqType::Int64},
+                                                 {"n_scored", PqType::Int64}};
+  for (ActionType t : scheme_types(scheme)) cols.push_back({std::string("n_") + type_name(t), PqType::Int64});
+  for (ActionType t : scheme_types(scheme)) cols.push_back({std::string("share_") + type_name(t), PqType::Double});
+  w_ = std::make_unique<io::ParquetWriter>(path, std::move(cols));
+}
+TypesParquet::~TypesParquet() = default;
+
+void TypesParquet::row(const TypedResponse& t) {
+  const StoredResponse& r = t.response;
+  w_->put_text(r.id);
+  w_->put_text(r.group);
+  if (r.correct) w_->put_bool(*r.correct);
+  else w_->put_null();
+  w_->put_int(int64_t(t.counts.n_actions));
+  w_->put_int(int64_t(t.counts.n_scored));
+  for (ActionType ty : scheme_types(scheme_)) w_->put_int(int64_t(t.counts.count(ty)));
+  for (ActionType ty : scheme_types(scheme_)) put_number(*w_, t.counts.proportion(ty));
+  w_->end_row();
+}
+void TypesParquet::finish() { w_->finish(); }
+
+void write_curves_parquet(const std::string& path, const Curves& c) {
+  io::ParquetWriter w(path, {{"j", PqType::Int64},
+                             {"subset", PqType::Text},
+                             {"n", PqType::Int64},
+                             {"type", PqType::Text},
+                             {"count", PqType::Int64},
+                             {"fraction", PqType::Double},
+                             {"lo", PqType::Double},
+                             {"hi", PqType::Double},
+                             {"mean_cum_tokens", PqType::Double}});
+  for (uint32_t j = 1; j <= c.size(); ++j)
+    for (Subset s : {Subset::Correct, Subset::Incorrect, Subset::All})
+      for (ActionType t : scheme_types(c.options.scheme)) {
+        const Interval iv = c.interval(j, s, t);
+        w.put_int(j);
+        w.put_text(subset_name(s));
+        w.put_int(int64_t(c.n_at(j, s)));
+        w.put_text(type_name(t));
+        w.put_int(int64_t(c.count_at(j, s, t)));
+        put_number(w, c.fraction(j, s, t));
+        put_number(w, iv.lo);
+        put_number(w, iv.hi);
+        put_number(w, c.mean_cum_tokens[j - 1]);
+        w.end_row();
+      }
+  w.finish();
 }
 
 }  // namespace rdpt
