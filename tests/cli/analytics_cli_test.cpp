@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "io/parquet.h"
 #include "rdpt/segment.h"
 #include "rdpt/store.h"
 
@@ -261,6 +262,72 @@ std::vector<std::string> chosen_ids(const std::string& jsonl) {
   std::vector<std::string> ids;
   for (const auto& l : lines_of(jsonl)) ids.push_back(json::parse(l)["id"]);
   return ids;
+}
+
+// The difference count of two relations (rows in one and not the other, both ways) and the rows of
+// the second, computed by DuckDB: "0,N" when they hold the same rows.
+std::string duck_diff(const std::string& a, const std::string& b, const std::string& out) {
+  rdpt::io::duckdb_exec("COPY (SELECT (SELECT count(*) FROM (" + a + " EXCEPT ALL " + b + ")) + (SELECT count(*) FROM (" +
+                        b + " EXCEPT ALL " + a + ")) AS d, (SELECT count(*) FROM (" + b + ")) AS n) TO '" + out +
+                        "' (HEADER false)");
+  return slurp(out);
+}
+
+TEST_F(AnalyticsCli, ParquetTraceAndExportHoldTheCsvAndJsonlRows) {
+  if (!rdpt::io::parquet_available()) GTEST_SKIP() << "built without DuckDB";
+  CmdResult r = rdpt("trace --store " + store_ + " --beta 0.1 --out-dir " + p("tcsv"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("trace --store " + store_ + " --beta 0.1 --format parquet --out-dir " + p("tpq"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_FALSE(fs::exists(p("tpq/types.csv")));
+  EXPECT_EQ(duck_diff("SELECT * FROM read_csv('" + p("tcsv/types.csv") + "')", "SELECT * FROM '" + p("tpq/types.parquet") + "'",
+                      p("d1.csv")),
+            "0,13\n");
+  EXPECT_EQ(duck_diff("SELECT * FROM read_csv('" + p("tcsv/curves.csv") + "')",
+                      "SELECT * FROM '" + p("tpq/curves.parquet") + "'", p("d2.csv")),
+            "0,84\n");
+  json a = json::parse(slurp(p("tcsv/summary.json"))), b = json::parse(slurp(p("tpq/summary.json")));
+  EXPECT_EQ(b["files"], json({"types.parquet", "curves.parquet", "curves.json", "summary.json"}));
+  a.erase("files"), b.erase("files");
+  EXPECT_EQ(a, b);
+  // Typed columns.
+  rdpt::io::duckdb_exec("COPY (SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM '" + p("tpq/types.parquet") +
+                        "')) TO '" + p("types_schema.csv") + "' (HEADER false)");
+  const std::string schema = slurp(p("types_schema.csv"));
+  EXPECT_NE(schema.find("correct,BOOLEAN\nn_actions,BIGINT\n"), std::string::npos) << schema;
+  EXPECT_NE(schema.find("share_Teacher,DOUBLE"), std::string::npos) << schema;
+
+  r = rdpt("export --store " + store_ + " --format jsonl --out " + p("e.jsonl"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("export --store " + store_ + " --format parquet --out " + p("e.parquet"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(duck_diff("SELECT * FROM read_json('" + p("e.jsonl") + "', format='newline_delimited')",
+                      "SELECT * FROM '" + p("e.parquet") + "'", p("d3.csv")),
+            "0,56\n");
+  r = rdpt("export --store " + store_ + " --format parquet");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--format parquet: give --out FILE"), std::string::npos) << r.err;
+}
+
+TEST_F(AnalyticsCli, SelectOverParquetWritesTheChosenRowsAsParquet) {
+  if (!rdpt::io::parquet_available()) GTEST_SKIP() << "built without DuckDB";
+  rdpt::io::duckdb_exec("COPY (SELECT * FROM read_json('" + p("train.jsonl") + "', format='newline_delimited')) TO '" +
+                        p("train.parquet") + "' (FORMAT parquet, ROW_GROUP_SIZE 4)");
+  CmdResult r = rdpt("select --data " + p("train.parquet") + " --store " + store_ +
+                     " --strategy teacher-count --beta 0.1 --out " + p("chosen.parquet"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  rdpt::io::duckdb_exec("COPY (SELECT * FROM '" + p("chosen.parquet") + "') TO '" + p("chosen_pq.jsonl") +
+                        "' (FORMAT json)");
+  EXPECT_EQ(chosen_ids(slurp(p("chosen_pq.jsonl"))),
+            std::vector<std::string>({"train-q0-1", "train-q1-1", "train-q2-1"}));
+  // The input's schema (the "extra" list column too) and its rows.
+  EXPECT_EQ(duck_diff("SELECT * FROM '" + p("chosen.parquet") + "'",
+                      "SELECT * FROM '" + p("train.parquet") + "' WHERE id IN ('train-q0-1', 'train-q1-1', 'train-q2-1')",
+                      p("d4.csv")),
+            "0,3\n");
+  r = rdpt("select --data " + p("train.parquet") + " --store " + store_ + " --beta 0.1 --out -");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("Parquet input is written as Parquet"), std::string::npos) << r.err;
 }
 
 TEST_F(AnalyticsCli, SelectEveryStrategy) {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "cli/cli_fixture.h"
+#include "io/parquet.h"
 #include "rdpt/pipeline.h"
 #include "rdpt/scorer.h"
 #include "rdpt/store.h"
@@ -126,6 +127,28 @@ TEST_F(TokenIdsCli, IdsAndLogprobsOfAModelsOwnScoringImportToTheStoreScoreWrote)
   const auto one = pairs(path("n.db"));
   ASSERT_EQ(one.size(), 1u);
   expect_same_pairs({{one.begin()->first, want.at(one.begin()->first)}}, one);
+  // The DASD -Logprob shape: Parquet rows {sample_uuid, token_ids: BIGINT[], logprobs: DOUBLE[]}.
+  if (rdpt::io::parquet_available()) {
+    rdpt::io::duckdb_exec("COPY (SELECT id AS sample_uuid, token_ids, logprobs FROM read_json('" + path("ids.jsonl") +
+                          "', format='newline_delimited')) TO '" + path("ids.parquet") + "' (FORMAT parquet)");
+    r = rdpt("import --data '" + data + "' --store '" + path("pq.db") + "' --logprobs '" + path("ids.parquet") + "'" +
+             tok + " --id-field sample_uuid");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    expect_same_pairs(want, pairs(path("pq.db")));
+    // Other field names, for ids and log-probs too.
+    rdpt::io::duckdb_exec("COPY (SELECT id AS uuid, token_ids AS ids, logprobs AS lp FROM read_json('" +
+                          path("ids.jsonl") + "', format='newline_delimited')) TO '" + path("ids2.parquet") +
+                          "' (FORMAT parquet)");
+    r = rdpt("import --data '" + data + "' --store '" + path("pq2.db") + "' --logprobs '" + path("ids2.parquet") + "'" +
+             tok + " --id-field uuid --token-ids-field ids --logprobs-field lp");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    expect_same_pairs(want, pairs(path("pq2.db")));
+    // A wrong id field names the row.
+    r = rdpt("import --data '" + data + "' --store '" + path("pq3.db") + "' --logprobs '" + path("ids2.parquet") + "'" +
+             tok + " --id-field nope --token-ids-field ids --logprobs-field lp");
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.err.find(path("ids2.parquet") + ":1: missing field 'nope'"), std::string::npos) << r.err;
+  }
   // The model's tokenizer is recorded with it.
   EXPECT_EQ(rdpt::Store::open(path("ids.db"), rdpt::OpenMode::ReadOnly)->model("teacher")->tokenizer,
             vocab->description());
