@@ -1,7 +1,7 @@
 // Reading a large dataset: the same traces as one Parquet file and as JSON Lines compressed with
 // zstd, read record by record through rdpt's RecordReader (what rdpt import/score/segment use).
 //
-//   build/bench/dataset_read_bench [--dir DIR] [--parquet-mb 1024] [--row-group 1000] [--keep]
+//   build/bench/dataset_read_bench [--dir DIR] [--parquet-mb 1024 | --copies N] [--row-group 1000] [--keep]
 //
 // Makes DIR/traces.parquet (about --parquet-mb MB: the shipped traces repeated with distinct ids
 // and texts, written by DuckDB in row groups of --row-group rows: 1000 is what Hugging Face
@@ -78,15 +78,16 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/rdpt_dataset_bench";
   double target_mb = 1024;
   bool keep = false;
-  int row_group = 1000;
+  int row_group = 1000, copies_given = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--parquet-mb" && i + 1 < argc) target_mb = std::stod(argv[++i]);
+    else if (a == "--copies" && i + 1 < argc) copies_given = std::stoi(argv[++i]);
     else if (a == "--row-group" && i + 1 < argc) row_group = std::stoi(argv[++i]);
     else if (a == "--keep") keep = true;
     else {
-      std::fprintf(stderr, "usage: %s [--dir DIR] [--parquet-mb MB] [--row-group N] [--keep]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--dir DIR] [--parquet-mb MB | --copies N] [--row-group N] [--keep]\n", argv[0]);
       return 2;
     }
   }
@@ -100,19 +101,20 @@ int main(int argc, char** argv) {
                            std::string(RDPT_SOURCE_DIR_BENCH) +
                            "/data/traces/*.jsonl.zst', format='newline_delimited', union_by_name=true))";
   if (!fs::exists(pq) || !fs::exists(js)) {
-    // Copy k of the traces: ids and texts made distinct per copy, so that neither format can
-    // store a repeated response once (dictionary pages; zstd windows).
+    // Copy k of the traces, copy after copy (ORDER BY k): ids and texts made distinct per copy.
+    // Without the order DuckDB may write a record's copies side by side, and zstd then stores
+    // 1100 copies in 16 MB (a run of 1.7 M records read from 16 MB says nothing about 1 GB).
     auto rows = [&](int copies) {
       return "SELECT id || '/' || k AS id, question_id || '/' || k AS question_id, question, 'Copy ' || k || '. ' || "
-             "response AS response, answer, correct FROM range(" + std::to_string(copies) + ") c(k), " + base;
+             "response AS response, answer, correct FROM range(" + std::to_string(copies) +
+             ") c(k), (SELECT *, row_number() OVER () AS rn FROM " + base + ") ORDER BY k, rn";
     };
-    const std::string probe = dir + "/probe.parquet";
     const std::string pq_opts = " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + std::to_string(row_group) + ")";
-    // Copies compress better together than apart: the probe is large enough to say how much.
-    rdpt::io::duckdb_exec("COPY (" + rows(64) + ") TO '" + probe + "'" + pq_opts);
-    const double per_copy = double(fs::file_size(probe)) / 64.0;
+    const std::string probe = dir + "/probe.parquet";
+    rdpt::io::duckdb_exec("COPY (" + rows(16) + ") TO '" + probe + "'" + pq_opts);
+    const double per_copy = double(fs::file_size(probe)) / 16.0;
     fs::remove(probe);
-    const int copies = std::max(1, int(target_mb * 1e6 / per_copy + 0.5));
+    const int copies = copies_given ? copies_given : std::max(1, int(target_mb * 1e6 / per_copy + 0.5));
     std::fprintf(stderr, "writing %d copies of the shipped traces as Parquet and as JSONL.zst in %s ...\n", copies,
                  dir.c_str());
     rdpt::io::duckdb_exec("COPY (" + rows(copies) + ") TO '" + pq + ".part'" + pq_opts);

@@ -23,10 +23,11 @@ bash scripts/setup.sh --build-dir "$ROOT/build"
 echo "[test] running the test suite (build/)" >&2
 ctest --test-dir "$ROOT/build" --output-on-failure -j "$JOBS" --timeout 900 "${ARGS[@]}"
 
-# The configuration without llama.cpp (-DRDPT_WITH_LLAMA=OFF, also the fuzz builds'): rdpt must link
-# and say that GGUF models need the llama.cpp backend (tests/nollama/nollama_check.sh).
-echo "[test] building rdpt without llama.cpp (build-nollama/) and checking it" >&2
-bash scripts/setup.sh --build-dir "$ROOT/build-nollama" --cmake-arg -DRDPT_WITH_LLAMA=OFF \
+# The configuration without llama.cpp and DuckDB (-DRDPT_WITH_LLAMA=OFF, also the fuzz builds';
+# -DRDPT_WITH_DUCKDB=OFF): rdpt must link and say that GGUF models need the llama.cpp backend and
+# Parquet needs DuckDB (tests/nollama/nollama_check.sh).
+echo "[test] building rdpt without llama.cpp and DuckDB (build-nollama/) and checking it" >&2
+bash scripts/setup.sh --build-dir "$ROOT/build-nollama" --cmake-arg -DRDPT_WITH_LLAMA=OFF --cmake-arg -DRDPT_WITH_DUCKDB=OFF \
   --cmake-arg -DRDPT_BUILD_TESTS=OFF --cmake-arg -DRDPT_BUILD_BENCH=OFF --target rdpt
 bash tests/nollama/nollama_check.sh "$ROOT/build-nollama/src/rdpt" "$ROOT/data/traces/qwen25math_cot_8samples.jsonl.zst"
 

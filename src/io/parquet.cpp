@@ -94,6 +94,15 @@ std::vector<std::string> parquet_files(const std::string& path) {
     throw Error("cannot open '" + path + "': no such file");
   }
   std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    // DuckDB reads every name it is given as a pattern: "x[1].parquet" would read "x1.parquet".
+    if (has_glob_chars(f))
+      throw DataError(f + ": a Parquet file name with '*', '?' or '[' cannot be read (DuckDB takes it for a "
+                          "pattern); rename the file");
+    if (files.size() > 1 && !starts_with_par1(f))
+      throw DataError(f + ": not a Parquet file (a directory or pattern in --data is read as Parquet shards; give "
+                          "JSON Lines files one by one)");
+  }
   return files;
 }
 
@@ -120,6 +129,7 @@ const std::string& ParquetRows::file() const {
 uint64_t ParquetRows::row() const { return 0; }
 uint64_t ParquetRows::bytes_read() const { return 0; }
 uint64_t ParquetRows::total_bytes() const { return 0; }
+size_t ParquetRows::n_files() const { return 0; }
 
 uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair<std::string, uint64_t>>&,
                             const std::string&) {
@@ -260,7 +270,9 @@ struct ParquetRows::Impl {
   // The next file's slices from its row groups' sizes; false after the last file.
   bool open_next_file() {
     close_result();
-    if (next_file > 0) done_bytes += sizes[next_file - 1];
+    if (next_file > 0 && !file.empty()) done_bytes += sizes[next_file - 1];
+    file.clear();
+    row = rows_in_file = 0;
     if (next_file == files.size()) return false;
     file = files[next_file++];
     row = 0;
@@ -298,7 +310,7 @@ struct ParquetRows::Impl {
     next_row = sl.end;
     const std::string sql =
         "SELECT to_json(t)::VARCHAR FROM (SELECT * EXCLUDE (file_row_number) FROM read_parquet(" + sql_string(file) +
-        ", binary_as_string=true, file_row_number=true) WHERE file_row_number >= " + std::to_string(sl.begin) +
+        ", binary_as_string=true, file_row_number=true, hive_partitioning=false) WHERE file_row_number >= " + std::to_string(sl.begin) +
         " AND file_row_number < " + std::to_string(sl.end) + ") t";
     have_res = true;
     if (duckdb_query(duck.con(), sql.c_str(), &res) != DuckDBSuccess) {
@@ -361,6 +373,7 @@ uint64_t ParquetRows::bytes_read() const {
   return I.done_bytes + (I.rows_in_file ? uint64_t(double(sz) * double(I.row) / double(I.rows_in_file)) : 0);
 }
 uint64_t ParquetRows::total_bytes() const { return impl_->total; }
+size_t ParquetRows::n_files() const { return impl_->files.size(); }
 
 uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair<std::string, uint64_t>>& rows,
                             const std::string& out) {
@@ -368,9 +381,11 @@ uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair
   Duck duck;
   duck.exec("CREATE TEMP TABLE rdpt_keep (k BIGINT, f VARCHAR, r BIGINT)", out);
   {
-    duckdb_appender app;
-    if (duckdb_appender_create(duck.con(), nullptr, "rdpt_keep", &app) != DuckDBSuccess)
-      throw Error("DuckDB: cannot append to a temporary table");
+    duckdb_appender app = nullptr;
+    if (duckdb_appender_create(duck.con(), nullptr, "rdpt_keep", &app) != DuckDBSuccess) {
+      duckdb_appender_destroy(&app);
+      throw Error("writing '" + out + "': DuckDB cannot append to a temporary table");
+    }
     int64_t k = 0;
     for (const auto& [f, r] : rows) {
       duckdb_append_int64(app, k++);
@@ -380,19 +395,24 @@ uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair
     }
     const bool ok = duckdb_appender_close(app) == DuckDBSuccess;
     duckdb_appender_destroy(&app);
-    if (!ok) throw Error("DuckDB: cannot append to a temporary table");
+    if (!ok) throw Error("writing '" + out + "': DuckDB cannot append to a temporary table");
   }
   std::string list = "[";
   for (size_t k = 0; k < files.size(); ++k) list += (k ? ", " : "") + sql_string(files[k]);
   list += "]";
   const std::string tmp = out + ".rdpt-tmp";
   const std::string sql =
-      "COPY (SELECT p.* EXCLUDE (rdpt_file, file_row_number) FROM read_parquet(" + list +
-      ", filename='rdpt_file', file_row_number=true) p JOIN rdpt_keep s ON s.f = p.rdpt_file AND "
+      "COPY (SELECT p.* EXCLUDE (rdpt_source_file__, file_row_number) FROM read_parquet(" + list +
+      ", filename='rdpt_source_file__', file_row_number=true, hive_partitioning=false, union_by_name=true) p "
+      "JOIN rdpt_keep s ON s.f = p.rdpt_source_file__ AND "
       "s.r = p.file_row_number ORDER BY s.k) TO " +
       sql_string(tmp) + " (FORMAT parquet, COMPRESSION zstd)";
   try {
-    duck.exec(sql, "writing " + out);
+    // COPY answers with the number of rows it wrote: every chosen row, once.
+    const int64_t n = duck.scalar(sql, "writing " + out);
+    if (uint64_t(n) != rows.size())
+      throw DataError("writing " + out + ": " + std::to_string(n) + " rows written for " + std::to_string(rows.size()) +
+                      " chosen (were the input files changed during the run?)");
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
@@ -442,7 +462,11 @@ ParquetWriter::ParquetWriter(const std::string& out, std::vector<Column> columns
   I.db_path = out + ".rdpt-tmp.duckdb";
   I.cols = std::move(columns);
   I.remove_temp();
-  I.duck = std::make_unique<Duck>(I.db_path);
+  try {
+    I.duck = std::make_unique<Duck>(I.db_path);
+  } catch (const Error& e) {
+    throw Error("cannot write '" + out + "': " + e.what());
+  }
   std::string ddl = "CREATE TABLE rdpt_rows (";
   for (size_t k = 0; k < I.cols.size(); ++k) {
     const char* t = I.cols[k].type == Type::Int64    ? "BIGINT"
@@ -452,8 +476,11 @@ ParquetWriter::ParquetWriter(const std::string& out, std::vector<Column> columns
     ddl += (k ? ", " : "") + sql_ident(I.cols[k].name) + " " + t;
   }
   I.duck->exec(ddl + ")", "writing " + out);
-  if (duckdb_appender_create(I.duck->con(), nullptr, "rdpt_rows", &I.app) != DuckDBSuccess)
+  if (duckdb_appender_create(I.duck->con(), nullptr, "rdpt_rows", &I.app) != DuckDBSuccess) {
+    duckdb_appender_destroy(&I.app);
+    I.app = nullptr;
     throw Error("writing '" + out + "': DuckDB cannot append rows");
+  }
 }
 ParquetWriter::~ParquetWriter() = default;
 

@@ -30,7 +30,7 @@ bool is_parquet_path(const std::string& path);
 std::vector<std::string> parquet_files(const std::string& path);
 
 // Streams the rows of a Parquet path, each as a JSON object in one line of text. Memory stays
-// bounded (DuckDB's streaming result: a chunk of rows at a time).
+// bounded: rows are read a slice of about 16 MB at a time, each slice inside one row group.
 class ParquetRows {
  public:
   explicit ParquetRows(const std::string& path);
@@ -45,6 +45,7 @@ class ParquetRows {
   uint64_t row() const;             // the current row's 1-based number in that file
   uint64_t bytes_read() const;      // an estimate from rows read, for progress
   uint64_t total_bytes() const;     // the files' sizes
+  size_t n_files() const;
 
  private:
   struct Impl;

@@ -234,4 +234,81 @@ TEST_F(Parquet, WriterWritesTypedColumnsAndNothingWithoutFinish) {
   EXPECT_FALSE(fs::exists(path("gone.parquet.rdpt-tmp.duckdb")));
 }
 
+TEST_F(Parquet, NamesDuckDbWouldMisreadAreRefusedOrReadAsGiven) {
+  const std::string src = "SELECT * FROM " + traces("overthinking_debug.jsonl.zst");
+  auto error_of = [&](const std::string& p) -> std::string {
+    try {
+      read_all(p);
+    } catch (const rdpt::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  // A name with glob characters: DuckDB would read x1.parquet for "x[1].parquet".
+  fs::create_directories(path("g"));
+  rdpt::io::duckdb_exec("COPY (" + src + " LIMIT 2) TO '" + path("g/x1.parquet") + "' (FORMAT parquet)");
+  rdpt::io::duckdb_exec("COPY (" + src + ") TO '" + path("g/x[1].parquet") + "' (FORMAT parquet)");
+  std::string e = error_of(path("g/x[1].parquet"));
+  EXPECT_NE(e.find("x[1].parquet: a Parquet file name with '*', '?' or '[' cannot be read"), std::string::npos) << e;
+  // A directory named like a hive partition (id=zzz) does not add or replace columns.
+  fs::create_directories(path("h/id=zzz"));
+  rdpt::io::duckdb_exec("COPY (" + src + ") TO '" + path("h/id=zzz/part.parquet") + "' (FORMAT parquet)");
+  const auto hive = read_all(path("h/id=zzz/part.parquet"));
+  ASSERT_EQ(hive.size(), 5u);
+  EXPECT_EQ(hive[0].id, "overthinking-debug-0");
+  // A glob of JSON Lines files says that patterns are for Parquet.
+  fs::create_directories(path("j"));
+  std::ofstream(path("j/a.jsonl")) << "{\"id\": \"a\", \"question\": \"q\", \"response\": \"r\"}\n";
+  std::ofstream(path("j/b.jsonl")) << "{\"id\": \"b\", \"question\": \"q\", \"response\": \"r\"}\n";
+  e = error_of(path("j/*.jsonl"));
+  EXPECT_NE(e.find("a.jsonl: not a Parquet file (a directory or pattern in --data is read as Parquet shards"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(Parquet, ShardsWithoutIdsGetTheirPathsInIdsAndProgressEndsAtTheTotal) {
+  const std::string src = "SELECT question, response FROM " + traces("overthinking_debug.jsonl.zst");
+  fs::create_directories(path("s/train"));
+  fs::create_directories(path("s/test"));
+  rdpt::io::duckdb_exec("COPY (" + src + ") TO '" + path("s/train/0000.parquet") + "' (FORMAT parquet)");
+  rdpt::io::duckdb_exec("COPY (" + src + ") TO '" + path("s/test/0000.parquet") + "' (FORMAT parquet)");
+  const auto recs = read_all(path("s/*/0000.parquet"));
+  ASSERT_EQ(recs.size(), 10u);
+  EXPECT_EQ(recs[0].id, path("s/test/0000.parquet") + ":1");
+  EXPECT_EQ(recs[5].id, path("s/train/0000.parquet") + ":1");
+  // One file: its name.
+  EXPECT_EQ(read_all(path("s/train/0000.parquet"))[4].id, "0000.parquet:5");
+  rdpt::RecordReader r(path("s/*/0000.parquet"));
+  rdpt::Record rec;
+  uint64_t last = 0;
+  while (r.next(rec)) {
+    EXPECT_GE(r.bytes_read(), last);
+    last = r.bytes_read();
+  }
+  EXPECT_EQ(r.bytes_read(), *r.size());
+  EXPECT_FALSE(r.next(rec));
+  EXPECT_EQ(r.bytes_read(), *r.size());
+}
+
+TEST_F(Parquet, ChosenRowsOfShardsWithDifferentColumnsKeepEveryColumn) {
+  const std::string src = "SELECT * FROM " + traces("overthinking_debug.jsonl.zst");
+  fs::create_directories(path("u"));
+  rdpt::io::duckdb_exec("COPY (SELECT id, question, response FROM (" + src + ") WHERE id < 'overthinking-debug-3') TO '" +
+                        path("u/a.parquet") + "' (FORMAT parquet)");
+  rdpt::io::duckdb_exec("COPY (SELECT id, question, response, answer FROM (" + src +
+                        ") WHERE id >= 'overthinking-debug-3') TO '" + path("u/b.parquet") + "' (FORMAT parquet)");
+  const auto all = read_all(path("u"));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(rdpt::io::write_parquet_rows(path("u"), {{all[0].file, all[0].line}, {all[4].file, all[4].line}},
+                                         path("out.parquet")),
+            2u);
+  const auto got = read_all(path("out.parquet"));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, all[0].id);
+  EXPECT_FALSE(got[0].answer);  // null: its shard has no answer column
+  EXPECT_EQ(got[1].id, all[4].id);
+  EXPECT_EQ(got[1].answer, all[4].answer);
+  ASSERT_TRUE(got[1].answer);
+}
+
 }  // namespace

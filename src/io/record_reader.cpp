@@ -215,7 +215,14 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
   if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
     base.id = scalar_to_string(*v, id_field);
     if (base.id.empty()) throw BadRecord{"empty id", "field '" + id_field + "' is empty (an id names one record)"};
-  } else base.id = (rows ? std::filesystem::path(file).filename().string() : stem) + ":" + std::to_string(line_no);
+  } else {
+    // "<file name>:<line>"; with several Parquet files, the path (train/0000.parquet and
+    // test/0000.parquet are two files).
+    const std::string name = !rows ? stem
+                             : rows->n_files() > 1 ? file
+                                                   : std::filesystem::path(file).filename().string();
+    base.id = name + ":" + std::to_string(line_no);
+  }
   auto with_id = [&](BadRecord b) {
     b.message = "record '" + base.id + "': " + b.message;
     return b;
