@@ -316,21 +316,42 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
   }
   const bool truncated = j.value("truncated", false);
   const std::string full = prompt + response;
+  size_t skip = o.ids_include_prompt;  // leading ids that are prompt tokens
   std::vector<uint32_t> offsets;
   try {
     offsets = o.vocab->place_ids(rest, full, truncated);
   } catch (const DataError& e) {
     std::string msg = e.what();
-    if (o.ids_include_prompt) msg += " (token numbers count from token_ids[" + std::to_string(o.ids_include_prompt) + "])";
-    throw LogprobLineError{"token id mismatch",
-                           msg + "; the ids must tokenize " +
-                               (prompt.empty() ? std::string("the response") : "the prompt followed by the response") +
-                               (truncated ? " (or its beginning)" : "") + " with this vocabulary"};
+    // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
+    // prompt's ids are found by matching, as the first id from which the rest reproduces the
+    // response (a window of 8 ids is tried first, so each wrong start costs little).
+    bool found = false;
+    if (prompt.empty() && !o.ids_include_prompt) {
+      const std::span<const int32_t> all(rest);
+      for (size_t n = 1; n < all.size() && !found; ++n) {
+        try {
+          o.vocab->place_ids(all.subspan(n, std::min<size_t>(8, all.size() - n)), response, true);
+          offsets = o.vocab->place_ids(all.subspan(n), response, truncated);
+          skip = n;
+          found = true;
+        } catch (const DataError&) {
+        }
+      }
+    }
+    if (!found) {
+      if (o.ids_include_prompt) msg += " (token numbers count from token_ids[" + std::to_string(o.ids_include_prompt) + "])";
+      throw LogprobLineError{"token id mismatch",
+                             msg + "; the ids must tokenize " +
+                                 (prompt.empty() ? std::string("the response (or a prompt followed by it)")
+                                                 : "the prompt followed by the response") +
+                                 (truncated ? " (or its beginning)" : "") + " with this vocabulary"};
+    }
+    rest.erase(rest.begin(), rest.begin() + std::ptrdiff_t(skip));
   }
   ImportedTokens c;
-  c.n_prompt = o.ids_include_prompt;
+  c.n_prompt = skip;
   for (size_t k = 0; k < rest.size(); ++k) {
-    const size_t at = k + o.ids_include_prompt;
+    const size_t at = k + skip;
     add_token(c, at, offsets[k], prompt.size(), logprob_at(lps, at, "logprobs"), "logprobs");
   }
   c.truncated = truncated;

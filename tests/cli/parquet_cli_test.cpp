@@ -87,6 +87,37 @@ TEST_F(ParquetCli, ImportAndSegmentGiveTheJsonlStoreFromAFileOrAGlobOfShards) {
   EXPECT_EQ(r.out, seg);
 }
 
+TEST_F(ParquetCli, EveryLayoutImportsToTheStoreOfTheSameRowsAsJsonl) {
+  const std::string src = "(SELECT * FROM read_json('" + std::string(RDPT_TEST_DATA) +
+                          "/traces/qwen25math_cot_8samples.jsonl.zst', format='newline_delimited') LIMIT 120)";
+  const std::pair<const char*, std::string> layouts[] = {
+      {"messages",
+       "SELECT id, question_id, [{'role': 'system', 'content': system_prompt}, {'role': 'user', 'content': question}, "
+       "{'role': 'assistant', 'content': response}] AS messages, answer, correct FROM " + src},
+      {"conversations",
+       "SELECT id, [{'from': 'human', 'value': question}, {'from': 'gpt', 'value': response}] AS conversations, answer "
+       "FROM " + src},
+      {"responses",
+       "SELECT question_id AS id, any_value(question) AS question, list(response ORDER BY id) AS responses, "
+       "list(correct ORDER BY id) AS correct, any_value(answer) AS answer FROM " + src +
+           " GROUP BY question_id ORDER BY question_id"},
+  };
+  for (const auto& [name, select] : layouts) {
+    SCOPED_TRACE(name);
+    const std::string n = name;
+    rdpt::io::duckdb_exec("COPY (" + select + ") TO '" + path(n + ".jsonl") + "' (FORMAT json)");
+    rdpt::io::duckdb_exec("COPY (" + select + ") TO '" + path(n + ".parquet") + "' (FORMAT parquet, ROW_GROUP_SIZE 7)");
+    auto r = rdpt("import --data '" + path(n + ".jsonl") + "' --store '" + path(n + "-j.db") + "'");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    r = rdpt("import --data '" + path(n + ".parquet") + "' --store '" + path(n + "-p.db") + "'");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const std::string want = responses(path(n + "-j.db"), true);
+    EXPECT_EQ(std::count(want.begin(), want.end(), '\x1e'), 120);
+    EXPECT_EQ(responses(path(n + "-p.db"), true), want);
+    EXPECT_EQ(export_jsonl(path(n + "-p.db")), export_jsonl(path(n + "-j.db")));
+  }
+}
+
 TEST_F(ParquetCli, BadParquetFilesAreOneLineErrorsAndLeaveTheStoreAsItWas) {
   write_both("d", "overthinking_debug.jsonl.zst", 5);
   const std::string bytes = rdpt_test::slurp(path("d.parquet"));

@@ -127,6 +127,12 @@ TEST_F(TokenIdsCli, IdsAndLogprobsOfAModelsOwnScoringImportToTheStoreScoreWrote)
   const auto one = pairs(path("n.db"));
   ASSERT_EQ(one.size(), 1u);
   expect_same_pairs({{one.begin()->first, want.at(one.begin()->first)}}, one);
+  // Neither a prompt field nor --ids-include-prompt: the prompt's ids are found by matching.
+  r = rdpt("import --data '" + data + "' --store '" + path("m.db") + "' --logprobs '" + path("ids_n.jsonl") + "'" + tok);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto matched = pairs(path("m.db"));
+  ASSERT_EQ(matched.size(), 1u);
+  expect_same_pairs({{matched.begin()->first, want.at(matched.begin()->first)}}, matched);
   // The DASD -Logprob shape: Parquet rows {sample_uuid, token_ids: BIGINT[], logprobs: DOUBLE[]}.
   if (rdpt::io::parquet_available()) {
     rdpt::io::duckdb_exec("COPY (SELECT id AS sample_uuid, token_ids, logprobs FROM read_json('" + path("ids.jsonl") +
