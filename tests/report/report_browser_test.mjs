@@ -55,7 +55,7 @@ fs.writeFileSync(attrFile, JSON.stringify({ student: 'student', distilled: 'dist
 // 2. The report.
 const html = path.join(outDir, 'report.html');
 const rep = run(rdpt, ['report', '--store', db, '--out', html, '--viewer-id', 'xss-1', '--select-summary', selFile,
-  '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z'].filter(Boolean));
+  '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z', '--token-mark', '200'].filter(Boolean));
 check(rep.stdout.trim() === path.resolve(html), 'rdpt report prints the report path on stdout', path.resolve(html), rep.stdout.trim());
 const text = fs.readFileSync(html, 'utf8');
 const opens = (text.match(/<script[\s>]/gi) || []).length, closes = (text.match(/<\/script/gi) || []).length;
@@ -109,6 +109,39 @@ try {
   check(curves.map((c) => c.type).join() === 'Shared,Teacher,Student,Boosted', 'a curve chart per type', 'Shared,Teacher,Student,Boosted', curves.map((c) => c.type).join());
   check(curves.every((c) => c.lines.length >= 2 && c.lines.every((l) => l > 50)), 'each curve chart draws non-empty lines (correct, incorrect, all)', '>= 2 lines, d > 50 chars', curves);
   check(curves.every((c) => c.areas >= 2), 'each curve chart draws interval bands', '>= 2', curves.map((c) => c.areas));
+  // Issue 14 defects: integer position ticks; the legend in the lines' colours, every label whole;
+  // token marks labelled on every type chart, in thousands (not 1024ths).
+  const axes = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div, #curve-n, #curve-tokens')).map((d) =>
+    Array.from(d.querySelectorAll('svg g[aria-label^="X-axis"] .role-axis-label text')).map((t) => t.textContent)));
+  check(axes.length === 6 && axes.every((a) => a.length >= 2 && a.every((x) => /^\d+$/.test(x))),
+        'position axes have integer tick labels only', 'integers', axes);
+  // A small "last position" (3): still integer ticks (vega would put 1.0, 1.5, ... 3.0 there).
+  await page.evaluate(() => { const m = document.getElementById('curve-maxj'); m.dataset.was = m.value; m.value = '3'; m.dispatchEvent(new Event('change')); });
+  await page.waitForTimeout(400);
+  const small = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) =>
+    Array.from(d.querySelectorAll('svg g[aria-label^="X-axis"] .role-axis-label text')).map((t) => t.textContent)));
+  check(small.length === 4 && small.every((a) => a.join() === '1,2,3'), 'positions 1-3: ticks 1, 2, 3 only', '1,2,3', small);
+  await page.evaluate(() => { const m = document.getElementById('curve-maxj'); m.value = m.dataset.was; m.dispatchEvent(new Event('change')); });
+  await page.waitForTimeout(400);
+  const legends = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) => ({
+    symbols: Array.from(d.querySelectorAll('svg .role-legend-symbol path')).map((p) => [p.getAttribute('stroke'), p.getAttribute('opacity') || p.getAttribute('stroke-opacity') || '1']),
+    labels: Array.from(d.querySelectorAll('svg .role-legend-label text')).map((t) => t.textContent),
+    lines: Array.from(d.querySelectorAll('svg .mark-line path')).map((p) => p.getAttribute('stroke')) })));
+  check(legends.every((l) => l.labels.join() === 'correct,incorrect,all'), 'each curve legend names correct, incorrect, all in full',
+        'correct,incorrect,all', legends.map((l) => l.labels));
+  check(legends.every((l) => l.symbols.length === 3 && l.symbols.every(([c, o]) => l.lines.includes(c) && Number(o) === 1)),
+        'legend symbols are the lines\' colours, fully opaque', legends[0].lines, legends.map((l) => l.symbols));
+  const markLabels = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) =>
+    Array.from(d.querySelectorAll('svg .mark-text.role-mark text')).map((t) => t.textContent)));
+  const wantMarks = await page.evaluate(() => window.rdptReport.data().curves.marks.map((m) => m.tokens));
+  const maxTok = await page.evaluate(() => Math.max(...window.rdptReport.data().curves.tokens.filter((x) => x !== null)));
+  check(wantMarks.length >= 1, 'the fixture reaches a token mark', '>= 1', { marks: wantMarks.length, maxTok });
+  const fmtK = (t) => (t >= 1000 ? `${+(t / 1000).toPrecision(3)}k tok` : `${t} tok`);
+  check(markLabels.every((ls) => ls.length === wantMarks.length && ls.join() === wantMarks.map(fmtK).join()),
+        'every type chart labels each token mark', wantMarks.map(fmtK), markLabels);
+  const labels = await page.evaluate(() => [200, 1000, 4096, 12288].map((t) => window.rdptReport.tokenLabel(t)));
+  check(labels.join() === '200 tok,1k tok,4.1k tok,12.3k tok', 'token marks in thousands, not 1024ths',
+        '200 tok,1k tok,4.1k tok,12.3k tok', labels);
   const side = await page.evaluate(() => ['#curve-n', '#curve-tokens'].map((s) => document.querySelectorAll(s + ' svg .mark-line path').length));
   check(side[0] >= 1 && side[1] >= 1, 'n_j and token charts render', [1, 1], side);
   const sharesRows = await page.evaluate(() => document.querySelectorAll('#shares-table tr').length);

@@ -10,6 +10,7 @@
   var TYPE_BG = {Shared: '#e6e6e6', Teacher: '#fbe0a6', Student: '#bcdcf2', Boosted: '#bde9d8', Common: '#e6e6e6'};
   var TYPE_CHAR = {S: 'Shared', T: 'Teacher', U: 'Student', B: 'Boosted', C: 'Common'};
   var SUBSET_COLOR = {correct: '#2f855a', incorrect: '#c53030', all: '#4a5568'};
+  var INT_AXIS = {tickMinStep: 1, format: 'd'};  // positions are whole actions: integer ticks only
   var MODEL_COLOR = {pT: '#e69f00', pS: '#0072b2', pD: '#6b46c1'};
 
   function $(id) { return document.getElementById(id); }
@@ -105,8 +106,11 @@
   }
   function markRows(maxj) {
     return D.curves.marks.filter(function (m) { return m.position <= maxj; })
-      .map(function (m) { return {position: m.position, tokens: m.tokens, label: (m.tokens / 1024) + 'k tok'}; });
+      .map(function (m) { return {position: m.position, tokens: m.tokens, label: tokenLabel(m.tokens)}; });
   }
+  // 4096 -> "4.1k tok", 1000 -> "1k tok", 500 -> "500 tok" (thousands, 3 significant digits).
+  function tokenLabel(t) { return t >= 1000 ? (+(t / 1000).toPrecision(3)) + 'k tok' : t + ' tok'; }
+
   function drawCurves() {
     var C = D.curves, box = $('curve-charts'), st = curveState, jobs = [];
     clear(box);
@@ -123,9 +127,14 @@
       });
       var div = el('div', 'chart card'); div.dataset.type = t; box.appendChild(div);
       var subs = C.subsets.filter(function (s) { return st.subsets[s]; });
+      // The legend shows the lines' colours (not the pale bands'), below the chart so that it never
+      // widens the card or cuts a label.
       var color = {field: 'subset', type: 'nominal', title: 'subset',
-                   scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })}};
-      var x = {field: 'j', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false}};
+                   scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })},
+                   legend: {orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolOpacity: 1,
+                            symbolStrokeWidth: 2.5, labelLimit: 0}};
+      var x = {field: 'j', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false},
+               axis: INT_AXIS};
       var layers = [];
       if (st.bands) layers.push({mark: {type: 'area', opacity: 0.18}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: color}});
       layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x,
@@ -133,8 +142,12 @@
         tooltip: [{field: 'j', title: 'j'}, {field: 'subset'}, {field: 'f', format: '.3f', title: 'fraction'},
                   {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'}, {field: 'k', title: 'count'}, {field: 'n', title: 'n_j'}]}});
       var marks = markRows(st.maxj);
-      if (marks.length) layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'},
-        encoding: {x: {field: 'position', type: 'quantitative'}, tooltip: [{field: 'label', title: 'tokens'}, {field: 'position'}]}});
+      if (marks.length) {
+        layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'},
+          encoding: {x: {field: 'position', type: 'quantitative'}, tooltip: [{field: 'label', title: 'tokens'}, {field: 'position'}]}});
+        layers.push({data: {values: marks}, mark: {type: 'text', align: 'left', baseline: 'top', dx: 3, y: 2, fontSize: 10, color: '#555'},
+          encoding: {x: {field: 'position', type: 'quantitative'}, text: {field: 'label'}}});
+      }
       jobs.push(embed(div, {title: {text: t, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: rows}, layer: layers}));
     });
     return Promise.all(jobs);
@@ -148,11 +161,11 @@
     for (var j = 0; j < P; j++) if (C.tokens[j] !== null) trows.push({j: j + 1, tokens: C.tokens[j]});
     var subs = C.subsets.filter(function (s, i) { return C.n_responses[i] > 0; });
     var a = embed($('curve-n'), {title: 'responses with a typed action at j', width: 'container', height: 180, data: {values: rows},
-      mark: {type: 'line'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j'},
+      mark: {type: 'line'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j', axis: INT_AXIS},
         y: {field: 'n', type: 'quantitative', title: 'n_j'},
         color: {field: 'subset', type: 'nominal', scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })}},
         tooltip: [{field: 'j'}, {field: 'subset'}, {field: 'n'}]}});
-    var layers = [{mark: {type: 'line', color: '#6b46c1'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j'},
+    var layers = [{mark: {type: 'line', color: '#6b46c1'}, encoding: {x: {field: 'j', type: 'quantitative', title: 'position j', axis: INT_AXIS},
       y: {field: 'tokens', type: 'quantitative', title: 'mean cumulative tokens'}, tooltip: [{field: 'j'}, {field: 'tokens'}]}}];
     var marks = markRows(P);
     if (marks.length) {
@@ -534,6 +547,8 @@
   // For tests and the console: views, selection by id, errors.
   window.rdptReport = {
     ready: ready, errors: errors,
+    data: function () { return D; },
+    tokenLabel: tokenLabel,
     show: function (view) { return show(view).then(function () {}); },
     selectId: function (id) {
       var k = D.index.id.indexOf(id);
