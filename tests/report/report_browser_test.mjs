@@ -199,6 +199,18 @@ try {
   await page.hover('#trace-text .act[data-j="1"]');
   const tip = await page.evaluate(() => ({ hidden: document.querySelector('#trace-tip').hidden, text: document.querySelector('#trace-tip').textContent }));
   check(!tip.hidden && /pT = \d\.\d{4}/.test(tip.text) && /pS = /.test(tip.text) && /pD = /.test(tip.text), 'hover shows pT, pS, pD', 'pT = 0.xxxx ...', tip);
+  // A click anywhere above an action (not on a point marker: near the top of the plot, in a type
+  // band) selects that action; it used to select action 1 or nothing.
+  for (const j of [4, 2, 5]) {
+    const at = await page.evaluate((j) => {
+      const v = window.rdptReport.viewerView(), s = v.scale('x'), r = v.container().querySelector('svg, canvas').getBoundingClientRect();
+      return { x: r.left + v.origin()[0] + s(j) + 0.3 * (s(j + 1) - s(j)), y: r.top + v.origin()[1] + 6 };
+    }, j);
+    await page.mouse.click(at.x, at.y);
+    await page.waitForTimeout(150);
+    const hl = await page.evaluate(() => { const e = document.querySelector('#trace-text .act.hl'); return e ? Number(e.dataset.j) + 1 : 0; });
+    check(hl === j, `a click above action ${j} selects it`, j, hl);
+  }
   await page.screenshot({ path: path.join(outDir, 'view-viewer.png'), fullPage: true });
   // The other hostile response and the HTML id.
   await page.evaluate(() => window.rdptReport.selectId('xss-2'));

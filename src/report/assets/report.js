@@ -329,6 +329,14 @@
     if (D.index.id.length) return select(0);
     $('trace-head').textContent = 'No response is embedded (see --viewer-responses).';
   }
+  // The action (1-based) whose position is nearest the pointer's x on the viewer chart; 0 outside.
+  function actionAt(view, ev, n) {
+    var surf = view.container() && view.container().querySelector('svg, canvas');
+    if (!surf || typeof ev.clientX !== 'number') return 0;
+    var x = ev.clientX - surf.getBoundingClientRect().left - view.origin()[0];
+    var j = Math.round(view.scale('x').invert(x));
+    return isFinite(j) ? Math.max(1, Math.min(n, j)) : 0;
+  }
   function highlight(j, scroll) {
     var txt = $('trace-text'), old = txt.querySelector('.act.hl');
     if (old) old.classList.remove('hl');
@@ -393,8 +401,11 @@
     // Long responses draw on a canvas: redrawing thousands of SVG nodes on every hover is slow.
     return embed($('trace-chart'), spec, n > 400 ? 'canvas' : 'svg').then(function (view) {
       V.view = view;
-      view.addEventListener('click', function (ev, item) {
-        if (item && item.datum && item.datum.j) highlight(item.datum.j - 1, true);
+      // A click selects the action under the pointer's x, wherever it lands (point markers are
+      // drawn for short responses only, and the type bands lie under the lines).
+      view.addEventListener('click', function (ev) {
+        var j = actionAt(view, ev, n);
+        if (j) highlight(j - 1, true);
       });
     });
   }
@@ -549,6 +560,7 @@
     ready: ready, errors: errors,
     data: function () { return D; },
     tokenLabel: tokenLabel,
+    viewerView: function () { return V.view; },
     show: function (view) { return show(view).then(function () {}); },
     selectId: function (id) {
       var k = D.index.id.indexOf(id);
