@@ -212,6 +212,19 @@ try {
     check(hl === j, `a click above action ${j} selects it`, j, hl);
   }
   await page.screenshot({ path: path.join(outDir, 'view-viewer.png'), fullPage: true });
+  // Near the right edge of the window the hover box stays inside it.
+  const lastAct = await page.evaluate(() => { const r = document.querySelector('#trace-text').getBoundingClientRect(); return { x: r.right - 30, y: r.top + 12 }; });
+  await page.hover('#trace-text .act[data-j="4"]');
+  await page.mouse.move(lastAct.x, lastAct.y);
+  const tipBox = await page.evaluate(() => { const t = document.querySelector('#trace-tip'); const r = t.getBoundingClientRect(); return { hidden: t.hidden, right: r.right, w: window.innerWidth }; });
+  check(!tipBox.hidden && tipBox.right <= tipBox.w, 'the hover box is not cut off at the right edge', `shown, right <= ${tipBox.w}`, tipBox);
+  // A 3000-character id and a 6000-character word wrap: the page keeps the window's width.
+  await page.evaluate(() => window.rdptReport.selectId('long-' + 'x'.repeat(3000)));
+  await page.waitForTimeout(200);
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, win: window.innerWidth,
+    head: document.querySelector('#trace-head').getBoundingClientRect().width }));
+  check(widths.page <= widths.win, 'a long id and word do not widen the page', `<= ${widths.win}`, widths);
+  await page.screenshot({ path: path.join(outDir, 'view-viewer-long.png') });
   // The other hostile response and the HTML id.
   await page.evaluate(() => window.rdptReport.selectId('xss-2'));
   const t2 = await page.evaluate(() => document.querySelector('#trace-text').textContent);

@@ -1,7 +1,8 @@
 // Builds a score store for the report tests through the store API, with hand-made scores:
 //   report_fixture OUT.db [N]   (N responses, default 40; ids r0000, r0001, ... plus the hostile ones)
 // Probabilities are drawn from a seeded generator so that every type occurs; response xss-1 and
-// xss-2 carry script/HTML payloads, one id is itself HTML, and the teacher's location holds a
+// xss-2 carry script/HTML payloads, one id is itself HTML, one id and one word are thousands of
+// characters long, and the teacher's location holds a
 // script tag. The scores of response k do not depend on N, so stores of any size agree.
 #include <cmath>
 #include <cstdio>
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
                    "window.__pwned=5\"></iframe> ends. Code: if (a < b && c > d) { alert(1); }",
                    false});
   items.push_back({"<img src=x onerror=\"window.__pwned=3\">", "An id that is HTML. It must show as text.", std::nullopt});
+  // A long unbreakable id and word: the page must wrap them, not widen to their length.
+  items.push_back({"long-" + std::string(3000, 'x'), "Unbreakable " + std::string(6000, 'y') + ". Then a sentence.", true});
   st->begin();
   for (size_t k = 0; k < n; ++k) {
     std::mt19937_64 rng(1000 + k);

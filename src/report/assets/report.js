@@ -322,7 +322,14 @@
       tip.hidden = false;
       highlight(j, false);
     });
-    txt.addEventListener('mousemove', function (e) { tip.style.left = (e.clientX + 14) + 'px'; tip.style.top = (e.clientY + 14) + 'px'; });
+    // The hover box stays inside the window: left of / above the pointer near the right / bottom edge.
+    txt.addEventListener('mousemove', function (e) {
+      var w = tip.offsetWidth, h = tip.offsetHeight;
+      var x = e.clientX + 14 + w > window.innerWidth - 4 ? e.clientX - 14 - w : e.clientX + 14;
+      var y = e.clientY + 14 + h > window.innerHeight - 4 ? e.clientY - 14 - h : e.clientY + 14;
+      tip.style.left = Math.max(4, x) + 'px';
+      tip.style.top = Math.max(4, y) + 'px';
+    });
     txt.addEventListener('mouseleave', function () { tip.hidden = true; });
     filterList();
     drawList();
