@@ -115,6 +115,25 @@ try {
     Array.from(d.querySelectorAll('svg g[aria-label^="X-axis"] .role-axis-label text')).map((t) => t.textContent)));
   check(axes.length === 6 && axes.every((a) => a.length >= 2 && a.every((x) => /^\d+$/.test(x))),
         'position axes have integer tick labels only', 'integers', axes);
+  // Loading indicator: in the page as written, hidden once the report is ready.
+  check(/<p id="loading"[^>]*>Loading/.test(text), 'the page carries a loading indicator that shows while it parses');
+  const loadingHidden = await page.evaluate(() => document.getElementById('loading').hidden);
+  check(loadingHidden === true, 'the loading indicator hides once the report is ready', true, loadingHidden);
+  // Clamped inputs show the clamped value; an impossible "min responses" says why nothing is drawn.
+  const setInput = (id, v) => page.evaluate(([id, v]) => { const m = document.getElementById(id); m.value = v; m.dispatchEvent(new Event('change')); }, [id, v]);
+  await setInput('curve-maxj', '99999');
+  await setInput('curve-minn', '-5');
+  await page.waitForTimeout(300);
+  const clamped = await page.evaluate(() => [document.getElementById('curve-minn').value, document.getElementById('curve-maxj').value, document.getElementById('curve-maxj').max]);
+  check(clamped[0] === '1' && clamped[1] === clamped[2], 'clamped inputs show the clamped values', ['1', clamped[2]], clamped);
+  await setInput('curve-minn', '100000');
+  await page.waitForTimeout(300);
+  const emptyView = await page.evaluate(() => ({ charts: document.querySelectorAll('#curve-charts > div.chart').length,
+    note: (document.querySelector('#curve-charts .empty-curves') || {}).textContent || '' }));
+  check(emptyView.charts === 0 && /No position has 100000 or more responses/.test(emptyView.note) && /Lower "min responses"/.test(emptyView.note),
+        'an impossible "min responses" explains the empty view', 'a note, no empty charts', emptyView);
+  await setInput('curve-minn', '1');
+  await page.waitForFunction(() => document.querySelectorAll('#curve-charts > div.chart svg').length === 4);
   // A small "last position" (3): still integer ticks (vega would put 1.0, 1.5, ... 3.0 there).
   await page.evaluate(() => { const m = document.getElementById('curve-maxj'); m.dataset.was = m.value; m.value = '3'; m.dispatchEvent(new Event('change')); });
   await page.waitForTimeout(400);

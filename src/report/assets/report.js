@@ -97,8 +97,13 @@
       });
       var minn = $('curve-minn'), maxj = $('curve-maxj'), bands = $('curve-bands');
       minn.value = curveState.minn; maxj.value = P; maxj.max = P;
-      minn.addEventListener('change', function () { curveState.minn = Math.max(1, parseInt(minn.value, 10) || 1); drawCurves(); });
-      maxj.addEventListener('change', function () { curveState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); drawCurves(); });
+      // A clamped value shows as clamped.
+      minn.addEventListener('change', function () {
+        curveState.minn = Math.max(1, parseInt(minn.value, 10) || 1); minn.value = curveState.minn; drawCurves();
+      });
+      maxj.addEventListener('change', function () {
+        curveState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); maxj.value = curveState.maxj; drawCurves();
+      });
       bands.addEventListener('change', function () { curveState.bands = bands.checked; drawCurves(); });
     }
     renderSharesTable();
@@ -112,7 +117,7 @@
   function tokenLabel(t) { return t >= 1000 ? (+(t / 1000).toPrecision(3)) + 'k tok' : t + ' tok'; }
 
   function drawCurves() {
-    var C = D.curves, box = $('curve-charts'), st = curveState, jobs = [];
+    var C = D.curves, box = $('curve-charts'), st = curveState, jobs = [], empty = [];
     clear(box);
     D.types.forEach(function (t, ti) {
       if (!st.types[t]) return;
@@ -125,6 +130,7 @@
           rows.push({j: j + 1, subset: s, f: cnt[j] / n[j], lo: lo[j], hi: hi[j], n: n[j], k: cnt[j]});
         }
       });
+      if (!rows.length) { empty.push(t); return; }
       var div = el('div', 'chart card'); div.dataset.type = t; box.appendChild(div);
       var subs = C.subsets.filter(function (s) { return st.subsets[s]; });
       // The legend shows the lines' colours (not the pale bands'), below the chart so that it never
@@ -150,6 +156,12 @@
       }
       jobs.push(embed(div, {title: {text: t, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: rows}, layer: layers}));
     });
+    // Say why a chart is missing instead of drawing it empty.
+    if (empty.length) {
+      var most = Math.max.apply(null, C.n.map(function (a) { return Math.max.apply(null, a.concat([0])); }));
+      box.appendChild(el('p', 'note empty-curves', 'No position has ' + st.minn + ' or more responses in the chosen subsets' +
+        ' (the most at any position is ' + most + '), so nothing is drawn for ' + empty.join(', ') + '. Lower "min responses".'));
+    }
     return Promise.all(jobs);
   }
   function drawCurveSide() {
@@ -558,6 +570,8 @@
     document.addEventListener('DOMContentLoaded', function () {
       start().then(function () {
         if (!document.documentElement.dataset.state) document.documentElement.dataset.state = errors.length ? 'error' : 'ready';
+        var ld = document.getElementById('loading');
+        if (ld) ld.hidden = true;
         resolve();
       });
     });
