@@ -281,14 +281,51 @@ struct SelectRunOptions {
   std::optional<double> beta;  // nullopt: the training search (Algorithm 1) over the candidates
 };
 
+// One candidate's criteria, as the strategies see them (rdpt select --scores-out).
+struct CandidateScores {
+  Candidate c;                   // order, n_actions, n_scored, n_teacher, student_logprob_mean
+  uint64_t student_tokens = 0;   // the student's tokens of the response (0: no usable student pair)
+  std::optional<bool> correct;   // the store's label (input or grade)
+};
+
 struct SelectRunResult {
   std::vector<uint64_t> chosen;   // candidate orders, ascending
   SelectSummary summary;
   uint64_t n_not_in_store = 0;    // candidates the store does not hold
   bool typed = false;             // teacher and student scores were used (three-way types)
+  bool has_student = false;       // the student is in the store (grape can rank)
   double beta = NAN;              // the beta used when typed
   std::optional<BetaResult> search;
+  std::vector<std::optional<CandidateScores>> candidates;  // by candidate order; nullopt: not in the store
 };
+
+// Every strategy run on the same candidates (rdpt select --compare): per strategy its picks and
+// their means, and the Jaccard overlap |A and B| / |A or B| of each pair of strategies' picks
+// (1 when both pick nothing). A strategy the store cannot serve (no teacher or student scores)
+// is listed with the reason and no picks.
+struct StrategyOutcome {
+  Strategy strategy = Strategy::TeacherCount;
+  std::string not_run;              // why it could not run; empty when it ran
+  std::vector<uint64_t> chosen;     // candidate orders, ascending
+  SelectSummary summary;
+  double mean_teacher_share = NAN;  // mean n_teacher / n_scored over picks with n_scored > 0
+  double mean_tokens = NAN;         // mean student tokens over picks with a student pair
+  double mean_student_logprob = NAN;  // mean of the picks' mean token log-prob under the student (GRAPE's score)
+  double accuracy = NAN;            // correct / labelled among the picks
+  uint64_t n_labelled = 0;
+};
+struct SelectComparison {
+  std::vector<StrategyOutcome> strategies;  // in strategy_names() order
+  std::vector<std::vector<double>> jaccard; // [a][b]; NaN when a or b did not run
+};
+SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunOptions& options,
+                                    const std::vector<std::pair<std::string, std::string>>& order);
+nlohmann::json comparison_json(const SelectComparison& c);
+std::string comparison_table(const SelectComparison& c);  // for a terminal, one line per strategy
+// One CSV row per candidate in the store: id, group, order, n_actions, n_scored, n_teacher,
+// teacher_share, student_tokens, student_logprob_mean, correct.
+void write_candidate_scores_csv(std::ostream& os, const SelectRunResult& run,
+                                const std::vector<std::pair<std::string, std::string>>& order);
 
 // Ranks candidates (ids in `order`; order[k] = {id, group} is candidate k) by the strategy and
 // keeps the best per group. Teacher shares are typed whenever both models are in the store;

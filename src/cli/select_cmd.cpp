@@ -36,6 +36,15 @@ int run_select(int argc, char** argv) {
                  "(default auto)");
   app.add_option("--out,-o", out, "output of the chosen records: JSONL, their input lines byte for byte (- = stdout); for Parquet input a Parquet file of the chosen rows with the input's schema")->required();
   app.add_option("--summary-json", summary_path, "also write the summary as JSON to this file (default: none)");
+  bool compare = false;
+  std::string scores_out;
+  app.add_flag("--compare", compare,
+               "also run every strategy on the same candidates and print, per strategy, its picks' mean Teacher "
+               "share, length in student tokens, student log-prob and accuracy, and the Jaccard overlap of each "
+               "pair of strategies' picks (in --summary-json under \"comparison\") (default: off)");
+  app.add_option("--scores-out", scores_out,
+                 "write every candidate's criteria as CSV (id, group, order, n_actions, n_scored, n_teacher, "
+                 "teacher_share, student_tokens, student_logprob_mean, correct) (default: none)");
   add_reader_options(app, ropts);
   bool same_model = false;
   add_same_model_flag(app, same_model);
@@ -74,8 +83,18 @@ int run_select(int argc, char** argv) {
   if (res.n_not_in_store)
     warn(std::to_string(res.n_not_in_store) + " records of '" + data + "' are not in the store and were not candidates");
   if (cand.n_multi) warn("records holding several responses are written whole when any of them is chosen");
-  if (!summary_path.empty())
-    write_json_file(summary_path, select_summary_json(res, so, data, store_path, cand.order.size(), n_lines), 2);
+  nlohmann::json summary = select_summary_json(res, so, data, store_path, cand.order.size(), n_lines);
+  if (compare) {
+    const SelectComparison cmp = compare_strategies(res, so, cand.order);
+    std::fputs(comparison_table(cmp).c_str(), stderr);
+    summary["comparison"] = comparison_json(cmp);
+  }
+  if (!scores_out.empty()) {
+    Output o(scores_out);
+    write_candidate_scores_csv(o.stream(), res, cand.order);
+    o.close();
+  }
+  if (!summary_path.empty()) write_json_file(summary_path, summary, 2);
   return 0;
 }
 

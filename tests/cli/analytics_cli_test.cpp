@@ -330,6 +330,75 @@ TEST_F(AnalyticsCli, SelectOverParquetWritesTheChosenRowsAsParquet) {
   EXPECT_NE(r.err.find("Parquet input is written as Parquet"), std::string::npos) << r.err;
 }
 
+// rdpt select --compare: every strategy's picks on the same candidates, their means and overlaps,
+// recomputed here from the planted labels (beta 0.1: T is Teacher, S Student, Sh and B Common;
+// the student gives 3 tokens per action at p = probs(label).s).
+TEST_F(AnalyticsCli, SelectCompareRecomputedFromThePlantedLabels) {
+  std::map<std::string, std::vector<std::string>> picks = {
+      {"teacher-count", {"train-q0-1", "train-q1-1", "train-q2-1"}},
+      {"teacher-ratio", {"train-q0-1", "train-q1-0", "train-q2-2"}},
+      {"longest", {"train-q0-2", "train-q1-2", "train-q2-1"}},
+      {"min-teacher-count", {"train-q0-0", "train-q1-2", "train-q2-0"}},
+      {"grape", {"train-q0-0", "train-q1-2", "train-q2-0"}},
+  };
+  CmdResult r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ +
+                     " --strategy random --seed 3 --beta 0.1 --out " + p("rnd.jsonl"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  picks["random"] = chosen_ids(slurp(p("rnd.jsonl")));
+  r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --seed 3 --beta 0.1 --compare --out " +
+           p("c.jsonl") + " --summary-json " + p("c.json") + " --scores-out " + p("scores.csv"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("Jaccard overlap of the picks"), std::string::npos) << r.err;
+  const json cmp = json::parse(slurp(p("c.json")))["comparison"];
+  std::map<std::string, Plan> plan;
+  for (const auto& q : train_plans()) plan[q.id] = q;
+  ASSERT_EQ(cmp["strategies"].size(), 6u);
+  for (const auto& s : cmp["strategies"]) {
+    const std::string name = s["strategy"];
+    SCOPED_TRACE(name);
+    const auto& ids = picks.at(name);
+    EXPECT_EQ(s["n_chosen"], ids.size());
+    double share = 0, tokens = 0, lp = 0;
+    for (const auto& id : ids) {
+      const auto& labels = plan.at(id).labels;
+      double lps = 0;
+      for (Label l : labels) lps += std::log(probs(l).s);
+      share += double(std::count(labels.begin(), labels.end(), T)) / double(labels.size());
+      tokens += 3.0 * double(labels.size());
+      lp += lps / double(labels.size());
+    }
+    EXPECT_NEAR(s["mean_teacher_share"].get<double>(), share / double(ids.size()), 1e-12);
+    EXPECT_NEAR(s["mean_tokens"].get<double>(), tokens / double(ids.size()), 1e-12);
+    EXPECT_NEAR(s["mean_student_logprob"].get<double>(), lp / double(ids.size()), 1e-12);
+    EXPECT_TRUE(s["accuracy"].is_null());  // the training candidates carry no labels
+  }
+  // Overlaps: |A and B| / |A or B| of the pick sets.
+  ASSERT_EQ(cmp["overlaps"].size(), 15u);
+  for (const auto& o : cmp["overlaps"]) {
+    const auto& a = picks.at(o["a"]);
+    const auto& b = picks.at(o["b"]);
+    size_t both = 0;
+    for (const auto& x : a) both += std::count(b.begin(), b.end(), x);
+    EXPECT_NEAR(o["jaccard"].get<double>(), double(both) / double(a.size() + b.size() - both), 1e-12)
+        << o["a"] << " vs " << o["b"];
+  }
+  // --scores-out: one row per candidate with its criteria.
+  const auto rows = lines_of(slurp(p("scores.csv")));
+  ASSERT_EQ(rows.size(), 10u);
+  EXPECT_EQ(rows[0], "id,group,order,n_actions,n_scored,n_teacher,teacher_share,student_tokens,student_logprob_mean,correct");
+  EXPECT_EQ(rows[1].rfind("train-q0-0,train-q0,0,4,4,1,0.25,12,", 0), 0u) << rows[1];
+  // Without a teacher in the store, the typed strategies say why they did not run.
+  r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ +
+           " --strategy grape --teacher nobody --compare --out " + p("g.jsonl") + " --summary-json " + p("g.json"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json g = json::parse(slurp(p("g.json")))["comparison"]["strategies"];
+  for (const auto& s : g) {
+    const std::string name = s["strategy"];
+    const bool typed = name == "teacher-count" || name == "teacher-ratio" || name == "min-teacher-count";
+    EXPECT_EQ(s.contains("not_run"), typed) << name;
+  }
+}
+
 TEST_F(AnalyticsCli, SelectEveryStrategy) {
   const std::map<std::string, std::vector<std::string>> want = {
       {"teacher-count", {"train-q0-1", "train-q1-1", "train-q2-1"}},   // q1, q2: ties -> more actions
