@@ -654,7 +654,7 @@ PYBIND11_MODULE(_rdpt, m) {
       "select",
       [](std::shared_ptr<PyStore> s, const std::string& strategy, uint32_t per_question, uint64_t budget,
          uint64_t seed, const std::string& teacher, const std::string& student, std::optional<double> beta,
-         std::optional<std::vector<std::string>> ids) {
+         std::optional<std::vector<std::string>> ids, bool compare) {
         auto lock = hold(s->mu);
         SelectRunOptions o;
         o.teacher = teacher;
@@ -695,10 +695,39 @@ PYBIND11_MODULE(_rdpt, m) {
         out["mean_teacher_share_after"] = r.summary.mean_teacher_share_after;
         out["beta"] = r.typed ? py::object(py::float_(r.beta)) : py::none();
         out["beta_search"] = r.search ? json_to_py(beta_json(*r.search)) : py::none();
+        if (compare) {
+          out["comparison"] = json_to_py(comparison_json(compare_strategies(r, o, order)));
+          // Every candidate's criteria, column-wise (pandas.DataFrame(result["candidates"])).
+          py::list cid, cgroup, nact, nsc, nte, share, stok, slp, corr;
+          for (const auto& c : r.candidates) {
+            if (!c) continue;
+            cid.append(order[c->c.order].first);
+            cgroup.append(order[c->c.order].second);
+            nact.append(c->c.n_actions);
+            nsc.append(c->c.n_scored);
+            nte.append(c->c.n_teacher);
+            share.append(r.typed && c->c.n_scored ? py::object(py::float_(double(c->c.n_teacher) / c->c.n_scored))
+                                                  : py::object(py::none()));
+            stok.append(c->student_tokens);
+            slp.append(c->c.student_logprob_mean);
+            corr.append(c->correct ? py::object(py::bool_(*c->correct)) : py::object(py::none()));
+          }
+          py::dict cand;
+          cand["id"] = cid;
+          cand["group"] = cgroup;
+          cand["n_actions"] = nact;
+          cand["n_scored"] = nsc;
+          cand["n_teacher"] = nte;
+          cand["teacher_share"] = share;
+          cand["student_tokens"] = stok;
+          cand["student_logprob_mean"] = slp;
+          cand["correct"] = corr;
+          out["candidates"] = cand;
+        }
         return out;
       },
       py::arg("store"), py::arg("strategy"), py::arg("per_question"), py::arg("budget"), py::arg("seed"),
-      py::arg("teacher"), py::arg("student"), py::arg("beta"), py::arg("ids"));
+      py::arg("teacher"), py::arg("student"), py::arg("beta"), py::arg("ids"), py::arg("compare") = false);
 
   m.def(
       "grade",

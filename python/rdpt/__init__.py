@@ -334,15 +334,19 @@ def attribute(store: Union[Store, str, os.PathLike], teachers: Sequence[str], st
 
 def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count", *, per_question: int = 1,
            budget: int = 0, seed: int = 0, teacher: str = "teacher", student: str = "student",
-           beta: Union[float, str] = "auto", ids: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+           beta: Union[float, str] = "auto", ids: Optional[Sequence[str]] = None,
+           compare: bool = False) -> Dict[str, Any]:
     """Teacher-guided data selection (docs/method.md section 7), as rdpt select ranks.
 
     Candidates are ``ids`` (in that order) or every response of the store in store order.
     Returns a dict: ``chosen`` (ids, in candidate order), the counts of rdpt select's summary and
-    the ``beta`` used (None when types were not needed and not available)."""
+    the ``beta`` used (None when types were not needed and not available). With ``compare``, as
+    ``rdpt select --compare``: ``comparison`` (every strategy's picks' means and the Jaccard
+    overlaps; docs/analytics.md) and ``candidates`` (every candidate's criteria, column-wise, for
+    ``pandas.DataFrame``)."""
     b = None if beta == "auto" else float(beta)
     return _rdpt.select(_store(store)._s, strategy, per_question, budget, seed, teacher, student, b,
-                        None if ids is None else list(ids))
+                        None if ids is None else list(ids), compare)
 
 
 def merge(store: Union[Store, str, os.PathLike], inputs: Sequence[Union[str, os.PathLike]],

@@ -309,6 +309,32 @@ def test_select_equals_rdpt_select(store_path, tmp_path):
         assert (got["beta"] is None and s["beta"] is None) or got["beta"] == s["beta"]
 
 
+def test_select_compare_equals_rdpt_select_compare(store_path, tmp_path):
+    st = rdpt.Store(store_path)
+    r = st.responses(text=True)
+    data = tmp_path / "data.jsonl"
+    with open(data, "w", encoding="utf-8") as f:
+        for i in range(len(r)):
+            f.write(json.dumps({"id": r["id"][i], "question_id": r["group"][i], "question": r["question"][i],
+                                "response": r["response"][i]}, ensure_ascii=False) + "\n")
+    summary, scores = tmp_path / "summary.json", tmp_path / "scores.csv"
+    cli("select", "--data", str(data), "--store", store_path, "--compare", "--out", str(tmp_path / "c.jsonl"),
+        "--summary-json", str(summary), "--scores-out", str(scores), "--seed", "2")
+    got = rdpt.select(st, seed=2, ids=list(r["id"]), compare=True)
+    assert got["comparison"] == json.load(open(summary))["comparison"]
+    rows = list(csv.DictReader(open(scores, encoding="utf-8")))
+    assert [x["id"] for x in rows] == got["candidates"]["id"]
+    assert [int(x["n_teacher"]) for x in rows] == got["candidates"]["n_teacher"]
+    # Each strategy's mean Teacher share, recomputed from the candidates' criteria.
+    by_id = {i: k for k, i in enumerate(got["candidates"]["id"])}
+    tc = [s for s in got["comparison"]["strategies"] if s["strategy"] == "teacher-count"][0]
+    picks = rdpt.select(st, "teacher-count", seed=2, ids=list(r["id"]))["chosen"]
+    shares = [got["candidates"]["teacher_share"][by_id[i]] for i in picks]
+    shares = [x for x in shares if x is not None]
+    assert tc["n_chosen"] == len(picks)
+    assert abs(tc["mean_teacher_share"] - sum(shares) / len(shares)) < 1e-12
+
+
 def test_select_with_ids_not_in_the_store(store_path):
     ids = list(rdpt.Store(store_path).responses()["id"][:6]) + ["nobody-1", "nobody-2"]
     got = rdpt.select(store_path, "longest", ids=ids)
