@@ -256,13 +256,43 @@ try {
   await page.fill('#pick-search', 'xss');
   const found = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li .id')).map((e) => e.textContent));
   check(found.join() === 'xss-1,xss-2', 'search by id', 'xss-1,xss-2', found.join());
+  // Search by text (3 characters or more), case-insensitive.
+  await page.fill('#pick-search', 'THEN MORE TEXT follows');
+  const byText = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li .id')).map((e) => e.textContent));
+  check(byText.join() === 'xss-1', 'search finds a response by its text', 'xss-1', byText.join());
+  await page.fill('#pick-search', '');
+  // Sorting by Teacher share (highest first), by length, correct first.
+  const order = async (how) => { await page.selectOption('#pick-sort', how); return page.evaluate(() => {
+    const I = window.rdptReport.data().index;
+    return Array.from(document.querySelectorAll('#pick-list li')).map((li) => Number(li.dataset.k)).map((k) => ({ t: I.t[k], n: I.n[k], c: I.c[k] })); }); };
+  const byT = await order('teacher');
+  const tv = byT.map((x) => x.t).filter((t) => t >= 0);
+  check(tv.length > 10 && tv.every((t, i) => i === 0 || tv[i - 1] >= t) && byT.slice(0, tv.length).every((x) => x.t >= 0),
+        'sort by Teacher share, highest first (unscored last)', 'non-increasing', byT.map((x) => x.t));
+  const byN = (await order('length')).map((x) => x.n);
+  check(byN.every((v, i) => i === 0 || byN[i - 1] >= v), 'sort by length, longest first', 'non-increasing', byN);
+  const byC = (await order('correct')).map((x) => x.c);
+  check(byC.join('').replace(/1*0*-*/, '') === '', 'sort correct first, then incorrect, then unlabelled', '1..0..-..', byC.join(''));
+  await page.selectOption('#pick-sort', 'input');
+  // A deep link: the selected response's id is in the address, and opening it shows that response.
+  await page.evaluate(() => window.rdptReport.selectId('xss-2'));
+  const hash = await page.evaluate(() => location.hash);
+  check(hash === '#r=xss-2', 'the address links to the selected response', '#r=xss-2', hash);
+  const page2 = await context.newPage();
+  await page2.goto(pathToFileURL(html).href + '#r=' + encodeURIComponent('<img src=x onerror="window.__pwned=3">'));
+  await page2.evaluate(() => window.rdptReport.ready);
+  const deep = await page2.evaluate(() => ({ view: document.querySelector('nav button.active').dataset.view,
+    head: document.querySelector('#trace-head .id') && document.querySelector('#trace-head .id').textContent, state: document.documentElement.dataset.state }));
+  check(deep.view === 'viewer' && deep.head === '<img src=x onerror="window.__pwned=3">' && deep.state === 'ready',
+        'report.html#r=ID opens the viewer on that response', 'viewer, the HTML id, ready', deep);
+  await page2.close();
   await page.fill('#pick-search', '');
   await page.selectOption('#pick-filter', '0');
   const bad = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li')).map((li) => li.querySelector('.bad') !== null));
   check(bad.length > 0 && bad.every(Boolean), 'filter incorrect lists only incorrect responses', 'all incorrect', bad);
   await page.selectOption('#pick-filter', 'all');
   const pager = await page.evaluate(() => document.querySelector('#pick-page').textContent);
-  const nEmb = n + 3;
+  const nEmb = n + 4;  // the fixture's hostile and long-id responses
   check(pager === `page 1 of ${Math.ceil(nEmb / 50)}`, 'the picker is paginated', `page 1 of ${Math.ceil(nEmb / 50)}`, pager);
   await page.click('#pick-list li:nth-child(2)');
   await page.waitForTimeout(200);

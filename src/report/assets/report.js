@@ -261,7 +261,7 @@
   }
 
   // ---- trace viewer -----------------------------------------------------------------------
-  var V = {filter: 'all', search: '', page: 0, per: 50, list: [], sel: -1, view: null, probs: null};
+  var V = {filter: 'all', search: '', sort: 'input', page: 0, per: 50, list: [], sel: -1, view: null, probs: null};
   function pageData(p) {
     if (pages.has(p)) return pages.get(p);
     var node = $('rdpt-page-' + p);
@@ -275,13 +275,27 @@
     var per = D.meta.viewer.page_responses;
     return pageData(Math.floor(k / per))[k % per];
   }
+  // The response's text, lower-cased, decoded once (for search over the embedded responses).
+  var lowerText = [];
+  function textOf(k) {
+    if (lowerText[k] === undefined) lowerText[k] = responseAt(k).a.join('').toLowerCase();
+    return lowerText[k];
+  }
+  // Search matches an id, or (queries of 3 characters or more) the text of the response.
   function filterList() {
     var I = D.index, q = V.search.toLowerCase(), out = [];
     for (var k = 0; k < I.id.length; k++) {
       if (V.filter !== 'all' && I.c[k] !== V.filter) continue;
-      if (q && I.id[k].toLowerCase().indexOf(q) < 0) continue;
+      if (q && I.id[k].toLowerCase().indexOf(q) < 0 && (q.length < 3 || textOf(k).indexOf(q) < 0)) continue;
       out.push(k);
     }
+    // Sorting: stable, ties in input order; responses without a value last.
+    var key = {teacher: function (k) { return I.t[k] >= 0 ? -I.t[k] : Infinity; },
+               'teacher-asc': function (k) { return I.t[k] >= 0 ? I.t[k] : Infinity; },
+               length: function (k) { return -I.n[k]; },
+               correct: function (k) { return I.c[k] === '1' ? 0 : I.c[k] === '0' ? 1 : 2; },
+               incorrect: function (k) { return I.c[k] === '0' ? 0 : I.c[k] === '1' ? 1 : 2; }}[V.sort];
+    if (key) out.sort(function (a, b) { return key(a) - key(b) || a - b; });
     V.list = out;
     V.page = 0;
   }
@@ -314,6 +328,7 @@
     var sw0 = el('span', 'sw'); sw0.style.border = '1px solid #999';
     legend.appendChild(el('span', '', sw0, 'unscored'));
     $('pick-search').addEventListener('input', function (e) { V.search = e.target.value; filterList(); drawList(); });
+    $('pick-sort').addEventListener('change', function (e) { V.sort = e.target.value; filterList(); drawList(); });
     $('pick-filter').addEventListener('change', function (e) { V.filter = e.target.value; filterList(); drawList(); });
     $('pick-prev').addEventListener('click', function () { V.page--; drawList(); });
     $('pick-next').addEventListener('click', function () { V.page++; drawList(); });
@@ -365,6 +380,8 @@
   }
   function select(k) {
     V.sel = k;
+    // A deep link to this response: report.html#r=ID.
+    if (history.replaceState) history.replaceState(null, '', '#r=' + encodeURIComponent(D.index.id[k]));
     $('trace-tip').hidden = true;
     drawList();
     var I = D.index, r = responseAt(k), head = $('trace-head'), n = r.a.length;
@@ -564,6 +581,13 @@
     document.querySelectorAll('nav button').forEach(function (b) {
       b.addEventListener('click', function () { show(b.dataset.view); });
     });
+    // report.html#r=ID opens the viewer on that response.
+    var m = /^#r=(.+)$/.exec(location.hash);
+    if (m) {
+      var id = decodeURIComponent(m[1]), k = D.index.id.indexOf(id);
+      if (k >= 0) return show('viewer').then(function () { V.page = Math.max(0, Math.floor(V.list.indexOf(k) / V.per)); return select(k); });
+      fail('the link #r=' + id, new Error('no embedded response ' + id + ' (see --viewer-id)'));
+    }
     return show('curves');
   }
   var ready = new Promise(function (resolve) {
