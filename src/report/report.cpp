@@ -177,7 +177,8 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     }
   };
 
-  json idx_id = json::array(), idx_n = json::array(), idx_t = json::array(), idx_s = json::array();
+  json idx_id = json::array(), idx_n = json::array(), idx_t = json::array(), idx_s = json::array(),
+       idx_g = json::array();
   std::string idx_c;
   json page = json::array();
   uint64_t n_pages = 0;
@@ -195,9 +196,9 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     ++stats.n_responses;
     if (forced_ids.count(r.id)) {
       embed.insert(r.rid);
-      forced_bytes += r.response.size();
+      forced_bytes += r.response.size() + r.question.size();
     } else {
-      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size()});
+      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size() + r.question.size()});
     }
   };
   hooks.after_search = [&](const TraceResult&) {
@@ -251,7 +252,10 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
       pr.push_back(std::move(a));
     }
     const TypeCounts& tc = t.counts;
-    page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)}});
+    // The question, reference answer and system prompt go with the response (the viewer shows them).
+    page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)},
+                    {"q", r.question}, {"ans", r.answer ? json(*r.answer) : json(nullptr)}, {"sys", r.system}});
+    idx_g.push_back(r.group);
     idx_id.push_back(r.id);
     idx_c += r.correct ? (*r.correct ? '1' : '0') : '-';
     idx_n.push_back(r.actions.size());
@@ -417,7 +421,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
                  {"pages", n_pages}}}};
   json summary = {{"meta", meta},       {"types", jtypes},    {"curves", jc},
                   {"beta", jb},         {"shares", shares},   {"behaviour", jbeh},
-                  {"index", {{"id", idx_id}, {"c", idx_c}, {"n", idx_n}, {"t", idx_t}, {"s", idx_s}}},
+                  {"index", {{"id", idx_id}, {"c", idx_c}, {"n", idx_n}, {"t", idx_t}, {"s", idx_s}, {"g", idx_g}}},
                   {"extras", extras},
                   {"licenses",
                    {{"vega", std::string(asset("vega_license"))},

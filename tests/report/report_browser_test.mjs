@@ -214,6 +214,20 @@ try {
   check(v.bgs.every((b) => b !== 'rgba(0, 0, 0, 0)'), 'highlighted spans have a background colour', 'non-transparent', v.bgs);
   check(v.injected === 0, 'no element created from response text', 0, v.injected);
   check(v.rects >= 1 && v.lines === 3, 'trace chart: type background and three probability lines', '>=1 rects, 3 lines', [v.rects, v.lines]);
+  // The question, reference answer, group, and the other responses to the same question.
+  const qv = await page.evaluate(() => ({ text: document.querySelector('#trace-q').textContent,
+    qtext: (document.querySelector('#trace-q .qtext') || {}).textContent,
+    sibs: Array.from(document.querySelectorAll('#trace-q .sib')).map((b) => b.textContent) }));
+  const wantSibs = await page.evaluate(() => { const I = window.rdptReport.data().index, k = I.id.indexOf('xss-1');
+    return I.id.filter((id, g) => g !== k && I.g[g] === I.g[k]); });
+  check(qv.qtext === 'What is the answer?' && /group q0/.test(qv.text) && /reference answer/.test(qv.text),
+        'the viewer shows the question, its group and reference answer', 'What is the answer? / group q0', qv);
+  check(wantSibs.length >= 3 && qv.sibs.join() === wantSibs.join(), 'the viewer links the other responses to the question', wantSibs, qv.sibs);
+  await page.click('#trace-q .sib');
+  await page.waitForTimeout(200);
+  const sibHead = await page.evaluate(() => document.querySelector('#trace-head .id').textContent);
+  check(sibHead === wantSibs[0], 'a click on another response to the question opens it', wantSibs[0], sibHead);
+  await page.evaluate(() => window.rdptReport.selectId('xss-1'));
   // Hover: the tooltip shows the three probabilities.
   await page.hover('#trace-text .act[data-j="1"]');
   const tip = await page.evaluate(() => ({ hidden: document.querySelector('#trace-tip').hidden, text: document.querySelector('#trace-tip').textContent }));

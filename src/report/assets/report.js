@@ -396,6 +396,26 @@
     head.appendChild(el('span', 'id', I.id[k]));
     head.appendChild(document.createTextNode(' \u00b7 ' + (I.c[k] === '1' ? 'correct' : I.c[k] === '0' ? 'incorrect' : 'unlabelled') +
       ' \u00b7 ' + n + ' actions \u00b7 ' + parts.join(', ') + (counts['.'] ? ', unscored ' + counts['.'] : '')));
+    // The question, its reference answer and group, and the other responses to it.
+    var qbox = $('trace-q');
+    clear(qbox);
+    var sibs = [];
+    for (var g = 0; g < I.g.length; g++) if (g !== k && I.g[g] === I.g[k]) sibs.push(g);
+    var line = el('div', '', 'group ', el('b', '', I.g[k]), ' \u00b7 reference answer ',
+                  el('b', 'answer', r.ans === null || r.ans === undefined ? '\u2013' : r.ans),
+                  ' \u00b7 ' + sibs.length + ' other response' + (sibs.length === 1 ? '' : 's') + ' to this question' + (sibs.length ? ': ' : ''));
+    sibs.slice(0, 30).forEach(function (g) {
+      var b = el('button', 'sib' + (I.c[g] === '1' ? ' ok' : I.c[g] === '0' ? ' bad' : ''), I.id[g]);
+      b.title = (I.c[g] === '1' ? 'correct' : I.c[g] === '0' ? 'incorrect' : 'unlabelled') + ', ' + I.n[g] + ' actions';
+      b.addEventListener('click', function () { select(g); });
+      line.appendChild(b);
+    });
+    if (sibs.length > 30) line.appendChild(document.createTextNode('and ' + (sibs.length - 30) + ' more (search the group)'));
+    qbox.appendChild(line);
+    var qd = el('details', '', el('summary', '', 'question'), el('div', 'qtext', r.q || ''));
+    qd.open = true;
+    qbox.appendChild(qd);
+    if (r.sys) qbox.appendChild(el('details', '', el('summary', '', 'system prompt'), el('div', 'qtext', r.sys)));
     // Text: one span per action, coloured by type.
     var txt = $('trace-text'), frag = document.createDocumentFragment(), sp = new Set(r.sp);
     clear(txt);
