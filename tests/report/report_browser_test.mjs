@@ -177,6 +177,29 @@ try {
   await page.click('#curve-subsets input[data-subset="all"]');
   await page.waitForFunction(() => document.querySelectorAll('#curve-charts > div svg').length === 4);
   await page.waitForTimeout(300);
+  // Export: a chart saves as SVG and PNG, its data as CSV, its Vega-Lite spec as JSON.
+  const saved = {};
+  for (const tool of ['SVG', 'PNG', 'CSV', 'spec']) {
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }),
+      page.click(`#curve-charts > div[data-type="Teacher"] .chart-tools button[data-tool="${tool}"]`)]);
+    const file = path.join(outDir, 'export-' + dl.suggestedFilename());
+    await dl.saveAs(file);
+    saved[tool] = { name: dl.suggestedFilename(), bytes: fs.readFileSync(file) };
+  }
+  const svgText = saved.SVG.bytes.toString('utf8');
+  check(saved.SVG.name === 'Teacher.svg' && svgText.startsWith('<svg') && svgText.includes('Teacher') && /<path[^>]* d="M/.test(svgText),
+        'a chart saves as SVG', 'Teacher.svg, <svg ... with paths', [saved.SVG.name, svgText.slice(0, 80)]);
+  check(saved.PNG.name === 'Teacher.png' && saved.PNG.bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) &&
+        saved.PNG.bytes.length > 5000, 'a chart saves as PNG', 'Teacher.png, PNG magic, > 5 kB', [saved.PNG.name, saved.PNG.bytes.length]);
+  const csvLines = saved.CSV.bytes.toString('utf8').trim().split('\n');
+  const wantRows = await page.evaluate(() => { const C = window.rdptReport.data().curves, minn = Number(document.getElementById('curve-minn').value);
+    return C.n.reduce((a, n) => a + n.filter((x) => x >= minn).length, 0); });
+  check(csvLines[0].startsWith('j,subset,f,lo,hi,n,k') && csvLines.filter((l) => /^\d+,(correct|incorrect|all),/.test(l)).length === wantRows,
+        "a chart's data saves as CSV (one row per position and subset drawn)", { header: 'j,subset,f,lo,hi,n,k...', rows: wantRows },
+        { header: csvLines[0], rows: csvLines.filter((l) => /^\d+,(correct|incorrect|all),/.test(l)).length });
+  let specOk = false;
+  try { const sp = JSON.parse(saved.spec.bytes.toString('utf8')); specOk = Array.isArray(sp.layer) && sp.layer.length >= 2 && sp.data.values.length === wantRows; } catch (e) { specOk = false; }
+  check(saved.spec.name === 'Teacher.vl.json' && specOk, "a chart's Vega-Lite spec saves as JSON with its data", 'Teacher.vl.json', saved.spec.name);
   await page.screenshot({ path: path.join(outDir, 'view-curves.png'), fullPage: true });
 
   // Beta: one card per candidate (four defaults), exactly one picked, each with drawn areas.

@@ -42,7 +42,61 @@
     spec.$schema = 'https://vega.github.io/schema/vega-lite/v6.json';
     spec.config = Object.assign({font: 'system-ui, sans-serif', view: {stroke: '#ccc'}, axis: {labelFontSize: 11, titleFontSize: 12}},
                                 spec.config || {});
-    return vegaEmbed(target, spec, {actions: false, renderer: renderer || 'svg', tooltip: true}).then(function (r) { return r.view; });
+    return vegaEmbed(target, spec, {actions: false, renderer: renderer || 'svg', tooltip: true}).then(function (r) {
+      addChartTools(target, spec, r.view);
+      return r.view;
+    });
+  }
+  // Every chart saves as SVG and PNG (vega's own renderers), its data as CSV, and its Vega-Lite spec
+  // (to restyle in Python: altair.Chart.from_dict).
+  function chartName(target, spec) {
+    var t = spec.title && (spec.title.text || spec.title);
+    var n = (typeof t === 'string' && t) || target.dataset.type || target.id || 'chart';
+    return n.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
+  }
+  function download(name, blob) {
+    var a = document.createElement('a'), url = URL.createObjectURL(blob);
+    a.href = url; a.download = name; document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+  }
+  function csvCell(x) {
+    var v = x === null || x === undefined ? '' : String(x);
+    return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+  }
+  function chartCsv(spec) {
+    var rows = [];
+    [spec].concat(spec.layer || []).forEach(function (l) {
+      if (l.data && Array.isArray(l.data.values)) rows = rows.concat(l.data.values.map(function (r) {
+        return l === spec ? r : Object.assign({layer: (spec.layer.indexOf(l) + 1)}, r);
+      }));
+    });
+    var cols = [];
+    rows.forEach(function (r) { Object.keys(r).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); }); });
+    return [cols.map(csvCell).join(',')].concat(rows.map(function (r) {
+      return cols.map(function (c) { return csvCell(r[c]); }).join(',');
+    })).join('\n') + '\n';
+  }
+  function addChartTools(target, spec, view) {
+    var old = target.querySelector(':scope > .chart-tools');
+    if (old) old.remove();
+    var name = chartName(target, spec), bar = el('div', 'chart-tools');
+    var tool = function (label, what, f) {
+      var b = el('button', '', label); b.type = 'button'; b.title = what; b.dataset.tool = label;
+      b.addEventListener('click', function () { Promise.resolve().then(f).catch(function (e) { fail('saving ' + name, e); }); });
+      bar.appendChild(b);
+    };
+    tool('SVG', 'save this chart as SVG', function () {
+      return view.toSVG().then(function (svg) { download(name + '.svg', new Blob([svg], {type: 'image/svg+xml'})); });
+    });
+    tool('PNG', 'save this chart as PNG (2x)', function () {
+      return view.toCanvas(2).then(function (c) { return new Promise(function (res) { c.toBlob(res, 'image/png'); }); })
+        .then(function (b) { download(name + '.png', b); });
+    });
+    tool('CSV', "save this chart's data as CSV", function () { download(name + '.csv', new Blob([chartCsv(spec)], {type: 'text/csv'})); });
+    tool('spec', 'save the Vega-Lite spec (JSON) to restyle the figure', function () {
+      download(name + '.vl.json', new Blob([JSON.stringify(spec, null, 2)], {type: 'application/json'}));
+    });
+    target.appendChild(bar);
   }
   function table(head, rows, opts) {
     opts = opts || {};
