@@ -177,6 +177,26 @@ try {
   await page.click('#curve-subsets input[data-subset="all"]');
   await page.waitForFunction(() => document.querySelectorAll('#curve-charts > div svg').length === 4);
   await page.waitForTimeout(300);
+  // Paper Fig. 3: all types stacked, one chart per subset; at each position the four fractions sum to 1.
+  const stacked = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-stacked > div')).map((d) => ({
+    subset: d.dataset.subset, areas: d.querySelectorAll('svg .mark-area path').length })));
+  check(stacked.map((x) => x.subset).join() === 'correct,incorrect,all' && stacked.every((x) => x.areas === 4),
+        'a stacked all-types chart per subset', 'correct,incorrect,all with 4 areas each', stacked);
+  const [sdl] = await Promise.all([page.waitForEvent('download'), page.click('#curve-stacked > div[data-subset="all"] .chart-tools button[data-tool="spec"]')]);
+  await sdl.saveAs(path.join(outDir, 'export-stacked.vl.json'));
+  const sums = {};
+  for (const r of JSON.parse(fs.readFileSync(path.join(outDir, 'export-stacked.vl.json'), 'utf8')).data.values) sums[r.j] = (sums[r.j] || 0) + r.f;
+  check(Object.values(sums).length > 5 && Object.values(sums).every((v) => Math.abs(v - 1) < 1e-9), 'stacked fractions sum to 1 at every position', 1, sums);
+  // x by mean cumulative tokens: the axis says so and its ticks grow.
+  await page.selectOption('#curve-x', 'tokens');
+  await page.waitForTimeout(400);
+  const tokAxis = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div, #curve-stacked > div')).map((d) => ({
+    title: (d.querySelector('svg g[aria-label^="X-axis"] .role-axis-title text') || {}).textContent,
+    ticks: Array.from(d.querySelectorAll('svg g[aria-label^="X-axis"] .role-axis-label text')).map((t) => Number(t.textContent.replace(/,/g, ''))) })));
+  check(tokAxis.length === 7 && tokAxis.every((a) => a.title === 'mean cumulative tokens' && a.ticks.length >= 2 && a.ticks.every((v, i) => i === 0 || v > a.ticks[i - 1])),
+        'curves by mean cumulative tokens', 'titled, increasing ticks', tokAxis);
+  await page.selectOption('#curve-x', 'j');
+  await page.waitForTimeout(400);
   // Export: a chart saves as SVG and PNG, its data as CSV, its Vega-Lite spec as JSON.
   const saved = {};
   for (const tool of ['SVG', 'PNG', 'CSV', 'spec']) {
@@ -194,9 +214,10 @@ try {
   const csvLines = saved.CSV.bytes.toString('utf8').trim().split('\n');
   const wantRows = await page.evaluate(() => { const C = window.rdptReport.data().curves, minn = Number(document.getElementById('curve-minn').value);
     return C.n.reduce((a, n) => a + n.filter((x) => x >= minn).length, 0); });
-  check(csvLines[0].startsWith('j,subset,f,lo,hi,n,k') && csvLines.filter((l) => /^\d+,(correct|incorrect|all),/.test(l)).length === wantRows,
-        "a chart's data saves as CSV (one row per position and subset drawn)", { header: 'j,subset,f,lo,hi,n,k...', rows: wantRows },
-        { header: csvLines[0], rows: csvLines.filter((l) => /^\d+,(correct|incorrect|all),/.test(l)).length });
+  const dataRow = /^\d+,\d+,(correct|incorrect|all),/;
+  check(csvLines[0].startsWith('j,x,subset,f,lo,hi,n,k') && csvLines.filter((l) => dataRow.test(l)).length === wantRows,
+        "a chart's data saves as CSV (one row per position and subset drawn)", { header: 'j,x,subset,f,lo,hi,n,k...', rows: wantRows },
+        { header: csvLines[0], rows: csvLines.filter((l) => dataRow.test(l)).length });
   let specOk = false;
   try { const sp = JSON.parse(saved.spec.bytes.toString('utf8')); specOk = Array.isArray(sp.layer) && sp.layer.length >= 2 && sp.data.values.length === wantRows; } catch (e) { specOk = false; }
   check(saved.spec.name === 'Teacher.vl.json' && specOk, "a chart's Vega-Lite spec saves as JSON with its data", 'Teacher.vl.json', saved.spec.name);

@@ -133,7 +133,7 @@
     if (!curveState) {
       var nAll = D.meta.counts.typed;
       curveState = {types: {}, subsets: {correct: C.n_responses[0] > 0, incorrect: C.n_responses[1] > 0, all: true},
-                    minn: Math.max(1, Math.min(30, Math.ceil(0.01 * nAll))), maxj: P, bands: true};
+                    minn: Math.max(1, Math.min(30, Math.ceil(0.01 * nAll))), maxj: P, bands: true, x: 'j'};
       D.types.forEach(function (t) { curveState.types[t] = true; });
       if (!curveState.subsets.correct && !curveState.subsets.incorrect) curveState.subsets.all = true;
       var tbox = $('curve-types'), sbox = $('curve-subsets');
@@ -159,13 +159,53 @@
         curveState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); maxj.value = curveState.maxj; drawCurves();
       });
       bands.addEventListener('change', function () { curveState.bands = bands.checked; drawCurves(); });
+      $('curve-x').addEventListener('change', function (e) { curveState.x = e.target.value; drawCurves(); });
     }
     renderSharesTable();
     return Promise.all([drawCurves(), drawCurveSide()]);
   }
   function markRows(maxj) {
     return D.curves.marks.filter(function (m) { return m.position <= maxj; })
-      .map(function (m) { return {position: m.position, tokens: m.tokens, label: tokenLabel(m.tokens)}; });
+      .map(function (m) { return {position: m.position, tokens: m.tokens, label: tokenLabel(m.tokens), x: curveX(m.position - 1)}; })
+      .filter(function (m) { return m.x !== null; });
+  }
+  // The curves' x for position index j (0-based): the position, or the mean cumulative token count
+  // of the distilled model's responses at it (null where unknown).
+  function curveX(j) {
+    if (!curveState || curveState.x !== 'tokens') return j + 1;
+    var t = D.curves.tokens[j];
+    return t === null || t === undefined ? null : t;
+  }
+  function curveXEncoding() {
+    var st = curveState;
+    if (st.x === 'tokens')
+      return {field: 'x', type: 'quantitative', title: 'mean cumulative tokens', scale: {nice: false, zero: false}};
+    return {field: 'x', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false}, axis: INT_AXIS};
+  }
+  // Paper Fig. 3: per subset, the fractions of all types stacked at each position.
+  function drawStacked() {
+    var C = D.curves, st = curveState, box = $('curve-stacked'), jobs = [];
+    clear(box);
+    C.subsets.forEach(function (s, si) {
+      if (!st.subsets[s] || !C.n_responses[si]) return;
+      var rows = [], n = C.n[si];
+      for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
+        if (n[j] < st.minn || !n[j]) continue;
+        var xv = curveX(j);
+        if (xv === null) continue;
+        D.types.forEach(function (t, ti) { rows.push({j: j + 1, x: xv, type: t, f: C.count[si][ti][j] / n[j], n: n[j]}); });
+      }
+      if (!rows.length) return;
+      var div = el('div', 'chart card'); div.dataset.subset = s; box.appendChild(div);
+      jobs.push(embed(div, {title: s + ' responses', width: 'container', height: 220, data: {values: rows},
+        mark: {type: 'area', interpolate: 'step-after'},
+        encoding: {x: curveXEncoding(), y: {field: 'f', type: 'quantitative', stack: 'zero', title: 'fraction of actions at j', scale: {domain: [0, 1]}},
+          color: {field: 'type', type: 'nominal', title: 'type', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_COLOR[t]; })},
+                  legend: {orient: 'bottom', direction: 'horizontal', labelLimit: 0}},
+          order: {field: 'type', sort: 'ascending'},
+          tooltip: [{field: 'j', title: 'j'}, {field: 'type'}, {field: 'f', format: '.3f', title: 'fraction'}, {field: 'n', title: 'n_j'}]}}));
+    });
+    return Promise.all(jobs);
   }
   // 4096 -> "4.1k tok", 1000 -> "1k tok", 500 -> "500 tok" (thousands, 3 significant digits).
   function tokenLabel(t) { return t >= 1000 ? (+(t / 1000).toPrecision(3)) + 'k tok' : t + ' tok'; }
@@ -181,7 +221,9 @@
         var n = C.n[si], cnt = C.count[si][ti], lo = C.lo[si][ti], hi = C.hi[si][ti];
         for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
           if (n[j] < st.minn) continue;
-          rows.push({j: j + 1, subset: s, f: cnt[j] / n[j], lo: lo[j], hi: hi[j], n: n[j], k: cnt[j]});
+          var xv = curveX(j);
+          if (xv === null) continue;
+          rows.push({j: j + 1, x: xv, subset: s, f: cnt[j] / n[j], lo: lo[j], hi: hi[j], n: n[j], k: cnt[j]});
         }
       });
       if (!rows.length) { empty.push(t); return; }
@@ -193,8 +235,7 @@
                    scale: {domain: subs, range: subs.map(function (s) { return SUBSET_COLOR[s]; })},
                    legend: {orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolOpacity: 1,
                             symbolStrokeWidth: 2.5, labelLimit: 0}};
-      var x = {field: 'j', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false},
-               axis: INT_AXIS};
+      var x = curveXEncoding();
       var layers = [];
       if (st.bands) layers.push({mark: {type: 'area', opacity: 0.18}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: color}});
       layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x,
@@ -204,12 +245,13 @@
       var marks = markRows(st.maxj);
       if (marks.length) {
         layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'},
-          encoding: {x: {field: 'position', type: 'quantitative'}, tooltip: [{field: 'label', title: 'tokens'}, {field: 'position'}]}});
+          encoding: {x: {field: 'x', type: 'quantitative'}, tooltip: [{field: 'label', title: 'tokens'}, {field: 'position'}]}});
         layers.push({data: {values: marks}, mark: {type: 'text', align: 'left', baseline: 'top', dx: 3, y: 2, fontSize: 10, color: '#555'},
-          encoding: {x: {field: 'position', type: 'quantitative'}, text: {field: 'label'}}});
+          encoding: {x: {field: 'x', type: 'quantitative'}, text: {field: 'label'}}});
       }
       jobs.push(embed(div, {title: {text: t, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: rows}, layer: layers}));
     });
+    jobs.push(drawStacked());
     // Say why a chart is missing instead of drawing it empty.
     if (empty.length) {
       var most = Math.max.apply(null, C.n.map(function (a) { return Math.max.apply(null, a.concat([0])); }));
