@@ -43,6 +43,12 @@ run(fixture, [db, String(n)]);
 const selFile = path.join(outDir, 'selection.json');
 fs.writeFileSync(selFile, JSON.stringify({ strategy: 'teacher-count', n_groups: 10, n_candidates: 43, n_chosen: 10,
   mean_teacher_share_before: 0.31, mean_teacher_share_after: 0.44, note: '</script><script>window.__pwned=6</script>' }));
+// A real rdpt select summary over the fixture's responses (its beta search drawn on the Selection tab).
+const exported = run(rdpt, ['export', '--store', db, '--format', 'jsonl', '--no-text']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+const candFile = path.join(outDir, 'candidates.jsonl');
+fs.writeFileSync(candFile, exported.filter((r) => r.j === 1).map((r) => JSON.stringify({ id: r.id, question_id: r.group, question: 'q', response: 'r' })).join('\n') + '\n');
+const selReal = path.join(outDir, 'selection_real.json');
+run(rdpt, ['select', '--data', candFile, '--store', db, '--out', path.join(outDir, 'chosen.jsonl'), '--summary-json', selReal, '--compare']);
 const alignFile = path.join(outDir, 'alignment.json');
 fs.writeFileSync(alignFile, JSON.stringify({ teacher: 'teacher', distilled: 'distilled', bins: 8, range: [-1, 1], sets: [
   { name: 'teacher, train questions', n_responses: 5, count: [0, 1, 3, 9, 20, 9, 3, 1], fraction: [0, 0.02, 0.07, 0.2, 0.43, 0.2, 0.07, 0.02] },
@@ -54,7 +60,7 @@ fs.writeFileSync(attrFile, JSON.stringify({ student: 'student', distilled: 'dist
 
 // 2. The report.
 const html = path.join(outDir, 'report.html');
-const rep = run(rdpt, ['report', '--store', db, '--out', html, '--viewer-id', 'xss-1', '--select-summary', selFile,
+const rep = run(rdpt, ['report', '--store', db, '--out', html, '--viewer-id', 'xss-1', '--select-summary', selFile, '--select-summary', selReal,
   '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z', '--token-mark', '200'].filter(Boolean));
 check(rep.stdout.trim() === path.resolve(html), 'rdpt report prints the report path on stdout', path.resolve(html), rep.stdout.trim());
 const text = fs.readFileSync(html, 'utf8');
@@ -367,6 +373,25 @@ try {
   check(alignLines === 2, 'alignment: one histogram line per set', 2, alignLines);
   const selText = await page.evaluate(() => document.querySelector('#selection-body').textContent);
   check(selText.includes('</script><script>window.__pwned=6</script>'), 'selection summary strings render as text');
+  // The selection's beta search drawn as on the Beta tab, with a note on why its beta may differ.
+  const selBeta = await page.evaluate(() => ({ cards: Array.from(document.querySelectorAll('#selection-body .sel-beta .card')).map((c) => ({
+      beta: c.dataset.beta, areas: c.querySelectorAll('svg .mark-area path').length, picked: c.classList.contains('picked') })),
+    note: document.querySelector('#selection-body').textContent }));
+  const realSel = JSON.parse(fs.readFileSync(selReal, 'utf8'));
+  check(selBeta.cards.length === realSel.beta_search.candidates.length && selBeta.cards.every((c) => c.areas === 3) &&
+        selBeta.cards.filter((c) => c.picked).length === 1,
+        "the selection's beta search is drawn (a card of 3 histograms per candidate, one picked)", realSel.beta_search.candidates.length, selBeta.cards);
+  check(/typed its candidates at beta = /.test(selBeta.note) && /so the two can differ/.test(selBeta.note),
+        "the Selection tab says why its beta and the header's may differ");
+  // The strategy comparison (rdpt select --compare) shows as tables.
+  const cmpTables = await page.evaluate(() => ({ rows: Array.from(document.querySelectorAll('#selection-body table.compare tr')).map((tr) => tr.firstChild.textContent),
+    jac: Array.from(document.querySelectorAll('#selection-body table.overlaps tr')).map((tr) => Array.from(tr.children).map((c) => c.textContent)) }));
+  const wantJac = {};
+  for (const o of realSel.comparison.overlaps) wantJac[o.a + '|' + o.b] = wantJac[o.b + '|' + o.a] = o.jaccard;
+  const jacOk = cmpTables.jac.length === 7 && cmpTables.jac.slice(1).every((row, a) => row.slice(1).every((cell, b) =>
+    a === b ? cell === '1' : Math.abs(Number(cell) - wantJac[cmpTables.jac[0][a + 1] + '|' + cmpTables.jac[0][b + 1]]) < 5e-4));
+  check(cmpTables.rows.slice(1).join() === realSel.comparison.strategies.map((x) => x.strategy).join() && jacOk,
+        'the --compare tables show on the Selection tab (strategies, Jaccard matrix)', realSel.comparison.overlaps.slice(0, 3), cmpTables);
   const attrBars = await page.evaluate(() => document.querySelectorAll('#attribution-body svg .mark-rect path').length);
   check(attrBars === 4, 'attribution: Teacher and Student share bars per teacher', 4, attrBars);
   const attrText = await page.evaluate(() => document.querySelector('#attribution-body table:nth-of-type(1)') ? document.querySelector('#attribution-body').textContent : '');

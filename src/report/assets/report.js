@@ -310,27 +310,40 @@
 
   // ---- beta -------------------------------------------------------------------------------
   function renderBeta() {
-    var B = D.beta, M = D.meta, used = M.beta, jobs = [];
-    $('beta-note').textContent = 'Procedure: ' + B.procedure + (B.procedure === 'analysis'
+    return drawBeta(D.beta, D.meta.beta, D.meta.beta_auto, $('beta-note'), $('beta-table'), $('beta-charts'));
+  }
+  // rdpt's beta JSON (rdpt beta, select --summary-json) in the form the report embeds its own.
+  function reportBeta(b) {
+    return {procedure: b.procedure, pick: b.pick, beta_pick: b.beta, n_responses: b.n_responses, bins: b.bins,
+            candidates: b.candidates.map(function (c) {
+              return {beta: c.beta, hist: c.histogram, mean: c.mean_proportion, overlap: c.overlap, considered: c.considered,
+                      stopped_here: c.stopped_here, first: c.first, second: c.second,
+                      overlap_student_common: c.overlap_student_common, overlap_common_teacher: c.overlap_common_teacher};
+            })};
+  }
+  // A beta search (beta_json: the report's own, or rdpt select's) as a table and one card of
+  // histograms per candidate; `used` is the beta the run went on with.
+  function drawBeta(B, used, usedAuto, noteBox, tableBox, box) {
+    var jobs = [], types = B.candidates.length ? Object.keys(B.candidates[0].hist) : D.types;
+    noteBox.textContent = 'Procedure: ' + B.procedure + (B.procedure === 'analysis'
       ? ' (paper A.2.2: the beta whose histograms of the two most frequent types overlap least; the two most frequent ' +
         'types are the two with the highest mean per-response share, the "mean" columns, not the most actions pooled ' +
         'over responses; ties in the order Shared, Teacher, Student, Boosted)'
       : ' (paper Algorithm 1: smallest overlap(Student, Common) + overlap(Common, Teacher); stop once the mean Common share exceeds the mean Teacher share)') +
       '. Histograms of the per-response share of each type over ' + fmt(B.n_responses) + ' responses, ' + B.bins +
-      ' bins on [0, 1]. Picked beta = ' + B.beta_pick + '; the report uses beta = ' + used + (M.beta_auto ? ' (auto).' : ' (given).');
+      ' bins on [0, 1]. Picked beta = ' + B.beta_pick + '; used beta = ' + used + (usedAuto ? ' (auto).' : ' (given).');
     var head = ['beta', 'overlap'], four = B.procedure === 'analysis';
     if (four) head.push('two most frequent (by mean share)'); else head.push('O(Student,Common)', 'O(Common,Teacher)');
-    D.types.forEach(function (t) { head.push('mean ' + t); });
+    types.forEach(function (t) { head.push('mean ' + t); });
     head.push('');
     var rows = B.candidates.map(function (c, i) {
       var r = [String(c.beta), fmt(c.overlap)];
       if (four) r.push(c.first + ' / ' + c.second); else r.push(fmt(c.overlap_student_common), fmt(c.overlap_common_teacher));
-      D.types.forEach(function (t) { r.push(pct(c.mean[t])); });
+      types.forEach(function (t) { r.push(pct(c.mean[t])); });
       r.push((i === B.pick ? 'picked ' : '') + (c.beta === used ? 'used ' : '') + (c.considered ? '' : 'not considered ') + (c.stopped_here ? 'stop rule fired' : ''));
       return {cells: r, cls: i === B.pick ? 'picked' : ''};
     });
-    $('beta-table').appendChild(table(head, rows));
-    var box = $('beta-charts');
+    tableBox.appendChild(table(head, rows));
     B.candidates.forEach(function (c, i) {
       var card = el('div', 'card' + (i === B.pick ? ' picked' : ''));
       card.dataset.beta = c.beta;
@@ -341,7 +354,7 @@
       card.appendChild(h);
       var div = el('div', 'chart'); card.appendChild(div); box.appendChild(card);
       var rows = [];
-      D.types.forEach(function (t) {
+      types.forEach(function (t) {
         var hist = c.hist[t];
         for (var k = 0; k < hist.length; k++) rows.push({x: k / hist.length, type: t, h: hist[k]});
         rows.push({x: 1, type: t, h: hist[hist.length - 1]});
@@ -350,7 +363,7 @@
         mark: {type: 'area', interpolate: 'step-after', opacity: 0.3, line: {strokeWidth: 1.2}},
         encoding: {x: {field: 'x', type: 'quantitative', title: 'share of the response\u2019s actions', scale: {domain: [0, 1]}},
           y: {field: 'h', type: 'quantitative', stack: null, title: 'fraction of responses'},
-          color: {field: 'type', type: 'nominal', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_COLOR[t]; })}},
+          color: {field: 'type', type: 'nominal', scale: {domain: types, range: types.map(function (t) { return TYPE_COLOR[t] || '#8c8c8c'; })}},
           tooltip: [{field: 'type'}, {field: 'x', title: 'bin from', format: '.2f'}, {field: 'h', format: '.3f'}]}}));
     });
     return Promise.all(jobs);
@@ -594,6 +607,36 @@
       if (d && typeof d === 'object' && !Array.isArray(d)) {
         var rows = scalarRows(d);
         if (rows.length) body.appendChild(table(['field', 'value'], rows, {left: 2}));
+      }
+      // rdpt select's beta search, drawn as on the Beta tab; its beta types the candidates (Algorithm 1
+      // over them), the header's beta the report's store (its own procedure): they may differ.
+      if (kind === 'selection' && d && d.beta_search && Array.isArray(d.beta_search.candidates)) {
+        body.appendChild(el('h4', '', 'beta search of this selection'));
+        body.appendChild(el('p', 'note', 'This selection typed its candidates at beta = ' + d.beta + ' (' + d.beta_source +
+          '), from ' + d.beta_search.procedure + ' over its ' + fmt(d.n_candidates) + ' candidates; the report\u2019s own beta (' +
+          D.meta.beta + ', header) comes from the ' + D.beta.procedure + ' procedure over the report\u2019s store, so the two can differ.'));
+        var bnote = el('p', 'note'), btab = el('div'), bcharts = el('div', 'grid4 sel-beta');
+        body.appendChild(bnote); body.appendChild(btab); body.appendChild(bcharts);
+        jobs.push(drawBeta(reportBeta(d.beta_search), d.beta, d.beta_source === 'auto', bnote, btab, bcharts));
+      }
+      // rdpt select --compare: every strategy's picks, and the overlaps as a matrix.
+      if (kind === 'selection' && d && d.comparison && Array.isArray(d.comparison.strategies)) {
+        var S = d.comparison.strategies, names = S.map(function (x) { return x.strategy; });
+        body.appendChild(el('h4', '', 'every strategy on the same candidates (--compare)'));
+        var ct = table(['strategy', 'chosen', 'Teacher share', 'mean tokens', 'student log-prob', 'accuracy'], S.map(function (x) {
+          return x.not_run ? [x.strategy, 'not run: ' + x.not_run, '', '', '', '']
+            : [x.strategy, fmt(x.n_chosen), fmt(x.mean_teacher_share), fmt(x.mean_tokens), fmt(x.mean_student_logprob),
+               x.accuracy === null ? '\u2013' : pct(x.accuracy) + ' of ' + fmt(x.n_labelled)];
+        }));
+        ct.classList.add('compare');
+        body.appendChild(ct);
+        var J = {};
+        (d.comparison.overlaps || []).forEach(function (o) { J[o.a + '|' + o.b] = J[o.b + '|' + o.a] = o.jaccard; });
+        var jt = table(['Jaccard overlap'].concat(names), names.map(function (a) {
+          return [a].concat(names.map(function (b) { return a === b ? '1' : fmt(J[a + '|' + b]); }));
+        }));
+        jt.classList.add('overlaps');
+        body.appendChild(jt);
       }
       var hs = [];
       if (kind === 'alignment') findHistograms(d, '', hs);
