@@ -203,6 +203,12 @@ try {
         'curves by mean cumulative tokens', 'titled, increasing ticks', tokAxis);
   await page.selectOption('#curve-x', 'j');
   await page.waitForTimeout(400);
+  // Subsets differ by dashes as well as colours; the behaviour mix is drawn too.
+  const dashes = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div[data-type="Teacher"] svg .mark-line path'))
+    .map((p) => p.getAttribute('stroke-dasharray') || 'solid'));
+  check(dashes.length === 3 && new Set(dashes).size === 3, 'the three subset lines have three dash patterns', 3, dashes);
+  const behBars = await page.evaluate(() => document.querySelectorAll('#behaviour-chart svg .mark-rect path').length);
+  check(behBars === 12, 'the behaviour chart: 3 behaviours stacked per type', 12, behBars);
   // Export: a chart saves as SVG and PNG, its data as CSV, its Vega-Lite spec as JSON.
   const saved = {};
   for (const tool of ['SVG', 'PNG', 'CSV', 'spec']) {
@@ -277,6 +283,21 @@ try {
   await page.waitForTimeout(200);
   const sibHead = await page.evaluate(() => document.querySelector('#trace-head .id').textContent);
   check(sibHead === wantSibs[0], 'a click on another response to the question opens it', wantSibs[0], sibHead);
+  await page.evaluate(() => window.rdptReport.selectId('xss-1'));
+  // Keyboard: right / left arrows step through the actions; the picker's items take focus and Enter.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.evaluate(() => { const s = document.querySelector('#trace-text .act[data-j="1"]'); s.dispatchEvent(new MouseEvent('mouseover', { bubbles: true })); });
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowLeft');
+  const kbd = await page.evaluate(() => Number(document.querySelector('#trace-text .act.hl').dataset.j));
+  check(kbd === 2, 'arrow keys step through the actions', 2, kbd);
+  await page.focus('#pick-list li:nth-child(1)');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(200);
+  const kbdSel = await page.evaluate(() => [document.querySelector('#pick-list li:nth-child(2) .id').textContent, document.querySelector('#trace-head .id').textContent]);
+  check(kbdSel[0] === kbdSel[1], 'the picker works by keyboard (arrow down, Enter)', kbdSel[0], kbdSel[1]);
   await page.evaluate(() => window.rdptReport.selectId('xss-1'));
   // Hover: the tooltip shows the three probabilities.
   await page.hover('#trace-text .act[data-j="1"]');

@@ -161,8 +161,8 @@
       bands.addEventListener('change', function () { curveState.bands = bands.checked; drawCurves(); });
       $('curve-x').addEventListener('change', function (e) { curveState.x = e.target.value; drawCurves(); });
     }
-    renderSharesTable();
-    return Promise.all([drawCurves(), drawCurveSide()]);
+    var behaviourChart = renderSharesTable();
+    return Promise.all([drawCurves(), drawCurveSide(), behaviourChart]);
   }
   function markRows(maxj) {
     return D.curves.marks.filter(function (m) { return m.position <= maxj; })
@@ -238,8 +238,11 @@
       var x = curveXEncoding();
       var layers = [];
       if (st.bands) layers.push({mark: {type: 'area', opacity: 0.18}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: color}});
+      // Dashes as well as colours tell the subsets apart (colour-blind readers, grey print).
+      var dash = {field: 'subset', type: 'nominal', title: 'subset', legend: color.legend,
+                  scale: {domain: ['correct', 'incorrect', 'all'], range: [[1, 0], [6, 3], [2, 2]]}};
       layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x,
-        y: {field: 'f', type: 'quantitative', title: 'fraction ' + t, scale: {domain: [0, 1]}}, color: color,
+        y: {field: 'f', type: 'quantitative', title: 'fraction ' + t, scale: {domain: [0, 1]}}, color: color, strokeDash: dash,
         tooltip: [{field: 'j', title: 'j'}, {field: 'subset'}, {field: 'f', format: '.3f', title: 'fraction'},
                   {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'}, {field: 'k', title: 'count'}, {field: 'n', title: 'n_j'}]}});
       var marks = markRows(st.maxj);
@@ -306,6 +309,20 @@
                   tot ? pct(b.transition / tot) : '\u2013']);
     });
     $('behaviour-table').appendChild(table(['type', 'actions', 'execution', 'reflection', 'transition'], brows));
+    // The same as a chart: per type, the shares of the three behaviours stacked to 1.
+    var bvals = [], BEH = ['execution', 'reflection', 'transition'];
+    D.types.forEach(function (t) {
+      var b = B[t], tot = b.execution + b.reflection + b.transition;
+      if (tot) BEH.forEach(function (k, i) { bvals.push({type: t, behaviour: k, order: i, share: b[k] / tot, n: b[k]}); });
+    });
+    return bvals.length ? embed($('behaviour-chart'), {title: 'behaviours within each type', width: 'container', height: 160,
+      data: {values: bvals}, mark: 'bar',
+      encoding: {y: {field: 'type', type: 'nominal', sort: D.types, title: null},
+        x: {field: 'share', type: 'quantitative', stack: 'zero', title: 'share of the type\u2019s actions', axis: {format: '%'}, scale: {domain: [0, 1]}},
+        color: {field: 'behaviour', type: 'nominal', sort: BEH, scale: {domain: BEH, range: ['#7f8c8d', '#8e44ad', '#d35400']},
+                legend: {orient: 'bottom', direction: 'horizontal'}},
+        order: {field: 'order'},
+        tooltip: [{field: 'type'}, {field: 'behaviour'}, {field: 'share', format: '.1%'}, {field: 'n', title: 'actions'}]}}) : null;
   }
 
   // ---- beta -------------------------------------------------------------------------------
@@ -421,6 +438,7 @@
       var li = el('li', k === V.sel ? 'sel' : '', id,
                   el('span', '', mark, ' ' + I.n[k] + ' act' + (I.t[k] >= 0 ? ', T ' + (I.t[k] / 10).toFixed(0) + '%' : '')));
       li.dataset.k = k;
+      li.tabIndex = 0;  // reachable by keyboard: Tab, arrows, Enter
       ol.appendChild(li);
     }
     $('pick-page').textContent = 'page ' + (V.page + 1) + ' of ' + pages;
@@ -444,6 +462,25 @@
     $('pick-list').addEventListener('click', function (e) {
       var li = e.target.closest('li');
       if (li) select(parseInt(li.dataset.k, 10));
+    });
+    // Keyboard: arrows move through the list, Enter or Space opens the focused response; in the
+    // viewer, left / right arrows (or j / k) step through the actions.
+    $('pick-list').addEventListener('keydown', function (e) {
+      var li = e.target.closest('li');
+      if (!li) return;
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(parseInt(li.dataset.k, 10)); }
+      else if (e.key === 'ArrowDown' && li.nextElementSibling) { e.preventDefault(); li.nextElementSibling.focus(); }
+      else if (e.key === 'ArrowUp' && li.previousElementSibling) { e.preventDefault(); li.previousElementSibling.focus(); }
+    });
+    document.addEventListener('keydown', function (e) {
+      if (!$('view-viewer').classList.contains('active') || V.sel < 0 || !V.types) return;
+      var tag = (e.target.tagName || '').toLowerCase();
+      if (tag === 'input' || tag === 'select' || tag === 'textarea' || tag === 'li' || tag === 'button') return;
+      var step = e.key === 'ArrowRight' || e.key === 'k' ? 1 : e.key === 'ArrowLeft' || e.key === 'j' ? -1 : 0;
+      if (!step) return;
+      e.preventDefault();
+      var cur = $('trace-text').querySelector('.act.hl'), j = cur ? parseInt(cur.dataset.j, 10) + step : 0;
+      highlight(Math.max(0, Math.min(V.types.length - 1, j)), true);
     });
     var txt = $('trace-text'), tip = $('trace-tip');
     txt.addEventListener('mouseover', function (e) {
