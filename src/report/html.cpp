@@ -51,9 +51,10 @@ std::string html_escape(std::string_view s) {
 
 int quantise_probability(double p) {
   if (std::isnan(p)) return -1;
-  if (p <= 0) return 0;
-  if (p >= 1) return 10000;
-  return static_cast<int>(std::lround(p * 10000.0));
+  if (p >= 1) return 0;
+  if (p <= 0) return kSurprisalCap;
+  const double v = std::round(-std::log(p) * 1000.0);
+  return v >= kSurprisalCap ? kSurprisalCap : static_cast<int>(v);
 }
 
 namespace {

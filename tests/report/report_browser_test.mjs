@@ -284,6 +284,15 @@ try {
   const sibHead = await page.evaluate(() => document.querySelector('#trace-head .id').textContent);
   check(sibHead === wantSibs[0], 'a click on another response to the question opens it', wantSibs[0], sibHead);
   await page.evaluate(() => window.rdptReport.selectId('xss-1'));
+  // Probabilities keep significant digits (they used to show as 0.0000), and the chart has a log scale.
+  const fp = await page.evaluate(() => [0.5, 0.12345, 2e-5, 1.234e-9].map((p) => window.rdptReport.formatP(p)));
+  check(fp.join() === '0.5000,0.1235,2.00e-5,1.23e-9', 'small probabilities show in significant digits', '0.5000,0.1235,2.00e-5,1.23e-9', fp);
+  await page.check('#trace-log');
+  await page.waitForTimeout(300);
+  const logAxis = await page.evaluate(() => (document.querySelector('#trace-chart svg g[aria-label^="Y-axis"] .role-axis-title text') || {}).textContent);
+  check(/log scale/.test(logAxis || ''), 'the viewer chart switches to a log scale', 'p (...), log scale', logAxis);
+  await page.uncheck('#trace-log');
+  await page.waitForTimeout(300);
   // Keyboard: right / left arrows step through the actions; the picker's items take focus and Enter.
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
   await page.evaluate(() => { const s = document.querySelector('#trace-text .act[data-j="1"]'); s.dispatchEvent(new MouseEvent('mouseover', { bubbles: true })); });

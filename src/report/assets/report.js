@@ -207,6 +207,10 @@
     });
     return Promise.all(jobs);
   }
+  // Embedded probabilities are surprisals in thousandths of a nat (report.h, quantise_probability).
+  function probOf(v) { return Math.exp(-v / 1000); }
+  // 0.1234 for ordinary values; small ones in significant digits (2.00e-5), never 0.0000.
+  function formatP(p) { return p >= 1e-3 ? p.toFixed(4) : p > 0 ? p.toExponential(2) : '0'; }
   // 4096 -> "4.1k tok", 1000 -> "1k tok", 500 -> "500 tok" (thousands, 3 significant digits).
   function tokenLabel(t) { return t >= 1000 ? (+(t / 1000).toPrecision(3)) + 'k tok' : t + ' tok'; }
 
@@ -456,6 +460,7 @@
     legend.appendChild(el('span', '', sw0, 'unscored'));
     $('pick-search').addEventListener('input', function (e) { V.search = e.target.value; filterList(); drawList(); });
     $('pick-sort').addEventListener('change', function (e) { V.sort = e.target.value; filterList(); drawList(); });
+    $('trace-log').addEventListener('change', function (e) { V.logY = e.target.checked; if (V.sel >= 0) select(V.sel); });
     $('pick-filter').addEventListener('change', function (e) { V.filter = e.target.value; filterList(); drawList(); });
     $('pick-prev').addEventListener('click', function () { V.page--; drawList(); });
     $('pick-next').addEventListener('click', function () { V.page++; drawList(); });
@@ -489,7 +494,7 @@
       var j = parseInt(s.dataset.j, 10), P = V.probs;
       var lines = ['action ' + (j + 1) + ' \u00b7 ' + (TYPE_CHAR[V.types[j]] || 'unscored')];
       ['pT', 'pS', 'pD'].forEach(function (m, i) {
-        if (P[i]) lines.push(m + ' = ' + (P[i][j] < 0 ? 'unscored' : (P[i][j] / 10000).toFixed(4)));
+        if (P[i]) lines.push(m + ' = ' + (P[i][j] < 0 ? 'unscored' : formatP(probOf(P[i][j]))));
       });
       tip.textContent = lines.join('\n');
       tip.hidden = false;
@@ -583,20 +588,25 @@
     }
     for (var m = 0; m < 3; m++) {
       if (!r.p[m]) continue;
-      for (var q = 0; q < n; q++) if (r.p[m][q] >= 0) lines.push({j: q + 1, model: names[m], p: r.p[m][q] / 10000});
+      for (var q = 0; q < n; q++) if (r.p[m][q] >= 0) lines.push({j: q + 1, model: names[m], p: probOf(r.p[m][q])});
     }
     var models = names.filter(function (x, i) { return r.p[i]; });
     var xs = {type: 'quantitative', title: 'action j', scale: {domain: [0.5, n + 0.5], nice: false}, axis: {tickMinStep: 1, format: 'd'}};
+    // Log scale (toggle): from the power of ten below the smallest probability shown, up to 1.
+    var pmin = lines.reduce(function (a, l) { return l.p > 0 && l.p < a ? l.p : a; }, 1);
+    var ylo = V.logY ? Math.pow(10, Math.floor(Math.log10(Math.max(pmin, 1e-300)) - 1e-9)) : 0;
+    if (V.logY) lines = lines.filter(function (l) { return l.p > 0; });
+    var ys = V.logY ? {type: 'log', domain: [ylo, 1]} : {domain: [0, 1]};
     var spec = {width: 'container', height: 230, params: [{name: 'hl', value: 0}],
       layer: [
         {data: {values: bg}, mark: {type: 'rect', opacity: 0.9, clip: true},
-         encoding: {x: Object.assign({field: 'x0'}, xs), x2: {field: 'x1'}, y: {datum: 0, type: 'quantitative'}, y2: {datum: 1},
+         encoding: {x: Object.assign({field: 'x0'}, xs), x2: {field: 'x1'}, y: {datum: ylo, type: 'quantitative', scale: ys}, y2: {datum: 1},
                     color: {field: 'type', type: 'nominal', title: 'type', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_BG[t]; })}}}},
         {data: {values: lines}, mark: {type: 'line', strokeWidth: 1.4, point: n <= 200, clip: true},
          params: [{name: 'zoom', select: {type: 'interval', encodings: ['x']}, bind: 'scales'}],  // wheel zoom, drag pan
-         encoding: {x: Object.assign({field: 'j'}, xs), y: {field: 'p', type: 'quantitative', title: 'p (geometric mean per action)', scale: {domain: [0, 1]}},
+         encoding: {x: Object.assign({field: 'j'}, xs), y: {field: 'p', type: 'quantitative', title: 'p (geometric mean per action)' + (V.logY ? ', log scale' : ''), scale: ys},
                     stroke: {field: 'model', type: 'nominal', title: 'model', scale: {domain: models, range: models.map(function (x) { return MODEL_COLOR[x]; })}},
-                    tooltip: [{field: 'j', title: 'action'}, {field: 'model'}, {field: 'p', format: '.4f'}]}},
+                    tooltip: [{field: 'j', title: 'action'}, {field: 'model'}, {field: 'p', format: '.4~g'}]}},
         {data: {values: [{}]}, mark: {type: 'rule', color: '#c0392b', strokeWidth: 1.5, clip: true},
          encoding: {x: {datum: {expr: 'hl'}, type: 'quantitative'}, opacity: {value: 0.8}}}
       ]};
@@ -801,6 +811,7 @@
     ready: ready, errors: errors,
     data: function () { return D; },
     tokenLabel: tokenLabel,
+    formatP: formatP,
     viewerView: function () { return V.view; },
     show: function (view) { return show(view).then(function () {}); },
     selectId: function (id) {
