@@ -388,6 +388,9 @@ try {
   const pager = await page.evaluate(() => document.querySelector('#pick-page').textContent);
   const nEmb = n + 4;  // the fixture's hostile and long-id responses
   check(pager === `page 1 of ${Math.ceil(nEmb / 50)}`, 'the picker is paginated', `page 1 of ${Math.ceil(nEmb / 50)}`, pager);
+  const more = await page.evaluate(() => document.getElementById('pick-more').textContent);
+  check(more.startsWith(`${nEmb} of ${nEmb} responses are embedded`) && more.includes('--viewer-responses') && more.includes('--viewer-id'),
+        'the picker says how many responses are embedded and how to embed more', `${nEmb} of ${nEmb} ... --viewer-responses ... --viewer-id`, more);
   await page.click('#pick-list li:nth-child(2)');
   await page.waitForTimeout(200);
 

@@ -509,6 +509,12 @@
       tip.style.top = Math.max(4, y) + 'px';
     });
     txt.addEventListener('mouseleave', function () { tip.hidden = true; });
+    // How to embed more: the viewer holds a sample within limits; every chart uses all responses.
+    var M = D.meta, VW = M.viewer;
+    $('pick-more').textContent = fmt(M.counts.embedded) + ' of ' + fmt(M.counts.responses) + ' responses are embedded' +
+      (VW.sampled ? ' (a sample, seed ' + VW.seed + ')' : '') + '; limits: ' + fmt(VW.limit) + ' responses (--viewer-responses), ' +
+      (VW.bytes ? fmt(VW.bytes) + ' bytes of text (--viewer-bytes)' : 'no byte limit') +
+      '. --viewer-id ID embeds a particular response (repeatable). The charts use every response.';
     filterList();
     drawList();
     if (D.index.id.length) return select(0);
