@@ -708,7 +708,7 @@ PYBIND11_MODULE(_rdpt, m) {
             nte.append(c->c.n_teacher);
             share.append(r.typed && c->c.n_scored ? py::object(py::float_(double(c->c.n_teacher) / c->c.n_scored))
                                                   : py::object(py::none()));
-            stok.append(c->student_tokens);
+            stok.append(c->student_tokens ? py::object(py::int_(c->student_tokens)) : py::object(py::none()));
             slp.append(c->c.student_logprob_mean);
             corr.append(c->correct ? py::object(py::bool_(*c->correct)) : py::object(py::none()));
           }

@@ -58,7 +58,7 @@ int run_report(int argc, char** argv) {
                  "responses embedded in the trace viewer (default 2000; 0 = no limit); a seeded sample when the "
                  "store has more")->group("Viewer");
   app.add_option("--viewer-mb", viewer_mb,
-                 "budget of response text embedded in the viewer, MiB (default 64; 0 = no limit)")->group("Viewer");
+                 "budget of text embedded in the viewer (responses with their questions, system prompts and answers), MiB (default 64; 0 = no limit)")->group("Viewer");
   app.add_option("--viewer-id", o.viewer_ids, "a response id always embedded in the viewer (repeatable)")
       ->group("Viewer");
   app.add_option("--seed", o.seed, "seed of the viewer sample (default 0)")->group("Viewer");

@@ -323,14 +323,18 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
   } catch (const DataError& e) {
     std::string msg = e.what();
     // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
-    // prompt's ids are found by matching, as the first id from which the rest reproduces the
+    // prompt's ids are found by matching, as the first id from which the rest reproduces the whole
     // response (a window of 8 ids is tried first, so each wrong start costs little).
+    // Not for truncated lines: a prefix of a repetitive response could match from a wrong start.
+    // At most 16 full placements are tried (each costs the line's length).
     bool found = false;
-    if (prompt.empty() && !o.ids_include_prompt) {
+    if (prompt.empty() && !o.ids_include_prompt && !truncated) {
       const std::span<const int32_t> all(rest);
-      for (size_t n = 1; n < all.size() && !found; ++n) {
+      int full_tries = 0;
+      for (size_t n = 1; n < all.size() && !found && full_tries < 16; ++n) {
         try {
           o.vocab->place_ids(all.subspan(n, std::min<size_t>(8, all.size() - n)), response, true);
+          ++full_tries;
           offsets = o.vocab->place_ids(all.subspan(n), response, truncated);
           skip = n;
           found = true;

@@ -53,7 +53,7 @@ int quantise_probability(double p) {
   if (std::isnan(p)) return -1;
   if (p >= 1) return 0;
   if (p <= 0) return kSurprisalCap;
-  const double v = std::round(-std::log(p) * 1000.0);
+  const double v = std::round(-std::log(p) * 100000.0);
   return v >= kSurprisalCap ? kSurprisalCap : static_cast<int>(v);
 }
 

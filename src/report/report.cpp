@@ -23,6 +23,11 @@ namespace {
 
 using json = nlohmann::json;
 
+// The text a viewer response embeds (what --viewer-mb limits).
+uint64_t embedded_text_bytes(const StoredResponse& r) {
+  return r.response.size() + r.question.size() + r.system.size() + (r.answer ? r.answer->size() : 0);
+}
+
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Rounds to 4 decimals for the page (null for NaN).
@@ -196,9 +201,9 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     ++stats.n_responses;
     if (forced_ids.count(r.id)) {
       embed.insert(r.rid);
-      forced_bytes += r.response.size() + r.question.size();
+      forced_bytes += embedded_text_bytes(r);
     } else {
-      cands.push_back({sample_key(opts.seed, r.id), r.rid, r.response.size() + r.question.size()});
+      cands.push_back({sample_key(opts.seed, r.id), r.rid, embedded_text_bytes(r)});
     }
   };
   hooks.after_search = [&](const TraceResult&) {

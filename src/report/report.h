@@ -77,9 +77,9 @@ std::string script_safe_json(const std::string& json_text);
 std::string html_escape(std::string_view s);
 // SHA-256 of data, base64 (as CSP source expressions want it).
 std::string sha256_base64(std::string_view data);
-// A probability as the viewer embeds it: its surprisal -ln p in thousandths of a nat (0 for
-// p >= 1, kSurprisalCap for p <= 0 or below e^-1e6), -1 for NaN (unscored). The page reads
-// p = exp(-v / 1000): three significant digits at any magnitude (1e-4 units showed 2e-5 as 0).
+// A probability as the viewer embeds it: its surprisal -ln p in units of 1e-5 nat (0 for
+// p >= 1, kSurprisalCap for p <= 0 or below e^-10000), -1 for NaN (unscored). The page reads
+// p = exp(-v / 1e5): relative error under 5e-6 at any magnitude (1e-4 units showed 2e-5 as 0).
 constexpr int kSurprisalCap = 1000000000;
 int quantise_probability(double p);
 

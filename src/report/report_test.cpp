@@ -48,13 +48,13 @@ TEST(ReportHtml, QuantiseProbability) {
   EXPECT_EQ(quantise_probability(NAN), -1);
   EXPECT_EQ(quantise_probability(1.0), 0);
   EXPECT_EQ(quantise_probability(1.5), 0);
-  EXPECT_EQ(quantise_probability(0.12345), 2092);  // -ln 0.12345 = 2.0919...
+  EXPECT_EQ(quantise_probability(0.12345), 209192);  // -ln 0.12345 = 2.091915...
   EXPECT_EQ(quantise_probability(0.0), kSurprisalCap);
   EXPECT_EQ(quantise_probability(-0.1), kSurprisalCap);
   // Small probabilities keep three significant digits (they used to round to 0).
   for (double p : {2e-5, 3.7e-9, 1.234e-30}) {
-    const double back = std::exp(-quantise_probability(p) / 1000.0);
-    EXPECT_NEAR(back / p, 1.0, 5e-4) << p;
+    const double back = std::exp(-quantise_probability(p) / 1e5);
+    EXPECT_NEAR(back / p, 1.0, 5e-6) << p;
   }
 }
 
@@ -148,7 +148,7 @@ TEST_F(ReportStore, EmbedsTypesCurvesAndViewerData) {
   ASSERT_EQ(pages[0].size(), 3u);
   EXPECT_EQ(pages[0][0]["y"], "TSU");
   EXPECT_EQ(pages[0][1]["y"], "TB");
-  EXPECT_EQ(pages[0][0]["p"][0], json({105, 693, 2303}));  // -ln p in thousandths of a nat: p = 0.9, 0.5, 0.1
+  EXPECT_EQ(pages[0][0]["p"][0], json({10536, 69315, 230259}));  // -ln p in 1e-5 nat: p = 0.9, 0.5, 0.1
   EXPECT_EQ(pages[0][2]["a"], json({"<script>alert(1)</script> Done."}));  // '>' + ' D' is no cut
   EXPECT_EQ(data["index"]["c"], "10-");
   EXPECT_EQ(data["index"]["id"][2], "</script><b>x</b>");

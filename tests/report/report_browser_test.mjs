@@ -348,13 +348,16 @@ try {
   await page.screenshot({ path: path.join(outDir, 'view-viewer-xss2.png'), fullPage: true });
   // Picker: search and filter.
   await page.fill('#pick-search', 'xss');
+  await page.waitForTimeout(350);  // the search is debounced
   const found = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li .id')).map((e) => e.textContent));
   check(found.join() === 'xss-1,xss-2', 'search by id', 'xss-1,xss-2', found.join());
   // Search by text (3 characters or more), case-insensitive.
   await page.fill('#pick-search', 'THEN MORE TEXT follows');
+  await page.waitForTimeout(350);  // the search is debounced
   const byText = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li .id')).map((e) => e.textContent));
   check(byText.join() === 'xss-1', 'search finds a response by its text', 'xss-1', byText.join());
   await page.fill('#pick-search', '');
+  await page.waitForTimeout(350);  // the search is debounced
   // Sorting by Teacher share (highest first), by length, correct first.
   const order = async (how) => { await page.selectOption('#pick-sort', how); return page.evaluate(() => {
     const I = window.rdptReport.data().index;
@@ -379,8 +382,18 @@ try {
     head: document.querySelector('#trace-head .id') && document.querySelector('#trace-head .id').textContent, state: document.documentElement.dataset.state }));
   check(deep.view === 'viewer' && deep.head === '<img src=x onerror="window.__pwned=3">' && deep.state === 'ready',
         'report.html#r=ID opens the viewer on that response', 'viewer, the HTML id, ready', deep);
+  // A malformed link (a bare %) still renders the report and says what it could not find.
   await page2.close();
+  const page3 = await context.newPage();
+  await page3.goto(pathToFileURL(html).href + '#r=50%off');
+  await page3.evaluate(() => window.rdptReport.ready);
+  await page3.waitForTimeout(300);
+  const badLink = await page3.evaluate(() => ({ charts: document.querySelectorAll('#curve-charts svg').length, errors: window.rdptReport.errors.slice() }));
+  check(badLink.charts === 4 && badLink.errors.length === 1 && /no embedded response 50%off/.test(badLink.errors[0]),
+        'a malformed #r= link renders the report and names the missing response', '4 charts, 1 error', badLink);
+  await page3.close();
   await page.fill('#pick-search', '');
+  await page.waitForTimeout(350);  // the search is debounced
   await page.selectOption('#pick-filter', '0');
   const bad = await page.evaluate(() => Array.from(document.querySelectorAll('#pick-list li')).map((li) => li.querySelector('.bad') !== null));
   check(bad.length > 0 && bad.every(Boolean), 'filter incorrect lists only incorrect responses', 'all incorrect', bad);

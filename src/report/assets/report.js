@@ -159,6 +159,15 @@
         curveState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); maxj.value = curveState.maxj; drawCurves();
       });
       bands.addEventListener('change', function () { curveState.bands = bands.checked; drawCurves(); });
+      // Mean cumulative tokens at j averages over the responses reaching j, a set that shrinks, so
+      // it can fall; an axis that went back would scramble the curves: by tokens, the charts stop
+      // at the last position up to which it rises (said in the option's title).
+      curveState.tokEnd = 0;
+      while (curveState.tokEnd < P && C.tokens[curveState.tokEnd] !== null && C.tokens[curveState.tokEnd] !== undefined &&
+             (curveState.tokEnd === 0 || C.tokens[curveState.tokEnd] > C.tokens[curveState.tokEnd - 1])) curveState.tokEnd++;
+      var tokOpt = $('curve-x').querySelector('option[value="tokens"]');
+      if (curveState.tokEnd < 2) tokOpt.disabled = true;
+      else if (curveState.tokEnd < P) tokOpt.textContent = 'mean cumulative tokens (positions 1-' + curveState.tokEnd + ', where it rises)';
       $('curve-x').addEventListener('change', function (e) { curveState.x = e.target.value; drawCurves(); });
     }
     var behaviourChart = renderSharesTable();
@@ -173,6 +182,7 @@
   // of the distilled model's responses at it (null where unknown).
   function curveX(j) {
     if (!curveState || curveState.x !== 'tokens') return j + 1;
+    if (j >= curveState.tokEnd) return null;
     var t = D.curves.tokens[j];
     return t === null || t === undefined ? null : t;
   }
@@ -207,8 +217,8 @@
     });
     return Promise.all(jobs);
   }
-  // Embedded probabilities are surprisals in thousandths of a nat (report.h, quantise_probability).
-  function probOf(v) { return Math.exp(-v / 1000); }
+  // Embedded probabilities are surprisals in 1e-5 nat (report.h, quantise_probability).
+  function probOf(v) { return Math.exp(-v / 100000); }
   // 0.1234 for ordinary values; small ones in significant digits (2.00e-5), never 0.0000.
   function formatP(p) { return p >= 1e-3 ? p.toFixed(4) : p > 0 ? p.toExponential(2) : '0'; }
   // 4096 -> "4.1k tok", 1000 -> "1k tok", 500 -> "500 tok" (thousands, 3 significant digits).
@@ -458,7 +468,12 @@
     });
     var sw0 = el('span', 'sw'); sw0.style.border = '1px solid #999';
     legend.appendChild(el('span', '', sw0, 'unscored'));
-    $('pick-search').addEventListener('input', function (e) { V.search = e.target.value; filterList(); drawList(); });
+    // Debounced: a text search reads every embedded page once (then keeps the lower-cased texts).
+    var searchTimer = 0;
+    $('pick-search').addEventListener('input', function (e) {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(function () { V.search = e.target.value; filterList(); drawList(); }, 200);
+    });
     $('pick-sort').addEventListener('change', function (e) { V.sort = e.target.value; filterList(); drawList(); });
     $('trace-log').addEventListener('change', function (e) { V.logY = e.target.checked; if (V.sel >= 0) select(V.sel); });
     $('pick-filter').addEventListener('change', function (e) { V.filter = e.target.value; filterList(); drawList(); });
@@ -473,12 +488,19 @@
     $('pick-list').addEventListener('keydown', function (e) {
       var li = e.target.closest('li');
       if (!li) return;
-      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(parseInt(li.dataset.k, 10)); }
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        var kk = parseInt(li.dataset.k, 10);
+        select(kk);
+        var again = $('pick-list').querySelector('li[data-k="' + kk + '"]');  // the list was redrawn
+        if (again) again.focus();
+      }
       else if (e.key === 'ArrowDown' && li.nextElementSibling) { e.preventDefault(); li.nextElementSibling.focus(); }
       else if (e.key === 'ArrowUp' && li.previousElementSibling) { e.preventDefault(); li.previousElementSibling.focus(); }
     });
     document.addEventListener('keydown', function (e) {
       if (!$('view-viewer').classList.contains('active') || V.sel < 0 || !V.types) return;
+      if (e.altKey || e.ctrlKey || e.metaKey) return;  // browser shortcuts (Alt+arrows: back/forward)
       var tag = (e.target.tagName || '').toLowerCase();
       if (tag === 'input' || tag === 'select' || tag === 'textarea' || tag === 'li' || tag === 'button') return;
       var step = e.key === 'ArrowRight' || e.key === 'k' ? 1 : e.key === 'ArrowLeft' || e.key === 'j' ? -1 : 0;
@@ -512,8 +534,9 @@
     // How to embed more: the viewer holds a sample within limits; every chart uses all responses.
     var M = D.meta, VW = M.viewer;
     $('pick-more').textContent = fmt(M.counts.embedded) + ' of ' + fmt(M.counts.responses) + ' responses are embedded' +
-      (VW.sampled ? ' (a sample, seed ' + VW.seed + ')' : '') + '; limits: ' + fmt(VW.limit) + ' responses (--viewer-responses), ' +
-      (VW.bytes ? fmt(VW.bytes) + ' bytes of text (--viewer-bytes)' : 'no byte limit') +
+      (VW.sampled ? ' (a sample, seed ' + VW.seed + ')' : '') + '; limits: ' +
+      (VW.limit ? fmt(VW.limit) + ' responses' : 'no response limit') + ' (--viewer-responses), ' +
+      (VW.bytes ? fmt(VW.bytes / 1048576) + ' MiB of text' : 'no size limit') + ' (--viewer-mb)' +
       '. --viewer-id ID embeds a particular response (repeatable). The charts use every response.';
     filterList();
     drawList();
@@ -617,7 +640,9 @@
          encoding: {x: {datum: {expr: 'hl'}, type: 'quantitative'}, opacity: {value: 0.8}}}
       ]};
     // Long responses draw on a canvas: redrawing thousands of SVG nodes on every hover is slow.
+    var gen = V.gen = (V.gen || 0) + 1;  // a later selection wins over a chart still being drawn
     return embed($('trace-chart'), spec, n > 400 ? 'canvas' : 'svg').then(function (view) {
+      if (gen !== V.gen) return;
       V.view = view;
       // A click selects the action under the pointer's x, wherever it lands (point markers are
       // drawn for short responses only, and the type bands lie under the lines).
@@ -686,7 +711,8 @@
         var J = {};
         (d.comparison.overlaps || []).forEach(function (o) { J[o.a + '|' + o.b] = J[o.b + '|' + o.a] = o.jaccard; });
         var jt = table(['Jaccard overlap'].concat(names), names.map(function (a) {
-          return [a].concat(names.map(function (b) { return a === b ? '1' : fmt(J[a + '|' + b]); }));
+          var ran = function (x) { return !S[names.indexOf(x)].not_run; };
+          return [a].concat(names.map(function (b) { return !ran(a) || !ran(b) ? '\u2013' : a === b ? '1' : fmt(J[a + '|' + b]); }));
         }));
         jt.classList.add('overlaps');
         body.appendChild(jt);
@@ -796,7 +822,9 @@
     // report.html#r=ID opens the viewer on that response.
     var m = /^#r=(.+)$/.exec(location.hash);
     if (m) {
-      var id = decodeURIComponent(m[1]), k = D.index.id.indexOf(id);
+      var id;
+      try { id = decodeURIComponent(m[1]); } catch (e) { id = m[1]; }  // a malformed link: taken as written
+      var k = D.index.id.indexOf(id);
       if (k >= 0) return show('viewer').then(function () { V.page = Math.max(0, Math.floor(V.list.indexOf(k) / V.per)); return select(k); });
       fail('the link #r=' + id, new Error('no embedded response ' + id + ' (see --viewer-id)'));
     }
