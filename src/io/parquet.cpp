@@ -35,23 +35,17 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-[[maybe_unused]] std::string sql_string(const std::string& s) {
-  std::string out = "'";
+// s between quote characters q, each q inside doubled (SQL string literals and identifiers).
+[[maybe_unused]] std::string sql_quoted(const std::string& s, char q) {
+  std::string out(1, q);
   for (char c : s) {
     out += c;
-    if (c == '\'') out += '\'';
+    if (c == q) out += q;
   }
-  return out + "'";
+  return out + q;
 }
-
-[[maybe_unused]] std::string sql_ident(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
+[[maybe_unused]] std::string sql_string(const std::string& s) { return sql_quoted(s, '\''); }
+[[maybe_unused]] std::string sql_ident(const std::string& s) { return sql_quoted(s, '"'); }
 
 // DuckDB's messages can span lines (a "LINE 1: <query>" part follows); rdpt's errors are one line
 // and name what the user gave, not the query rdpt wrote.

@@ -48,6 +48,16 @@ std::vector<rdpt::Record> read_all(const std::string& p, rdpt::ReaderOptions o =
   return out;
 }
 
+// The error reading `p` gives, or "(no error)".
+std::string error_of(const std::string& p) {
+  try {
+    read_all(p);
+  } catch (const rdpt::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 void expect_same_records(const std::vector<rdpt::Record>& want, const std::vector<rdpt::Record>& got,
                          bool same_lines = true) {
   ASSERT_EQ(got.size(), want.size());
@@ -134,14 +144,6 @@ TEST_F(Parquet, DirectoryAndGlobOfShardsAreOneDatasetInNameOrder) {
 TEST_F(Parquet, BadFilesAndColumnsAreOneLineErrors) {
   const std::string src = "SELECT * FROM " + traces("overthinking_debug.jsonl.zst");
   rdpt::io::duckdb_exec("COPY (" + src + ") TO '" + path("ok.parquet") + "' (FORMAT parquet)");
-  auto error_of = [&](const std::string& p) -> std::string {
-    try {
-      read_all(p);
-    } catch (const rdpt::Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
   auto one_line = [](const std::string& s) { return s.find('\n') == std::string::npos; };
   // Truncated: the footer is gone.
   {
@@ -236,14 +238,6 @@ TEST_F(Parquet, WriterWritesTypedColumnsAndNothingWithoutFinish) {
 
 TEST_F(Parquet, NamesDuckDbWouldMisreadAreRefusedOrReadAsGiven) {
   const std::string src = "SELECT * FROM " + traces("overthinking_debug.jsonl.zst");
-  auto error_of = [&](const std::string& p) -> std::string {
-    try {
-      read_all(p);
-    } catch (const rdpt::Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
   // A name with glob characters: DuckDB would read x1.parquet for "x[1].parquet".
   fs::create_directories(path("g"));
   rdpt::io::duckdb_exec("COPY (" + src + " LIMIT 2) TO '" + path("g/x1.parquet") + "' (FORMAT parquet)");

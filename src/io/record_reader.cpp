@@ -1,12 +1,10 @@
 // RecordReader: JSON Lines records in the flat, messages and conversations layouts.
 #include <nlohmann/json.hpp>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
 
-#include "io/byte_source.h"
-#include "io/parquet.h"
+#include "io/json_rows.h"
 #include "rdpt/error.h"
 #include "rdpt/record.h"
 
@@ -153,40 +151,13 @@ struct RecordReader::Impl {
   std::string path;
   std::string stem;
   ReaderOptions opts;
-  std::unique_ptr<io::LineReader> lines;   // JSON Lines, or
-  std::unique_ptr<io::ParquetRows> rows;   // Parquet: each row as the JSON object DuckDB writes for it
+  io::JsonRows rows;  // JSON Lines, or Parquet rows as JSON objects
   ReaderStats stats;
-  std::optional<uint64_t> size;
   std::vector<Record> pending;  // further responses of a multi-response record
   std::string line;
 
-  Impl(const std::string& p, ReaderOptions o) : path(p), opts(std::move(o)) {
-    if (io::is_parquet_path(p)) {
-      rows = std::make_unique<io::ParquetRows>(p);
-      size = rows->total_bytes();
-      return;
-    }
-    lines = std::make_unique<io::LineReader>(io::open_source(p), p);
+  Impl(const std::string& p, ReaderOptions o) : path(p), opts(std::move(o)), rows(p) {
     stem = p == "-" ? "stdin" : std::filesystem::path(p).filename().string();
-    struct stat st;
-    if (p != "-" && ::stat(p.c_str(), &st) == 0) size = uint64_t(st.st_size);
-  }
-
-  // The next non-blank line (or Parquet row) into `line`, its file and number into file/line_no.
-  bool next_line(std::string& file, uint64_t& line_no) {
-    if (rows) {
-      if (!rows->next(line)) return false;
-      file = rows->file();
-      line_no = rows->row();
-      return true;
-    }
-    while (lines->next(line)) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
-      file = path;
-      line_no = lines->line_number();
-      return true;
-    }
-    return false;
   }
 
   void parse_record(const std::string& raw, const std::string& file, uint64_t line_no, std::vector<Record>& out);
@@ -218,9 +189,9 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
   } else {
     // "<file name>:<line>"; with several Parquet files, the path (train/0000.parquet and
     // test/0000.parquet are two files).
-    const std::string name = !rows ? stem
-                             : rows->n_files() > 1 ? file
-                                                   : std::filesystem::path(file).filename().string();
+    const std::string name = !rows.parquet()     ? stem
+                             : rows.n_files() > 1 ? file
+                                                  : std::filesystem::path(file).filename().string();
     base.id = name + ":" + std::to_string(line_no);
   }
   auto with_id = [&](BadRecord b) {
@@ -359,10 +330,10 @@ RecordReader::~RecordReader() = default;
 
 bool RecordReader::next(Record& out) {
   auto& I = *impl_;
-  std::string file;
-  uint64_t line_no = 0;
   while (I.pending.empty()) {
-    if (!I.next_line(file, line_no)) return false;
+    if (!I.rows.next(I.line)) return false;
+    const std::string& file = I.rows.file();
+    const uint64_t line_no = I.rows.number();
     ++I.stats.n_lines;
     try {
       I.parse_record(I.line, file, line_no, I.pending);
@@ -381,9 +352,7 @@ bool RecordReader::next(Record& out) {
 }
 
 const ReaderStats& RecordReader::stats() const { return impl_->stats; }
-uint64_t RecordReader::bytes_read() const {
-  return impl_->rows ? impl_->rows->bytes_read() : impl_->lines->compressed_bytes_read();
-}
-std::optional<uint64_t> RecordReader::size() const { return impl_->size; }
+uint64_t RecordReader::bytes_read() const { return impl_->rows.bytes_read(); }
+std::optional<uint64_t> RecordReader::size() const { return impl_->rows.size(); }
 
 }  // namespace rdpt

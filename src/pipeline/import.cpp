@@ -2,8 +2,7 @@
 // the store. The line formats are rdpt/logprob_import.h's; here they meet the store.
 #include <map>
 
-#include "io/byte_source.h"
-#include "io/parquet.h"
+#include "io/json_rows.h"
 #include "pipeline/batch.h"
 #include "rdpt/error.h"
 #include "rdpt/logprob_import.h"
@@ -116,25 +115,12 @@ std::string LogprobImportStats::summary(const std::string& path) const {
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
                                    bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log,
                                    const TokenIdOptions& ids, const LogprobFieldNames& fields) {
-  // JSON Lines, or Parquet rows (each as the JSON object DuckDB writes for it).
-  std::unique_ptr<io::LineReader> lines;
-  std::unique_ptr<io::ParquetRows> rows;
-  if (io::is_parquet_path(path)) rows = std::make_unique<io::ParquetRows>(path);
-  else lines = std::make_unique<io::LineReader>(io::open_source(path), path);
-  auto next = [&](std::string& line) {
-    if (rows) return rows->next(line);
-    while (lines->next(line))
-      if (line.find_first_not_of(" \t\r") != std::string::npos) return true;
-    return false;
-  };
-  auto where = [&] {
-    return rows ? rows->file() + ":" + std::to_string(rows->row()) : path + ":" + std::to_string(lines->line_number());
-  };
+  io::JsonRows rows(path);  // JSON Lines, or Parquet rows as JSON objects
   LogprobImportStats stats;
   std::string line;
   progress.start("import " + path, 0, "lines");
   detail::in_batch(store, [&] {
-    while (next(line)) {
+    while (rows.next(line)) {
       ++stats.n_lines;
       std::string id;
       try {
@@ -156,7 +142,7 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
         stats.n_chars_unit += t.unit_used == OffsetUnit::Chars;
       } catch (const LogprobLineError& e) {
         // Every line error names file, line and (once known) the record.
-        const std::string msg = where() + ": " +
+        const std::string msg = rows.file() + ":" + std::to_string(rows.number()) + ": " +
                                 (id.empty() ? "" : "record '" + id + "': ") + e.what();
         if (!skip_bad) throw DataError(msg);
         ++stats.skipped[e.reason];

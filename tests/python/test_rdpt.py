@@ -287,14 +287,19 @@ def test_attribute_equals_rdpt_attribute(store_path, tmp_path):
         rdpt.attribute(store_path, ["teacher", "teacher"])
 
 
-def test_select_equals_rdpt_select(store_path, tmp_path):
-    st = rdpt.Store(store_path)
-    r = st.responses(text=True)
-    data = tmp_path / "data.jsonl"
-    with open(data, "w", encoding="utf-8") as f:
+def write_records(r, path):
+    """The store's responses (st.responses(text=True)) as a JSONL dataset at path."""
+    with open(path, "w", encoding="utf-8") as f:
         for i in range(len(r)):
             f.write(json.dumps({"id": r["id"][i], "question_id": r["group"][i], "question": r["question"][i],
                                 "response": r["response"][i]}, ensure_ascii=False) + "\n")
+    return path
+
+
+def test_select_equals_rdpt_select(store_path, tmp_path):
+    st = rdpt.Store(store_path)
+    r = st.responses(text=True)
+    data = write_records(r, tmp_path / "data.jsonl")
     for strategy in ("teacher-count", "longest", "random"):
         out = tmp_path / "chosen.jsonl"
         summary = tmp_path / "summary.json"
@@ -312,11 +317,7 @@ def test_select_equals_rdpt_select(store_path, tmp_path):
 def test_select_compare_equals_rdpt_select_compare(store_path, tmp_path):
     st = rdpt.Store(store_path)
     r = st.responses(text=True)
-    data = tmp_path / "data.jsonl"
-    with open(data, "w", encoding="utf-8") as f:
-        for i in range(len(r)):
-            f.write(json.dumps({"id": r["id"][i], "question_id": r["group"][i], "question": r["question"][i],
-                                "response": r["response"][i]}, ensure_ascii=False) + "\n")
+    data = write_records(r, tmp_path / "data.jsonl")
     summary, scores = tmp_path / "summary.json", tmp_path / "scores.csv"
     cli("select", "--data", str(data), "--store", store_path, "--compare", "--out", str(tmp_path / "c.jsonl"),
         "--summary-json", str(summary), "--scores-out", str(scores), "--seed", "2")
