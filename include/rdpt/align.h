@@ -20,11 +20,15 @@ namespace rdpt {
 struct TokenLogprob {
   uint32_t offset = 0;   // byte offset of the token's first byte in the response
   double logprob = 0.0;  // natural log of p(token | everything before it)
+  // Clipped rank of the token under the model (1 + vocabulary entries with a strictly larger
+  // logit, at most the scorer's rank clip); 0 when ranks were not computed.
+  uint32_t rank = 0;
 };
 
 struct ActionScore {
   uint32_t n_tokens = 0;     // tokens whose first byte lies in the action; 0 means unscored
   double logprob_sum = 0.0;  // sum of those tokens' log-probs
+  uint64_t rank_sum = 0;     // sum of those tokens' clipped ranks (0 when ranks were not computed)
   bool scored() const { return n_tokens > 0; }
   double logprob_mean() const { return n_tokens ? logprob_sum / n_tokens : NAN; }
   // Geometric-mean token probability exp(mean log p); NaN when unscored.

@@ -5,8 +5,8 @@
 // instant leaves each pair either wholly present or absent; resuming skips pairs that are
 // present with status Ok. Readers (Python, the sqlite3 shell) see a consistent snapshot.
 //
-// Schema version 1 (docs/store.md has the full description and Python examples):
-//   PRAGMA application_id = 0x52445054 ('RDPT'), PRAGMA user_version = 1 (= kStoreSchemaVersion)
+// Schema version 2 (docs/store.md has the full description and Python examples):
+//   PRAGMA application_id = 0x52445054 ('RDPT'), PRAGMA user_version = 2 (= kStoreSchemaVersion)
 //   meta(key TEXT PRIMARY KEY, value TEXT)            -- schema_version, application, created_by, created_at
 //   responses(rid INTEGER PRIMARY KEY, id TEXT UNIQUE, group_id, question, response, system,
 //             answer (NULL = none), correct (NULL/0/1), source_file, source_line, n_actions,
@@ -14,9 +14,14 @@
 //   models(mid INTEGER PRIMARY KEY, name TEXT UNIQUE, backend, location, fingerprint,
 //          tokenizer, template, info TEXT (JSON), created_at)
 //   scores(mid, rid, status (0 Ok, 1 Failed, 2 Truncated), n_tokens, n_tokens_total,
-//          token_counts BLOB, logprob_sums BLOB, error, updated_at, PRIMARY KEY(mid, rid))
+//          token_counts BLOB, logprob_sums BLOB, error, updated_at, rank_sums BLOB (NULL = no
+//          ranks), PRIMARY KEY(mid, rid))
 // BLOBs are little-endian arrays, one element per action: spans = u32 (begin, end) pairs,
-// special = u8, token_counts = u32, logprob_sums = f64. A Failed pair may have empty BLOBs.
+// special = u8, token_counts = u32, logprob_sums = f64, rank_sums = u64 (sums of clipped token
+// ranks, written by rdpt score --ranks; the clip is the model's info "rank_clip"). A Failed pair
+// may have empty BLOBs.
+// Version 1 (no rank_sums column) is upgraded in place when opened for writing (ALTER TABLE
+// ADD COLUMN: existing pairs have no ranks); opened read-only it is read as is, without ranks.
 // Timestamps are UTC text "YYYY-MM-DDTHH:MM:SSZ".
 //
 // Example:
@@ -48,7 +53,7 @@
 
 namespace rdpt {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 inline constexpr int32_t kStoreApplicationId = 0x52445054;  // "RDPT", in PRAGMA application_id
 
 struct StoredResponse {
@@ -81,6 +86,7 @@ struct PairScore {
   uint32_t n_tokens = 0;        // response tokens scored
   uint32_t n_tokens_total = 0;  // response tokens in all (> n_tokens when truncated)
   std::vector<ActionScore> actions;  // one per action of the response (empty when Failed)
+  bool has_ranks = false;       // actions[].rank_sum was computed (rdpt score --ranks)
   std::string error;            // why it failed (Failed), else empty
 };
 
@@ -98,15 +104,16 @@ inline uint32_t load_le_u32(const char* p) {
   }
   return v;
 }
-inline double load_le_f64(const char* p) {
+inline uint64_t load_le_u64(const char* p) {
   uint64_t v = 0;
   if constexpr (std::endian::native == std::endian::little) {
     std::memcpy(&v, p, 8);
   } else {
     for (int i = 0; i < 8; ++i) v |= uint64_t(uint8_t(p[i])) << (8 * i);
   }
-  return std::bit_cast<double>(v);
+  return v;
 }
+inline double load_le_f64(const char* p) { return std::bit_cast<double>(load_le_u64(p)); }
 }  // namespace detail
 
 struct PairBlobs {
@@ -114,10 +121,13 @@ struct PairBlobs {
   ScoreStatus status = ScoreStatus::Ok;
   uint32_t tokens_scored = 0, tokens_total = 0;  // PairScore::n_tokens, n_tokens_total
   std::string_view token_counts, logprob_sums;
+  std::string_view rank_sums;                     // empty: no ranks
   std::string_view error;                         // why it failed (Failed)
   size_t n_actions() const { return token_counts.size() / 4; }
   uint32_t n_tokens(size_t k) const { return detail::load_le_u32(token_counts.data() + 4 * k); }
   double logprob_sum(size_t k) const { return detail::load_le_f64(logprob_sums.data() + 8 * k); }
+  bool has_ranks() const { return !rank_sums.empty(); }
+  uint64_t rank_sum(size_t k) const { return detail::load_le_u64(rank_sums.data() + 8 * k); }
 };
 
 // What Store::scan_scores reads besides the scores.

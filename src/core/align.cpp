@@ -25,6 +25,7 @@ std::vector<ActionScore> align_tokens(std::span<const Action> actions, std::span
     while (actions[a].end <= off) ++a;  // terminates: off < size == actions.back().end
     out[a].n_tokens += 1;
     out[a].logprob_sum += tokens[t].logprob;
+    out[a].rank_sum += tokens[t].rank;
   }
   return out;
 }

@@ -27,6 +27,9 @@ inline void put_f64(std::string& b, double d) {
 }
 inline uint32_t get_u32(std::string_view b, size_t at) { return detail::load_le_u32(b.data() + at); }
 inline double get_f64(std::string_view b, size_t at) { return detail::load_le_f64(b.data() + at); }
+inline void put_u64(std::string& b, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b.push_back(char((v >> (8 * i)) & 0xff));
+}
 
 inline std::string encode_spans(std::span<const Action> a) {
   std::string b;
@@ -53,6 +56,13 @@ inline std::string encode_logprob_sums(std::span<const ActionScore> s) {
   std::string b;
   b.reserve(s.size() * 8);
   for (const auto& x : s) put_f64(b, x.logprob_sum);
+  return b;
+}
+
+inline std::string encode_rank_sums(std::span<const ActionScore> s) {
+  std::string b;
+  b.reserve(s.size() * 8);
+  for (const auto& x : s) put_u64(b, x.rank_sum);
   return b;
 }
 
@@ -91,18 +101,25 @@ inline std::vector<Action> decode_actions(std::string_view spans, std::string_vi
   return out;
 }
 
-// Empty BLOBs (a Failed pair) decode to no actions; otherwise both must hold n elements.
-inline std::vector<ActionScore> decode_scores(std::string_view counts, std::string_view sums, size_t n) {
-  if (counts.empty() && sums.empty()) return {};
+// Empty BLOBs (a Failed pair) decode to no actions; otherwise both must hold n elements, and
+// rank sums (when not empty) n too.
+inline std::vector<ActionScore> decode_scores(std::string_view counts, std::string_view sums, std::string_view ranks,
+                                              size_t n) {
+  if (counts.empty() && sums.empty() && ranks.empty()) return {};
   if (counts.size() != n * 4 || sums.size() != n * 8) {
     throw StoreError("token_counts/logprob_sums BLOBs of " + std::to_string(counts.size()) + "/" +
                      std::to_string(sums.size()) + " bytes, expected " + std::to_string(n * 4) + "/" +
                      std::to_string(n * 8) + " for " + std::to_string(n) + " actions");
   }
+  if (!ranks.empty() && ranks.size() != n * 8) {
+    throw StoreError("rank_sums BLOB of " + std::to_string(ranks.size()) + " bytes, expected " + std::to_string(n * 8) +
+                     " for " + std::to_string(n) + " actions");
+  }
   std::vector<ActionScore> out(n);
   for (size_t k = 0; k < n; ++k) {
     out[k].n_tokens = get_u32(counts, 4 * k);
     out[k].logprob_sum = get_f64(sums, 8 * k);
+    if (!ranks.empty()) out[k].rank_sum = detail::load_le_u64(ranks.data() + 8 * k);
   }
   return out;
 }

@@ -56,13 +56,16 @@ const char* const kSchema[] = {
     " logprob_sums BLOB NOT NULL,"
     " error TEXT NOT NULL,"
     " updated_at TEXT NOT NULL,"
+    " rank_sums BLOB,"
     " PRIMARY KEY (mid, rid))",
 };
 
 constexpr const char* kResponseCols =
     "rid, id, group_id, question, response, system, answer, correct, source_file, source_line, n_actions, spans, "
     "special";
-constexpr const char* kScoreCols = "rid, status, n_tokens, n_tokens_total, token_counts, logprob_sums, error";
+// Columns 0-7 of every scores query; a version-1 store opened read-only has no rank_sums column.
+constexpr const char* kScoreCols = "rid, status, n_tokens, n_tokens_total, token_counts, logprob_sums, error, rank_sums";
+constexpr const char* kScoreColsV1 = "rid, status, n_tokens, n_tokens_total, token_counts, logprob_sums, error, NULL";
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -183,6 +186,7 @@ class SqliteStore final : public Store {
  private:
   std::string path_;
   OpenMode mode_;
+  const char* score_cols_ = kScoreCols;  // kScoreColsV1 for a version-1 store read as is
   sqlite3* db_ = nullptr;
   bool in_batch_ = false;
   mutable int last_rc_ = SQLITE_OK;
@@ -372,14 +376,33 @@ void SqliteStore::validate_or_init() {
     throw StoreError(path_ + ": an SQLite database of another application (application_id " + hex32(uint32_t(app)) +
                      ", expected " + hex32(uint32_t(kStoreApplicationId)) + " 'RDPT' for an rdpt store)");
   }
-  if (ver != kStoreSchemaVersion) {
+  if (ver == 1 && mode_ != OpenMode::ReadOnly) {
+    // Version 1 lacks scores.rank_sums: add it (existing pairs have no ranks), in one transaction.
+    exec("BEGIN IMMEDIATE");
+    try {
+      header(app, ver, n_tables);
+      if (ver == 1) {
+        exec("ALTER TABLE scores ADD COLUMN rank_sums BLOB");
+        exec("PRAGMA user_version=" + std::to_string(kStoreSchemaVersion));
+        exec("UPDATE meta SET value = '" + std::to_string(kStoreSchemaVersion) + "' WHERE key = 'schema_version'");
+        ver = kStoreSchemaVersion;
+      }
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+  if (ver == 1 && mode_ == OpenMode::ReadOnly) {
+    score_cols_ = kScoreColsV1;
+  } else if (ver != kStoreSchemaVersion) {
     throw StoreError(path_ + ": rdpt store schema version " + std::to_string(ver) + " found, expected " +
                      std::to_string(kStoreSchemaVersion) + " (made by another rdpt version)");
   }
   auto mv = meta("schema_version");
-  if (mv != std::to_string(kStoreSchemaVersion)) {
+  if (mv != std::to_string(ver)) {
     throw StoreError(path_ + ": rdpt store schema version '" + mv.value_or("(none)") + "' in table meta, expected " +
-                     std::to_string(kStoreSchemaVersion));
+                     std::to_string(ver));
   }
   if (mode_ != OpenMode::ReadOnly) {
     Stmt j(*this, "PRAGMA journal_mode=WAL");
@@ -688,12 +711,16 @@ void SqliteStore::put_scores(int64_t mid, int64_t rid, const PairScore& s) {
   }
   // One statement: SQLite applies it atomically, so the pair is wholly written or not at all.
   Stmt& ins = cached(std::string("INSERT OR REPLACE INTO scores(mid, rid, status, n_tokens, n_tokens_total, "
-                                 "token_counts, logprob_sums, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ") +
+                                 "token_counts, logprob_sums, error, rank_sums, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+                                 "?, ?, ?, ") +
                      kNow + ")");
   Use ins_use(ins);
   ins.bind(1, mid).bind(2, rid).bind(3, int64_t(s.status)).bind(4, int64_t(s.n_tokens));
   ins.bind(5, int64_t(s.n_tokens_total)).bind_blob(6, blob::encode_token_counts(s.actions));
-  ins.bind_blob(7, blob::encode_logprob_sums(s.actions)).bind(8, s.error).run();
+  ins.bind_blob(7, blob::encode_logprob_sums(s.actions)).bind(8, s.error);
+  if (s.has_ranks && !s.actions.empty()) ins.bind_blob(9, blob::encode_rank_sums(s.actions));
+  else ins.bind_null(9);
+  ins.run();
 }
 
 void SqliteStore::put_scores(ModelSlot& slot, int64_t rid, const PairScore& s) {
@@ -717,7 +744,8 @@ PairScore SqliteStore::read_scores(const Stmt& s, int c, int64_t n_actions, int6
   p.n_tokens = uint32_t(s.i64(c + 2));
   p.n_tokens_total = uint32_t(s.i64(c + 3));
   try {
-    p.actions = blob::decode_scores(s.blob(c + 4), s.blob(c + 5), size_t(n_actions));
+    p.actions = blob::decode_scores(s.blob(c + 4), s.blob(c + 5), s.blob(c + 7), size_t(n_actions));
+    p.has_ranks = !s.is_null(c + 7) && !p.actions.empty();
   } catch (const StoreError& e) {
     throw StoreError(path_ + ": scores(mid " + std::to_string(mid) + ", rid " + std::to_string(s.i64(c)) +
                      "): " + e.what());
@@ -727,12 +755,12 @@ PairScore SqliteStore::read_scores(const Stmt& s, int c, int64_t n_actions, int6
 }
 
 std::optional<PairScore> SqliteStore::get_scores(int64_t mid, int64_t rid) {
-  Stmt& s = cached(std::string("SELECT ") + kScoreCols + ", (SELECT n_actions FROM responses r WHERE r.rid = "
+  Stmt& s = cached(std::string("SELECT ") + score_cols_ + ", (SELECT n_actions FROM responses r WHERE r.rid = "
                    "scores.rid) FROM scores WHERE mid = ? AND rid = ?");
   Use s_use(s);
   s.bind(1, mid).bind(2, rid);
   if (!s.step()) return std::nullopt;
-  PairScore p = read_scores(s, 0, s.i64(7), mid);
+  PairScore p = read_scores(s, 0, s.i64(8), mid);
   s.reset();
   return p;
 }
@@ -767,7 +795,7 @@ std::vector<int64_t> SqliteStore::unscored(const ModelSlot& slot) {
   return out;
 }
 
-// Columns 0-5 of kScoreCols, checked as read_scores checks them (n_actions < 0: the response is
+// Columns 0-7 of kScoreCols, checked as read_scores checks them (n_actions < 0: the response is
 // not known, as in a scores-only scan; then only the two BLOBs are checked against each other).
 PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid) {
   PairBlobs b;
@@ -781,6 +809,7 @@ PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid)
   b.error = s.blob(6);
   b.token_counts = s.blob(4);
   b.logprob_sums = s.blob(5);
+  b.rank_sums = s.blob(7);
   const size_t nc = b.token_counts.size(), ns = b.logprob_sums.size();
   const bool ok = (nc == 0 && ns == 0) ||
                   (n_actions >= 0 ? nc == size_t(n_actions) * 4 && ns == size_t(n_actions) * 8 : nc % 4 == 0 && ns == 2 * nc);
@@ -795,6 +824,9 @@ PairBlobs SqliteStore::read_blobs(const Stmt& s, int64_t n_actions, int64_t mid)
                      " bytes, expected " + std::to_string(n_actions * 4) + "/" + std::to_string(n_actions * 8) +
                      " for " + std::to_string(n_actions) + " actions");
   }
+  if (!b.rank_sums.empty() && b.rank_sums.size() != ns)
+    throw StoreError(where() + "rank_sums BLOB of " + std::to_string(b.rank_sums.size()) + " bytes, expected " +
+                     std::to_string(ns) + " for " + std::to_string(ns / 8) + " actions");
   return b;
 }
 
@@ -816,7 +848,7 @@ int64_t SqliteStore::scan_scores(
   const std::string n_actions_col =
       scores_only ? ", (SELECT n_actions FROM responses WHERE responses.rid = scores.rid)" : "";
   for (int64_t mid : mids) {
-    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + kScoreCols + n_actions_col +
+    cur.push_back(std::make_unique<Stmt>(*this, std::string("SELECT ") + score_cols_ + n_actions_col +
                                                     " FROM scores WHERE mid = ?" + only_known + " ORDER BY rid"));
     cur.back()->bind(1, mid);
   }
@@ -853,7 +885,7 @@ int64_t SqliteStore::scan_scores(
       if (live[k]) rid = std::min(rid, cur[k]->i64(0));
     if (rid == INT64_MAX) break;
     for (size_t k = 0; k < cur.size(); ++k)
-      pairs[k] = live[k] && cur[k]->i64(0) == rid ? read_blobs(*cur[k], cur[k]->i64(7), mids[k]) : PairBlobs{};
+      pairs[k] = live[k] && cur[k]->i64(0) == rid ? read_blobs(*cur[k], cur[k]->i64(8), mids[k]) : PairBlobs{};
     if (!fn(rid, nullptr, pairs)) break;
     for (size_t k = 0; k < cur.size(); ++k)
       if (live[k] && cur[k]->i64(0) == rid) live[k] = cur[k]->step();
@@ -876,7 +908,9 @@ void SqliteStore::for_each_scored(
       p.error = std::string(pairs[k].error);
       const size_t n = pairs[k].n_actions();
       p.actions.resize(n);
-      for (size_t j = 0; j < n; ++j) p.actions[j] = {pairs[k].n_tokens(j), pairs[k].logprob_sum(j)};
+      p.has_ranks = pairs[k].has_ranks();
+      for (size_t j = 0; j < n; ++j)
+        p.actions[j] = {pairs[k].n_tokens(j), pairs[k].logprob_sum(j), p.has_ranks ? pairs[k].rank_sum(j) : 0};
     }
     return fn(*r, scores);
   });

@@ -134,6 +134,7 @@ void expect_same(const PairScore& a, const PairScore& b) {
   EXPECT_EQ(a.n_tokens, b.n_tokens);
   EXPECT_EQ(a.n_tokens_total, b.n_tokens_total);
   EXPECT_EQ(a.actions, b.actions);  // exact: f64 round trip
+  EXPECT_EQ(a.has_ranks, b.has_ranks);
   EXPECT_EQ(a.error, b.error);
 }
 
@@ -164,7 +165,7 @@ TEST(Store, CreateWritesSchemaMetaAndWal) {
   };
   EXPECT_EQ(one("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(one("PRAGMA application_id"), std::to_string(0x52445054));
-  EXPECT_EQ(one("PRAGMA user_version"), "1");
+  EXPECT_EQ(one("PRAGMA user_version"), std::to_string(kStoreSchemaVersion));
   sqlite3_close(db);
   // Re-opening in every mode works.
   EXPECT_NO_THROW(Store::open(p, OpenMode::Create));
@@ -303,9 +304,9 @@ TEST(Store, BlobCodecsRoundTripAndRejectBadLengths) {
   EXPECT_THROW(blob::decode_actions(blob::encode_spans(acts), blob::encode_special(acts), 2, 70000), StoreError);
   EXPECT_THROW(blob::decode_actions(blob::encode_spans(acts), blob::encode_special(acts), 3, 5), StoreError);
   std::vector<ActionScore> sc = {{1, -1e-300}, {0, 0.0}, {4000000000u, -123.456789012345678}};
-  EXPECT_EQ(blob::decode_scores(blob::encode_token_counts(sc), blob::encode_logprob_sums(sc), 3), sc);
-  EXPECT_THROW(blob::decode_scores(blob::encode_token_counts(sc), "", 3), StoreError);
-  EXPECT_TRUE(blob::decode_scores("", "", 3).empty());
+  EXPECT_EQ(blob::decode_scores(blob::encode_token_counts(sc), blob::encode_logprob_sums(sc), "", 3), sc);
+  EXPECT_THROW(blob::decode_scores(blob::encode_token_counts(sc), "", "", 3), StoreError);
+  EXPECT_TRUE(blob::decode_scores("", "", "", 3).empty());
 }
 
 TEST(Store, ModelsFingerprintConflictAndReplace) {
@@ -455,6 +456,80 @@ TEST(Store, ScoresRoundTripEveryStatus) {
   EXPECT_THROW(st->put_scores(m, 777, ok), UsageError);
   EXPECT_THROW(st->put_scores(777, r.rid, ok), UsageError);
   expect_same(*st->get_scores(m, r.rid), failed);  // failed writes changed nothing
+}
+
+TEST(Store, RankSumsRoundTripInEveryReader) {
+  TempDir d;
+  const auto path = d.file("s.db");
+  auto st = Store::open(path, OpenMode::Create);
+  auto r = make_response("a", kText);
+  r.rid = st->put_response(r);
+  const int64_t m = st->put_model(model_info("m", "f"));
+  PairScore ranked = make_score(r, -0.5);
+  ranked.has_ranks = true;
+  for (size_t k = 0; k < ranked.actions.size(); ++k)
+    ranked.actions[k].rank_sum = ranked.actions[k].n_tokens * 37 + (uint64_t(k) << 33);  // > 32 bits too
+  st->put_scores(m, r.rid, ranked);
+  expect_same(*st->get_scores(m, r.rid), ranked);
+  const int64_t mids[] = {m};
+  int n = 0;
+  st->for_each_scored(mids, [&](const StoredResponse&, std::span<const std::optional<PairScore>> s) {
+    expect_same(*s[0], ranked);
+    return ++n > 0;
+  });
+  st->scan_scores(mids, ScanResponses::None, [&](int64_t, const StoredResponse*, std::span<const PairBlobs> p) {
+    EXPECT_TRUE(p[0].has_ranks());
+    for (size_t k = 0; k < ranked.actions.size(); ++k) EXPECT_EQ(p[0].rank_sum(k), ranked.actions[k].rank_sum) << k;
+    return ++n > 0;
+  });
+  EXPECT_EQ(n, 2);
+  // Without ranks the column is NULL and nothing reads as ranked.
+  PairScore plain = make_score(r, -0.5);
+  st->put_scores(m, r.rid, plain);
+  expect_same(*st->get_scores(m, r.rid), plain);
+  st.reset();
+  raw_exec(path, "UPDATE scores SET rank_sums = x'0102'");
+  st = Store::open(path, OpenMode::ReadOnly);
+  try {
+    st->scan_scores(mids, ScanResponses::Full, [](int64_t, const StoredResponse*, auto) { return true; });
+    ADD_FAILURE() << "no error";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank_sums BLOB of 2 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(st->get_scores(m, r.rid), StoreError);
+}
+
+TEST(Store, VersionOneStoreIsReadAsIsAndUpgradedForWriting) {
+  TempDir d;
+  const auto path = d.file("v1.db");
+  auto r = make_response("a", kText);
+  int64_t m = 0;
+  {
+    auto st = Store::open(path, OpenMode::Create);
+    r.rid = st->put_response(r);
+    m = st->put_model(model_info("m", "f"));
+    st->put_scores(m, r.rid, make_score(r, -1.0));
+  }
+  // What rdpt 0.1 wrote: no rank_sums column, version 1.
+  raw_exec(path, "ALTER TABLE scores DROP COLUMN rank_sums; PRAGMA user_version=1; "
+                 "UPDATE meta SET value='1' WHERE key='schema_version';");
+  {
+    auto ro = Store::open(path, OpenMode::ReadOnly);
+    expect_same(*ro->get_scores(m, r.rid), make_score(r, -1.0));
+    EXPECT_EQ(ro->meta("schema_version"), "1");
+  }
+  {
+    auto rw = Store::open(path, OpenMode::ReadWrite);
+    EXPECT_EQ(rw->meta("schema_version"), std::to_string(kStoreSchemaVersion));
+    expect_same(*rw->get_scores(m, r.rid), make_score(r, -1.0));  // kept, without ranks
+    PairScore ranked = make_score(r, -2.0);
+    ranked.has_ranks = true;
+    for (auto& a : ranked.actions) a.rank_sum = a.n_tokens * 3;
+    rw->put_scores(m, r.rid, ranked);
+    expect_same(*rw->get_scores(m, r.rid), ranked);
+  }
+  auto again = Store::open(path, OpenMode::ReadOnly);
+  EXPECT_EQ(again->meta("schema_version"), std::to_string(kStoreSchemaVersion));
 }
 
 TEST(Store, UnscoredListsResponsesWithoutOkOrTruncated) {
@@ -654,16 +729,16 @@ TEST(Store, AnotherApplicationOrVersionIsRefused) {
   raw_exec(plain, "CREATE TABLE t(x);");
   EXPECT_THROW(Store::open(plain, OpenMode::Create), StoreError);
 
-  const auto v2 = d.file("v2.db");
-  Store::open(v2, OpenMode::Create);
-  raw_exec(v2, "PRAGMA user_version=2;");
+  const auto v3 = d.file("v3.db");
+  Store::open(v3, OpenMode::Create);
+  raw_exec(v3, "PRAGMA user_version=3;");
   try {
-    Store::open(v2, OpenMode::ReadOnly);
+    Store::open(v3, OpenMode::ReadOnly);
     FAIL();
   } catch (const StoreError& e) {
     std::string m = e.what();
-    EXPECT_NE(m.find(v2), std::string::npos) << m;
-    EXPECT_NE(m.find("schema version 2 found, expected 1"), std::string::npos) << m;
+    EXPECT_NE(m.find(v3), std::string::npos) << m;
+    EXPECT_NE(m.find("schema version 3 found, expected 2"), std::string::npos) << m;
   }
   const auto metav = d.file("metav.db");
   Store::open(metav, OpenMode::Create);
