@@ -56,6 +56,10 @@ struct HttpOptions {
   std::string template_name;
   JinjaOptions jinja;
   LogSink log;                         // retries and warnings (Warn); null = silent
+  // Token ranks (LlamaOptions::rank_clip): 0 = off; else vLLM's prompt_logprobs "rank" of each
+  // token, clipped at this. Needs the OpenAI API in a token-id mode (--tokenizer, or vLLM
+  // rendering the prompt); text mode and SGLang return no ranks (UsageError).
+  uint32_t rank_clip = 0;
 };
 
 // Parses "URL[,URL...][#served-model]"; a URL starting "sglang+" selects HttpApi::SGLang

@@ -147,9 +147,17 @@ struct ScoreRunStats {
 // `progress` gets start("score NAME", pairs to score, "responses"), update(done, tokens) and
 // finish(). Throws UsageError when the store holds `name` with another file or prompt (unless
 // options.replace).
+// Ranks (a scorer whose capabilities().rank_clip > 0): pairs stored without ranks are scored
+// again, the clip is recorded as store meta "rank_clip:NAME", and a stored clip that differs is
+// a UsageError.
 ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& name,
                               const std::vector<StoredResponse>& responses, const ScoreRunOptions& options,
                               Progress& progress);
+
+// The store meta key of a model's rank clip, and its value (nullopt: the model has no ranks).
+// A value that is not an integer >= 1 is a StoreError.
+std::string rank_clip_key(const std::string& model);
+std::optional<uint32_t> rank_clip_of(Store& store, const std::string& model);
 
 }  // namespace rdpt
 

@@ -55,6 +55,7 @@ struct ScorerCapabilities {
   bool gpu_offload = false;     // some layers run on a GPU
   bool kv_prefix_sharing = false;  // responses of one group reuse the prompt's KV cache
   bool device_reduction = false;   // log-softmax taken on the model's device, not the host
+  uint32_t rank_clip = 0;          // tokens carry ranks clipped at this (0: no ranks)
 };
 
 class Scorer {
@@ -78,6 +79,8 @@ class Scorer {
   }
 };
 
+inline constexpr uint32_t kMaxRankClip = 1u << 20;  // ranks above it are of no use; keeps f32 counts exact
+
 struct LlamaOptions {
   uint32_t n_ctx = 0;          // context length; 0 = min(model's training context, 32768)
   uint32_t n_batch = 512;      // tokens per llama_decode (logits of n_batch rows are held at once)
@@ -96,6 +99,10 @@ struct LlamaOptions {
   int reduce_on_device = -1;
   bool truncate = false;       // score a too-long response up to the context limit (else an error)
   bool share_prompt = true;    // reuse the prompt's KV cache for responses of one group
+  // Token ranks (rank-surprisal ratio, docs/analytics.md): 0 = off; else each scored token also
+  // gets its rank 1 + (vocabulary entries with a strictly larger logit), clipped at rank_clip
+  // (1..kMaxRankClip; rdpt score --ranks uses 100), computed where the log-probs are reduced.
+  uint32_t rank_clip = 0;
   // Prompt: exactly one of these is used, in this order of precedence:
   // A raw format with {question} and {system} (rdpt/prompt.h), e.g. "Q: {question}\nA: "; unset =
   // none given. An empty format is a valid (empty) prompt.

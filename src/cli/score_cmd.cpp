@@ -48,7 +48,8 @@ struct ScoreArgs {
   std::vector<std::string> data_files, model_specs;
   std::string store_path, template_name, prompt_format, flash = "auto", shard;
   LlamaOptions lo;
-  bool replace = false, show_prompt = false, verbose = false;
+  bool replace = false, show_prompt = false, verbose = false, ranks = false;
+  uint32_t rank_clip = 100;
   uint32_t chunk = 64;
   ReaderOptions ropts;
   SegmentOptions sopts;
@@ -120,6 +121,14 @@ struct ScoreArgs {
                    "path costs memory for no gain, docs/score.md)")
         ->check(CLI::IsMember({"auto", "device", "host"}))
         ->group("Performance");
+    CLI::Option* ranks_opt = app.add_flag("--ranks", ranks,
+                 "also store, per action, the sum of its tokens' ranks under the model (1 + vocabulary entries with "
+                 "a strictly larger logit, clipped at --rank-clip), computed where the log-probs are reduced; for "
+                 "rdpt select --strategy rsr (the rank-surprisal ratio). Applies to every --model of this run; pairs "
+                 "already stored without ranks are scored again (docs/score.md)");
+    app.add_option("--rank-clip", rank_clip, "with --ranks: clip each token's rank at this (default 100, the RSR paper's)")
+        ->check(CLI::Range(1u, kMaxRankClip))
+        ->needs(ranks_opt);
     app.add_flag("--kv-f32", lo.kv_f32, "f32 KV cache (more exact, twice the memory; default f16)")->group("Performance");
     app.add_flag("--truncate", lo.truncate,
                  "score a response longer than the context up to the limit and mark it truncated: the action the "
@@ -146,6 +155,7 @@ struct ScoreArgs {
     lo.template_name = template_name;
     lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
     lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
+    lo.rank_clip = ranks ? rank_clip : 0;
     // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
     lo.log = [verbose = verbose](LogLevel lv, std::string_view msg) {
       if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))

@@ -1,6 +1,7 @@
 // score_responses() and make_scorer(): the scoring loop that `rdpt score` (and library users)
 // run; include/rdpt/pipeline.h says what they do.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -45,7 +46,7 @@ std::string prompt_summary(const std::string& d) {
 }
 
 // One pair's result as the store keeps it.
-PairScore pair_score(const StoredResponse& in, const RenderedResponse& rr, const ScoreResult& r) {
+PairScore pair_score(const StoredResponse& in, const RenderedResponse& rr, const ScoreResult& r, bool ranks) {
   PairScore ps;
   ps.n_tokens_total = r.n_tokens_total;
   if (!r.ok()) {
@@ -59,8 +60,9 @@ PairScore pair_score(const StoredResponse& in, const RenderedResponse& rr, const
   std::vector<TokenLogprob> toks;
   toks.reserve(r.tokens.size());
   for (const auto& t : r.tokens)
-    if (auto at = rr.canonical(t.offset)) toks.push_back({*at, t.logprob});
+    if (auto at = rr.canonical(t.offset)) toks.push_back({*at, t.logprob, t.rank});
   ps.actions = align_tokens(in.actions, toks);
+  ps.has_ranks = ranks;
   // An action whose text this model never scored (a "<think>" its prompt already holds, the tags
   // harmony replaces) is unscored, beyond its leading whitespace.
   for (size_t a = 0; a < in.actions.size() && a < ps.actions.size(); ++a)
@@ -99,8 +101,25 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return group_order[responses[a].group] < group_order[responses[b].group];
   });
-  const auto unscored = store.unscored(slot);
-  const std::set<int64_t> todo_set(unscored.begin(), unscored.end());
+  std::set<int64_t> todo_set;
+  for (int64_t rid : store.unscored(slot)) todo_set.insert(rid);
+  const uint32_t rank_clip = scorer.capabilities().rank_clip;
+  if (rank_clip) {
+    // Ranks: pairs scored without them are scored again, and all of a model's ranks share a clip.
+    const std::string key = rank_clip_key(name);
+    const auto stored_clip = store.meta(key);
+    if (stored_clip && *stored_clip != std::to_string(rank_clip) && !slot.replace)
+      throw UsageError("model '" + name + "' has ranks in the store clipped at " + *stored_clip +
+                       "; score it with --rank-clip " + *stored_clip + " (or under another name)");
+    if (slot.stored() && !slot.replace) {
+      const int64_t mids[] = {slot.mid};
+      store.scan_scores(mids, ScanResponses::None, [&](int64_t rid, const StoredResponse*, std::span<const PairBlobs> p) {
+        if (p[0].status != ScoreStatus::Failed && !p[0].has_ranks() && p[0].n_actions() > 0) todo_set.insert(rid);
+        return true;
+      });
+    }
+    store.set_meta(key, std::to_string(rank_clip));
+  }
   std::vector<size_t> todo;
   for (size_t i : order)
     if (todo_set.count(responses[i].rid)) todo.push_back(i);
@@ -139,7 +158,7 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
       const StoredResponse& in = responses[todo[k]];
       const ScoreResult& r = results[k - c0];
       const RenderedResponse& rr = rendered[k - c0];
-      PairScore ps = pair_score(in, rr, r);
+      PairScore ps = pair_score(in, rr, r, rank_clip != 0);
       if (!r.ok()) {
         ++st.n_failed;
         if (st.first_error.empty()) st.first_error = "record " + in.id + ": " + r.error;
@@ -162,6 +181,18 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
   progress.finish();
   st.seconds = now_s() - t0;
   return st;
+}
+
+std::string rank_clip_key(const std::string& model) { return "rank_clip:" + model; }
+
+std::optional<uint32_t> rank_clip_of(Store& store, const std::string& model) {
+  const auto v = store.meta(rank_clip_key(model));
+  if (!v) return std::nullopt;
+  uint32_t c = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), c);
+  if (ec != std::errc() || end != v->data() + v->size() || c == 0)
+    throw StoreError(store.path() + ": meta '" + rank_clip_key(model) + "' is '" + *v + "', not a rank clip >= 1");
+  return c;
 }
 
 std::string no_llama_backend(const std::string& path) {
@@ -193,6 +224,7 @@ std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec) {
   ho.template_name = spec.llama.template_name;
   ho.jinja = spec.llama.jinja;
   ho.log = spec.http_log;
+  ho.rank_clip = spec.llama.rank_clip;
   return make_http_scorer(ho);
 }
 

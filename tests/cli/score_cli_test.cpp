@@ -667,6 +667,49 @@ TEST_F(ScoreCli, ShippedTraceUnderTheTeachersTemplatesInlineOrSplit) {
   }
 }
 
+// --ranks: every stored pair carries rank sums; a run without ranks first is completed by the
+// run with them (its pairs scored again, with the same log-probs); the clip is recorded per model
+// and another one is refused; --rank-clip alone is a usage error.
+TEST_F(ScoreCli, RanksAreStoredAndUnrankedPairsAreScoredAgain) {
+  const std::string db = work_dir() + "/ranks.db";
+  auto r0 = run(args(db));
+  ASSERT_EQ(r0.rc, 0) << r0.err;
+  const PairMap before = read_store(db);
+  for (const auto& [k, p] : before) EXPECT_FALSE(p.has_ranks) << k.first << " " << k.second;
+  auto r1 = run(args(db) + " --ranks --rank-clip 40");
+  ASSERT_EQ(r1.rc, 0) << r1.err;
+  EXPECT_EQ(r1.err.find("already scored"), std::string::npos) << "every pair lacked ranks: " << r1.err;
+  const PairMap after = read_store(db);
+  expect_same_store(before, after);
+  size_t n_ranked_actions = 0;
+  for (const auto& [k, p] : after) {
+    SCOPED_TRACE(k.first + " " + k.second);
+    if (p.status == rdpt::ScoreStatus::Failed) continue;
+    EXPECT_TRUE(p.has_ranks);
+    for (const auto& a : p.actions) {
+      // Each token's clipped rank is in 1..40.
+      EXPECT_GE(a.rank_sum, uint64_t(a.n_tokens));
+      EXPECT_LE(a.rank_sum, uint64_t(a.n_tokens) * 40);
+      n_ranked_actions += a.n_tokens > 0;
+    }
+  }
+  EXPECT_GT(n_ranked_actions, 20u);
+  {
+    auto st = rdpt::Store::open(db, rdpt::OpenMode::ReadOnly);
+    EXPECT_EQ(st->meta("rank_clip:teacher"), "40");
+    EXPECT_EQ(st->meta("rank_clip:student"), "40");
+  }
+  auto r2 = run(args(db) + " --ranks --rank-clip 40");  // resumed: nothing left to do
+  ASSERT_EQ(r2.rc, 0) << r2.err;
+  EXPECT_NE(r2.err.find("12 already scored"), std::string::npos) << r2.err;
+  auto r3 = run(args(db) + " --ranks");  // the default clip, 100, differs from the stored one
+  EXPECT_EQ(r3.rc, 2) << r3.err;
+  EXPECT_NE(r3.err.find("clipped at 40"), std::string::npos) << r3.err;
+  auto r4 = run(args(db) + " --rank-clip 5");
+  EXPECT_EQ(r4.rc, 2) << r4.err;
+  EXPECT_NE(r4.err.find("--ranks"), std::string::npos) << r4.err;
+}
+
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {
   CmdResult p = run("--data " + input_ + " --model t=" + teacher_ + " --prompt-format '<<{question}>>\\n' --show-prompt");
   ASSERT_EQ(p.rc, 0) << p.err;

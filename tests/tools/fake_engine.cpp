@@ -292,7 +292,7 @@ struct FakeEngine::Impl {
         chars += py_len(t);
         top.push_back(k == 0 ? json(nullptr) : json{{t, lp_value(lp[k])}});
         plp.push_back(k == 0 ? json(nullptr)
-                             : json{{std::to_string(ids[k]), {{"logprob", lp_value(lp[k])}, {"rank", 1}, {"decoded_token", t}}}});
+                             : json{{std::to_string(ids[k]), {{"logprob", lp_value(lp[k])}, {"rank", fake_rank(lp[k])}, {"decoded_token", t}}}});
       }
       if (wrong_length) {
         tlp.erase(tlp.end() - 1);

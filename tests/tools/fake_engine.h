@@ -32,6 +32,10 @@ std::unique_ptr<FakeModel> make_hash_model(const std::string& vocab_gguf);
 // Log-probs from a real GGUF model through llama.cpp (single-threaded, serialised).
 std::unique_ptr<FakeModel> make_llama_model(const std::string& model_gguf);
 
+// The rank the fake vLLM reports with each prompt log-prob: a function of the log-prob that falls
+// as it rises (1 for a log-prob near 0), so that tests can recompute it.
+inline uint32_t fake_rank(double logprob) { return 1 + uint32_t(-logprob * 20.0); }
+
 struct Faults {
   double p_500 = 0, p_429 = 0;      // error statuses
   double p_malformed = 0;           // HTTP 200 with a truncated JSON body

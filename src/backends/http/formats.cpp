@@ -169,6 +169,7 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
                   " tokens sent";
       return out;
     }
+    out.has_ranks = true;
     for (size_t k = n_prompt; k < n; ++k) {
       const json& e = (*pl)[k];
       const std::string id = std::to_string(ids[k]);
@@ -180,7 +181,20 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
         out.tokens.clear();
         return out;
       }
-      out.tokens.push_back({offsets[k - n_prompt], *lp});
+      // vLLM's rank: 1 + tokens with a log-prob >= this one's, other than itself (>= 1).
+      uint32_t rank = 0;
+      if (it->is_object())
+        if (auto r = it->find("rank"); r != it->end() && !r->is_null()) {
+          if (!r->is_number_integer() || r->get<int64_t>() < 1 || r->get<int64_t>() > int64_t(UINT32_MAX)) {
+            out.error = "prompt_logprobs[" + std::to_string(k) + "] has rank " + r->dump() +
+                        " for token id " + id + " (expected an integer >= 1)";
+            out.tokens.clear();
+            return out;
+          }
+          rank = uint32_t(r->get<int64_t>());
+        }
+      if (!rank) out.has_ranks = false;
+      out.tokens.push_back({offsets[k - n_prompt], *lp, rank});
     }
     return out;
   }

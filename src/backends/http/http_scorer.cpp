@@ -25,7 +25,12 @@ class HttpScorer final : public Scorer, private HttpModelBase {
         // No local tokenizer and no prompt chosen: vLLM renders the prompt with the served
         // model's own template (/tokenize with messages) and rdpt sends ids, never a guess.
         server_render_(!tok_ && !o.prompt_format && o.template_name.empty() && o.jinja.text.empty() &&
-                       o.api == HttpApi::OpenAI) {}
+                       o.api == HttpApi::OpenAI) {
+    if (o.rank_clip && (o.api != HttpApi::OpenAI || (!tok_ && !server_render_)))
+      throw UsageError(std::string("--ranks with a server model needs vLLM's OpenAI API in a token-id mode (--tokenizer, "
+                                   "or no prompt option so that vLLM renders the prompt): ") +
+                       (o.api != HttpApi::OpenAI ? "SGLang's answer" : "text mode's answer") + " carries no token ranks");
+  }
 
   ModelInfo describe() const override {
     ModelFacts f = model_facts();
@@ -36,6 +41,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
                         {"served_model", opt_.served_model},
                         {"mode", tok_ ? "token-ids" : server_render_ ? "server-rendered-ids" : "text"}};
     if (!opt_.tokenizer.empty()) j["tokenizer_file"] = opt_.tokenizer;
+    if (opt_.rank_clip) j["rank_clip"] = opt_.rank_clip;
     f.info_json = j.dump();
     return describe_model(f);
   }
@@ -49,6 +55,7 @@ class HttpScorer final : public Scorer, private HttpModelBase {
     ScorerCapabilities c;
     c.n_seq_max = opt_.concurrency;
     c.kv_prefix_sharing = true;  // servers cache shared prompt prefixes themselves
+    c.rank_clip = opt_.rank_clip;
     return c;
   }
 
@@ -207,6 +214,11 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
       return {Verdict::Retry, e.what()};
     }
     if (!p.error.empty()) return {Verdict::Retry, p.error};
+    if (opt_.rank_clip) {
+      if (!p.has_ranks && !p.tokens.empty())
+        return {Verdict::Fail, "the answer carries no token ranks (--ranks needs vLLM's prompt_logprobs with \"rank\")"};
+      for (auto& t : p.tokens) t.rank = std::min(t.rank, opt_.rank_clip);
+    }
     ScoreResult& res = results[job.item];
     res.tokens = std::move(p.tokens);
     if (!tok_ && !server_render_) {

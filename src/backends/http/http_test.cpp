@@ -177,6 +177,18 @@ TEST(Formats, OpenAIPromptLogprobsAreCheckedById) {
   EXPECT_EQ(p.tokens[0].offset, 0u);
   EXPECT_DOUBLE_EQ(p.tokens[0].logprob, -2.0);
   EXPECT_DOUBLE_EQ(p.tokens[1].logprob, -0.5);
+  EXPECT_FALSE(p.has_ranks);  // token 12 has none
+  EXPECT_EQ(p.tokens[0].rank, 3u);
+  EXPECT_EQ(p.tokens[1].rank, 0u);
+  std::string ranked = R"({"choices":[{"prompt_logprobs":[null,{"10":{"logprob":-1.0}},{"11":{"logprob":-2.0,"rank":3}},{"12":{"logprob":-0.5,"rank":1}}]}]})";
+  auto pr = http_detail::parse_openai_score(ranked, ids, 2, offs);
+  EXPECT_TRUE(pr.has_ranks);
+  EXPECT_EQ(pr.tokens[1].rank, 1u);
+  for (const char* bad : {"0", "-2", "1.5", "\"3\""}) {
+    std::string b = R"({"choices":[{"prompt_logprobs":[null,{"10":{"logprob":-1.0}},{"11":{"logprob":-2.0,"rank":)" +
+                    std::string(bad) + R"(}},{"12":{"logprob":-0.5,"rank":1}}]}]})";
+    EXPECT_THAT(http_detail::parse_openai_score(b, ids, 2, offs).error, HasSubstr("prompt_logprobs[2] has rank")) << bad;
+  }
   std::string wrong_id = R"({"choices":[{"prompt_logprobs":[null,{"10":{"logprob":-1.0}},{"99":{"logprob":-2.0}},{"12":{"logprob":-0.5}}]}]})";
   EXPECT_THAT(http_detail::parse_openai_score(wrong_id, ids, 2, offs).error, HasSubstr("token id 11"));
   std::string short_body = R"({"choices":[{"prompt_logprobs":[null,{"10":{"logprob":-1.0}},{"11":{"logprob":-2.0}}]}]})";
@@ -330,6 +342,47 @@ TEST_F(HttpScorerTest, IdsModeMatchesTheModelForEveryEngineFormat) {
     }
     EXPECT_EQ(eng.n_requests.load(), c.items.size());
   }
+}
+
+// --ranks: vLLM's rank of every response token, clipped; an answer without ranks fails the item
+// (not retried); modes whose answers carry no ranks are refused up front.
+TEST_F(HttpScorerTest, RanksComeFromVllmPromptLogprobsClipped) {
+  Corpus c = make_corpus(6);
+  FakeEngine eng(*model_, FakeApi::VLLM);
+  HttpOptions o = options(eng);
+  o.rank_clip = 100;
+  auto sc = make_http_scorer(o);
+  EXPECT_EQ(sc->capabilities().rank_clip, 100u);
+  EXPECT_THAT(sc->describe().info_json, HasSubstr("\"rank_clip\":100"));
+  auto res = sc->score(c.items);
+  size_t n = 0, n_clipped = 0;
+  for (size_t i = 0; i < res.size(); ++i) {
+    ASSERT_TRUE(res[i].ok()) << res[i].error;
+    const auto want = expected(c.items[i]);
+    ASSERT_EQ(res[i].tokens.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k, ++n) {
+      EXPECT_EQ(res[i].tokens[k].rank, std::min<uint32_t>(testing::fake_rank(want[k].logprob), 100)) << i << " " << k;
+      n_clipped += res[i].tokens[k].rank == 100;
+    }
+  }
+  EXPECT_GT(n_clipped, 0u);
+  EXPECT_LT(n_clipped, n);
+
+  FakeEngine plain(*model_, FakeApi::OpenAIPlain);  // echo + logprobs: no ranks
+  HttpOptions op = options(plain);
+  op.rank_clip = 100;
+  auto r2 = make_http_scorer(op)->score(c.items);
+  EXPECT_THAT(r2[0].error, HasSubstr("carries no token ranks"));
+  EXPECT_EQ(plain.n_requests.load(), c.items.size()) << "not retried";
+
+  FakeEngine sg(*model_, FakeApi::SGLang);
+  HttpOptions os = options(sg);
+  os.api = HttpApi::SGLang;
+  os.rank_clip = 100;
+  EXPECT_THROW(make_http_scorer(os), UsageError);
+  HttpOptions ot = options(eng, /*tokenizer=*/false);  // text mode
+  ot.rank_clip = 100;
+  EXPECT_THROW(make_http_scorer(ot), UsageError);
 }
 
 TEST_F(HttpScorerTest, SomeTokensSplitACharacter) {

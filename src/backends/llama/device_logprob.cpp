@@ -10,13 +10,18 @@
 //   lp = X[t] - X[a] + log p[a] = X[t] - logsumexp(X)   (p[a] >= 1/V, so log p[a] is exact)
 //
 // with t the targets (an I32 input set before each decode) and hands lp [R] back as row 0's
-// "sampled logits"; the other rows hand back nothing. llama.cpp then copies R floats to the
+// "sampled logits"; the other rows hand back nothing. With ranks it also counts, per row, the
+// logits strictly greater than the target's,
+//
+//   c  = sum_rows(step(X - X[t]))   (step(0) = 0: ties do not count; exact in f32 below 2^24)
+//
+// and hands back lp ++ c [2R] (then 2R <= V). llama.cpp then copies R floats to the
 // host instead of R x V logits (2.5 GB per 4096 tokens of a 152k vocabulary), and no raw
 // logits at all, since every sequence with outputs has a backend sampler.
 //
 // Preconditions the scorer keeps: one ubatch per llama_decode (n_ubatch == n_batch, so
 // backend_set_input's targets are the decode's), a unified KV cache (llama.cpp then keeps
-// the batch's output order), and R <= V (row 0's slot in llama.cpp's buffer holds V floats).
+// the batch's output order), and R <= V, 2R <= V with ranks (row 0's slot in llama.cpp's buffer holds V floats).
 #include <ggml-backend.h>
 #include <ggml.h>
 
@@ -31,6 +36,7 @@ namespace rdpt::llama_detail {
 struct DeviceLogprob::State {
   std::vector<int32_t> targets;   // for the next decode's output rows, in batch order
   int32_t n_vocab = 0;
+  bool ranks = false;             // also count the logits above each target's
   ggml_tensor* inp = nullptr;     // targets input of the most recently built graph
   ggml_tensor* result = nullptr;  // its log-probs [R]
   bool supported = true;          // every op runs on the output device
@@ -46,9 +52,9 @@ struct SamplerCtx {
 
 DeviceLogprob::State& state_of(llama_sampler* s) { return *static_cast<SamplerCtx*>(s->ctx)->state; }
 
-// The reduction over logits X (contiguous, V x R); returns lp [R] and sets *inp to the I32 [1, R]
-// targets input.
-ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** inp) {
+// The reduction over logits X (contiguous, V x R); returns lp [R] (ranks: lp ++ c [2R]) and sets
+// *inp to the I32 [1, R] targets input.
+ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** inp, bool ranks) {
   const int64_t V = x->ne[0], R = ggml_nelements(x) / V;
   if (!ggml_is_contiguous(x)) x = ggml_cont(ctx, x);
   ggml_tensor* x2 = ggml_reshape_2d(ctx, x, V, R);
@@ -66,7 +72,13 @@ ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** in
   ggml_tensor* lp = ggml_add(ctx, ggml_sub(ctx, xt, xa), ggml_log(ctx, pa));
   lp = ggml_reshape_1d(ctx, lp, R);
   ggml_set_name(lp, "rdpt_target_logprob");
-  return lp;
+  if (!ranks) return lp;
+  // X - X[t] broadcast over each row, 1 where > 0, summed per row.
+  ggml_tensor* above = ggml_step_inplace(ctx, ggml_sub(ctx, x2, ggml_reshape_2d(ctx, xt, 1, R)));
+  ggml_tensor* c = ggml_reshape_1d(ctx, ggml_sum_rows(ctx, above), R);
+  ggml_tensor* out = ggml_concat(ctx, lp, c, 0);
+  ggml_set_name(out, "rdpt_target_logprob_rank");
+  return out;
 }
 
 const char* iface_name(const llama_sampler*) { return "rdpt-target-logprob"; }
@@ -86,7 +98,7 @@ bool iface_backend_init(llama_sampler* s, ggml_backend_buffer_type_t buft, uint3
   if (!ctx) return st.supported = false;
   ggml_cgraph* gf = ggml_new_graph(ctx);
   ggml_tensor* inp = nullptr;
-  ggml_build_forward_expand(gf, build_reduction(ctx, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, st.n_vocab, 2), &inp));
+  ggml_build_forward_expand(gf, build_reduction(ctx, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, st.n_vocab, 2), &inp, st.ranks));
   for (int i = 0; i < ggml_graph_n_nodes(gf) && st.supported; ++i) {
     ggml_tensor* op = ggml_graph_node(gf, i);
     if (!ggml_backend_dev_supports_op(dev, op)) {
@@ -110,7 +122,7 @@ void iface_backend_apply(llama_sampler* s, ggml_context* ctx, ggml_cgraph*, llam
     ggml_tensor* x = row->view_src ? row->view_src : row;
     // llama.cpp pads the logits with a dummy row for its own samplers; reduce the real rows.
     if (x->op == GGML_OP_PAD && x->src[0] && x->src[0]->ne[0] == x->ne[0]) x = x->src[0];
-    st.result = build_reduction(ctx, x, &st.inp);
+    st.result = build_reduction(ctx, x, &st.inp, st.ranks);
   }
   data->logits = st.result;
 }
@@ -150,8 +162,10 @@ llama_sampler_i g_iface = {
 
 }  // namespace
 
-DeviceLogprob::DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids) : state_(std::make_shared<State>()) {
+DeviceLogprob::DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks)
+    : state_(std::make_shared<State>()) {
   state_->n_vocab = n_vocab;
+  state_->ranks = ranks;
   for (int32_t s : seq_ids) {
     llama_sampler* chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
     llama_sampler_chain_add(chain, llama_sampler_init(&g_iface, new SamplerCtx{state_}));
@@ -177,8 +191,9 @@ void DeviceLogprob::set_targets(std::vector<int32_t> targets) { state_->targets 
 const float* DeviceLogprob::results(llama_context* ctx, int32_t first_output, size_t n) const {
   const float* r = llama_get_sampled_logits_ith(ctx, first_output);
   const uint32_t got = llama_get_sampled_logits_count_ith(ctx, first_output);
-  if (!r || got < n)
-    throw BackendError("llama.cpp returned " + std::to_string(r ? got : 0) + " device-reduced log-probs for " +
+  const size_t want = state_->ranks ? 2 * n : n;
+  if (!r || got < want)
+    throw BackendError("llama.cpp returned " + std::to_string(r ? got : 0) + " device-reduced values for " +
                        std::to_string(n) + " output rows (batch row " + std::to_string(first_output) +
                        "); rerun with --reduce host and report this");
   return r;

@@ -66,6 +66,11 @@ std::string token_piece(const llama_vocab* vocab, int32_t token);
 double target_logprob(const float* row, int64_t n, int32_t target);
 // logsumexp(row[0..n)).
 double logsumexp(const float* row, int64_t n);
+// Entries of row[0..n) strictly greater than x (a token's rank is this + 1; ties do not count,
+// as in the rank-surprisal ratio's reference).
+uint32_t count_greater(const float* row, int64_t n, float x);
+// A token's rank 1 + count, clipped at `clip` (>= 1).
+inline uint32_t clipped_rank(uint64_t count, uint32_t clip) { return count + 1 < clip ? uint32_t(count + 1) : clip; }
 
 // Target log-probs reduced on the device inside llama.cpp's graph (device_logprob.cpp says
 // how). Construct with the sequence ids that decode response tokens, pass configs() to
@@ -74,7 +79,8 @@ double logsumexp(const float* row, int64_t n);
 class DeviceLogprob {
  public:
   struct State;
-  DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids);
+  // ranks: the reduction also counts, per row, the logits strictly greater than the target's.
+  DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks = false);
   ~DeviceLogprob();  // after the context is freed or detach()ed
   DeviceLogprob(const DeviceLogprob&) = delete;
   DeviceLogprob& operator=(const DeviceLogprob&) = delete;
@@ -85,8 +91,9 @@ class DeviceLogprob {
   bool on_cpu() const;                        // the output layer's device is the CPU
   void detach(llama_context* ctx);            // back to raw logits for every sequence
   void set_targets(std::vector<int32_t> targets);
-  // The log-probs of the n output rows of the last decode; first_output is the batch index of
-  // its first output row. Throws BackendError if llama.cpp returned fewer.
+  // The log-probs of the n output rows of the last decode, followed (ranks) by the n rows'
+  // counts of greater logits; first_output is the batch index of its first output row. Throws
+  // BackendError if llama.cpp returned fewer.
   const float* results(llama_context* ctx, int32_t first_output, size_t n) const;
 
  private:

@@ -101,9 +101,11 @@ struct RowJob {
   int32_t batch_index;  // row in the batch's outputs
   int32_t target;       // token whose log-prob is wanted
   double* out;          // where to write it
+  uint32_t* rank;       // where to write its clipped rank (null: no ranks)
 };
 
-void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs, int n_threads) {
+// rank_clip 0: no ranks.
+void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs, int n_threads, uint32_t rank_clip) {
   if (jobs.empty()) return;
   // Fetch row pointers first (llama_get_logits_ith is not documented as thread-safe).
   std::vector<const float*> rows(jobs.size());
@@ -112,7 +114,12 @@ void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs,
     if (!rows[i]) throw BackendError("llama.cpp returned no logits for batch row " + std::to_string(jobs[i].batch_index));
   }
   auto work = [&](size_t a, size_t b) {
-    for (size_t i = a; i < b; ++i) *jobs[i].out = llama_detail::target_logprob(rows[i], n_vocab, jobs[i].target);
+    for (size_t i = a; i < b; ++i) {
+      *jobs[i].out = llama_detail::target_logprob(rows[i], n_vocab, jobs[i].target);
+      if (rank_clip)
+        *jobs[i].rank = llama_detail::clipped_rank(
+            llama_detail::count_greater(rows[i], n_vocab, rows[i][jobs[i].target]), rank_clip);
+    }
   };
   const size_t nt = std::min<size_t>(std::max(1, n_threads), (jobs.size() + 7) / 8);
   if (nt <= 1) return work(0, jobs.size());
@@ -130,6 +137,8 @@ class LlamaScorer final : public Scorer {
   LlamaScorer(const std::string& path, const LlamaOptions& o) : path_(path), opt_(o) {
     if (!std::filesystem::is_regular_file(path)) throw Error("model file not found: '" + path + "'");
     if (o.n_batch == 0) throw UsageError("n_batch must be > 0");
+    if (o.rank_clip > kMaxRankClip)
+      throw UsageError("rank clip must be in 1.." + std::to_string(kMaxRankClip) + ", got " + std::to_string(o.rank_clip));
     if (o.n_seq_max == 0 || o.n_seq_max + 1 > llama_max_parallel_sequences())
       throw UsageError("n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences() - 1) + ", got " +
                        std::to_string(o.n_seq_max));
@@ -161,12 +170,15 @@ class LlamaScorer final : public Scorer {
     // this fits n_outputs_max (default: n_batch, itself capped at n_ctx), so --batch or --ctx
     // at or below --parallel aborted the process. Size the outputs for both.
     cp.n_outputs_max = std::max(n_batch_eff, cp.n_seq_max);
-    const bool device_ok = cp.n_ubatch == o.n_batch && n_batch_eff <= uint32_t(n_vocab_);
+    // With ranks each output row hands back two floats: n_batch <= n_vocab / 2.
+    const uint32_t per_row = o.rank_clip ? 2 : 1;
+    const bool device_ok = cp.n_ubatch == o.n_batch && uint64_t(n_batch_eff) * per_row <= uint64_t(n_vocab_);
     if (o.reduce_on_device == 1 && !device_ok) {
       llama_model_free(model_);
       throw UsageError("reducing log-probs on the device needs --ubatch equal to --batch and --batch <= the "
-                       "vocabulary size (" + std::to_string(n_vocab_) + "); got batch " + std::to_string(o.n_batch) +
-                       ", ubatch " + std::to_string(cp.n_ubatch));
+                       "vocabulary size" + std::string(o.rank_clip ? " / 2 (with --ranks)" : "") + " (" +
+                       std::to_string(n_vocab_) + "); got batch " + std::to_string(o.n_batch) + ", ubatch " +
+                       std::to_string(cp.n_ubatch));
     }
     // auto: the device only where the output layer runs on a GPU (llama.cpp offloads it first:
     // any --ngl but 0 with a GPU build). On the CPU it saved little time for much memory
@@ -175,7 +187,7 @@ class LlamaScorer final : public Scorer {
     if (o.reduce_on_device == 1 || (o.reduce_on_device < 0 && device_ok && output_on_gpu)) {
       std::vector<int32_t> seqs;
       for (uint32_t s = 1; s <= o.n_seq_max; ++s) seqs.push_back(int32_t(s));  // 0 (the prompt) stays on the host
-      device_ = std::make_unique<llama_detail::DeviceLogprob>(n_vocab_, seqs);
+      device_ = std::make_unique<llama_detail::DeviceLogprob>(n_vocab_, seqs, o.rank_clip != 0);
       cp.n_outputs_max_per_seq = 0;  // every token of a response is an output (llama.cpp's default is 1)
       cp.samplers = device_->configs().data();
       cp.n_samplers = device_->configs().size();
@@ -229,6 +241,7 @@ class LlamaScorer final : public Scorer {
                         {"n_ctx", n_ctx_},
                         {"n_gpu_layers", opt_.n_gpu_layers},
                         {"reduce", device_ ? "device" : "host"},
+                        {"rank_clip", opt_.rank_clip},
                         {"llama_cpp", llama_version()}};
     f.info_json = j.dump();
     return describe_model(f);
@@ -254,6 +267,7 @@ class LlamaScorer final : public Scorer {
     c.gpu_offload = opt_.n_gpu_layers != 0 && llama_supports_gpu_offload();
     c.kv_prefix_sharing = opt_.share_prompt;
     c.device_reduction = device_ != nullptr;
+    c.rank_clip = opt_.rank_clip;
     return c;
   }
 
@@ -266,8 +280,11 @@ class LlamaScorer final : public Scorer {
     uint32_t n_scored = 0;        // response tokens to score
     uint32_t n_decoded = 0;       // response tokens already decoded
     std::vector<double> lp;       // log-probs of the scored tokens
+    std::vector<uint32_t> rk;     // their clipped ranks (rank_clip > 0)
     int slot = -1;                // sequence id while active
   };
+
+  uint32_t* rank_at(Work& w, uint32_t k) { return w.rk.empty() ? nullptr : &w.rk[k]; }
 
   void decode_or_throw(const char* what) {
     int32_t rc = llama_decode(ctx_, batch_);
@@ -367,6 +384,7 @@ std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Pr
       }
       w.n_scored = uint32_t(std::min(w.resp.ids.size(), room));
       w.lp.assign(w.n_scored, NAN);
+      w.rk.assign(opt_.rank_clip ? w.n_scored : 0, 0);
       works.push_back(std::move(w));
     }
     for (size_t i : g)
@@ -392,13 +410,13 @@ void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Wo
   {
     std::vector<RowJob> jobs;
     for (auto& w : works)
-      if (w.n_scored > 0) jobs.push_back({batch_.n_tokens - 1, w.resp.ids[0], &w.lp[0]});
-    reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+      if (w.n_scored > 0) jobs.push_back({batch_.n_tokens - 1, w.resp.ids[0], &w.lp[0], rank_at(w, 0)});
+    reduce_rows(ctx_, n_vocab_, jobs, n_threads_, opt_.rank_clip);
   }
   auto finish = [&](Work& w) {
     ScoreResult& r = results[w.item];
     r.tokens.resize(w.n_scored);
-    for (uint32_t k = 0; k < w.n_scored; ++k) r.tokens[k] = {w.resp.offsets[k], w.lp[k]};
+    for (uint32_t k = 0; k < w.n_scored; ++k) r.tokens[k] = {w.resp.offsets[k], w.lp[k], w.rk.empty() ? 0 : w.rk[k]};
     done_tokens += w.n_scored;
     progress.update(++done_items, done_tokens);
   };
@@ -436,7 +454,7 @@ void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Wo
       const uint32_t n_dec = w.n_scored - 1;
       while (w.n_decoded < n_dec && batch_.n_tokens < int32_t(n_batch_)) {
         const uint32_t k = w.n_decoded++;
-        jobs.push_back({batch_.n_tokens, w.resp.ids[k + 1], &w.lp[k + 1]});
+        jobs.push_back({batch_.n_tokens, w.resp.ids[k + 1], &w.lp[k + 1], rank_at(w, k + 1)});
         batch_add(w.resp.ids[k], n_p + int32_t(k), w.slot, true);
       }
       if (batch_.n_tokens >= int32_t(n_batch_)) break;
@@ -449,9 +467,14 @@ void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Wo
       decode_or_throw("response");
       const float* lp = device_->results(ctx_, jobs.front().batch_index, jobs.size());
       for (size_t j = 0; j < jobs.size(); ++j) *jobs[j].out = double(lp[j]);
+      if (opt_.rank_clip) {
+        const float* cnt = lp + jobs.size();
+        for (size_t j = 0; j < jobs.size(); ++j)
+          *jobs[j].rank = llama_detail::clipped_rank(uint64_t(cnt[j]), opt_.rank_clip);
+      }
     } else {
       decode_or_throw("response");
-      reduce_rows(ctx_, n_vocab_, jobs, n_threads_);
+      reduce_rows(ctx_, n_vocab_, jobs, n_threads_, opt_.rank_clip);
     }
     // Retire the finished ones.
     for (size_t j = 0; j < active.size();) {

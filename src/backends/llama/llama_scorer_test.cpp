@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <unistd.h>
 
 #include "backends/llama/llama_internal.h"
 #include "rdpt/error.h"
+#include "rdpt/generator.h"
 #include "rdpt/record.h"
 #include "rdpt/scorer.h"
 
@@ -63,10 +65,16 @@ struct VocabOnly {
   VocabOnly& operator=(const VocabOnly&) = delete;
 };
 
+// A token's unclipped rank under logits that may differ from the scorer's by rounding: the
+// count of logits above the target's by more than eps, and above it by more than -eps.
+struct RankBand {
+  uint32_t lo = 0, hi = 0;  // 1 + those counts
+};
+
 // The straightforward reference: decode prompt then response one token at a time, full
-// log-softmax in double at every position.
+// log-softmax in double at every position (and, with bands, each token's rank band).
 std::vector<double> reference_logprobs(const std::string& model_path, const std::string& prompt,
-                                       const std::string& response) {
+                                       const std::string& response, std::vector<RankBand>* bands = nullptr) {
   llama_log_set(quiet_log, nullptr);
   llama_backend_init();
   llama_model* model = llama_model_load_from_file(model_path.c_str(), llama_model_default_params());
@@ -104,6 +112,12 @@ std::vector<double> reference_logprobs(const std::string& model_path, const std:
     double s = 0;
     for (int v = 0; v < n_vocab; ++v) s += std::exp(double(row[v]) - mx);
     out.push_back(double(row[all[i + 1]]) - mx - std::log(s));
+    if (bands) {
+      const float t = row[all[i + 1]], eps = 2e-3f;
+      RankBand b{1, 1};
+      for (int v = 0; v < n_vocab; ++v) b.lo += row[v] > t + eps, b.hi += row[v] > t - eps && v != all[i + 1];
+      bands->push_back(b);
+    }
   }
   llama_free(ctx);
   llama_model_free(model);
@@ -205,6 +219,125 @@ TEST_F(LlamaScorerTest, DeviceAndHostReductionsAgreeClosely) {
   EXPECT_GT(n, 300u);
   EXPECT_LT(worst, 1e-4) << "over " << n << " tokens";
   std::printf("device vs host reduction: max |diff| %.3g nats over %zu tokens\n", worst, n);
+}
+
+// Ranks: the scorer's per-token ranks, reduced on the host and on the device, are the same
+// integers (the same logits, counted twice), and each lies in the one-position reference's band
+// (logits within its rounding of the target's may fall either side), clipped.
+TEST_F(LlamaScorerTest, RanksOfBothReductionsAgreeExactlyAndMatchTheReference) {
+  auto items = sample_items();
+  items.resize(2);
+  {  // the teacher's own samples: tokens it ranks high (real text is noise to a random model)
+    rdpt::LlamaOptions go;
+    go.n_threads = 2;
+    auto gen = rdpt::make_llama_generator(teacher_, go);
+    rdpt::GenerateOptions g;
+    g.n = 2;
+    g.temperature = 1.0;
+    g.max_tokens = 80;
+    g.seed = 3;
+    for (const auto& out : gen->generate(items[0].prompt, g)) items.push_back({items[0].prompt, out.response, "g1"});
+  }
+  std::vector<std::vector<rdpt::ScoreResult>> runs;
+  const uint32_t clip = 60;
+  for (int device : {0, 1}) {
+    rdpt::LlamaOptions o;
+    o.n_batch = 64;
+    o.n_seq_max = 3;
+    o.n_threads = 2;
+    o.kv_f32 = true;
+    o.flash_attn = 0;
+    o.reduce_on_device = device;
+    o.rank_clip = clip;
+    auto sc = rdpt::make_llama_scorer(teacher_, o);
+    EXPECT_EQ(sc->capabilities().rank_clip, clip);
+    EXPECT_EQ(sc->capabilities().device_reduction, device == 1);
+    EXPECT_NE(sc->describe().info_json.find("\"rank_clip\":60"), std::string::npos) << sc->describe().info_json;
+    runs.push_back(sc->score(items));
+  }
+  size_t n = 0, n_exact = 0, n_clipped = 0, n_top = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    SCOPED_TRACE("item " + std::to_string(i));
+    std::vector<RankBand> bands;
+    reference_logprobs(teacher_, items[i].prompt, items[i].response, &bands);
+    ASSERT_TRUE(runs[0][i].ok() && runs[1][i].ok());
+    ASSERT_EQ(runs[0][i].tokens.size(), bands.size());
+    ASSERT_EQ(runs[1][i].tokens.size(), bands.size());
+    for (size_t k = 0; k < bands.size(); ++k, ++n) {
+      const uint32_t host = runs[0][i].tokens[k].rank, dev = runs[1][i].tokens[k].rank;
+      ASSERT_EQ(host, dev) << "token " << k;
+      ASSERT_GE(host, std::min(bands[k].lo, clip)) << "token " << k;
+      ASSERT_LE(host, std::min(bands[k].hi, clip)) << "token " << k;
+      n_exact += std::min(bands[k].lo, clip) == std::min(bands[k].hi, clip);  // the band decides the rank
+      n_clipped += host == clip;
+      n_top += host == 1;
+    }
+  }
+  // The check has teeth: most bands decide the clipped rank, and ranks are neither all clipped nor all 1.
+  EXPECT_GT(n_exact, n * 9 / 10) << n;
+  EXPECT_GT(n_clipped, 0u);
+  EXPECT_GT(n - n_clipped, n / 10);
+  EXPECT_LT(n_top, n);
+  std::printf("ranks: %zu tokens, %zu exact bands, %zu clipped at %u, %zu rank 1\n", n, n_exact, n_clipped, clip, n_top);
+}
+
+// The device reduction's counts against a plain count over the same logits: two contexts with
+// the same settings decode the same batch, one with the rank-counting sampler, one without.
+TEST_F(LlamaScorerTest, DeviceRankCountsEqualAFullLogitsCount) {
+  llama_log_set(quiet_log, nullptr);
+  llama_backend_init();
+  llama_model* model = llama_model_load_from_file(student_.c_str(), llama_model_default_params());
+  ASSERT_NE(model, nullptr);
+  const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  {
+    rdpt::llama_detail::DeviceLogprob dev(n_vocab, {1}, /*ranks=*/true);
+    auto make_ctx = [&](bool with_sampler) {
+      llama_context_params cp = llama_context_default_params();
+      cp.n_ctx = 128;
+      cp.n_batch = cp.n_ubatch = 32;
+      cp.n_seq_max = 2;
+      cp.kv_unified = true;
+      cp.n_threads = cp.n_threads_batch = 2;
+      cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+      cp.n_outputs_max_per_seq = 0;
+      if (with_sampler) {
+        cp.samplers = dev.configs().data();
+        cp.n_samplers = dev.configs().size();
+      }
+      return llama_init_from_model(model, cp);
+    };
+    llama_context* cd = make_ctx(true);
+    llama_context* ch = make_ctx(false);
+    ASSERT_TRUE(cd && ch);
+    ASSERT_TRUE(dev.supported());
+    llama_batch b = llama_batch_init(32, 0, 1);
+    std::vector<int32_t> toks, targets;
+    for (int32_t k = 0; k < 32; ++k) toks.push_back(1000 + 37 * k);
+    for (int32_t k = 0; k < 32; ++k) targets.push_back(k % 4 == 0 ? toks[(k + 1) % 32] : (k * 7919) % n_vocab);
+    for (int32_t k = 0; k < 32; ++k) {
+      b.token[k] = toks[k], b.pos[k] = k, b.n_seq_id[k] = 1, b.seq_id[k][0] = 1, b.logits[k] = true;
+    }
+    b.n_tokens = 32;
+    dev.set_targets(targets);
+    ASSERT_EQ(llama_decode(cd, b), 0);
+    ASSERT_EQ(llama_decode(ch, b), 0);
+    const float* got = dev.results(cd, 0, 32);
+    std::set<uint32_t> distinct;
+    for (int32_t k = 0; k < 32; ++k) {
+      const float* row = llama_get_logits_ith(ch, k);
+      uint32_t count = 0;
+      for (int32_t v = 0; v < n_vocab; ++v) count += row[v] > row[targets[k]];
+      EXPECT_EQ(uint32_t(got[32 + k]), count) << "row " << k;
+      EXPECT_EQ(float(uint32_t(got[32 + k])), got[32 + k]) << "an integer";
+      EXPECT_NEAR(got[k], rdpt::llama_detail::target_logprob(row, n_vocab, targets[k]), 1e-4) << "row " << k;
+      distinct.insert(count);
+    }
+    EXPECT_GT(distinct.size(), 10u);
+    llama_batch_free(b);
+    llama_free(cd);
+    llama_free(ch);
+  }
+  llama_model_free(model);
 }
 
 // A decode whose row 0 belongs to a sequence without the sampler (the scorer never makes one)
@@ -669,6 +802,31 @@ TEST(LlamaTokenize, MismatchIsADataError) {
   EXPECT_EQ(t.offsets[0], 0u);  // " Hello" (inserted space) starts at byte 0
   // Invalid UTF-8 cannot round-trip through SPM (byte tokens are fine, but check no crash).
   EXPECT_NO_THROW(tokenize_with_offsets(v, "caf\xc3\xa9 ok", false));
+}
+
+TEST(LogSoftmax, CountGreaterIsAStrictCountAndRanksClip) {
+  std::vector<float> row(100003);
+  uint64_t s = 11;
+  for (auto& x : row) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    x = float(int64_t(s >> 40) % 400) / 10.0f - 20.0f;  // many exact ties
+  }
+  for (size_t t : {size_t(0), size_t(5), size_t(99999), size_t(100002)}) {
+    for (int64_t n : {int64_t(row.size()), int64_t(7), int64_t(1)}) {
+      if (int64_t(t) >= n) continue;
+      uint32_t naive = 0;
+      for (int64_t v = 0; v < n; ++v) naive += row[size_t(v)] > row[t];
+      EXPECT_EQ(rdpt::llama_detail::count_greater(row.data(), n, row[t]), naive) << t << " " << n;
+    }
+  }
+  std::vector<float> ties = {1.0f, 2.0f, 2.0f, 0.5f, 2.0f};
+  EXPECT_EQ(rdpt::llama_detail::count_greater(ties.data(), 5, 2.0f), 0u);  // ties do not count
+  EXPECT_EQ(rdpt::llama_detail::count_greater(ties.data(), 5, 1.0f), 3u);
+  EXPECT_EQ(rdpt::llama_detail::clipped_rank(0, 100), 1u);
+  EXPECT_EQ(rdpt::llama_detail::clipped_rank(98, 100), 99u);
+  EXPECT_EQ(rdpt::llama_detail::clipped_rank(99, 100), 100u);
+  EXPECT_EQ(rdpt::llama_detail::clipped_rank(150000, 100), 100u);
+  EXPECT_EQ(rdpt::llama_detail::clipped_rank(5, 1), 1u);
 }
 
 TEST(LogSoftmax, MatchesDoublePrecision) {

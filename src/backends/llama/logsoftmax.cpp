@@ -67,6 +67,17 @@ double logsumexp(const float* row, int64_t n) {
   return double(mx) + std::log(sum_exp(row, n, mx));
 }
 
+__attribute__((optimize("O3"))) uint32_t count_greater(const float* row, int64_t n, float x) {
+  uint32_t c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) c[j] += row[i + j] > x ? 1u : 0u;
+  uint32_t r = 0;
+  for (int j = 0; j < 8; ++j) r += c[j];
+  for (; i < n; ++i) r += row[i] > x ? 1u : 0u;
+  return r;
+}
+
 double target_logprob(const float* row, int64_t n, int32_t target) {
   return double(row[target]) - logsumexp(row, n);
 }
