@@ -698,7 +698,7 @@ PYBIND11_MODULE(_rdpt, m) {
         if (compare) {
           out["comparison"] = json_to_py(comparison_json(compare_strategies(r, o, order)));
           // Every candidate's criteria, column-wise (pandas.DataFrame(result["candidates"])).
-          py::list cid, cgroup, nact, nsc, nte, share, stok, slp, corr;
+          py::list cid, cgroup, nact, nsc, nte, share, stok, slp, rsr, corr;
           for (const auto& c : r.candidates) {
             if (!c) continue;
             cid.append(order[c->c.order].first);
@@ -710,6 +710,7 @@ PYBIND11_MODULE(_rdpt, m) {
                                                   : py::object(py::none()));
             stok.append(c->student_tokens ? py::object(py::int_(c->student_tokens)) : py::object(py::none()));
             slp.append(c->c.student_logprob_mean);
+            rsr.append(c->c.rsr);
             corr.append(c->correct ? py::object(py::bool_(*c->correct)) : py::object(py::none()));
           }
           py::dict cand;
@@ -721,6 +722,7 @@ PYBIND11_MODULE(_rdpt, m) {
           cand["teacher_share"] = share;
           cand["student_tokens"] = stok;
           cand["student_logprob_mean"] = slp;
+          cand["rsr"] = rsr;
           cand["correct"] = corr;
           out["candidates"] = cand;
         }

@@ -5,8 +5,10 @@
 //   {"id", "offsets": [...], "logprobs": [...]}            byte (or character) offsets
 //   {"id", "logprobs": {"tokens", "token_logprobs", "text_offset"}}   OpenAI completions
 //   {"id", "token_ids": [ids], "logprobs": [...]}          token ids, with the model's vocabulary
-// "prompt" (or, for the OpenAI shape, "text" = prompt + response) says the tokens start in the
-// prompt; "truncated": true marks a partial scoring. Token texts are placed by
+// Any shape may add "ranks": [...], each token's rank under the model (an integer >= 1, or null
+// where the log-prob may be null), one per log-prob entry, e.g. the "ranks" of the rank-surprisal
+// ratio's rsr_cal.py. "prompt" (or, for the OpenAI shape, "text" = prompt + response) says the
+// tokens start in the prompt; "truncated": true marks a partial scoring. Token texts are placed by
 // rdpt::place_token_strings, the HTTP backend's matcher, so a token reads the same whichever
 // way it arrives. No store here: rdpt::import_logprobs (rdpt/pipeline.h) reads a file with it.
 //   rdpt::LogprobLine line(R"({"id": "a", "tokens": ["Hi", "!"], "logprobs": [-0.1, -2]})");
@@ -56,6 +58,7 @@ struct LogprobFieldNames {
   std::string id = "id";
   std::string token_ids = "token_ids";
   std::string logprobs = "logprobs";
+  std::string ranks = "ranks";
 };
 
 // One line's tokens on the bytes of its response.
@@ -68,6 +71,8 @@ struct ImportedTokens {
   // offsets give only starts, so the last token is taken to cover one byte).
   uint32_t covered_end = 0;
   OffsetUnit unit_used = OffsetUnit::Bytes;  // how offsets were read (Bytes when none were)
+  bool has_ranks = false;                    // the line gave "ranks": tokens[].rank set (unclipped)
+  std::vector<uint32_t> source_index;        // per token, its index in the line's arrays
   std::optional<uint32_t> n_tokens_total;    // the line's "n_tokens_total" when given
 };
 

@@ -95,13 +95,14 @@ ModelInfo imported_model(const std::string& name, const std::string& location, c
 
 // One pair's scores from its imported tokens: aligned to the actions (a token belongs to the
 // action holding its first byte); truncated, the action the truncation cut and those after it
-// stay unscored (added to *n_cut_actions). LogprobLineError "alignment failed".
+// stay unscored (added to *n_cut_actions). Tokens with ranks (tokens.has_ranks) give rank sums,
+// each rank clipped at rank_clip (>= 1). LogprobLineError "alignment failed".
 PairScore imported_pair_score(std::span<const Action> actions, const ImportedTokens& tokens,
-                              uint64_t* n_cut_actions = nullptr);
+                              uint64_t* n_cut_actions = nullptr, uint32_t rank_clip = 100);
 
 struct LogprobImportStats {
   uint64_t n_lines = 0, n_pairs = 0, n_tokens = 0, n_prompt_tokens = 0, n_empty_tokens = 0, n_truncated = 0;
-  uint64_t n_cut_actions = 0, n_chars_unit = 0;
+  uint64_t n_cut_actions = 0, n_chars_unit = 0, n_ranked = 0;  // n_ranked: pairs with "ranks"
   std::map<std::string, uint64_t> skipped;  // lines skipped, by LogprobLineError::reason
   // "imported N scored responses (T tokens) from PATH; ..."
   std::string summary(const std::string& path) const;
@@ -117,9 +118,12 @@ std::unique_ptr<Vocabulary> open_import_vocabulary(const std::string& path);
 
 // Lines of token ids need `ids.vocab` (the model's vocabulary). `path` is JSON Lines (.gz/.zst
 // ok) or Parquet (a file, a directory or a glob of shards; each row is read as one line).
+// Lines with "ranks" store rank sums clipped at rank_clip, recorded as the model's clip (store
+// meta rank_clip:NAME); a model whose stored clip differs is a UsageError before any line is read.
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
                                    bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {},
-                                   const TokenIdOptions& ids = {}, const LogprobFieldNames& fields = {});
+                                   const TokenIdOptions& ids = {}, const LogprobFieldNames& fields = {},
+                                   uint32_t rank_clip = 100);
 
 struct ScoreRunOptions {
   uint32_t chunk = 64;   // responses handed to the scorer at a time (each written as it finishes)
@@ -179,6 +183,7 @@ struct PairView {
   std::vector<double> p;            // per action: exp(logprob / n_tokens) when scored, else NaN
   std::vector<uint32_t> n_tokens;   // per action (0 where unscored)
   std::vector<double> logprob;      // per action log-prob sum (NaN when the pair is not usable)
+  std::vector<uint64_t> rank_sum;   // per action clipped-rank sum when usable with ranks (and logprob read), else empty
   // Token counts for CurveAccumulator: the per-action counts when usable, else empty.
   std::span<const uint32_t> tokens() const { return usable ? std::span<const uint32_t>(n_tokens) : std::span<const uint32_t>(); }
 };
@@ -302,6 +307,7 @@ struct SelectRunResult {
   uint64_t n_not_in_store = 0;    // candidates the store does not hold
   bool typed = false;             // teacher and student scores were used (three-way types)
   bool has_student = false;       // the student is in the store (grape can rank)
+  std::optional<uint32_t> student_rank_clip;  // the student has ranks (rsr can rank), clipped at this
   double beta = NAN;              // the beta used when typed
   std::optional<BetaResult> search;
   std::vector<std::optional<CandidateScores>> candidates;  // by candidate order; nullopt: not in the store
@@ -319,6 +325,7 @@ struct StrategyOutcome {
   double mean_teacher_share = NAN;  // mean n_teacher / n_scored over picks with n_scored > 0
   double mean_tokens = NAN;         // mean student tokens over picks with a student pair
   double mean_student_logprob = NAN;  // mean of the picks' mean token log-prob under the student (GRAPE's score)
+  double mean_rsr = NAN;            // mean of the picks' rank-surprisal ratios (where the student has ranks)
   double accuracy = NAN;            // correct / labelled among the picks
   uint64_t n_labelled = 0;
 };
@@ -331,7 +338,7 @@ SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunO
 nlohmann::json comparison_json(const SelectComparison& c);
 std::string comparison_table(const SelectComparison& c);  // for a terminal, one line per strategy
 // One CSV row per candidate in the store: id, group, order, n_actions, n_scored, n_teacher,
-// teacher_share, student_tokens, student_logprob_mean, correct.
+// teacher_share, student_tokens, student_logprob_mean, rsr, correct.
 void write_candidate_scores_csv(std::ostream& os, const SelectRunResult& run,
                                 const std::vector<std::pair<std::string, std::string>>& order);
 

@@ -11,9 +11,12 @@
 //   grape              highest mean token log-prob under the student (GRAPE, arXiv 2502.04194:
 //                      the response with the highest length-normalised probability under the
 //                      target model), i.e. sum of token log-probs / number of tokens
+//   rsr                lowest rank-surprisal ratio under the student (arXiv 2601.14249):
+//                      sum of clipped token ranks / sum of token surprisals (-log p), the
+//                      surprisal sum floored at 1e-12 as in the reference rsr_cal.py
 // Ties: more actions first, then the earlier record. Candidates the strategy cannot rank are
-// ineligible: no scored action (teacher-count, teacher-ratio, min-teacher-count) or no student
-// tokens (grape); longest and random rank every candidate.
+// ineligible: no scored action (teacher-count, teacher-ratio, min-teacher-count), no student
+// tokens (grape), no student tokens with ranks (rsr); longest and random rank every candidate.
 // Global budget (optional): picks are taken in rounds (every group's first pick, then every
 // group's second pick, ...); within a round, by the same ranking across groups; stop at budget.
 // Example:
@@ -31,7 +34,7 @@
 
 namespace rdpt {
 
-enum class Strategy { TeacherCount, TeacherRatio, Longest, MinTeacherCount, Random, Grape };
+enum class Strategy { TeacherCount, TeacherRatio, Longest, MinTeacherCount, Random, Grape, Rsr };
 Strategy parse_strategy(std::string_view s);  // throws UsageError listing the names
 const char* strategy_name(Strategy s);
 const std::vector<std::string>& strategy_names();
@@ -42,7 +45,12 @@ struct Candidate {
   uint32_t n_scored = 0;              // actions with a three-way type
   uint32_t n_teacher = 0;             // Teacher actions
   double student_logprob_mean = NAN;  // GRAPE score; NaN when the student has no tokens
+  double rsr = NAN;                   // rank-surprisal ratio; NaN without student tokens with ranks
 };
+
+// The rank-surprisal ratio of a response from its tokens' clipped rank sum and log-prob sum:
+// rank_sum / max(-logprob_sum, 1e-12); NaN for no tokens.
+double rank_surprisal_ratio(uint64_t rank_sum, double logprob_sum, uint64_t n_tokens);
 
 // Whether strategy s can rank c.
 bool eligible(Strategy s, const Candidate& c);

@@ -164,8 +164,8 @@ class Store {
   virtual void set_correct(int64_t rid, std::optional<bool> correct) = 0;
 
   // Models. put_model returns the mid of `m.name`; if the name exists with another
-  // fingerprint it throws UsageError unless replace is true (then that model's scores are
-  // deleted and its row updated).
+  // fingerprint it throws UsageError unless replace is true (then that model's scores, and its
+  // meta "rank_clip:NAME", are deleted and its row updated).
   virtual int64_t put_model(const ModelInfo& m, bool replace = false) = 0;
   // Lazy registration, for writers that may fail before their first pair (a refused prompt, a
   // bad input line): prepare_model checks m against the stored model of that name up front,

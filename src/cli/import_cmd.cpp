@@ -53,6 +53,12 @@ int run_import(int argc, char** argv) {
                  "e.g. sample_uuid)");
   app.add_option("--logprobs-field", lp_fields.logprobs,
                  "--logprobs: field holding the log-probs (default logprobs)");
+  app.add_option("--ranks-field", lp_fields.ranks,
+                 "--logprobs: field holding each token's rank under the model, for rdpt select --strategy rsr "
+                 "(default ranks; lines without it import no ranks)");
+  uint32_t rank_clip = 100;
+  app.add_option("--rank-clip", rank_clip, "--logprobs with ranks: clip each rank at this (default 100)")
+      ->check(CLI::Range(1u, kMaxRankClip));
   app.add_option("--ids-include-prompt", ids_include_prompt,
                  "lines of token ids: the first N ids are prompt tokens (dropped) and the rest the response's "
                  "(default 0: the ids are the response's, or the line's 'prompt' field says where they start)");
@@ -103,7 +109,7 @@ int run_import(int argc, char** argv) {
   if (!data.empty()) import_responses(*store, data, ropts, sopts, batch, progress, cli_log);
   if (slot) {
     import_logprobs(*store, logprobs, *slot, unit, ropts.skip_bad, batch, progress, cli_log,
-                    {.vocab = vocab.get(), .ids_include_prompt = ids_include_prompt}, lp_fields);
+                    {.vocab = vocab.get(), .ids_include_prompt = ids_include_prompt}, lp_fields, rank_clip);
     if (!slot->stored()) {
       warn("no pair imported: model '" + model_name + "' is not stored");
     } else if (old && old->fingerprint != slot->info.fingerprint) {

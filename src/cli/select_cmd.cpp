@@ -26,7 +26,8 @@ int run_select(int argc, char** argv) {
   add_model_role(app, "teacher", teacher);
   add_model_role(app, "student", student);
   app.add_option("--strategy", strategy_s,
-                 "teacher-count | teacher-ratio | longest | min-teacher-count | random | grape "
+                 "teacher-count | teacher-ratio | longest | min-teacher-count | random | grape | rsr "
+                 "(rsr: lowest rank-surprisal ratio under the student, which needs rdpt score --ranks) "
                  "(default teacher-count)");
   app.add_option("--per-question,-k", per_question, "responses kept per question (default 1)");
   app.add_option("--budget", budget, "keep at most this many responses in all (default 0 = no budget)");
@@ -40,11 +41,11 @@ int run_select(int argc, char** argv) {
   std::string scores_out;
   app.add_flag("--compare", compare,
                "also run every strategy on the same candidates and print, per strategy, its picks' mean Teacher "
-               "share, length in student tokens, student log-prob and accuracy, and the Jaccard overlap of each "
+               "share, length in student tokens, student log-prob, rank-surprisal ratio and accuracy, and the Jaccard overlap of each "
                "pair of strategies' picks (in --summary-json under \"comparison\") (default: off)");
   app.add_option("--scores-out", scores_out,
                  "write every candidate's criteria as CSV (id, group, order, n_actions, n_scored, n_teacher, "
-                 "teacher_share, student_tokens, student_logprob_mean, correct) (default: none)");
+                 "teacher_share, student_tokens, student_logprob_mean, rsr, correct) (default: none)");
   add_reader_options(app, ropts);
   bool same_model = false;
   add_same_model_flag(app, same_model);

@@ -9,7 +9,7 @@ namespace rdpt {
 
 const std::vector<std::string>& strategy_names() {
   static const std::vector<std::string> k = {"teacher-count", "teacher-ratio", "longest",
-                                             "min-teacher-count", "random", "grape"};
+                                             "min-teacher-count", "random", "grape", "rsr"};
   return k;
 }
 
@@ -24,12 +24,18 @@ Strategy parse_strategy(std::string_view s) {
 
 const char* strategy_name(Strategy s) { return strategy_names().at(size_t(s)).c_str(); }
 
+double rank_surprisal_ratio(uint64_t rank_sum, double logprob_sum, uint64_t n_tokens) {
+  if (n_tokens == 0) return NAN;
+  return double(rank_sum) / std::max(-logprob_sum, 1e-12);
+}
+
 bool eligible(Strategy s, const Candidate& c) {
   switch (s) {
     case Strategy::TeacherCount:
     case Strategy::TeacherRatio:
     case Strategy::MinTeacherCount: return c.n_scored > 0;
     case Strategy::Grape: return !std::isnan(c.student_logprob_mean);
+    case Strategy::Rsr: return !std::isnan(c.rsr);
     case Strategy::Longest:
     case Strategy::Random: return true;
   }
@@ -62,6 +68,9 @@ bool ranks_before(Strategy s, const Candidate& a, const Candidate& b, uint64_t s
     }
     case Strategy::Grape:
       if (a.student_logprob_mean != b.student_logprob_mean) return a.student_logprob_mean > b.student_logprob_mean;
+      break;
+    case Strategy::Rsr:
+      if (a.rsr != b.rsr) return a.rsr < b.rsr;
       break;
   }
   if (a.n_actions != b.n_actions) return a.n_actions > b.n_actions;

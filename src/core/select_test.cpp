@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "rdpt/error.h"
@@ -43,6 +44,35 @@ TEST(Select, EachStrategyOnHandBuiltGroups) {
   EXPECT_EQ(run(Strategy::MinTeacherCount), (V{3, 5}));
   // grape: q1 -0.5 tie between 1 (12 actions) and 3 (8) -> 1; q2 all -1 -> 5.
   EXPECT_EQ(run(Strategy::Grape), (V{1, 5}));
+}
+
+// RSR by hand: per-token clipped ranks and log-probs, summed, then ranks / surprisal; lowest wins.
+TEST(Select, RankSurprisalRatioByHandAndLowestFirst) {
+  // Tokens (rank, log p): (1, -0.1), (3, -1.2), (100, -6.0), (2, -0.7): 106 / 8.0 = 13.25.
+  const uint32_t ranks[] = {1, 3, 100, 2};
+  const double lps[] = {-0.1, -1.2, -6.0, -0.7};
+  uint64_t rs = 0;
+  double ls = 0;
+  for (int k = 0; k < 4; ++k) rs += ranks[k], ls += lps[k];
+  EXPECT_DOUBLE_EQ(rank_surprisal_ratio(rs, ls, 4), 106.0 / 8.0);
+  EXPECT_DOUBLE_EQ(rank_surprisal_ratio(1, 0.0, 1), 1e12);  // a sure token: surprisal floored at 1e-12
+  EXPECT_TRUE(std::isnan(rank_surprisal_ratio(0, 0.0, 0)));
+  auto with_rsr = [](uint64_t order, uint32_t n_actions, double rsr) {
+    Candidate c = cand(order, n_actions, n_actions, 0, -1.0);
+    c.rsr = rsr;
+    return c;
+  };
+  Selector s({.strategy = Strategy::Rsr, .per_question = 1});
+  s.add("q1", with_rsr(0, 5, 13.25));
+  s.add("q1", with_rsr(1, 5, 2.5));   // lowest in q1
+  s.add("q1", with_rsr(2, 9, NAN));   // no ranks: ineligible however long
+  s.add("q2", with_rsr(3, 4, 7.0));
+  s.add("q2", with_rsr(4, 6, 7.0));   // tie: more actions first
+  SelectSummary sum;
+  EXPECT_EQ(s.select(&sum), (V{1, 4}));
+  EXPECT_EQ(sum.n_ineligible, 1u);
+  EXPECT_EQ(parse_strategy("rsr"), Strategy::Rsr);
+  EXPECT_STREQ(strategy_name(Strategy::Rsr), "rsr");
 }
 
 TEST(Select, TeacherRatioIsExactOnEqualFractions) {

@@ -110,6 +110,29 @@ void add_token(ImportedTokens& c, size_t k, size_t byte_off, size_t prompt_size,
                         "); only tokens of a prompt part (field 'prompt' or 'text') may lack a log-prob"};
   }
   c.tokens.push_back({uint32_t(byte_off - prompt_size), *lp});
+  c.source_index.push_back(uint32_t(k));
+}
+
+// "ranks": one per entry of the line's log-prob array (n of them), integers >= 1, null allowed
+// where a token of the prompt part has no log-prob; set on the kept tokens.
+void add_ranks(const json& j, size_t n, ImportedTokens& c) {
+  auto it = j.find("ranks");
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_array()) throw LogprobLineError{"bad rank", "field 'ranks' must be an array"};
+  if (it->size() != n) {
+    throw LogprobLineError{"length mismatch", "'ranks' has " + std::to_string(it->size()) + " entries, the log-probs " +
+                                                  std::to_string(n)};
+  }
+  for (size_t i = 0; i < c.tokens.size(); ++i) {
+    const size_t k = c.source_index[i];
+    const json& v = (*it)[k];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > int64_t(UINT32_MAX)) {
+      throw LogprobLineError{"bad rank", "ranks[" + std::to_string(k) + "] = " + v.dump() +
+                                             " is not a rank (an integer >= 1) for a token of the response"};
+    }
+    c.tokens[i].rank = uint32_t(v.get<int64_t>());
+  }
+  c.has_ranks = true;
 }
 
 // Token texts placed on prompt + response by rdpt::place_token_strings, the HTTP backend's
@@ -397,6 +420,7 @@ LogprobLine::LogprobLine(std::string_view line, const LogprobFieldNames& fields)
   impl_->id = id_of(impl_->j, fields.id);
   rename_field(impl_->j, fields.token_ids, "token_ids");
   rename_field(impl_->j, fields.logprobs, "logprobs");
+  rename_field(impl_->j, fields.ranks, "ranks");
 }
 
 LogprobLine::~LogprobLine() = default;
@@ -424,6 +448,8 @@ ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit,
                            "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', 'token_ids' + "
                            "'logprobs', or an OpenAI 'logprobs' object {tokens, token_logprobs, text_offset}"};
   }
+  const json& lps = openai ? lp->at("token_logprobs") : j.at("logprobs");  // the shapes checked it is an array
+  add_ranks(j, lps.size(), c);
   if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
     c.n_tokens_total = t->get<uint32_t>();
   }

@@ -123,5 +123,40 @@ TEST(LogprobLine, OpenAiShape) {
   EXPECT_EQ(error_of(R"({"id": "a", "something": 1})").first, "unknown shape");
 }
 
+// "ranks": one per log-prob entry, kept for the response's tokens (prompt entries may be null);
+// every shape reads them, under a renamed field too.
+TEST(LogprobLine, RanksGoWithTheirTokens) {
+  ImportedTokens t = LogprobLine(R"({"id": "a", "prompt": "Q? ", "tokens": ["Q", "? ", "A", "."],)"
+                                 R"( "logprobs": [null, -1, -2, -3], "ranks": [null, 4, 1, 250]})")
+                         .tokens("A.");
+  ASSERT_TRUE(t.has_ranks);
+  ASSERT_EQ(t.tokens.size(), 2u);
+  EXPECT_EQ(t.tokens[0].rank, 1u);
+  EXPECT_EQ(t.tokens[1].rank, 250u);  // unclipped here; the import clips
+  t = LogprobLine(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1, -2], "ranks": [3, 2]})").tokens("A.");
+  EXPECT_EQ(t.tokens[1].rank, 2u);
+  t = LogprobLine(R"({"id": "a", "logprobs": {"token_logprobs": [-1, -2], "text_offset": [0, 1]}, "ranks": [7, 9]})")
+          .tokens("A.");
+  EXPECT_EQ(t.tokens[0].rank, 7u);
+  LogprobFieldNames f;
+  f.ranks = "rank_list";
+  t = LogprobLine(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1, -2], "rank_list": [5, 6]})", f).tokens("A.");
+  EXPECT_TRUE(t.has_ranks);
+  EXPECT_EQ(t.tokens[0].rank, 5u);
+  EXPECT_FALSE(LogprobLine(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1, -2]})").tokens("A.").has_ranks);
+  // Bad ranks name the entry.
+  auto [reason, msg] = error_of(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1, -2], "ranks": [3]})", "A.");
+  EXPECT_EQ(reason, "length mismatch");
+  EXPECT_THAT(msg, HasSubstr("'ranks' has 1 entries, the log-probs 2"));
+  for (const char* bad : {"0", "-1", "2.5", "null", "\"3\""}) {
+    auto [r2, m2] = error_of(std::string(R"({"id": "a", "offsets": [0, 1], "logprobs": [-1, -2], "ranks": [3, )") + bad +
+                                 "]}",
+                             "A.");
+    EXPECT_EQ(r2, "bad rank") << bad;
+    EXPECT_THAT(m2, HasSubstr("ranks[1] = ")) << bad;
+  }
+  EXPECT_EQ(error_of(R"({"id": "a", "offsets": [0], "logprobs": [-1], "ranks": 3})", "A.").first, "bad rank");
+}
+
 }  // namespace
 }  // namespace rdpt

@@ -1,5 +1,6 @@
 // rdpt import in the library: dataset records and per-token log-probs users already have, into
 // the store. The line formats are rdpt/logprob_import.h's; here they meet the store.
+#include <algorithm>
 #include <map>
 
 #include "io/json_rows.h"
@@ -7,6 +8,7 @@
 #include "rdpt/error.h"
 #include "rdpt/logprob_import.h"
 #include "rdpt/pipeline.h"
+#include "rdpt/scorer.h"
 #include "rdpt/vocab.h"
 
 namespace rdpt {
@@ -71,10 +73,18 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
   return int64_t(n);
 }
 
-PairScore imported_pair_score(std::span<const Action> actions, const ImportedTokens& t, uint64_t* n_cut_actions) {
+PairScore imported_pair_score(std::span<const Action> actions, const ImportedTokens& t, uint64_t* n_cut_actions,
+                              uint32_t rank_clip) {
   PairScore s;
   try {
-    s.actions = align_tokens(actions, t.tokens);
+    if (t.has_ranks) {
+      std::vector<TokenLogprob> clipped = t.tokens;
+      for (auto& k : clipped) k.rank = std::min(k.rank, std::max(rank_clip, 1u));
+      s.actions = align_tokens(actions, clipped);
+      s.has_ranks = true;
+    } else {
+      s.actions = align_tokens(actions, t.tokens);
+    }
   } catch (const DataError& e) {
     throw LogprobLineError{"alignment failed", e.what()};
   }
@@ -102,6 +112,7 @@ std::string LogprobImportStats::summary(const std::string& path) const {
     msg += "; " + std::to_string(n_truncated) + " truncated (" + std::to_string(n_cut_actions) +
            " actions cut by or past the truncation left unscored)";
   if (n_chars_unit) msg += "; offsets in characters for " + std::to_string(n_chars_unit);
+  if (n_ranked) msg += "; ranks for " + std::to_string(n_ranked);
   uint64_t n_skipped = 0;
   std::string reasons;
   for (const auto& [k, v] : skipped) {
@@ -114,7 +125,14 @@ std::string LogprobImportStats::summary(const std::string& path) const {
 
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
                                    bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log,
-                                   const TokenIdOptions& ids, const LogprobFieldNames& fields) {
+                                   const TokenIdOptions& ids, const LogprobFieldNames& fields, uint32_t rank_clip) {
+  if (rank_clip < 1 || rank_clip > kMaxRankClip)
+    throw UsageError("rank clip must be in 1.." + std::to_string(kMaxRankClip) + ", got " + std::to_string(rank_clip));
+  const std::string& name = slot.info.name;
+  if (const auto stored = rank_clip_of(store, name); stored && *stored != rank_clip && !slot.replace)
+    throw UsageError("model '" + name + "' has ranks in the store clipped at " + std::to_string(*stored) +
+                     "; import with --rank-clip " + std::to_string(*stored) + " (or under another name)");
+  bool clip_recorded = false;
   io::JsonRows rows(path);  // JSON Lines, or Parquet rows as JSON objects
   LogprobImportStats stats;
   std::string line;
@@ -133,8 +151,13 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
         }
         const StoredResponse r = *store.get_response(*rid);
         const ImportedTokens t = l.tokens(r.response, unit, ids);
-        store.put_scores(slot, *rid, imported_pair_score(r.actions, t, &stats.n_cut_actions));
+        if (t.has_ranks && !clip_recorded) {  // in the batch's transaction, with the pair
+          store.set_meta(rank_clip_key(name), std::to_string(rank_clip));
+          clip_recorded = true;
+        }
+        store.put_scores(slot, *rid, imported_pair_score(r.actions, t, &stats.n_cut_actions, rank_clip));
         ++stats.n_pairs;
+        stats.n_ranked += t.has_ranks;
         stats.n_tokens += t.tokens.size();
         stats.n_prompt_tokens += t.n_prompt;
         stats.n_empty_tokens += t.n_empty;

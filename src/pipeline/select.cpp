@@ -26,13 +26,17 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
 
   const bool need_types = strategy == Strategy::TeacherCount || strategy == Strategy::TeacherRatio ||
                           strategy == Strategy::MinTeacherCount;
-  const bool need_student = need_types || strategy == Strategy::Grape;
+  const bool need_student = need_types || strategy == Strategy::Grape || strategy == Strategy::Rsr;
   // Teacher shares are reported for every strategy when both models are in the store.
   std::optional<int64_t> mT, mS;
   if (need_types || store.model(o.teacher)) mT = require_model(store, o.teacher, "--teacher").mid;
   if (need_student || store.model(o.student)) mS = require_model(store, o.student, "--student").mid;
   res.typed = mT && mS;
   res.has_student = mS.has_value();
+  if (mS) res.student_rank_clip = rank_clip_of(store, o.student);
+  if (strategy == Strategy::Rsr && !res.student_rank_clip)
+    throw UsageError("--strategy rsr needs the student's token ranks: student '" + o.student + "' in store '" +
+                     store.path() + "' was scored without them (rdpt score --ranks)");
   res.candidates.assign(order.size(), std::nullopt);
   auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
   res.beta = o.beta.value_or(0.1);
@@ -68,12 +72,14 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
       const PairView& s = sc[mT ? 1 : 0];
       if (s.usable) {
         double lp = 0;
-        uint64_t nt = 0;
+        uint64_t nt = 0, rk = 0;
         for (size_t a = 0; a < s.n_tokens.size(); ++a) {
           lp += s.logprob[a];
           nt += s.n_tokens[a];
+          if (!s.rank_sum.empty()) rk += s.rank_sum[a];
         }
         if (nt) c.student_logprob_mean = lp / double(nt);
+        if (!s.rank_sum.empty()) c.rsr = rank_surprisal_ratio(rk, lp, nt);
       }
     }
     seen[c.order] = true;
@@ -113,6 +119,8 @@ SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunO
     const bool needs_types = s == Strategy::TeacherCount || s == Strategy::TeacherRatio || s == Strategy::MinTeacherCount;
     if (needs_types && !run.typed) out.not_run = "needs teacher '" + o.teacher + "' and student '" + o.student + "' scores";
     if (s == Strategy::Grape && !run.has_student) out.not_run = "needs student '" + o.student + "' scores";
+    if (s == Strategy::Rsr && !run.student_rank_clip)
+      out.not_run = "needs student '" + o.student + "' scores with ranks (rdpt score --ranks)";
     if (out.not_run.empty()) {
       SelectOptions so = o.select;
       so.strategy = s;
@@ -120,13 +128,14 @@ SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunO
       for (const auto& c : run.candidates)
         if (c) sel.add(order[c->c.order].second, c->c);
       out.chosen = sel.select(&out.summary);
-      std::vector<double> share, tokens, lp;
+      std::vector<double> share, tokens, lp, rsr;
       uint64_t right = 0;
       for (uint64_t k : out.chosen) {
         const CandidateScores& c = *run.candidates[k];
         if (run.typed && c.c.n_scored) share.push_back(double(c.c.n_teacher) / double(c.c.n_scored));
         if (c.student_tokens) tokens.push_back(double(c.student_tokens));
         if (!std::isnan(c.c.student_logprob_mean)) lp.push_back(c.c.student_logprob_mean);
+        if (!std::isnan(c.c.rsr)) rsr.push_back(c.c.rsr);
         if (c.correct) {
           ++out.n_labelled;
           right += *c.correct;
@@ -135,6 +144,7 @@ SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunO
       out.mean_teacher_share = mean_of(share);
       out.mean_tokens = mean_of(tokens);
       out.mean_student_logprob = mean_of(lp);
+      out.mean_rsr = mean_of(rsr);
       out.accuracy = out.n_labelled ? double(right) / double(out.n_labelled) : NAN;
     }
     cmp.strategies.push_back(std::move(out));
@@ -168,6 +178,7 @@ nlohmann::json comparison_json(const SelectComparison& c) {
       j["mean_teacher_share"] = num(s.mean_teacher_share);
       j["mean_tokens"] = num(s.mean_tokens);
       j["mean_student_logprob"] = num(s.mean_student_logprob);
+      j["mean_rsr"] = num(s.mean_rsr);
       j["accuracy"] = num(s.accuracy);
       j["n_labelled"] = s.n_labelled;
     }
@@ -183,16 +194,16 @@ nlohmann::json comparison_json(const SelectComparison& c) {
 
 std::string comparison_table(const SelectComparison& c) {
   auto f = [](double x, const char* spec) { return std::isnan(x) ? std::string("-") : fmt::format(fmt::runtime(spec), x); };
-  std::string out = fmt::format("{:<18} {:>7} {:>14} {:>11} {:>16} {:>9}\n", "strategy", "chosen", "Teacher share",
-                                "mean tokens", "student logprob", "accuracy");
+  std::string out = fmt::format("{:<18} {:>7} {:>14} {:>11} {:>16} {:>9} {:>9}\n", "strategy", "chosen",
+                                "Teacher share", "mean tokens", "student logprob", "RSR", "accuracy");
   for (const auto& s : c.strategies) {
     if (!s.not_run.empty()) {
       out += fmt::format("{:<18} not run: {}\n", strategy_name(s.strategy), s.not_run);
       continue;
     }
-    out += fmt::format("{:<18} {:>7} {:>14} {:>11} {:>16} {:>9}\n", strategy_name(s.strategy), s.summary.n_chosen,
+    out += fmt::format("{:<18} {:>7} {:>14} {:>11} {:>16} {:>9} {:>9}\n", strategy_name(s.strategy), s.summary.n_chosen,
                        f(s.mean_teacher_share, "{:.4f}"), f(s.mean_tokens, "{:.1f}"), f(s.mean_student_logprob, "{:.4f}"),
-                       f(s.accuracy, "{:.4f}"));
+                       f(s.mean_rsr, "{:.3f}"), f(s.accuracy, "{:.4f}"));
   }
   out += "Jaccard overlap of the picks (columns in the rows' order):\n" + fmt::format("{:<21}", "");
   for (size_t b = 0; b < c.strategies.size(); ++b) out += fmt::format(" {:>6}", b + 1);
@@ -207,17 +218,17 @@ std::string comparison_table(const SelectComparison& c) {
 
 void write_candidate_scores_csv(std::ostream& os, const SelectRunResult& run,
                                 const std::vector<std::pair<std::string, std::string>>& order) {
-  os << "id,group,order,n_actions,n_scored,n_teacher,teacher_share,student_tokens,student_logprob_mean,correct\n";
+  os << "id,group,order,n_actions,n_scored,n_teacher,teacher_share,student_tokens,student_logprob_mean,rsr,correct\n";
   for (const auto& c : run.candidates) {
     if (!c) continue;
     std::string line;
     append_csv_field(line, order[c->c.order].first);
     line += ',';
     append_csv_field(line, order[c->c.order].second);
-    line += fmt::format(",{},{},{},{},{},{},{},{}\n", c->c.order, c->c.n_actions, c->c.n_scored, c->c.n_teacher,
+    line += fmt::format(",{},{},{},{},{},{},{},{},{}\n", c->c.order, c->c.n_actions, c->c.n_scored, c->c.n_teacher,
                         run.typed && c->c.n_scored ? csv_number(double(c->c.n_teacher) / double(c->c.n_scored)) : "",
                         c->student_tokens ? std::to_string(c->student_tokens) : "",
-                        csv_number(c->c.student_logprob_mean), c->correct ? (*c->correct ? "true" : "false") : "");
+                        csv_number(c->c.student_logprob_mean), csv_number(c->c.rsr), c->correct ? (*c->correct ? "true" : "false") : "");
     os << line;
   }
 }

@@ -344,7 +344,7 @@ TEST(Stream, PairsWithoutAResponseAreNotRead) {
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "INSERT INTO scores SELECT mid, 1000000 + rid, status, n_tokens, n_tokens_total, token_counts, "
-                         "logprob_sums, error, updated_at FROM scores",
+                         "logprob_sums, error, updated_at, rank_sums FROM scores",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

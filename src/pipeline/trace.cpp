@@ -24,12 +24,17 @@ void fill_view(const Pair& s, size_t n, PairView& v, bool logprobs) {
   v.present = s.present;
   v.status = s.status;
   v.usable = s.present && s.status != ScoreStatus::Failed;
+  v.rank_sum.clear();
   if (!v.usable) {
     v.p.assign(n, NAN);
     v.n_tokens.assign(n, 0);
     if (logprobs) v.logprob.assign(n, NAN);
     else v.logprob.clear();
     return;
+  }
+  if (logprobs && s.has_ranks()) {
+    v.rank_sum.resize(n);
+    for (size_t k = 0; k < n; ++k) v.rank_sum[k] = s.rank_sum(k);
   }
   v.p.resize(n);
   v.n_tokens.resize(n);
@@ -51,6 +56,8 @@ struct DecodedPair {
   ScoreStatus status = s ? s->status : ScoreStatus::Ok;
   uint32_t n_tokens(size_t k) const { return s->actions[k].n_tokens; }
   double logprob_sum(size_t k) const { return s->actions[k].logprob_sum; }
+  bool has_ranks() const { return s->has_ranks; }
+  uint64_t rank_sum(size_t k) const { return s->actions[k].rank_sum; }
 };
 
 }  // namespace

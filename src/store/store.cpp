@@ -621,6 +621,7 @@ int64_t SqliteStore::put_model(const ModelInfo& m, bool replace) {
     if (!replace) refuse_other_model(*old, m, n_scores_of(old->mid));
     mid = old->mid;
     cached("DELETE FROM scores WHERE mid = ?").bind(1, mid).run();
+    cached("DELETE FROM meta WHERE key = ?").bind(1, "rank_clip:" + m.name).run();  // the ranks' clip goes with them
     Stmt& u = cached(std::string("UPDATE models SET backend = ?, location = ?, fingerprint = ?, tokenizer = ?, "
                                  "template = ?, info = ?, created_at = ") +
                      kNow + " WHERE mid = ?");

@@ -352,10 +352,14 @@ TEST_F(AnalyticsCli, SelectCompareRecomputedFromThePlantedLabels) {
   const json cmp = json::parse(slurp(p("c.json")))["comparison"];
   std::map<std::string, Plan> plan;
   for (const auto& q : train_plans()) plan[q.id] = q;
-  ASSERT_EQ(cmp["strategies"].size(), 6u);
+  ASSERT_EQ(cmp["strategies"].size(), 7u);
   for (const auto& s : cmp["strategies"]) {
     const std::string name = s["strategy"];
     SCOPED_TRACE(name);
+    if (name == "rsr") {  // the student was scored without ranks
+      EXPECT_NE(s.value("not_run", "").find("rdpt score --ranks"), std::string::npos) << s.dump();
+      continue;
+    }
     const auto& ids = picks.at(name);
     EXPECT_EQ(s["n_chosen"], ids.size());
     double share = 0, tokens = 0, lp = 0;
@@ -373,8 +377,12 @@ TEST_F(AnalyticsCli, SelectCompareRecomputedFromThePlantedLabels) {
     EXPECT_TRUE(s["accuracy"].is_null());  // the training candidates carry no labels
   }
   // Overlaps: |A and B| / |A or B| of the pick sets.
-  ASSERT_EQ(cmp["overlaps"].size(), 15u);
+  ASSERT_EQ(cmp["overlaps"].size(), 21u);
   for (const auto& o : cmp["overlaps"]) {
+    if (o["a"] == "rsr" || o["b"] == "rsr") {
+      EXPECT_TRUE(o["jaccard"].is_null());
+      continue;
+    }
     const auto& a = picks.at(o["a"]);
     const auto& b = picks.at(o["b"]);
     size_t both = 0;
@@ -385,7 +393,7 @@ TEST_F(AnalyticsCli, SelectCompareRecomputedFromThePlantedLabels) {
   // --scores-out: one row per candidate with its criteria.
   const auto rows = lines_of(slurp(p("scores.csv")));
   ASSERT_EQ(rows.size(), 10u);
-  EXPECT_EQ(rows[0], "id,group,order,n_actions,n_scored,n_teacher,teacher_share,student_tokens,student_logprob_mean,correct");
+  EXPECT_EQ(rows[0], "id,group,order,n_actions,n_scored,n_teacher,teacher_share,student_tokens,student_logprob_mean,rsr,correct");
   EXPECT_EQ(rows[1].rfind("train-q0-0,train-q0,0,4,4,1,0.25,12,", 0), 0u) << rows[1];
   // Without a teacher in the store, the typed strategies say why they did not run.
   r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ +
@@ -395,7 +403,7 @@ TEST_F(AnalyticsCli, SelectCompareRecomputedFromThePlantedLabels) {
   for (const auto& s : g) {
     const std::string name = s["strategy"];
     const bool typed = name == "teacher-count" || name == "teacher-ratio" || name == "min-teacher-count";
-    EXPECT_EQ(s.contains("not_run"), typed) << name;
+    EXPECT_EQ(s.contains("not_run"), typed || name == "rsr") << name;  // rsr: no ranks
   }
 }
 

@@ -1,6 +1,6 @@
 // rdpt select --compare on the shipped 8-samples-per-question traces (536 responses, 67
-// questions, correctness labels from the source), with teacher and student log-probs imported as
-// one token per action: every strategy's picks, their means and the overlaps are recomputed here
+// questions, correctness labels from the source), with teacher and student log-probs (the
+// student's with ranks) imported as one token per action: every strategy's picks, their means and the overlaps are recomputed here
 // from the exported actions and the log-probs, by the rules docs/method.md section 7 states.
 #include <nlohmann/json.hpp>
 
@@ -26,11 +26,20 @@ double logprob_of(const std::string& id, int j, int model) {
   return -double(h % 3000 + 1) / 1000.0;
 }
 
+// A rank in 1..150 (the student's lines carry "ranks"; import clips them at 100).
+uint32_t rank_of(const std::string& id, int j) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : id + "@" + std::to_string(j)) h = (h ^ uint8_t(c)) * 1099511628211ull;
+  return uint32_t(h % 150 + 1);
+}
+
 struct Resp {
   std::string id, group;
   std::optional<bool> correct;
   int n_actions = 0, n_teacher = 0;
   double lp_student = 0;  // sum over actions (one token each)
+  uint64_t rank_student = 0;  // sum of clipped ranks
+  double rsr() const { return double(rank_student) / std::max(-lp_student, 1e-12); }
 };
 
 TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
@@ -62,8 +71,12 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
     std::ofstream f(path(m ? "student.jsonl" : "teacher.jsonl"));
     for (const auto& id : order) {
       json lps = json::array();
+      json ranks = json::array();
       for (size_t j = 0; j < begins[id].size(); ++j) lps.push_back(logprob_of(id, int(j), m));
-      f << json{{"id", id}, {"offsets", begins[id]}, {"logprobs", lps}}.dump() << "\n";
+      for (size_t j = 0; j < begins[id].size(); ++j) ranks.push_back(rank_of(id, int(j)));
+      json line = {{"id", id}, {"offsets", begins[id]}, {"logprobs", lps}};
+      if (m == 1) line["ranks"] = ranks;  // the student's, for rsr
+      f << line.dump() << "\n";
     }
   }
   for (const char* m : {"teacher", "student"}) {
@@ -93,6 +106,7 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
       const double pT = std::exp(logprob_of(id, j, 0)), pS = std::exp(logprob_of(id, j, 1));
       x.n_teacher += pT - pS > 0.1;
       x.lp_student += logprob_of(id, j, 1);
+      x.rank_student += std::min<uint32_t>(rank_of(id, j), 100);
     }
     resp.push_back(x);
   }
@@ -105,6 +119,7 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
       {"longest", [](const Resp& x) { return double(x.n_actions); }},
       {"min-teacher-count", [](const Resp& x) { return -double(x.n_teacher); }},
       {"grape", [](const Resp& x) { return x.lp_student / x.n_actions; }},
+      {"rsr", [](const Resp& x) { return -x.rsr(); }},
   };
   std::map<std::string, std::set<std::string>> picks;
   for (const auto& [name, key] : keys) {
@@ -131,29 +146,31 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
   std::map<std::string, const Resp*> by_id;
   for (const auto& x : resp) by_id[x.id] = &x;
 
-  ASSERT_EQ(cmp["strategies"].size(), 6u);
+  ASSERT_EQ(cmp["strategies"].size(), 7u);
   for (const auto& s : cmp["strategies"]) {
     const std::string name = s["strategy"];
     SCOPED_TRACE(name);
     const auto& p = picks.at(name);
     ASSERT_EQ(s["n_chosen"], p.size());
     EXPECT_EQ(p.size(), 67u);
-    double share = 0, tokens = 0, lp = 0;
+    double share = 0, tokens = 0, lp = 0, rsr = 0;
     int right = 0, labelled = 0;
     for (const auto& id : p) {
       const Resp& x = *by_id.at(id);
       share += double(x.n_teacher) / x.n_actions;
       tokens += x.n_actions;
       lp += x.lp_student / x.n_actions;
+      rsr += x.rsr();
       if (x.correct) ++labelled, right += *x.correct;
     }
     EXPECT_NEAR(s["mean_teacher_share"].get<double>(), share / double(p.size()), 1e-12);
     EXPECT_NEAR(s["mean_tokens"].get<double>(), tokens / double(p.size()), 1e-12);
     EXPECT_NEAR(s["mean_student_logprob"].get<double>(), lp / double(p.size()), 1e-9);
+    EXPECT_NEAR(s["mean_rsr"].get<double>(), rsr / double(p.size()), 1e-9 * rsr / double(p.size()));
     EXPECT_EQ(s["n_labelled"], labelled);
     EXPECT_NEAR(s["accuracy"].get<double>(), double(right) / labelled, 1e-12);
   }
-  ASSERT_EQ(cmp["overlaps"].size(), 15u);
+  ASSERT_EQ(cmp["overlaps"].size(), 21u);
   for (const auto& o : cmp["overlaps"]) {
     const auto& a = picks.at(o["a"]);
     const auto& b = picks.at(o["b"]);
@@ -164,6 +181,7 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
   }
   // The teacher-count and min-teacher-count picks differ (the comparison says something).
   EXPECT_NE(picks["teacher-count"], picks["min-teacher-count"]);
+  EXPECT_NE(picks["rsr"], picks["grape"]);
   // --scores-out: a row per candidate; its teacher share is the recomputed one.
   std::ifstream sc(path("scores.csv"));
   std::string line;
@@ -174,12 +192,75 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
     std::stringstream ss(line);
     std::string cell;
     while (std::getline(ss, cell, ',')) f.push_back(cell);
-    ASSERT_GE(f.size(), 7u) << line;
+    ASSERT_EQ(f.size(), 11u) << line;
     const Resp& x = *by_id.at(f[0]);
     EXPECT_EQ(std::stoi(f[5]), x.n_teacher) << line;
+    EXPECT_NEAR(std::stod(f[9]), x.rsr(), 1e-9 * x.rsr()) << line;
     ++rows;
   }
   EXPECT_EQ(rows, 536u);
+}
+
+// --strategy rsr on a hand-built store: two questions, three responses each, the student's
+// tokens given with ranks; the picks are the lowest sum(min(rank, clip)) / sum(-log p).
+TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {
+  std::ofstream d(path("d.jsonl"));
+  // q1: a = (1+2)/(0.5+0.5) = 3; b = (1+1)/(0.1+0.1) = 10; c = (30+30 clipped 20+20)/(4+4) = 5.
+  // q2: d = (5)/(1) = 5 and e = (10)/(2) = 5 tie: e has more actions; f has no ranks.
+  d << R"({"id": "a", "question": "q1?", "response": "One. Two."})" << "\n"
+    << R"({"id": "b", "question": "q1?", "response": "Uno. Dos."})" << "\n"
+    << R"({"id": "c", "question": "q1?", "response": "Eins. Zwei."})" << "\n"
+    << R"({"id": "d", "question": "q2?", "response": "Yes."})" << "\n"
+    << R"({"id": "e", "question": "q2?", "response": "Sure. Yes."})" << "\n"
+    << R"({"id": "f", "question": "q2?", "response": "No. Never. Not."})" << "\n";
+  d.close();
+  const std::vector<std::string> lines = {
+      R"({"id": "a", "tokens": ["One.", " Two."], "logprobs": [-0.5, -0.5], "ranks": [1, 2]})",
+      R"({"id": "b", "tokens": ["Uno.", " Dos."], "logprobs": [-0.1, -0.1], "ranks": [1, 1]})",
+      R"({"id": "c", "tokens": ["Eins.", " Zwei."], "logprobs": [-4, -4], "ranks": [30, 30]})",
+      R"({"id": "d", "tokens": ["Yes."], "logprobs": [-1], "ranks": [5]})",
+      R"({"id": "e", "tokens": ["Sure.", " Yes."], "logprobs": [-1, -1], "ranks": [4, 6]})",
+      R"({"id": "f", "tokens": ["No.", " Never.", " Not."], "logprobs": [-1, -1, -1]})"};
+  {
+    std::ofstream l(path("student.jsonl")), u(path("unranked.jsonl"));
+    for (const auto& x : lines) {
+      l << x << "\n";
+      json j = json::parse(x);
+      j.erase("ranks");
+      u << j.dump() << "\n";
+    }
+  }
+  const std::string db = path("s.db");
+  auto r = rdpt("import --data '" + path("d.jsonl") + "' --store '" + db + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // Without ranks in the store, rsr says how to get them.
+  r = rdpt("import --store '" + db + "' --logprobs '" + path("unranked.jsonl") + "' --model student");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("select --data '" + path("d.jsonl") + "' --store '" + db + "' --strategy rsr --out '" + path("o.jsonl") + "'");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("rdpt score --ranks"), std::string::npos) << r.err;
+  // With them, clipped at 20.
+  r = rdpt("import --store '" + db + "' --logprobs '" + path("student.jsonl") + "' --model student --rank-clip 20");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("ranks for 5"), std::string::npos) << r.err;
+  r = rdpt("select --data '" + path("d.jsonl") + "' --store '" + db + "' --strategy rsr --out '" + path("o.jsonl") +
+           "' --scores-out '" + path("sc.csv") + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::vector<std::string> ids;
+  {
+    std::ifstream in(path("o.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) ids.push_back(json::parse(line)["id"]);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "e"}));
+  const std::string csv = rdpt_test::slurp(path("sc.csv"));
+  EXPECT_NE(csv.find("\nc,q:"), std::string::npos) << csv;                      // groups: the questions
+  EXPECT_NE(csv.find(",2,0,0,,2,-4,5,\n"), std::string::npos) << csv;  // c: (20 + 20) / 8
+  EXPECT_NE(csv.find(",5,3,0,0,,3,-1,,\n"), std::string::npos) << csv;  // f: no ranks, no rsr
+  // Another clip for the same model is refused; --rank-clip alone on score needs --ranks.
+  r = rdpt("import --store '" + db + "' --logprobs '" + path("student.jsonl") + "' --model student");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("clipped at 20"), std::string::npos) << r.err;
 }
 
 }  // namespace
