@@ -339,6 +339,8 @@ def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count
     """Teacher-guided data selection (docs/method.md section 7), as rdpt select ranks.
 
     Candidates are ``ids`` (in that order) or every response of the store in store order.
+    ``strategy`` is one of teacher-count, teacher-ratio, longest, min-teacher-count, random, grape,
+    rsr (the rank-surprisal ratio: needs the student scored with ``rdpt score --ranks``).
     Returns a dict: ``chosen`` (ids, in candidate order), the counts of rdpt select's summary and
     the ``beta`` used (None when types were not needed and not available). With ``compare``, as
     ``rdpt select --compare``: ``comparison`` (every strategy's picks' means and the Jaccard

@@ -69,6 +69,8 @@ double logsumexp(const float* row, int64_t n);
 // Entries of row[0..n) strictly greater than x (a token's rank is this + 1; ties do not count,
 // as in the rank-surprisal ratio's reference).
 uint32_t count_greater(const float* row, int64_t n, float x);
+// target_logprob, and count_greater(row, n, row[target]) from the same pass over the row.
+double target_logprob_count(const float* row, int64_t n, int32_t target, uint32_t* count);
 // A token's rank 1 + count, clipped at `clip` (>= 1).
 inline uint32_t clipped_rank(uint64_t count, uint32_t clip) { return count + 1 < clip ? uint32_t(count + 1) : clip; }
 

@@ -115,10 +115,13 @@ void reduce_rows(llama_context* ctx, int64_t n_vocab, std::vector<RowJob>& jobs,
   }
   auto work = [&](size_t a, size_t b) {
     for (size_t i = a; i < b; ++i) {
-      *jobs[i].out = llama_detail::target_logprob(rows[i], n_vocab, jobs[i].target);
-      if (rank_clip)
-        *jobs[i].rank = llama_detail::clipped_rank(
-            llama_detail::count_greater(rows[i], n_vocab, rows[i][jobs[i].target]), rank_clip);
+      if (rank_clip) {
+        uint32_t above = 0;
+        *jobs[i].out = llama_detail::target_logprob_count(rows[i], n_vocab, jobs[i].target, &above);
+        *jobs[i].rank = llama_detail::clipped_rank(above, rank_clip);
+      } else {
+        *jobs[i].out = llama_detail::target_logprob(rows[i], n_vocab, jobs[i].target);
+      }
     }
   };
   const size_t nt = std::min<size_t>(std::max(1, n_threads), (jobs.size() + 7) / 8);

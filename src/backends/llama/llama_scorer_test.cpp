@@ -819,6 +819,12 @@ TEST(LogSoftmax, CountGreaterIsAStrictCountAndRanksClip) {
       EXPECT_EQ(rdpt::llama_detail::count_greater(row.data(), n, row[t]), naive) << t << " " << n;
     }
   }
+  for (int32_t t : {0, 17, 50000, 100002}) {  // the fused pass gives the same log-prob and count
+    uint32_t c = 0;
+    EXPECT_EQ(rdpt::llama_detail::target_logprob_count(row.data(), int64_t(row.size()), t, &c),
+              rdpt::llama_detail::target_logprob(row.data(), int64_t(row.size()), t));
+    EXPECT_EQ(c, rdpt::llama_detail::count_greater(row.data(), int64_t(row.size()), row[size_t(t)]));
+  }
   std::vector<float> ties = {1.0f, 2.0f, 2.0f, 0.5f, 2.0f};
   EXPECT_EQ(rdpt::llama_detail::count_greater(ties.data(), 5, 2.0f), 0u);  // ties do not count
   EXPECT_EQ(rdpt::llama_detail::count_greater(ties.data(), 5, 1.0f), 3u);

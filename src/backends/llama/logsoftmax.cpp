@@ -78,6 +78,30 @@ __attribute__((optimize("O3"))) uint32_t count_greater(const float* row, int64_t
   return r;
 }
 
+// One pass for the max and the count of entries above x: the rank costs no extra read of the row.
+__attribute__((optimize("O3"))) float row_max_count(const float* x, int64_t n, float t, uint32_t* count) {
+  float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  uint32_t c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+      c[j] += x[i + j] > t ? 1u : 0u;
+    }
+  float r = -INFINITY;
+  uint32_t rc = 0;
+  for (int j = 0; j < 8; ++j) r = m[j] > r ? m[j] : r, rc += c[j];
+  for (; i < n; ++i) r = x[i] > r ? x[i] : r, rc += x[i] > t ? 1u : 0u;
+  *count = rc;
+  return r;
+}
+
+double target_logprob_count(const float* row, int64_t n, int32_t target, uint32_t* count) {
+  const float mx = row_max_count(row, n, row[target], count);
+  if (!std::isfinite(mx)) return double(row[target]) - double(mx);
+  return double(row[target]) - (double(mx) + std::log(sum_exp(row, n, mx)));
+}
+
 double target_logprob(const float* row, int64_t n, int32_t target) {
   return double(row[target]) - logsumexp(row, n);
 }

@@ -701,9 +701,10 @@
       if (kind === 'selection' && d && d.comparison && Array.isArray(d.comparison.strategies)) {
         var S = d.comparison.strategies, names = S.map(function (x) { return x.strategy; });
         body.appendChild(el('h4', '', 'every strategy on the same candidates (--compare)'));
-        var ct = table(['strategy', 'chosen', 'Teacher share', 'mean tokens', 'student log-prob', 'accuracy'], S.map(function (x) {
-          return x.not_run ? [x.strategy, 'not run: ' + x.not_run, '', '', '', '']
+        var ct = table(['strategy', 'chosen', 'Teacher share', 'mean tokens', 'student log-prob', 'RSR', 'accuracy'], S.map(function (x) {
+          return x.not_run ? [x.strategy, 'not run: ' + x.not_run, '', '', '', '', '']
             : [x.strategy, fmt(x.n_chosen), fmt(x.mean_teacher_share), fmt(x.mean_tokens), fmt(x.mean_student_logprob),
+               x.mean_rsr === null || x.mean_rsr === undefined ? '\u2013' : fmt(x.mean_rsr),
                x.accuracy === null ? '\u2013' : pct(x.accuracy) + ' of ' + fmt(x.n_labelled)];
         }));
         ct.classList.add('compare');
