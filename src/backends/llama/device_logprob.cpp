@@ -15,7 +15,9 @@
 //
 //   c  = sum_rows(step(X - X[t]))   (step(0) = 0: ties do not count; exact in f32 below 2^24)
 //
-// and hands back lp ++ c [2R] (then 2R <= V). llama.cpp then copies R floats to the
+// and hands back lp ++ c [2R] (then 2R <= V). On ggml's CPU backend the count is one custom op
+// (one pass over each row, rows split over the threads) instead of three full-size ops, which
+// cost 2.6-2.9x the whole scoring time there (docs/score.md). llama.cpp then copies R floats to the
 // host instead of R x V logits (2.5 GB per 4096 tokens of a 152k vocabulary), and no raw
 // logits at all, since every sequence with outputs has a backend sampler.
 //
@@ -37,6 +39,7 @@ struct DeviceLogprob::State {
   std::vector<int32_t> targets;   // for the next decode's output rows, in batch order
   int32_t n_vocab = 0;
   bool ranks = false;             // also count the logits above each target's
+  RankOps rank_ops = RankOps::Auto;
   ggml_tensor* inp = nullptr;     // targets input of the most recently built graph
   ggml_tensor* result = nullptr;  // its log-probs [R]
   bool supported = true;          // every op runs on the output device
@@ -52,9 +55,22 @@ struct SamplerCtx {
 
 DeviceLogprob::State& state_of(llama_sampler* s) { return *static_cast<SamplerCtx*>(s->ctx)->state; }
 
+// GGML_OP_CUSTOM on the CPU: dst[r] = entries of row r of src[0] (V x R) above src[1][r].
+void count_above_op(ggml_tensor* dst, int ith, int nth, void*) {
+  const ggml_tensor* x = dst->src[0];
+  const ggml_tensor* t = dst->src[1];
+  const int64_t V = x->ne[0], R = x->ne[1];
+  const int64_t per = (R + nth - 1) / nth, a = ith * per, b = std::min<int64_t>(R, a + per);
+  for (int64_t r = a; r < b; ++r) {
+    const float* row = reinterpret_cast<const float*>(static_cast<const char*>(x->data) + r * x->nb[1]);
+    const float tv = *reinterpret_cast<const float*>(static_cast<const char*>(t->data) + r * t->nb[0]);
+    *reinterpret_cast<float*>(static_cast<char*>(dst->data) + r * dst->nb[0]) = float(count_greater(row, V, tv));
+  }
+}
+
 // The reduction over logits X (contiguous, V x R); returns lp [R] (ranks: lp ++ c [2R]) and sets
-// *inp to the I32 [1, R] targets input.
-ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** inp, bool ranks) {
+// *inp to the I32 [1, R] targets input. fused_count: the count as one CPU custom op.
+ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** inp, bool ranks, bool fused_count) {
   const int64_t V = x->ne[0], R = ggml_nelements(x) / V;
   if (!ggml_is_contiguous(x)) x = ggml_cont(ctx, x);
   ggml_tensor* x2 = ggml_reshape_2d(ctx, x, V, R);
@@ -73,9 +89,15 @@ ggml_tensor* build_reduction(ggml_context* ctx, ggml_tensor* x, ggml_tensor** in
   lp = ggml_reshape_1d(ctx, lp, R);
   ggml_set_name(lp, "rdpt_target_logprob");
   if (!ranks) return lp;
-  // X - X[t] broadcast over each row, 1 where > 0, summed per row.
-  ggml_tensor* above = ggml_step_inplace(ctx, ggml_sub(ctx, x2, ggml_reshape_2d(ctx, xt, 1, R)));
-  ggml_tensor* c = ggml_reshape_1d(ctx, ggml_sum_rows(ctx, above), R);
+  ggml_tensor* c = nullptr;
+  if (fused_count) {
+    ggml_tensor* args[] = {x2, ggml_reshape_1d(ctx, xt, R)};
+    c = ggml_custom_4d(ctx, GGML_TYPE_F32, R, 1, 1, 1, args, 2, count_above_op, GGML_N_TASKS_MAX, nullptr);
+  } else {
+    // X - X[t] broadcast over each row, 1 where > 0, summed per row.
+    ggml_tensor* above = ggml_step_inplace(ctx, ggml_sub(ctx, x2, ggml_reshape_2d(ctx, xt, 1, R)));
+    c = ggml_reshape_1d(ctx, ggml_sum_rows(ctx, above), R);
+  }
   ggml_tensor* out = ggml_concat(ctx, lp, c, 0);
   ggml_set_name(out, "rdpt_target_logprob_rank");
   return out;
@@ -98,7 +120,8 @@ bool iface_backend_init(llama_sampler* s, ggml_backend_buffer_type_t buft, uint3
   if (!ctx) return st.supported = false;
   ggml_cgraph* gf = ggml_new_graph(ctx);
   ggml_tensor* inp = nullptr;
-  ggml_build_forward_expand(gf, build_reduction(ctx, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, st.n_vocab, 2), &inp, st.ranks));
+  ggml_build_forward_expand(gf, build_reduction(ctx, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, st.n_vocab, 2), &inp,
+                                                st.ranks, /*fused_count=*/false));
   for (int i = 0; i < ggml_graph_n_nodes(gf) && st.supported; ++i) {
     ggml_tensor* op = ggml_graph_node(gf, i);
     if (!ggml_backend_dev_supports_op(dev, op)) {
@@ -122,7 +145,8 @@ void iface_backend_apply(llama_sampler* s, ggml_context* ctx, ggml_cgraph*, llam
     ggml_tensor* x = row->view_src ? row->view_src : row;
     // llama.cpp pads the logits with a dummy row for its own samplers; reduce the real rows.
     if (x->op == GGML_OP_PAD && x->src[0] && x->src[0]->ne[0] == x->ne[0]) x = x->src[0];
-    st.result = build_reduction(ctx, x, &st.inp, st.ranks);
+    st.result = build_reduction(ctx, x, &st.inp, st.ranks,
+                                st.on_cpu && st.rank_ops != DeviceLogprob::RankOps::Generic);
   }
   data->logits = st.result;
 }
@@ -162,10 +186,11 @@ llama_sampler_i g_iface = {
 
 }  // namespace
 
-DeviceLogprob::DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks)
+DeviceLogprob::DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks, RankOps rank_ops)
     : state_(std::make_shared<State>()) {
   state_->n_vocab = n_vocab;
   state_->ranks = ranks;
+  state_->rank_ops = rank_ops;
   for (int32_t s : seq_ids) {
     llama_sampler* chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
     llama_sampler_chain_add(chain, llama_sampler_init(&g_iface, new SamplerCtx{state_}));

@@ -81,8 +81,11 @@ inline uint32_t clipped_rank(uint64_t count, uint32_t clip) { return count + 1 <
 class DeviceLogprob {
  public:
   struct State;
-  // ranks: the reduction also counts, per row, the logits strictly greater than the target's.
-  DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks = false);
+  // ranks: the reduction also counts, per row, the logits strictly greater than the target's;
+  // on the CPU backend with one fused custom op (Auto), or with the ops a GPU runs (Generic).
+  enum class RankOps { Auto, Generic };
+  DeviceLogprob(int32_t n_vocab, const std::vector<int32_t>& seq_ids, bool ranks = false,
+                RankOps rank_ops = RankOps::Auto);
   ~DeviceLogprob();  // after the context is freed or detach()ed
   DeviceLogprob(const DeviceLogprob&) = delete;
   DeviceLogprob& operator=(const DeviceLogprob&) = delete;

@@ -282,15 +282,18 @@ TEST_F(LlamaScorerTest, RanksOfBothReductionsAgreeExactlyAndMatchTheReference) {
 }
 
 // The device reduction's counts against a plain count over the same logits: two contexts with
-// the same settings decode the same batch, one with the rank-counting sampler, one without.
+// the same settings decode the same batch, one with the rank-counting sampler, one without. Both
+// graphs: the CPU's fused count and the ops a GPU runs (sub, step, sum_rows) on the CPU backend.
 TEST_F(LlamaScorerTest, DeviceRankCountsEqualAFullLogitsCount) {
   llama_log_set(quiet_log, nullptr);
   llama_backend_init();
   llama_model* model = llama_model_load_from_file(student_.c_str(), llama_model_default_params());
   ASSERT_NE(model, nullptr);
   const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
-  {
-    rdpt::llama_detail::DeviceLogprob dev(n_vocab, {1}, /*ranks=*/true);
+  using Ops = rdpt::llama_detail::DeviceLogprob::RankOps;
+  for (Ops ops : {Ops::Auto, Ops::Generic}) {
+    SCOPED_TRACE(ops == Ops::Auto ? "fused" : "generic");
+    rdpt::llama_detail::DeviceLogprob dev(n_vocab, {1}, /*ranks=*/true, ops);
     auto make_ctx = [&](bool with_sampler) {
       llama_context_params cp = llama_context_default_params();
       cp.n_ctx = 128;
