@@ -898,6 +898,7 @@ PYBIND11_MODULE(_rdpt, m) {
         d["n_pairs_added"] = st.n_pairs_added;
         d["n_pairs_present"] = st.n_pairs_present;
         d["n_pairs_replaced"] = st.n_pairs_replaced;
+        d["n_pairs_ranked"] = st.n_pairs_ranked;
         return d;
       },
       py::arg("store"), py::arg("inputs"), py::arg("progress"));

@@ -32,6 +32,11 @@ struct Interval {
 };
 // Wilson score interval for k successes of n; NaN bounds when n == 0. Throws UsageError if k > n.
 Interval wilson_interval(uint64_t k, uint64_t n, double z = kZ95);
+// Newcombe's hybrid score interval (his method 10) for the difference p1 - p2 of two independent
+// proportions p1 = k1/n1 and p2 = k2/n2, from their Wilson intervals (l1, u1), (l2, u2):
+// [d - sqrt((p1-l1)^2 + (u2-p2)^2), d + sqrt((u1-p1)^2 + (p2-l2)^2)], d = p1 - p2. NaN bounds when
+// n1 or n2 is 0. (Newcombe, Statistics in Medicine 17:873-890, 1998.)
+Interval difference_interval(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double z = kZ95);
 
 enum class Subset { Correct = 0, Incorrect = 1, All = 2 };
 inline constexpr size_t kNumSubsets = 3;

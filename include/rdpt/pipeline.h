@@ -119,7 +119,8 @@ std::unique_ptr<Vocabulary> open_import_vocabulary(const std::string& path);
 // Lines of token ids need `ids.vocab` (the model's vocabulary). `path` is JSON Lines (.gz/.zst
 // ok) or Parquet (a file, a directory or a glob of shards; each row is read as one line).
 // Lines with "ranks" store rank sums clipped at rank_clip, recorded as the model's clip (store
-// meta rank_clip:NAME); a model whose stored clip differs is a UsageError before any line is read.
+// meta rank_clip:NAME); a ranked line of a model whose stored clip differs is a UsageError
+// (the batches before it stay imported).
 LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelSlot& slot, OffsetUnit unit,
                                    bool skip_bad, uint64_t batch, Progress& progress, const LogSink& log = {},
                                    const TokenIdOptions& ids = {}, const LogprobFieldNames& fields = {},
@@ -139,6 +140,7 @@ struct ScoreRunStats {
   uint64_t n_tokens = 0;       // response tokens scored
   double seconds = 0;
   std::string first_error;     // "record ID: error" of the first failed pair
+  uint64_t n_kept = 0;         // failed pairs not written: a usable stored pair (without ranks) kept
 };
 
 // Scores `responses` (stored already: rid set, e.g. by Store::put_response) under `scorer`,
@@ -152,8 +154,9 @@ struct ScoreRunStats {
 // finish(). Throws UsageError when the store holds `name` with another file or prompt (unless
 // options.replace).
 // Ranks (a scorer whose capabilities().rank_clip > 0): pairs stored without ranks are scored
-// again, the clip is recorded as store meta "rank_clip:NAME", and a stored clip that differs is
-// a UsageError.
+// again (when that fails, the stored pair stays: counted in n_failed and n_kept), the clip is
+// recorded as store meta "rank_clip:NAME" with the first ranked pair, and a stored clip that
+// differs is a UsageError (unless the model is being replaced).
 ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& name,
                               const std::vector<StoredResponse>& responses, const ScoreRunOptions& options,
                               Progress& progress);
@@ -407,13 +410,16 @@ struct MergeStats {
   uint64_t n_responses_added = 0, n_responses_present = 0;  // present: already in the output
   uint64_t n_pairs_added = 0, n_pairs_present = 0;          // present: an identical pair was there
   uint64_t n_pairs_replaced = 0;                            // a Failed pair replaced by a usable one
+  uint64_t n_pairs_ranked = 0;  // a pair without ranks replaced by the same scores with ranks
 };
 // Merges the stores `inputs` into `out`, in one transaction: a merge that fails or is killed
 // leaves `out` as it was, and merging again what is already merged changes nothing. A model is
 // the same model in every store (its fingerprint, tokenizer and prompt must match: DataError
 // naming both stores otherwise); a record id is the same response (same text; segmentation as
 // put_response rules); a pair held by two stores must be identical (DataError naming the record,
-// model and stores), except that a usable pair replaces a Failed one (a retry's result) and a
+// model and stores), except that a usable pair replaces a Failed one (a retry's result), the same
+// scores with token ranks replace them without (a model's rank clip must agree across the stores:
+// DataError; it is copied to the output), and a
 // Failed pair never replaces a usable one. Other scoring settings (ModelInfo::info_json) that
 // differ are a Warn to `log`. New responses are written in their run's order: source file (the
 // order the inputs store their files in; by name where none orders two files) and line, so that

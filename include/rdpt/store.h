@@ -18,7 +18,7 @@
 //          ranks), PRIMARY KEY(mid, rid))
 // BLOBs are little-endian arrays, one element per action: spans = u32 (begin, end) pairs,
 // special = u8, token_counts = u32, logprob_sums = f64, rank_sums = u64 (sums of clipped token
-// ranks, written by rdpt score --ranks; the clip is the model's info "rank_clip"). A Failed pair
+// ranks, written by rdpt score --ranks; the clip is meta "rank_clip:<model name>"). A Failed pair
 // may have empty BLOBs.
 // Version 1 (no rank_sums column) is upgraded in place when opened for writing (ALTER TABLE
 // ADD COLUMN: existing pairs have no ranks); opened read-only it is read as is, without ranks.

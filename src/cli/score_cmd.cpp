@@ -205,7 +205,9 @@ void report_model(const std::string& name, const ScoreRunStats& st) {
   info(msg);
   if (st.n_failed)
     warn("model " + name + ": " + std::to_string(st.n_failed) +
-         " responses failed (stored with their error; a rerun retries them); first: " + st.first_error);
+         " responses failed (stored with their error; a rerun retries them" +
+         (st.n_kept ? "; " + std::to_string(st.n_kept) + " of them kept their stored scores without ranks" : "") +
+         "); first: " + st.first_error);
 }
 
 }  // namespace

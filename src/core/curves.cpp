@@ -17,6 +17,14 @@ Interval wilson_interval(uint64_t k, uint64_t n, double z) {
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
+Interval difference_interval(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double z) {
+  if (n1 == 0 || n2 == 0) return {};
+  const Interval a = wilson_interval(k1, n1, z), b = wilson_interval(k2, n2, z);
+  const double p1 = double(k1) / double(n1), p2 = double(k2) / double(n2), d = p1 - p2;
+  return {d - std::sqrt((p1 - a.lo) * (p1 - a.lo) + (b.hi - p2) * (b.hi - p2)),
+          d + std::sqrt((a.hi - p1) * (a.hi - p1) + (p2 - b.lo) * (p2 - b.lo))};
+}
+
 const char* subset_name(Subset s) {
   switch (s) {
     case Subset::Correct: return "correct";

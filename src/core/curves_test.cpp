@@ -7,6 +7,21 @@
 namespace rdpt {
 namespace {
 
+// Newcombe (1998), Statistics in Medicine 17:873, Table II, method 10 (hybrid score).
+TEST(Wilson, DifferenceIntervalKnownValues) {
+  Interval d = difference_interval(56, 70, 48, 80);  // 0.8 - 0.6
+  EXPECT_NEAR(d.lo, 0.0524, 5e-4);
+  EXPECT_NEAR(d.hi, 0.3339, 5e-4);
+  d = difference_interval(0, 10, 0, 10);  // no difference, nothing seen
+  EXPECT_NEAR(d.lo, -0.2775, 5e-4);
+  EXPECT_NEAR(d.hi, 0.2775, 5e-4);
+  d = difference_interval(48, 80, 56, 70);  // swapped: mirrored
+  EXPECT_NEAR(d.lo, -0.3339, 5e-4);
+  EXPECT_NEAR(d.hi, -0.0524, 5e-4);
+  EXPECT_TRUE(std::isnan(difference_interval(1, 2, 0, 0).lo));
+  EXPECT_THROW(difference_interval(3, 2, 1, 2), UsageError);
+}
+
 TEST(Wilson, KnownValues) {
   // Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662.
   Interval i = wilson_interval(81, 263);

@@ -129,9 +129,9 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
   if (rank_clip < 1 || rank_clip > kMaxRankClip)
     throw UsageError("rank clip must be in 1.." + std::to_string(kMaxRankClip) + ", got " + std::to_string(rank_clip));
   const std::string& name = slot.info.name;
-  if (const auto stored = rank_clip_of(store, name); stored && *stored != rank_clip && !slot.replace)
-    throw UsageError("model '" + name + "' has ranks in the store clipped at " + std::to_string(*stored) +
-                     "; import with --rank-clip " + std::to_string(*stored) + " (or under another name)");
+  // The stored clip, unless the model is being replaced (its scores and clip go with its first pair).
+  const std::optional<uint32_t> stored_clip =
+      slot.replace && !slot.stored() ? std::nullopt : rank_clip_of(store, name);
   bool clip_recorded = false;
   io::JsonRows rows(path);  // JSON Lines, or Parquet rows as JSON objects
   LogprobImportStats stats;
@@ -151,11 +151,15 @@ LogprobImportStats import_logprobs(Store& store, const std::string& path, ModelS
         }
         const StoredResponse r = *store.get_response(*rid);
         const ImportedTokens t = l.tokens(r.response, unit, ids);
-        if (t.has_ranks && !clip_recorded) {  // in the batch's transaction, with the pair
+        if (t.has_ranks && stored_clip && *stored_clip != rank_clip)  // not a line's fault: stop
+          throw UsageError(rows.file() + ":" + std::to_string(rows.number()) + ": record '" + id + "': model '" + name +
+                           "' has ranks in the store clipped at " + std::to_string(*stored_clip) +
+                           "; import with --rank-clip " + std::to_string(*stored_clip) + " (or under another name)");
+        store.put_scores(slot, *rid, imported_pair_score(r.actions, t, &stats.n_cut_actions, rank_clip));
+        if (t.has_ranks && !clip_recorded) {  // in the batch's transaction, after the pair (which may replace the model)
           store.set_meta(rank_clip_key(name), std::to_string(rank_clip));
           clip_recorded = true;
         }
-        store.put_scores(slot, *rid, imported_pair_score(r.actions, t, &stats.n_cut_actions, rank_clip));
         ++stats.n_pairs;
         stats.n_ranked += t.has_ranks;
         stats.n_tokens += t.tokens.size();

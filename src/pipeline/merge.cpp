@@ -46,7 +46,8 @@ size_t keep_shard(std::vector<StoredResponse>& responses, const Shard& s) {
 
 namespace {
 
-bool same_pair(const PairScore& a, const PairScore& b) {
+// The same scores, ranks aside.
+bool same_scores(const PairScore& a, const PairScore& b) {
   if (a.status != b.status || a.n_tokens != b.n_tokens || a.n_tokens_total != b.n_tokens_total ||
       a.error != b.error || a.actions.size() != b.actions.size())
     return false;
@@ -54,6 +55,13 @@ bool same_pair(const PairScore& a, const PairScore& b) {
     if (a.actions[k].n_tokens != b.actions[k].n_tokens ||
         std::memcmp(&a.actions[k].logprob_sum, &b.actions[k].logprob_sum, sizeof(double)) != 0)
       return false;
+  return true;
+}
+
+bool same_pair(const PairScore& a, const PairScore& b) {
+  if (!same_scores(a, b) || a.has_ranks != b.has_ranks) return false;
+  for (size_t k = 0; a.has_ranks && k < a.actions.size(); ++k)
+    if (a.actions[k].rank_sum != b.actions[k].rank_sum) return false;
   return true;
 }
 
@@ -126,6 +134,22 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
                                 "): its pairs merge as they are; a context size that differs truncates long "
                                 "responses differently");
     }
+
+  // Rank clips: one per model name across the output and the inputs.
+  std::map<std::string, std::pair<uint32_t, std::string>> clips;  // name -> (clip, where)
+  auto note_clip = [&](Store& s, const std::string& where) {
+    for (const auto& m : s.models()) {
+      const auto c = rank_clip_of(s, m.name);
+      if (!c) continue;
+      auto [it, fresh] = clips.try_emplace(m.name, *c, where);
+      if (!fresh && it->second.first != *c)
+        throw DataError("merge: model '" + m.name + "' has token ranks clipped at " + std::to_string(it->second.first) +
+                        " in '" + it->second.second + "' and at " + std::to_string(*c) + " in '" + where +
+                        "': only ranks of one clip merge (rescore one with rdpt score --ranks --rank-clip)");
+    }
+  };
+  note_clip(out, out.path());
+  for (size_t k = 0; k < in.size(); ++k) note_clip(*in[k], inputs[k]);
 
   // New responses in source order: file (by first appearance, inputs in the order given), line.
   struct Key {
@@ -200,6 +224,7 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
         }
         mids[k].push_back({m.mid, mo, m.name});
       }
+    for (const auto& [name, c] : clips) out.set_meta(rank_clip_key(name), std::to_string(c.first));
     // For error messages: which store holds the pair (or grade) a conflicting one met.
     auto holder = [&](const std::string& id, const std::string& model, const PairScore& p) {
       for (size_t k = 0; k < in.size(); ++k) {
@@ -255,6 +280,15 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
             ++st.n_pairs_present;
             continue;
           }
+          if (same_scores(*have, *s) && have->has_ranks != s->has_ranks) {  // the ranked one stays
+            if (have->has_ranks) {
+              ++st.n_pairs_present;
+              continue;
+            }
+            ++st.n_pairs_ranked;
+            out.put_scores(m.out, rid, *s);
+            continue;
+          }
           if (s->status == ScoreStatus::Failed) continue;  // a usable pair stays
           if (have->status != ScoreStatus::Failed)
             throw DataError("merge: record '" + r->id + "', model '" + m.name + "': the pair in '" + from +
@@ -278,7 +312,9 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
     log(LogLevel::Info, "merged " + std::to_string(st.n_inputs) + " stores: " + std::to_string(st.n_responses_added) +
                             " responses added (" + std::to_string(st.n_responses_present) + " already there), " +
                             std::to_string(st.n_pairs_added) + " pairs added (" + std::to_string(st.n_pairs_present) +
-                            " already there, " + std::to_string(st.n_pairs_replaced) + " failed ones replaced)");
+                            " already there, " + std::to_string(st.n_pairs_replaced) + " failed ones replaced" +
+                            (st.n_pairs_ranked ? ", " + std::to_string(st.n_pairs_ranked) + " given ranks" : "") +
+                            ")");
   return st;
 }
 

@@ -343,5 +343,49 @@ TEST(Merge, AUsablePairReplacesAFailedOneAndNotTheOtherWayRound) {
   }
 }
 
+// Ranks: shards scored with --ranks merge with their ranks and clip; the same scores with ranks
+// replace them without (in either order); ranks of two clips do not merge.
+TEST(Merge, RanksAndTheirClipMerge) {
+  const auto ranked = temp_path("ranked.db"), plain = temp_path("plain.db"), other = temp_path("other.db"),
+             out_path = temp_path("out.db");
+  for (const auto& p : {ranked, plain, other}) write_store(p, 6);
+  auto add_ranks = [](const std::string& path, uint32_t clip) {
+    auto st = Store::open(path, OpenMode::ReadWrite);
+    const int64_t t = st->model("student")->mid;
+    for (int i = 0; i < 6; ++i) {
+      const int64_t rid = *st->find_response("r" + std::to_string(i));
+      PairScore p = *st->get_scores(t, rid);
+      p.has_ranks = true;
+      for (auto& a : p.actions) a.rank_sum = a.n_tokens * 7;
+      st->put_scores(t, rid, p);
+    }
+    st->set_meta(rank_clip_key("student"), std::to_string(clip));
+  };
+  add_ranks(ranked, 50);
+  add_ranks(other, 60);
+  for (const auto& order : {std::vector<std::string>{plain, ranked}, std::vector<std::string>{ranked, plain}}) {
+    fs::remove(out_path);
+    auto out = Store::open(out_path, OpenMode::Create);
+    const MergeStats st = merge_stores(*out, order, null_progress());
+    EXPECT_EQ(st.n_pairs_ranked, order[0] == plain ? 6u : 0u);
+    EXPECT_EQ(rank_clip_of(*out, "student"), std::optional<uint32_t>(50));
+    EXPECT_EQ(rank_clip_of(*out, "teacher"), std::nullopt);
+    const auto p = out->get_scores(out->model("student")->mid, *out->find_response("r2"));
+    ASSERT_TRUE(p && p->has_ranks);
+    EXPECT_EQ(p->actions[0].rank_sum, p->actions[0].n_tokens * 7u);
+  }
+  fs::remove(out_path);
+  auto out = Store::open(out_path, OpenMode::Create);
+  try {
+    merge_stores(*out, {ranked, other}, null_progress());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("clipped at 50 in '" + ranked + "' and at 60 in '" + other + "'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(out->n_responses(), 0) << "the failed merge changed nothing";
+}
+
 }  // namespace
 }  // namespace rdpt

@@ -104,21 +104,27 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
   std::set<int64_t> todo_set;
   for (int64_t rid : store.unscored(slot)) todo_set.insert(rid);
   const uint32_t rank_clip = scorer.capabilities().rank_clip;
+  // Ranks: pairs scored without them are scored again (a failure then keeps the stored pair), and
+  // all of a model's ranks share a clip, recorded with its first ranked pair.
+  std::set<int64_t> rerank;
+  bool clip_recorded = false;
   if (rank_clip) {
-    // Ranks: pairs scored without them are scored again, and all of a model's ranks share a clip.
-    const std::string key = rank_clip_key(name);
-    const auto stored_clip = store.meta(key);
-    if (stored_clip && *stored_clip != std::to_string(rank_clip) && !slot.replace)
-      throw UsageError("model '" + name + "' has ranks in the store clipped at " + *stored_clip +
-                       "; score it with --rank-clip " + *stored_clip + " (or under another name)");
-    if (slot.stored() && !slot.replace) {
+    const bool replacing = slot.replace && !slot.stored();  // the old model's scores (and clip) go
+    const auto stored_clip = rank_clip_of(store, name);
+    if (stored_clip && *stored_clip != rank_clip && !replacing)
+      throw UsageError("model '" + name + "' has ranks in the store clipped at " + std::to_string(*stored_clip) +
+                       "; score it with --rank-clip " + std::to_string(*stored_clip) + " (or under another name)");
+    clip_recorded = stored_clip && !replacing;
+    if (slot.stored()) {
       const int64_t mids[] = {slot.mid};
       store.scan_scores(mids, ScanResponses::None, [&](int64_t rid, const StoredResponse*, std::span<const PairBlobs> p) {
-        if (p[0].status != ScoreStatus::Failed && !p[0].has_ranks() && p[0].n_actions() > 0) todo_set.insert(rid);
+        if (p[0].status != ScoreStatus::Failed && !p[0].has_ranks() && p[0].n_actions() > 0 && !todo_set.count(rid)) {
+          todo_set.insert(rid);
+          rerank.insert(rid);
+        }
         return true;
       });
     }
-    store.set_meta(key, std::to_string(rank_clip));
   }
   std::vector<size_t> todo;
   for (size_t i : order)
@@ -162,6 +168,11 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
       if (!r.ok()) {
         ++st.n_failed;
         if (st.first_error.empty()) st.first_error = "record " + in.id + ": " + r.error;
+        if (rerank.count(in.rid)) {  // scored again for ranks: the stored scores stay
+          st.n_kept += 1;
+          ++n_done;
+          continue;
+        }
       } else {
         // The action the context cut was scored from its first tokens only: it and the actions
         // after it stay unscored; n_tokens counts the tokens of the actions kept.
@@ -173,7 +184,22 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
         st.n_tokens += r.tokens.size();
         ++st.n_scored;
       }
-      store.put_scores(slot, in.rid, ps);
+      if (ps.has_ranks && !clip_recorded) {
+        // The clip with the first ranked pair, in one transaction (a replaced model's row, written
+        // with that pair, drops the old clip first).
+        store.begin();
+        try {
+          store.put_scores(slot, in.rid, ps);
+          store.set_meta(rank_clip_key(name), std::to_string(rank_clip));
+          store.commit();
+        } catch (...) {
+          store.rollback();
+          throw;
+        }
+        clip_recorded = true;
+      } else {
+        store.put_scores(slot, in.rid, ps);
+      }
       ++n_done;
     }
     progress.update(n_done, st.n_tokens);

@@ -91,6 +91,10 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
     return true;
   });
   for (bool b : seen) res.n_not_in_store += !b;
+  if (strategy == Strategy::Rsr &&
+      std::none_of(res.candidates.begin(), res.candidates.end(), [](const auto& c) { return c && !std::isnan(c->c.rsr); }))
+    throw UsageError("--strategy rsr: no candidate has the student's token ranks in store '" + store.path() +
+                     "' (score the student with rdpt score --ranks)");
   if (res.n_not_in_store == order.size() && !order.empty())
     throw DataError("none of the " + std::to_string(order.size()) + " " + source + " is in store '" + store.path() +
                     "' (ids differ? import them first)");

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_set>
 
 #include "rdpt/behaviour.h"
@@ -117,6 +118,98 @@ bool contains_script_close(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// A run's curves as the page reads them: per subset n, per subset and type count and the Wilson
+// bounds (4 decimals), mean cumulative tokens, token marks.
+json curves_json(const Curves& cv, std::span<const ActionType> types, uint64_t token_mark) {
+  json n = json::array(), lo = json::array(), hi = json::array(), cnt = json::array();
+  for (size_t s = 0; s < kNumSubsets; ++s) {
+    json ns = json::array(), cs = json::array(), ls = json::array(), hs = json::array();
+    for (size_t j = 0; j < cv.size(); ++j) ns.push_back(cv.n[j][s]);
+    for (auto t : types) {
+      json ct = json::array(), lt = json::array(), ht = json::array();
+      for (size_t j = 0; j < cv.size(); ++j) {
+        ct.push_back(cv.count[j][s][type_index(t)]);
+        Interval iv = cv.interval(uint32_t(j + 1), Subset(s), t);
+        lt.push_back(num4(iv.lo));
+        ht.push_back(num4(iv.hi));
+      }
+      cs.push_back(std::move(ct));
+      ls.push_back(std::move(lt));
+      hs.push_back(std::move(ht));
+    }
+    n.push_back(std::move(ns));
+    cnt.push_back(std::move(cs));
+    lo.push_back(std::move(ls));
+    hi.push_back(std::move(hs));
+  }
+  json tok = json::array();
+  for (double x : cv.mean_cum_tokens) tok.push_back(std::isfinite(x) ? json(std::lround(x)) : json(nullptr));
+  json marks = json::array();
+  for (const auto& m : cv.marks) marks.push_back({{"tokens", m.tokens}, {"position", m.position}});
+  return {{"subsets", {"correct", "incorrect", "all"}},
+          {"n", n},
+          {"count", cnt},
+          {"lo", lo},
+          {"hi", hi},
+          {"tokens", tok},
+          {"marks", marks},
+          {"token_mark", token_mark},
+          {"n_responses", {cv.n_responses_by_subset[0], cv.n_responses_by_subset[1], cv.n_responses_by_subset[2]}}};
+}
+
+// One run of the Comparison tab: its store, models, beta, curves and mean shares.
+json run_json(const std::string& label, const std::string& store_path, const TraceResult& tr,
+              std::span<const ActionType> types, uint64_t token_mark) {
+  json models = {{"teacher", tr.teacher.name}, {"student", tr.student.name}};
+  if (tr.distilled) models["distilled"] = tr.distilled->name;
+  json shares = json::object();
+  for (auto t : types) shares[type_name(t)] = num4(tr.mean_share(Subset::All, t));
+  return {{"label", label},
+          {"store", store_path},
+          {"models", models},
+          {"beta", tr.thresholds.beta},
+          {"beta_auto", tr.beta_auto},
+          {"n_typed", {tr.n_typed[0], tr.n_typed[1], tr.n_typed[2]}},
+          {"shares", shares},
+          {"curves", curves_json(tr.curves, types, token_mark)}};
+}
+
+// Run k's curves minus run 0's, per subset, type and position up to the shorter run, with
+// Newcombe's interval (null where either run has no response at the position).
+json difference_json(const Curves& a, const Curves& b, std::span<const ActionType> types) {
+  const size_t P = std::min(a.size(), b.size());
+  json d = json::array(), lo = json::array(), hi = json::array();
+  for (size_t s = 0; s < kNumSubsets; ++s) {
+    json ds = json::array(), ls = json::array(), hs = json::array();
+    for (auto t : types) {
+      json dt = json::array(), lt = json::array(), ht = json::array();
+      for (size_t j = 0; j < P; ++j) {
+        const uint64_t na = a.n[j][s], nb = b.n[j][s];
+        if (!na || !nb) {
+          dt.push_back(nullptr), lt.push_back(nullptr), ht.push_back(nullptr);
+          continue;
+        }
+        const uint64_t ka = a.count[j][s][type_index(t)], kb = b.count[j][s][type_index(t)];
+        const Interval iv = difference_interval(kb, nb, ka, na);
+        dt.push_back(num4(double(kb) / double(nb) - double(ka) / double(na)));
+        lt.push_back(num4(iv.lo));
+        ht.push_back(num4(iv.hi));
+      }
+      ds.push_back(std::move(dt));
+      ls.push_back(std::move(lt));
+      hs.push_back(std::move(ht));
+    }
+    d.push_back(std::move(ds));
+    lo.push_back(std::move(ls));
+    hi.push_back(std::move(hs));
+  }
+  return {{"d", d}, {"lo", lo}, {"hi", hi}};
+}
+
+}  // namespace
+
 ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& out, Progress* progress) {
   if (!kLibrariesEmbedded)
     throw UsageError("this rdpt was built with RDPT_WITH_REPORT=OFF, without the report's JavaScript libraries; "
@@ -140,6 +233,38 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
       }
     }
     extras.push_back({{"kind", e.kind}, {"path", e.path}, {"data", j}});
+  }
+
+  // The compared runs, traced first: a bad model name fails before the long passes.
+  std::vector<TraceResult> compared;
+  {
+    std::set<std::string> labels;
+    const std::string own = opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label;
+    labels.insert(own);
+    for (const auto& c : opts.compare) {
+      if (!c.store) throw UsageError("report: --compare '" + c.label + "' has no store");
+      if (c.label.empty() || !labels.insert(c.label).second)
+        throw UsageError("report: --compare labels must be non-empty and differ from each other and from the report's "
+                         "own ('" + own + "'); got '" + c.label + "' twice or empty");
+      TraceOptions to{.teacher = c.teacher.empty() ? opts.teacher : c.teacher,
+                      .student = c.student.empty() ? opts.student : c.student,
+                      .distilled = c.distilled.empty() ? opts.distilled : c.distilled,
+                      .distilled_optional = c.distilled.empty() && opts.distilled_optional,
+                      .alpha = opts.alpha,
+                      .beta = opts.beta,
+                      .beta_candidates = opts.beta_candidates,
+                      .max_positions = opts.max_positions,
+                      .token_mark = opts.token_mark,
+                      .label = "report --compare " + c.label};
+      const std::string where = "report: --compare '" + c.label + "' (" + c.store->path() + "): ";
+      try {
+        compared.push_back(trace(*c.store, to, prog));
+      } catch (const UsageError& e) {
+        throw UsageError(where + e.what());
+      } catch (const DataError& e) {
+        throw DataError(where + e.what());
+      }
+    }
   }
 
   // Pass 1 (trace's beta search pass): the viewer sample. Between the passes: the sample is
@@ -303,43 +428,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
   stats.n_positions = cv.size();
   json jtypes = json::array();
   for (auto t : types) jtypes.push_back(type_name(t));
-  json jc;
-  {
-    json n = json::array(), lo = json::array(), hi = json::array(), cnt = json::array();
-    for (size_t s = 0; s < kNumSubsets; ++s) {
-      json ns = json::array(), cs = json::array(), ls = json::array(), hs = json::array();
-      for (size_t j = 0; j < cv.size(); ++j) ns.push_back(cv.n[j][s]);
-      for (auto t : types) {
-        json ct = json::array(), lt = json::array(), ht = json::array();
-        for (size_t j = 0; j < cv.size(); ++j) {
-          ct.push_back(cv.count[j][s][type_index(t)]);
-          Interval iv = cv.interval(uint32_t(j + 1), Subset(s), t);
-          lt.push_back(num4(iv.lo));
-          ht.push_back(num4(iv.hi));
-        }
-        cs.push_back(std::move(ct));
-        ls.push_back(std::move(lt));
-        hs.push_back(std::move(ht));
-      }
-      n.push_back(std::move(ns));
-      cnt.push_back(std::move(cs));
-      lo.push_back(std::move(ls));
-      hi.push_back(std::move(hs));
-    }
-    json tok = json::array();
-    for (double x : cv.mean_cum_tokens) tok.push_back(std::isfinite(x) ? json(std::lround(x)) : json(nullptr));
-    json marks = json::array();
-    for (const auto& m : cv.marks) marks.push_back({{"tokens", m.tokens}, {"position", m.position}});
-    jc = {{"subsets", {"correct", "incorrect", "all"}},
-          {"n", n},
-          {"count", cnt},
-          {"lo", lo},
-          {"hi", hi},
-          {"tokens", tok},
-          {"marks", marks},
-          {"token_mark", opts.token_mark},
-          {"n_responses", {cv.n_responses_by_subset[0], cv.n_responses_by_subset[1], cv.n_responses_by_subset[2]}}};
-  }
+  json jc = curves_json(cv, types, opts.token_mark);
   json jb;
   {
     json cs = json::array();
@@ -424,10 +513,28 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
                  {"sampled", sampled},
                  {"page_responses", opts.page_responses},
                  {"pages", n_pages}}}};
+  json comparison = nullptr;
+  if (!compared.empty()) {
+    json runs = json::array();
+    runs.push_back(run_json(opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label,
+                            store.path(), tr, types, opts.token_mark));
+    json diffs = json::array();
+    for (size_t k = 0; k < compared.size(); ++k) {
+      const TraceResult& c = compared[k];
+      if (c.scheme != tr.scheme)
+        throw UsageError("report: --compare '" + opts.compare[k].label + "' is typed " + scheme_name(c.scheme) +
+                         " and the report " + scheme_name(tr.scheme) +
+                         ": compare runs of one scheme (give both a distilled model, or --distilled none)");
+      runs.push_back(run_json(opts.compare[k].label, opts.compare[k].store->path(), c, types, opts.token_mark));
+      diffs.push_back(difference_json(tr.curves, c.curves, types));
+    }
+    comparison = {{"runs", runs}, {"diffs", diffs}};
+  }
   json summary = {{"meta", meta},       {"types", jtypes},    {"curves", jc},
                   {"beta", jb},         {"shares", shares},   {"behaviour", jbeh},
                   {"index", {{"id", idx_id}, {"c", idx_c}, {"n", idx_n}, {"t", idx_t}, {"s", idx_s}, {"g", idx_g}}},
                   {"extras", extras},
+                  {"comparison", comparison},
                   {"licenses",
                    {{"vega", std::string(asset("vega_license"))},
                     {"vega-lite", std::string(asset("vega_lite_license"))},

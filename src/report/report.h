@@ -34,6 +34,14 @@ struct ExtraInput {
   std::string json;  // the file's text (must parse as JSON; DataError names the path otherwise)
 };
 
+// Another run drawn beside the report's own on the Comparison tab: a store (the same one or
+// another) typed with its own model names and the report's thresholds (beta auto: its own search).
+struct CompareRun {
+  std::string label;       // shown in the page (non-empty, unique)
+  Store* store = nullptr;  // open for reading while write_report runs
+  std::string teacher, student, distilled;  // empty: the report's own names
+};
+
 struct ReportOptions {
   std::string teacher = "teacher";      // model names in the store
   std::string student = "student";
@@ -52,6 +60,10 @@ struct ReportOptions {
   std::string title;                    // page title (empty: "rdpt report: <store file>")
   std::vector<ExtraInput> extras;
   std::string generated_at;             // shown in metadata (empty: now, UTC)
+  // Comparison tab: the report's own run (labelled `label`, empty: the store file's name) and
+  // these, each curve with its difference to the report's own and Newcombe's 95% interval.
+  std::string label;
+  std::vector<CompareRun> compare;
 };
 
 struct ReportStats {

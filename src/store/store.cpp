@@ -842,7 +842,7 @@ int64_t SqliteStore::scan_scores(
   // A scores-only scan skips pairs without a response row (rdpt never writes them, but foreign
   // keys are not enforced on every connection, e.g. the sqlite3 shell's): the full scan never sees
   // them either. The check is a rowid lookup, not a read of the response.
-  // It also reads the response's number of actions (column 7), so that every pair is checked
+  // It also reads the response's number of actions (column 8), so that every pair is checked
   // against its response here as in the full scan: the same StoreError whichever scan meets it.
   const bool scores_only = what == ScanResponses::None;
   const std::string only_known = scores_only ? " AND rid IN (SELECT rid FROM responses)" : "";

@@ -708,6 +708,22 @@ TEST_F(ScoreCli, RanksAreStoredAndUnrankedPairsAreScoredAgain) {
   auto r4 = run(args(db) + " --rank-clip 5");
   EXPECT_EQ(r4.rc, 2) << r4.err;
   EXPECT_NE(r4.err.find("--ranks"), std::string::npos) << r4.err;
+  // --replace with another file under "teacher": its old scores and clip go, the new clip comes
+  // with the new ranked pairs.
+  auto r5 = run("--data " + input_ + " --model teacher=" + student_ + " --store " + db +
+                " --prompt-format 'Q: {question}\\nA: ' --ctx 160 --truncate --threads 2 --batch 64 --ranks --rank-clip 30"
+                " --replace");
+  ASSERT_EQ(r5.rc, 0) << r5.err;
+  {
+    auto st = rdpt::Store::open(db, rdpt::OpenMode::ReadOnly);
+    EXPECT_EQ(st->meta("rank_clip:teacher"), "30");
+    EXPECT_EQ(st->meta("rank_clip:student"), "40");
+  }
+  for (const auto& [k, p] : read_store(db))
+    if (k.first == "teacher" && p.status != rdpt::ScoreStatus::Failed) {
+      EXPECT_TRUE(p.has_ranks) << k.second;
+      for (const auto& a : p.actions) EXPECT_LE(a.rank_sum, uint64_t(a.n_tokens) * 30) << k.second;
+    }
 }
 
 TEST_F(ScoreCli, ShowPromptAndUsageErrors) {

@@ -261,6 +261,10 @@ TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {
   r = rdpt("import --store '" + db + "' --logprobs '" + path("student.jsonl") + "' --model student");
   EXPECT_EQ(r.rc, 2) << r.err;
   EXPECT_NE(r.err.find("clipped at 20"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("student.jsonl:1: record 'a'"), std::string::npos) << r.err;
+  // Lines without ranks are not held to the clip.
+  r = rdpt("import --store '" + db + "' --logprobs '" + path("unranked.jsonl") + "' --model student");
+  EXPECT_EQ(r.rc, 0) << r.err;
 }
 
 }  // namespace

@@ -188,6 +188,7 @@ ParsedTokens parse_openai_score(std::string_view body, std::span<const int32_t> 
           if (!r->is_number_integer() || r->get<int64_t>() < 1 || r->get<int64_t>() > int64_t(UINT32_MAX)) {
             out.error = "prompt_logprobs[" + std::to_string(k) + "] has rank " + r->dump() +
                         " for token id " + id + " (expected an integer >= 1)";
+            out.permanent = true;
             out.tokens.clear();
             return out;
           }

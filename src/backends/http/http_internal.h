@@ -90,6 +90,7 @@ using rdpt::valid_utf8_prefix;
 struct ParsedTokens {
   std::vector<TokenLogprob> tokens;  // response tokens with offsets into the response
   bool has_ranks = false;            // every token carries the server's rank (vLLM prompt_logprobs "rank"), unclipped
+  bool permanent = false;            // the error will not go away by asking again (not retried)
   uint32_t n_prompt_tokens = 0;
   std::string error;                 // non-empty: the answer does not fit the request
 };

@@ -41,7 +41,6 @@ class HttpScorer final : public Scorer, private HttpModelBase {
                         {"served_model", opt_.served_model},
                         {"mode", tok_ ? "token-ids" : server_render_ ? "server-rendered-ids" : "text"}};
     if (!opt_.tokenizer.empty()) j["tokenizer_file"] = opt_.tokenizer;
-    if (opt_.rank_clip) j["rank_clip"] = opt_.rank_clip;
     f.info_json = j.dump();
     return describe_model(f);
   }
@@ -213,7 +212,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     } catch (const Error& e) {
       return {Verdict::Retry, e.what()};
     }
-    if (!p.error.empty()) return {Verdict::Retry, p.error};
+    if (!p.error.empty()) return {p.permanent ? Verdict::Fail : Verdict::Retry, p.error};
     if (opt_.rank_clip) {
       if (!p.has_ranks && !p.tokens.empty())
         return {Verdict::Fail, "the answer carries no token ranks (--ranks needs vLLM's prompt_logprobs with \"rank\")"};

@@ -216,8 +216,9 @@ void DeviceLogprob::set_targets(std::vector<int32_t> targets) { state_->targets 
 const float* DeviceLogprob::results(llama_context* ctx, int32_t first_output, size_t n) const {
   const float* r = llama_get_sampled_logits_ith(ctx, first_output);
   const uint32_t got = llama_get_sampled_logits_count_ith(ctx, first_output);
+  // With ranks the counts follow the graph's R log-probs: R must be n for them to line up.
   const size_t want = state_->ranks ? 2 * n : n;
-  if (!r || got < want)
+  if (!r || (state_->ranks ? got != want : got < want))
     throw BackendError("llama.cpp returned " + std::to_string(r ? got : 0) + " device-reduced values for " +
                        std::to_string(n) + " output rows (batch row " + std::to_string(first_output) +
                        "); rerun with --reduce host and report this");

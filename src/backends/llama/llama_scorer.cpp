@@ -244,7 +244,6 @@ class LlamaScorer final : public Scorer {
                         {"n_ctx", n_ctx_},
                         {"n_gpu_layers", opt_.n_gpu_layers},
                         {"reduce", device_ ? "device" : "host"},
-                        {"rank_clip", opt_.rank_clip},
                         {"llama_cpp", llama_version()}};
     f.info_json = j.dump();
     return describe_model(f);

@@ -252,7 +252,6 @@ TEST_F(LlamaScorerTest, RanksOfBothReductionsAgreeExactlyAndMatchTheReference) {
     auto sc = rdpt::make_llama_scorer(teacher_, o);
     EXPECT_EQ(sc->capabilities().rank_clip, clip);
     EXPECT_EQ(sc->capabilities().device_reduction, device == 1);
-    EXPECT_NE(sc->describe().info_json.find("\"rank_clip\":60"), std::string::npos) << sc->describe().info_json;
     runs.push_back(sc->score(items));
   }
   size_t n = 0, n_exact = 0, n_clipped = 0, n_top = 0;
