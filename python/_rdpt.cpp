@@ -523,6 +523,10 @@ PYBIND11_MODULE(_rdpt, m) {
                md["n_tokens"] = to_numpy(std::move(nt));
                md["logprob_sum"] = to_numpy(std::move(lpv));
                md["p"] = to_numpy(std::move(pv));
+               if (!v.rank_sum.empty()) {  // rdpt score --ranks: per action, the sum of clipped token ranks
+                 std::vector<uint64_t> rs = v.rank_sum;
+                 md["rank_sum"] = to_numpy(std::move(rs));
+               }
                scores[py::str(n)] = md;
              }
              d["scores"] = scores;
@@ -780,6 +784,13 @@ PYBIND11_MODULE(_rdpt, m) {
                else if (key == "tokenizer") sp.tokenizer = v.cast<std::string>();
                else if (key == "api_key_env") sp.api_key_env = v.cast<std::string>();
                else if (key == "concurrency") sp.concurrency = v.cast<uint32_t>();
+               else if (key == "rank_clip") {
+                 const auto c = v.cast<int64_t>();
+                 if (c < 0 || c > int64_t(kMaxRankClip))
+                   throw UsageError("rank_clip: must be in 0.." + std::to_string(kMaxRankClip) + " (0: no ranks), got " +
+                                    std::to_string(c));
+                 sp.llama.rank_clip = uint32_t(c);
+               }
                else throw UsageError("Scorer: unknown option '" + key + "'");
              }
              auto out = std::make_shared<PyScorer>();
@@ -815,15 +826,17 @@ PYBIND11_MODULE(_rdpt, m) {
             }
             py::list out;
             for (auto& x : res) {
-              std::vector<uint32_t> off;
+              std::vector<uint32_t> off, rk;
               std::vector<double> lp;
               for (const auto& t : x.tokens) {
                 off.push_back(t.offset);
                 lp.push_back(t.logprob);
+                rk.push_back(t.rank);
               }
               py::dict d;
               d["offsets"] = to_numpy(std::move(off));
               d["logprobs"] = to_numpy(std::move(lp));
+              if (sc.capabilities().rank_clip) d["ranks"] = to_numpy(std::move(rk));
               d["n_tokens_total"] = x.n_tokens_total;
               d["n_prompt_tokens"] = x.n_prompt_tokens;
               d["truncated"] = x.truncated;

@@ -382,7 +382,8 @@ class Scorer:
 
     Options (keyword arguments) are those of rdpt score: n_ctx, n_batch, n_seq_max, threads,
     n_gpu_layers, truncate, kv_f32, template, prompt_format, chat_template_file, chat_template_kwargs (a dict),
-    template_date, tokenizer, api_key_env, concurrency.
+    template_date, tokenizer, api_key_env, concurrency, rank_clip (rdpt score --ranks --rank-clip N:
+    each token's rank clipped at N comes back as ``ranks`` and rdpt.score stores rank sums; 0 = none).
 
         sc = rdpt.Scorer("teacher.gguf", prompt_format="Q: {question}\\nA: ")
         out = sc.score([(sc.format_prompt("1+1?"), "It is 2.")])[0]

@@ -510,6 +510,40 @@ def test_scorer_gives_the_raw_signal_the_store_holds(models, tmp_path):
     assert sc.describe()["backend"] == "llama"
 
 
+def test_ranks_from_the_scorer_the_store_and_rsr_selection(models, tmp_path):
+    db = str(tmp_path / "ranks.db")
+    opts = dict(SCORE_OPTS, n_ctx=4096, rank_clip=50)
+    rdpt.score(models["data"], {"teacher": models["teacher"], "student": models["student"]}, db, **opts)
+    st = rdpt.Store(db)
+    first = next(st.iter_responses(["student"]))
+    sc = rdpt.Scorer(models["student"], **opts)
+    (res,) = sc.score([(sc.format_prompt(first["question"]), first["response"])])
+    ranks = res["ranks"]
+    assert len(ranks) == len(res["logprobs"]) and ranks.min() >= 1 and ranks.max() <= 50
+    # Per action, the stored rank sum is the sum of the ranks of the tokens starting inside it.
+    sums = np.zeros(len(first["begin"]), dtype=np.int64)
+    np.add.at(sums, np.searchsorted(first["end"], res["offsets"], side="right"), ranks)
+    np.testing.assert_array_equal(sums, first["scores"]["student"]["rank_sum"])
+    # rsr: per question the lowest sum(rank) / sum(-log p) under the student.
+    got = rdpt.select(st, "rsr", beta=0.1, compare=True)
+    cand = got["candidates"]
+    by_group = {}
+    for i, g in enumerate(cand["group"]):
+        if cand["rsr"][i] == cand["rsr"][i]:  # not NaN
+            by_group.setdefault(g, []).append(i)
+    want = []
+    for g, idx in by_group.items():
+        best = min(idx, key=lambda i: (cand["rsr"][i], -cand["n_actions"][i], i))
+        want.append(cand["id"][best])
+    assert sorted(got["chosen"]) == sorted(want) and len(want) == 2
+    resp = {r["id"]: r for r in st.iter_responses(["student"])}
+    for i, rid in enumerate(cand["id"]):
+        s = resp[rid]["scores"]["student"]
+        assert cand["rsr"][i] == pytest.approx(s["rank_sum"].sum() / -np.nansum(s["logprob_sum"]), rel=1e-12)
+    with pytest.raises(rdpt.UsageError):
+        rdpt.Scorer(models["student"], rank_clip=-1)
+
+
 def test_a_bad_model_raises_the_cli_message(models, tmp_path):
     bad = str(tmp_path / "nope.gguf")
     with pytest.raises(rdpt.Error) as e:
