@@ -68,6 +68,14 @@ int run_report(int argc, char** argv) {
                  "(repeatable)")->group("Extra sections");
   app.add_option("--alignment", align, "JSON written by rdpt align (pT - pD histograms), shown as a section "
                  "(repeatable)")->group("Extra sections");
+  std::vector<std::string> compare;
+  app.add_option("--compare", compare,
+                 "LABEL=STORE[#teacher=T,student=S,distilled=D]: another run drawn beside this one on the Comparison "
+                 "tab, each curve with its difference to this store's and a 95% interval (the same store with other "
+                 "model names, e.g. two teachers, or another store, e.g. data before and after selection); repeatable")
+      ->group("Comparison");
+  app.add_option("--label", o.label, "this store's name on the Comparison tab (default: its file name)")
+      ->group("Comparison");
   app.add_option("--generated-at", o.generated_at, "timestamp shown in the page (default: now, UTC)");
   bool quiet = false;
   app.add_flag("--quiet,-q", quiet, "no progress or summary on stderr");
@@ -89,6 +97,34 @@ int run_report(int argc, char** argv) {
   for (const auto& f : align) o.extras.push_back({"alignment", f, read_text(f, "--alignment")});
 
   auto store = Store::open(store_path, OpenMode::ReadOnly);
+  std::vector<std::unique_ptr<Store>> compared;
+  for (const auto& spec : compare) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw UsageError("--compare: expected LABEL=STORE[#teacher=T,student=S,distilled=D], got '" + spec + "'");
+    report::CompareRun run;
+    run.label = spec.substr(0, eq);
+    std::string path = spec.substr(eq + 1);
+    if (const size_t hash = path.find('#'); hash != std::string::npos) {
+      std::string models = path.substr(hash + 1);
+      path.resize(hash);
+      for (size_t at = 0; at <= models.size();) {
+        const size_t comma = std::min(models.find(',', at), models.size());
+        const std::string kv = models.substr(at, comma - at);
+        const size_t e = kv.find('=');
+        const std::string key = kv.substr(0, e == std::string::npos ? kv.size() : e);
+        const std::string value = e == std::string::npos ? "" : kv.substr(e + 1);
+        if (value.empty() || (key != "teacher" && key != "student" && key != "distilled"))
+          throw UsageError("--compare '" + spec + "': expected teacher=, student= or distilled= after '#', got '" + kv +
+                           "'");
+        (key == "teacher" ? run.teacher : key == "student" ? run.student : run.distilled) = value;
+        at = comma + 1;
+      }
+    }
+    compared.push_back(Store::open(path, OpenMode::ReadOnly));
+    run.store = compared.back().get();
+    o.compare.push_back(run);
+  }
   TtyProgress progress(!quiet);
   Output output(out);
   report::ReportStats s = report::write_report(*store, o, output.stream(), &progress);

@@ -248,7 +248,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
                          "own ('" + own + "'); got '" + c.label + "' twice or empty");
       TraceOptions to{.teacher = c.teacher.empty() ? opts.teacher : c.teacher,
                       .student = c.student.empty() ? opts.student : c.student,
-                      .distilled = c.distilled.empty() ? opts.distilled : c.distilled,
+                      .distilled = c.distilled == "none" ? "" : c.distilled.empty() ? opts.distilled : c.distilled,
                       .distilled_optional = c.distilled.empty() && opts.distilled_optional,
                       .alpha = opts.alpha,
                       .beta = opts.beta,

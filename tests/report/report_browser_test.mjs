@@ -58,10 +58,16 @@ fs.writeFileSync(attrFile, JSON.stringify({ student: 'student', distilled: 'dist
   { teacher: 'teacher-a', rank: 1, teacher_share: { mean: 0.41, lo: 0.36, hi: 0.46, n_responses: 43 }, student_share: { mean: 0.12, lo: 0.1, hi: 0.15, n_responses: 43 } },
   { teacher: '<b>teacher-b</b>', rank: 2, teacher_share: { mean: 0.22, lo: 0.18, hi: 0.27, n_responses: 43 }, student_share: { mean: 0.3, lo: 0.25, hi: 0.34, n_responses: 43 } }] }));
 
+// A second store with more Teacher actions (a fifth of the draws moved from Shared to Teacher),
+// and the report's own store with teacher and student swapped: the Comparison tab's two runs.
+const dbMore = path.join(outDir, 'report_test_more.db');
+run(fixture, [dbMore, String(n), '0.2']);
+
 // 2. The report.
 const html = path.join(outDir, 'report.html');
 const rep = run(rdpt, ['report', '--store', db, '--out', html, '--viewer-id', 'xss-1', '--select-summary', selFile, '--select-summary', selReal,
-  '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z', '--token-mark', '200'].filter(Boolean));
+  '--alignment', alignFile, '--attribution', attrFile, '--generated-at', '2026-01-01T00:00:00Z', '--token-mark', '200',
+  '--label', 'base', '--compare', 'more-teacher=' + dbMore, '--compare', 'swapped=' + db + '#teacher=student,student=teacher'].filter(Boolean));
 check(rep.stdout.trim() === path.resolve(html), 'rdpt report prints the report path on stdout', path.resolve(html), rep.stdout.trim());
 const text = fs.readFileSync(html, 'utf8');
 const opens = (text.match(/<script[\s>]/gi) || []).length, closes = (text.match(/<\/script/gi) || []).length;
@@ -75,7 +81,12 @@ for (const [argv, code, what] of [
   [['--beta', 'x1'], 2, '--beta'],
   [['--viewer-id', 'no-such-id'], 2, 'no-such-id'],
   [['--alignment', path.join(outDir, 'missing.json')], 1, 'missing.json'],
-  [['--alignment', fixture], 1, 'not JSON']]) {
+  [['--alignment', fixture], 1, 'not JSON'],
+  [['--compare', 'nolabel'], 2, '--compare: expected LABEL=STORE'],
+  [['--compare', 'x=' + db + '#tutor=t'], 2, "'tutor=t'"],
+  [['--compare', 'x=' + db + '#teacher=nobody'], 2, "--compare 'x'"],
+  [['--compare', 'x=' + db, '--compare', 'x=' + db], 2, 'labels must be non-empty and differ'],
+  [['--compare', 'x=' + db + '#distilled=none'], 2, 'three-way']]) {
   const r = spawnSync(rdpt, ['report', '--store', db, '--out', path.join(outDir, 'bad.html'), ...argv], { encoding: 'utf8' });
   const lines = r.stderr.trim().split('\n');
   check(r.status === code && lines.length === 1 && r.stderr.includes(what), `rdpt report ${argv.join(' ')} fails clearly`,
@@ -447,6 +458,44 @@ try {
   check(attrBars === 4, 'attribution: Teacher and Student share bars per teacher', 4, attrBars);
   const attrText = await page.evaluate(() => document.querySelector('#attribution-body table:nth-of-type(1)') ? document.querySelector('#attribution-body').textContent : '');
   check(attrText.includes('<b>teacher-b</b>'), 'attribution rows render names as text');
+  // The Comparison tab: three runs; each difference recomputed here from the runs' embedded
+  // counts, with Newcombe's interval from Wilson bounds computed here too.
+  await page.click('nav button[data-view="compare"]');
+  await page.evaluate(() => window.rdptReport.show('compare'));
+  const cmp = await page.evaluate(() => {
+    const D = window.rdptReport.data();
+    return { runs: D.comparison.runs, diffs: D.comparison.diffs, types: D.types,
+      rows: Array.from(document.querySelectorAll('#compare-table tr')).slice(1).map((tr) => tr.firstChild.textContent),
+      charts: document.querySelectorAll('#compare-charts .chart svg').length, diffCharts: document.querySelectorAll('#compare-diffs .chart svg').length };
+  });
+  check(cmp.rows.join() === 'base,more-teacher,swapped', 'the Comparison tab lists the runs', 'base,more-teacher,swapped', cmp.rows);
+  check(cmp.charts === cmp.types.length && cmp.diffCharts === cmp.types.length, 'one chart per type, and one of differences per type',
+        cmp.types.length, [cmp.charts, cmp.diffCharts]);
+  const z = 1.959963984540054;
+  const wilson = (k, m) => { const p = k / m, d = 1 + z * z / m, c = (p + z * z / (2 * m)) / d, h = z / d * Math.sqrt(p * (1 - p) / m + z * z / (4 * m * m));
+    return [Math.max(0, c - h), Math.min(1, c + h)]; };
+  let worst = 0, compared = 0;
+  cmp.diffs.forEach((f, r) => [0, 1, 2].forEach((si) => cmp.types.forEach((t, ti) => f.d[si][ti].forEach((d, j) => {
+    const A = cmp.runs[0].curves, B = cmp.runs[r + 1].curves, na = A.n[si][j], nb = B.n[si][j];
+    if (!na || !nb) { worst = Math.max(worst, d === null ? 0 : 1); return; }
+    const p1 = B.count[si][ti][j] / nb, p2 = A.count[si][ti][j] / na, [l1, u1] = wilson(B.count[si][ti][j], nb), [l2, u2] = wilson(A.count[si][ti][j], na);
+    const want = [p1 - p2, p1 - p2 - Math.hypot(p1 - l1, u2 - p2), p1 - p2 + Math.hypot(u1 - p1, p2 - l2)];
+    [d, f.lo[si][ti][j], f.hi[si][ti][j]].forEach((x, i) => { worst = Math.max(worst, Math.abs(x - want[i])); });
+    compared++;
+  }))));
+  check(compared > 100 && worst < 1e-4, 'each difference and its Newcombe interval recomputed from the embedded counts', '< 1e-4 over > 100', [worst, compared]);
+  const ti = cmp.types.indexOf('Teacher');
+  check(cmp.runs[1].shares.Teacher > cmp.runs[0].shares.Teacher + 0.05, 'the planted shift shows: more Teacher in more-teacher',
+        '> base + 0.05', [cmp.runs[0].shares.Teacher, cmp.runs[1].shares.Teacher]);
+  check(cmp.runs[2].models.teacher === 'student' && Math.abs(cmp.runs[2].shares.Teacher - cmp.runs[0].shares.Student) < 0.02,
+        'the swapped run types the same store with the roles exchanged (its Teacher is the base run\u2019s Student, near enough)',
+        cmp.runs[0].shares.Student, cmp.runs[2].shares.Teacher);
+  await page.screenshot({ path: path.join(outDir, 'view-compare-top.png') });  // the window only (docs/report.md)
+  const ndiff = await page.evaluate(() => { document.getElementById('compare-subset').value = '0';
+    document.getElementById('compare-subset').dispatchEvent(new Event('change'));
+    return new Promise((res) => setTimeout(() => res(document.querySelectorAll('#compare-diffs .chart').length), 500)); });
+  check(ndiff >= 1 && ti >= 0, 'the subset control redraws the Comparison charts', '>= 1', ndiff);
+  await page.screenshot({ path: path.join(outDir, 'view-compare.png'), fullPage: true });
   await page.click('nav button[data-view="meta"]');
   await page.evaluate(() => window.rdptReport.show('meta'));
   const meta = await page.evaluate(() => document.querySelector('#meta-body').textContent);

@@ -1,5 +1,7 @@
 // Builds a score store for the report tests through the store API, with hand-made scores:
-//   report_fixture OUT.db [N]   (N responses, default 40; ids r0000, r0001, ... plus the hostile ones)
+//   report_fixture OUT.db [N] [SHIFT]   (N responses, default 40; ids r0000, r0001, ... plus the
+//   hostile ones; SHIFT in [0, 0.25] moves that much of the draws from Shared to Teacher: a store
+//   with more Teacher actions, for the report's Comparison tab; default 0)
 // Probabilities are drawn from a seeded generator so that every type occurs; response xss-1 and
 // xss-2 carry script/HTML payloads, one id is itself HTML, one id and one word are thousands of
 // characters long, and the teacher's location holds a
@@ -31,11 +33,11 @@ std::string make_response(std::mt19937_64& rng, size_t k) {
 }
 
 // Action probability under (teacher, student, distilled): a mix that gives every type.
-void probs(std::mt19937_64& rng, bool correct, double& pT, double& pS, double& pD) {
+void probs(std::mt19937_64& rng, bool correct, double& pT, double& pS, double& pD, double shift) {
   std::uniform_real_distribution<double> u(0, 1);
   double x = u(rng);
   double base = 0.2 + 0.7 * u(rng);
-  if (x < 0.35) {  // shared
+  if (x < 0.35 - shift) {  // shared
     pT = base; pS = base + 0.05 * (u(rng) - 0.5); pD = base + 0.05 * (u(rng) - 0.5);
   } else if (x < (correct ? 0.75 : 0.6)) {  // teacher
     pT = std::min(0.99, base + 0.3); pS = std::max(0.01, base - 0.4); pD = pT - 0.05;
@@ -55,6 +57,11 @@ int main(int argc, char** argv) {
   }
   const std::string path = argv[1];
   const size_t n = argc > 2 ? std::stoul(argv[2]) : 40;
+  const double shift = argc > 3 ? std::stod(argv[3]) : 0.0;
+  if (!(shift >= 0 && shift <= 0.25)) {
+    std::fprintf(stderr, "report_fixture: SHIFT must be in [0, 0.25]\n");
+    return 2;
+  }
   std::filesystem::remove(path);
   auto st = rdpt::Store::open(path, rdpt::OpenMode::Create);
   const int64_t mT = st->put_model({.name = "teacher", .backend = "import",
@@ -102,7 +109,7 @@ int main(int argc, char** argv) {
     for (auto* s : {&sT, &sS, &sD}) s->actions.resize(r.actions.size());
     for (size_t a = 0; a < r.actions.size(); ++a) {
       double pT, pS, pD;
-      probs(rng, it.correct.value_or(true), pT, pS, pD);
+      probs(rng, it.correct.value_or(true), pT, pS, pD, shift);
       const uint32_t nt = r.actions[a].special ? 1 : 3 + uint32_t(rng() % 20);
       // The second action of every fifth response is left unscored under the distilled model.
       const bool unscored = a == 1 && i % 5 == 4;

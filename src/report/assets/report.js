@@ -119,7 +119,8 @@
       var f = {curves: renderCurves, beta: renderBeta, viewer: renderViewer, meta: renderMeta,
                selection: function () { return renderExtra('selection'); },
                attribution: function () { return renderExtra('attribution'); },
-               alignment: function () { return renderExtra('alignment'); }}[view];
+               alignment: function () { return renderExtra('alignment'); },
+               compare: renderCompare}[view];
       rendered[view] = Promise.resolve().then(f).catch(function (e) { fail(view, e); });
     }
     return rendered[view];
@@ -802,6 +803,99 @@
     });
   }
 
+  // ---- comparison (rdpt report --compare) ---------------------------------------------------
+  // Runs are told apart by colour and by dash; run 0 is the report's own store.
+  var RUN_COLOR = ['#4a5568', '#d55e00', '#0072b2', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000'];
+  var RUN_DASH = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [1, 3], [10, 4], [4, 4], [3, 1]];
+  var cmpState = null;
+  function renderCompare() {
+    var R = D.comparison.runs;
+    var P = Math.max.apply(null, R.map(function (r) { return r.curves.n[2].length; }));
+    $('compare-note').textContent = 'The report\u2019s store (' + R[0].label + ') and ' + (R.length - 1) + ' other run' +
+      (R.length > 2 ? 's' : '') + ', typed with the same alpha' + (D.meta.beta_auto ? ' and each its own beta search' : ' and beta') +
+      '. At each position j: the fraction of responses whose action j has the type (Wilson 95% band), and each run minus the ' +
+      'first, with Newcombe\u2019s hybrid score 95% interval for a difference of independent proportions.';
+    var heads = ['run', 'store', 'models', 'beta', 'typed responses (all / correct / incorrect)'].concat(D.types.map(function (t) { return 'mean ' + t + ' share'; }));
+    $('compare-table').appendChild(table(heads, R.map(function (r, k) {
+      var sw = el('span', 'sw'); sw.style.background = RUN_COLOR[k % RUN_COLOR.length];
+      var m = r.models;
+      return [el('span', '', sw, r.label), r.store, m.teacher + ' / ' + m.student + (m.distilled ? ' / ' + m.distilled : ''),
+              fmt(r.beta) + (r.beta_auto ? ' (auto)' : ''), r.n_typed[2] + ' / ' + r.n_typed[0] + ' / ' + r.n_typed[1]]
+        .concat(D.types.map(function (t) { return fmt(r.shares[t]); }));
+    }), {left: 3}));
+    if (!cmpState) {
+      cmpState = {subset: 2, minn: 1, maxj: P, bands: true};
+      var sub = $('compare-subset'), minn = $('compare-minn'), maxj = $('compare-maxj'), bands = $('compare-bands');
+      maxj.value = P; maxj.max = P;
+      sub.addEventListener('change', function () { cmpState.subset = parseInt(sub.value, 10); drawCompare(); });
+      minn.addEventListener('change', function () {
+        cmpState.minn = Math.max(1, parseInt(minn.value, 10) || 1); minn.value = cmpState.minn; drawCompare();
+      });
+      maxj.addEventListener('change', function () {
+        cmpState.maxj = Math.max(1, Math.min(P, parseInt(maxj.value, 10) || P)); maxj.value = cmpState.maxj; drawCompare();
+      });
+      bands.addEventListener('change', function () { cmpState.bands = bands.checked; drawCompare(); });
+    }
+    return drawCompare();
+  }
+  // first: the run index of labels[0] (a difference k takes run k + 1's colour and dash).
+  function runEncodings(labels, first) {
+    var color = {field: 'run', type: 'nominal', title: 'run', scale: {domain: labels, range: labels.map(function (l, k) { return RUN_COLOR[(k + first) % RUN_COLOR.length]; })},
+                 legend: {orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2.5, labelLimit: 0}};
+    var dash = {field: 'run', type: 'nominal', title: 'run', legend: color.legend,
+                scale: {domain: labels, range: labels.map(function (l, k) { return RUN_DASH[(k + first) % RUN_DASH.length]; })}};
+    return {color: color, dash: dash};
+  }
+  function drawCompare() {
+    var R = D.comparison.runs, F = D.comparison.diffs, st = cmpState, si = st.subset, jobs = [];
+    var box = $('compare-charts'), dbox = $('compare-diffs');
+    clear(box); clear(dbox);
+    var x = {field: 'j', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false}, axis: INT_AXIS};
+    var labels = R.map(function (r) { return r.label; });
+    var dlabels = R.slice(1).map(function (r) { return r.label + ' \u2212 ' + R[0].label; });
+    var enc = runEncodings(labels, 0), denc = runEncodings(dlabels, 1);
+    var drawn = 0;
+    D.types.forEach(function (t, ti) {
+      var rows = [], drows = [];
+      R.forEach(function (r, k) {
+        var C = r.curves, n = C.n[si];
+        for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
+          if (!n[j] || n[j] < st.minn) continue;
+          rows.push({run: r.label, j: j + 1, f: C.count[si][ti][j] / n[j], lo: C.lo[si][ti][j], hi: C.hi[si][ti][j], k: C.count[si][ti][j], n: n[j]});
+        }
+      });
+      F.forEach(function (f, k) {
+        var a = R[0].curves.n[si], b = R[k + 1].curves.n[si], d = f.d[si][ti];
+        for (var j = 0; j < Math.min(st.maxj, d.length); j++) {
+          if (d[j] === null || a[j] < st.minn || b[j] < st.minn) continue;
+          drows.push({run: dlabels[k], j: j + 1, d: d[j], lo: f.lo[si][ti][j], hi: f.hi[si][ti][j], n_first: a[j], n_run: b[j]});
+        }
+      });
+      if (!rows.length) return;
+      drawn++;
+      var div = el('div', 'chart card'); div.dataset.type = t; box.appendChild(div);
+      var layers = [];
+      if (st.bands) layers.push({mark: {type: 'area', opacity: 0.15}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: enc.color}});
+      layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x, y: {field: 'f', type: 'quantitative', title: 'fraction ' + t, scale: {domain: [0, 1]}},
+        color: enc.color, strokeDash: enc.dash,
+        tooltip: [{field: 'run'}, {field: 'j', title: 'j'}, {field: 'f', format: '.3f', title: 'fraction'}, {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'},
+                  {field: 'k', title: 'count'}, {field: 'n', title: 'n_j'}]}});
+      jobs.push(embed(div, {title: {text: t, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: rows}, layer: layers}));
+      if (!drows.length) return;
+      var ddiv = el('div', 'chart card'); ddiv.dataset.type = t; dbox.appendChild(ddiv);
+      var dl = [];
+      if (st.bands) dl.push({mark: {type: 'area', opacity: 0.18}, encoding: {x: x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, color: denc.color}});
+      dl.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x, y: {field: 'd', type: 'quantitative', title: 'difference in fraction ' + t, scale: {domain: [-1, 1]}},
+        color: denc.color, strokeDash: denc.dash,
+        tooltip: [{field: 'run'}, {field: 'j', title: 'j'}, {field: 'd', format: '+.3f', title: 'difference'}, {field: 'lo', format: '+.3f'}, {field: 'hi', format: '+.3f'},
+                  {field: 'n_first', title: 'n_j first'}, {field: 'n_run', title: 'n_j run'}]}});
+      dl.push({data: {values: [{zero: 0}]}, mark: {type: 'rule', color: '#777', strokeDash: [3, 3]}, encoding: {y: {field: 'zero', type: 'quantitative'}}});
+      jobs.push(embed(ddiv, {title: {text: t + ': run minus ' + R[0].label, color: TYPE_COLOR[t]}, width: 'container', height: 220, data: {values: drows}, layer: dl}));
+    });
+    if (!drawn) box.appendChild(el('p', 'note empty-curves', 'No position has ' + st.minn + ' or more responses in this subset in any run. Lower "min responses".'));
+    return Promise.all(jobs);
+  }
+
   // ---- start ------------------------------------------------------------------------------
   function start() {
     try {
@@ -817,6 +911,7 @@
     ['selection', 'attribution', 'alignment'].forEach(function (k) {
       if (D.extras.some(function (e) { return e.kind === k; })) document.querySelector('nav button[data-view="' + k + '"]').hidden = false;
     });
+    if (D.comparison) document.querySelector('nav button[data-view="compare"]').hidden = false;
     document.querySelectorAll('nav button').forEach(function (b) {
       b.addEventListener('click', function () { show(b.dataset.view); });
     });
