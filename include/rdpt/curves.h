@@ -47,6 +47,22 @@ struct CurveOptions {
   uint32_t max_positions = 0;    // positions kept (0: all); later positions are ignored
   uint64_t token_mark = 4096;    // marks at every multiple of this many tokens (0: no marks)
   double z = kZ95;               // interval quantile
+  uint32_t norm_bins = 20;       // bins of the curves by normalised position (0: none)
+};
+
+// Curves by normalised position (0-1 of each response): action k (0-based) of a response of L
+// actions (all of them, as positions count) lies at (k + 0.5) / L, in bin floor(B (k + 0.5) / L)
+// of B. Per bin, each response with a typed action there contributes its proportion of each type
+// among its typed actions in the bin; the curve is the mean over those m responses, with the
+// normal 95% interval mean +- z sd / sqrt(m) (sd over the responses, m - 1 in the denominator;
+// clamped to [0, 1]; NaN bounds for m < 2). Responses weigh the same whatever their length; the
+// whole response counts (max_positions crops the position curves only).
+struct NormCurves {
+  uint32_t bins = 0;
+  std::vector<std::array<uint64_t, kNumSubsets>> m;  // [bin][subset]
+  std::vector<std::array<std::array<double, kNumActionTypes>, kNumSubsets>> sum, sum_sq;  // [bin][subset][type]
+  double mean(uint32_t bin, Subset s, ActionType t) const;  // NaN when m = 0
+  Interval interval(uint32_t bin, Subset s, ActionType t, double z = kZ95) const;
 };
 
 struct TokenMark {
@@ -63,6 +79,7 @@ struct Curves {
   std::vector<TokenMark> marks;
   uint64_t n_responses = 0;
   std::array<uint64_t, kNumSubsets> n_responses_by_subset{};
+  NormCurves norm;                      // by normalised position (options.norm_bins bins)
 
   size_t size() const { return n.size(); }
   uint64_t n_at(uint32_t j, Subset s) const { return n.at(j - 1)[size_t(s)]; }

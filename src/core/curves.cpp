@@ -43,7 +43,27 @@ Interval Curves::interval(uint32_t j, Subset s, ActionType t) const {
   return wilson_interval(count_at(j, s, t), n_at(j, s), options.z);
 }
 
-CurveAccumulator::CurveAccumulator(CurveOptions opts) : opts_(opts) { c_.options = opts; }
+double NormCurves::mean(uint32_t bin, Subset s, ActionType t) const {
+  const uint64_t n = m.at(bin)[size_t(s)];
+  return n ? sum.at(bin)[size_t(s)][type_index(t)] / double(n) : NAN;
+}
+
+Interval NormCurves::interval(uint32_t bin, Subset s, ActionType t, double z) const {
+  const uint64_t n = m.at(bin)[size_t(s)];
+  if (n < 2) return {};
+  const double mu = sum[bin][size_t(s)][type_index(t)] / double(n);
+  const double var = std::max(0.0, (sum_sq[bin][size_t(s)][type_index(t)] - double(n) * mu * mu) / double(n - 1));
+  const double half = z * std::sqrt(var / double(n));
+  return {std::max(0.0, mu - half), std::min(1.0, mu + half)};
+}
+
+CurveAccumulator::CurveAccumulator(CurveOptions opts) : opts_(opts) {
+  c_.options = opts;
+  c_.norm.bins = opts.norm_bins;
+  c_.norm.m.assign(opts.norm_bins, {});
+  c_.norm.sum.assign(opts.norm_bins, {});
+  c_.norm.sum_sq.assign(opts.norm_bins, {});
+}
 
 void CurveAccumulator::add(std::span<const std::optional<ActionType>> types, std::span<const uint32_t> tokens,
                            std::optional<bool> correct) {
@@ -79,6 +99,31 @@ void CurveAccumulator::add(std::span<const std::optional<ActionType>> types, std
   c_.n_responses++;
   c_.n_responses_by_subset[all]++;
   if (sub >= 0) c_.n_responses_by_subset[sub]++;
+  // By normalised position: the response's typed actions per bin, then its proportions.
+  const uint32_t B = opts_.norm_bins;
+  if (B && !types.empty()) {
+    std::vector<std::array<uint32_t, kNumActionTypes>> per(B, std::array<uint32_t, kNumActionTypes>{});
+    const double L = double(types.size());
+    for (size_t k = 0; k < types.size(); ++k) {
+      if (!types[k]) continue;
+      const uint32_t b = std::min<uint32_t>(B - 1, uint32_t(double(B) * (double(k) + 0.5) / L));
+      per[b][type_index(*types[k])]++;
+    }
+    for (uint32_t b = 0; b < B; ++b) {
+      uint32_t typed = 0;
+      for (uint32_t c : per[b]) typed += c;
+      if (!typed) continue;
+      for (int s : {int(all), sub}) {
+        if (s < 0) continue;
+        c_.norm.m[b][size_t(s)]++;
+        for (size_t t = 0; t < kNumActionTypes; ++t) {
+          const double p = double(per[b][t]) / double(typed);
+          c_.norm.sum[b][size_t(s)][t] += p;
+          c_.norm.sum_sq[b][size_t(s)][t] += p * p;
+        }
+      }
+    }
+  }
 }
 
 Curves CurveAccumulator::result() const {

@@ -92,6 +92,43 @@ TEST(Curves, HandBuiltCase) {
   EXPECT_DOUBLE_EQ(summed_correct_minus_incorrect(c, T::Teacher, 1), 0.0);
 }
 
+// By normalised position, 2 bins: r1 (4 actions at 1/8, 3/8, 5/8, 7/8) puts Teacher, Student in
+// bin 0 and (unscored), Boosted in bin 1; r2 (2 actions at 1/4, 3/4) Teacher in each; r3 (1 action
+// at 1/2) Student in bin 1.
+TEST(Curves, ByNormalisedPositionHandBuilt) {
+  CurveAccumulator acc({.scheme = TypeScheme::FourWay, .max_positions = 1, .norm_bins = 2});
+  std::vector<std::optional<T>> r1 = {T::Teacher, T::Student, kNone, T::Boosted};
+  std::vector<std::optional<T>> r2 = {T::Teacher, T::Teacher};
+  std::vector<std::optional<T>> r3 = {T::Student};
+  acc.add(r1, {}, true);
+  acc.add(r2, {}, false);
+  acc.add(r3, {}, std::nullopt);
+  const NormCurves n = acc.result().norm;
+  ASSERT_EQ(n.bins, 2u);
+  // Bin 0, all: r1 (T 1/2, S 1/2) and r2 (T 1): Teacher mean 3/4, Student 1/4.
+  EXPECT_EQ(n.m[0][size_t(Subset::All)], 2u);
+  EXPECT_DOUBLE_EQ(n.mean(0, Subset::All, T::Teacher), 0.75);
+  EXPECT_DOUBLE_EQ(n.mean(0, Subset::All, T::Student), 0.25);
+  // sd of Teacher {0.5, 1} = sqrt(0.125); half = z sqrt(0.125 / 2) = z / 4.
+  const Interval iv = n.interval(0, Subset::All, T::Teacher);
+  EXPECT_NEAR(iv.lo, 0.75 - kZ95 / 4, 1e-12);
+  EXPECT_DOUBLE_EQ(iv.hi, 1.0);  // clamped
+  // Bin 1, all: r1 (B 1), r2 (T 1), r3 (S 1): a third each; correct: r1 only.
+  EXPECT_EQ(n.m[1][size_t(Subset::All)], 3u);
+  EXPECT_DOUBLE_EQ(n.mean(1, Subset::All, T::Boosted), 1.0 / 3);
+  EXPECT_EQ(n.m[1][size_t(Subset::Correct)], 1u);
+  EXPECT_DOUBLE_EQ(n.mean(1, Subset::Correct, T::Boosted), 1.0);
+  EXPECT_TRUE(std::isnan(n.interval(1, Subset::Correct, T::Boosted).lo));  // one response: no interval
+  EXPECT_EQ(n.m[0][size_t(Subset::Incorrect)], 1u);
+  EXPECT_TRUE(std::isnan(n.mean(0, Subset::Correct, T::Shared)) == false);  // r1 is in bin 0: mean 0
+  EXPECT_DOUBLE_EQ(n.mean(0, Subset::Correct, T::Shared), 0.0);
+  // The type means of a bin sum to 1.
+  double sum = 0;
+  for (T t : {T::Shared, T::Teacher, T::Student, T::Boosted}) sum += n.mean(1, Subset::All, t);
+  EXPECT_DOUBLE_EQ(sum, 1.0);
+  EXPECT_EQ(CurveAccumulator({.norm_bins = 0}).result().norm.bins, 0u);
+}
+
 TEST(Curves, MarksEveryMultipleAndLimits) {
   CurveAccumulator acc({.max_positions = 2, .token_mark = 100});
   std::vector<std::optional<T>> r = {T::Shared, T::Shared, T::Shared};

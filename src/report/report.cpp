@@ -148,7 +148,32 @@ json curves_json(const Curves& cv, std::span<const ActionType> types, uint64_t t
   for (double x : cv.mean_cum_tokens) tok.push_back(std::isfinite(x) ? json(std::lround(x)) : json(nullptr));
   json marks = json::array();
   for (const auto& m : cv.marks) marks.push_back({{"tokens", m.tokens}, {"position", m.position}});
+  // By normalised position: per subset the responses per bin, per subset and type the mean share
+  // and its interval.
+  const NormCurves& nc = cv.norm;
+  json nm = json::array(), nmean = json::array(), nlo = json::array(), nhi = json::array();
+  for (size_t s = 0; s < kNumSubsets; ++s) {
+    json ms = json::array(), mean_s = json::array(), lo_s = json::array(), hi_s = json::array();
+    for (uint32_t b = 0; b < nc.bins; ++b) ms.push_back(nc.m[b][s]);
+    for (auto t : types) {
+      json mt = json::array(), lt = json::array(), ht = json::array();
+      for (uint32_t b = 0; b < nc.bins; ++b) {
+        mt.push_back(num4(nc.mean(b, Subset(s), t)));
+        const Interval iv = nc.interval(b, Subset(s), t, cv.options.z);
+        lt.push_back(num4(iv.lo));
+        ht.push_back(num4(iv.hi));
+      }
+      mean_s.push_back(std::move(mt));
+      lo_s.push_back(std::move(lt));
+      hi_s.push_back(std::move(ht));
+    }
+    nm.push_back(std::move(ms));
+    nmean.push_back(std::move(mean_s));
+    nlo.push_back(std::move(lo_s));
+    nhi.push_back(std::move(hi_s));
+  }
   return {{"subsets", {"correct", "incorrect", "all"}},
+          {"norm", {{"bins", nc.bins}, {"m", nm}, {"mean", nmean}, {"lo", nlo}, {"hi", nhi}}},
           {"n", n},
           {"count", cnt},
           {"lo", lo},

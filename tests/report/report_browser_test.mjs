@@ -212,6 +212,21 @@ try {
     ticks: Array.from(d.querySelectorAll('svg g[aria-label^="X-axis"] .role-axis-label text')).map((t) => Number(t.textContent.replace(/,/g, ''))) })));
   check(tokAxis.length === 7 && tokAxis.every((a) => a.title === 'mean cumulative tokens' && a.ticks.length >= 2 && a.ticks.every((v, i) => i === 0 || v > a.ticks[i - 1])),
         'curves by mean cumulative tokens', 'titled, increasing ticks', tokAxis);
+  // x by normalised position: 20 bins on [0, 1]; the exported data are the embedded bin means, and
+  // the stacked bins sum to 1 (each response's shares in a bin do).
+  await page.selectOption('#curve-x', 'norm');
+  await page.waitForTimeout(400);
+  const normAxis = await page.evaluate(() => Array.from(document.querySelectorAll('#curve-charts > div')).map((d) =>
+    (d.querySelector('svg g[aria-label^="X-axis"] .role-axis-title text') || {}).textContent));
+  check(normAxis.length === 4 && normAxis.every((t) => /normalised position/.test(t)), 'curves by normalised position', 4, normAxis);
+  const [ndl] = await Promise.all([page.waitForEvent('download'), page.click('#curve-stacked > div[data-subset="all"] .chart-tools button[data-tool="CSV"]')]);
+  await ndl.saveAs(path.join(outDir, 'export-stacked-norm.csv'));
+  const normRows = fs.readFileSync(path.join(outDir, 'export-stacked-norm.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const normD = await page.evaluate(() => window.rdptReport.data().curves.norm);
+  const bySum = {};
+  for (const r of normRows) bySum[r[0]] = (bySum[r[0]] || 0) + Number(r[3]);
+  check(normD.bins === 20 && Object.keys(bySum).length === 20 && Object.values(bySum).every((v) => Math.abs(v - 1) < 2e-3),
+        'normalised-position bins: 20, their type shares summing to 1', 20, bySum);
   await page.selectOption('#curve-x', 'j');
   await page.waitForTimeout(400);
   // Subsets differ by dashes as well as colours; the behaviour mix is drawn too.

@@ -175,6 +175,7 @@
     return Promise.all([drawCurves(), drawCurveSide(), behaviourChart]);
   }
   function markRows(maxj) {
+    if (curveState && curveState.x === 'norm') return [];  // token marks belong to positions
     return D.curves.marks.filter(function (m) { return m.position <= maxj; })
       .map(function (m) { return {position: m.position, tokens: m.tokens, label: tokenLabel(m.tokens), x: curveX(m.position - 1)}; })
       .filter(function (m) { return m.x !== null; });
@@ -189,9 +190,22 @@
   }
   function curveXEncoding() {
     var st = curveState;
+    if (st.x === 'norm')
+      return {field: 'x', type: 'quantitative', title: 'normalised position in the response (bin centres)', scale: {domain: [0, 1], nice: false}};
     if (st.x === 'tokens')
       return {field: 'x', type: 'quantitative', title: 'mean cumulative tokens', scale: {nice: false, zero: false}};
     return {field: 'x', type: 'quantitative', title: 'position j (action)', scale: {domain: [1, st.maxj], nice: false}, axis: INT_AXIS};
+  }
+  // By normalised position: bin b's mean share (over the responses with a typed action in it) at
+  // the bin's centre; m responses, in place of n_j (min responses applies to it).
+  function normRows(si, ti, s) {
+    var N = D.curves.norm, B = N.bins, rows = [];
+    for (var b = 0; b < B; b++) {
+      var m = N.m[si][b];
+      if (!m || m < curveState.minn || N.mean[si][ti][b] === null) continue;
+      rows.push({j: b + 1, x: (b + 0.5) / B, subset: s, f: N.mean[si][ti][b], lo: N.lo[si][ti][b], hi: N.hi[si][ti][b], n: m, k: null});
+    }
+    return rows;
   }
   // Paper Fig. 3: per subset, the fractions of all types stacked at each position.
   function drawStacked() {
@@ -200,7 +214,8 @@
     C.subsets.forEach(function (s, si) {
       if (!st.subsets[s] || !C.n_responses[si]) return;
       var rows = [], n = C.n[si];
-      for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
+      if (st.x === 'norm') D.types.forEach(function (t, ti) { rows = rows.concat(normRows(si, ti, s).map(function (r) { r.type = t; return r; })); });
+      for (var j = 0; st.x !== 'norm' && j < Math.min(st.maxj, n.length); j++) {
         if (n[j] < st.minn || !n[j]) continue;
         var xv = curveX(j);
         if (xv === null) continue;
@@ -233,6 +248,7 @@
       var rows = [];
       C.subsets.forEach(function (s, si) {
         if (!st.subsets[s]) return;
+        if (st.x === 'norm') { rows = rows.concat(normRows(si, ti, s)); return; }
         var n = C.n[si], cnt = C.count[si][ti], lo = C.lo[si][ti], hi = C.hi[si][ti];
         for (var j = 0; j < Math.min(st.maxj, n.length); j++) {
           if (n[j] < st.minn) continue;
