@@ -104,6 +104,7 @@ class CurveAccumulator {
   Curves c_;
   std::vector<double> tok_sum_;
   std::vector<uint64_t> tok_n_;
+  std::vector<std::array<uint32_t, kNumActionTypes>> norm_scratch_;  // one response's typed actions per bin
 };
 
 // Sum over positions 1..first_positions where both subsets have n_j > 0 of

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -72,7 +73,8 @@ int run_report(int argc, char** argv) {
   app.add_option("--compare", compare,
                  "LABEL=STORE[#teacher=T,student=S,distilled=D]: another run drawn beside this one on the Comparison "
                  "tab, each curve with its difference to this store's and a 95% interval (the same store with other "
-                 "model names, e.g. two teachers, or another store, e.g. data before and after selection); repeatable")
+                 "model names, e.g. two teachers, or another store, e.g. data before and after selection; "
+                 "distilled=none: three-way); repeatable")
       ->group("Comparison");
   app.add_option("--label", o.label, "this store's name on the Comparison tab (default: its file name)")
       ->group("Comparison");
@@ -105,9 +107,11 @@ int run_report(int argc, char** argv) {
     report::CompareRun run;
     run.label = spec.substr(0, eq);
     std::string path = spec.substr(eq + 1);
-    if (const size_t hash = path.find('#'); hash != std::string::npos) {
+    // The models after the last '#' (a store path may hold '#' itself when models follow).
+    if (const size_t hash = path.rfind('#'); hash != std::string::npos) {
       std::string models = path.substr(hash + 1);
       path.resize(hash);
+      std::set<std::string> given;
       for (size_t at = 0; at <= models.size();) {
         const size_t comma = std::min(models.find(',', at), models.size());
         const std::string kv = models.substr(at, comma - at);
@@ -117,11 +121,23 @@ int run_report(int argc, char** argv) {
         if (value.empty() || (key != "teacher" && key != "student" && key != "distilled"))
           throw UsageError("--compare '" + spec + "': expected teacher=, student= or distilled= after '#', got '" + kv +
                            "'");
+        if (!given.insert(key).second) throw UsageError("--compare '" + spec + "': " + key + "= given twice");
         (key == "teacher" ? run.teacher : key == "student" ? run.student : run.distilled) = value;
         at = comma + 1;
       }
     }
-    compared.push_back(Store::open(path, OpenMode::ReadOnly));
+    if (path.empty()) throw UsageError("--compare '" + spec + "': no store path");
+    // One model in two roles is refused as for the report's own models.
+    const std::string d = run.distilled.empty() ? o.distilled : run.distilled == "none" ? "" : run.distilled;
+    check_distinct_roles({{"--compare " + run.label + " teacher", run.teacher.empty() ? o.teacher : run.teacher},
+                          {"--compare " + run.label + " student", run.student.empty() ? o.student : run.student},
+                          {"--compare " + run.label + " distilled", d}},
+                         same_model);
+    try {
+      compared.push_back(Store::open(path, OpenMode::ReadOnly));
+    } catch (const Error& e) {
+      throw StoreError("--compare '" + run.label + "': " + e.what());
+    }
     run.store = compared.back().get();
     o.compare.push_back(run);
   }

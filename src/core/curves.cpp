@@ -102,7 +102,8 @@ void CurveAccumulator::add(std::span<const std::optional<ActionType>> types, std
   // By normalised position: the response's typed actions per bin, then its proportions.
   const uint32_t B = opts_.norm_bins;
   if (B && !types.empty()) {
-    std::vector<std::array<uint32_t, kNumActionTypes>> per(B, std::array<uint32_t, kNumActionTypes>{});
+    auto& per = norm_scratch_;
+    per.assign(B, std::array<uint32_t, kNumActionTypes>{});
     const double L = double(types.size());
     for (size_t k = 0; k < types.size(); ++k) {
       if (!types[k]) continue;

@@ -51,7 +51,7 @@ AttributeResult attribute(Store& st, const AttributeOptions& o, Progress& progre
 
   // Pass 2: shares with a paired bootstrap (series 2k = Teacher share, 2k+1 = Student share).
   ShareBootstrap boot(2 * nt, {.n_replicates = o.replicates, .seed = o.seed});
-  std::vector<CurveAccumulator> curves(nt, CurveAccumulator({.scheme = TypeScheme::FourWay, .token_mark = 0}));
+  std::vector<CurveAccumulator> curves(nt, CurveAccumulator({.scheme = TypeScheme::FourWay, .token_mark = 0, .norm_bins = 0}));
   std::vector<double> values(2 * nt);
   std::vector<std::optional<ActionType>> types;
   std::vector<uint64_t> pooled_n(nt), pooled_teacher(nt), pooled_student(nt);

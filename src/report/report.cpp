@@ -356,7 +356,17 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
       cands.push_back({sample_key(opts.seed, r.id), r.rid, embedded_text_bytes(r)});
     }
   };
-  hooks.after_search = [&](const TraceResult&) {
+  // A compared run must be typed as the report is; checked before anything is written.
+  auto check_schemes = [&](TypeScheme own) {
+    for (size_t k = 0; k < compared.size(); ++k)
+      if (compared[k].scheme != own)
+        throw UsageError("report: --compare '" + opts.compare[k].label + "' is typed " + scheme_name(compared[k].scheme) +
+                         " and the report " + scheme_name(own) +
+                         ": compare runs of one scheme (give every run a distilled model, or none: --distilled none "
+                         "for the report, #distilled=none for a compared run)");
+  };
+  hooks.after_search = [&](const TraceResult& searched) {
+    check_schemes(searched.scheme);
     if (embed.size() != forced_ids.size()) {
       for (const auto& id : opts.viewer_ids)
         if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
@@ -546,10 +556,7 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     json diffs = json::array();
     for (size_t k = 0; k < compared.size(); ++k) {
       const TraceResult& c = compared[k];
-      if (c.scheme != tr.scheme)
-        throw UsageError("report: --compare '" + opts.compare[k].label + "' is typed " + scheme_name(c.scheme) +
-                         " and the report " + scheme_name(tr.scheme) +
-                         ": compare runs of one scheme (give both a distilled model, or --distilled none)");
+      check_schemes(tr.scheme);
       runs.push_back(run_json(opts.compare[k].label, opts.compare[k].store->path(), c, types, opts.token_mark));
       diffs.push_back(difference_json(tr.curves, c.curves, types));
     }

@@ -13,6 +13,7 @@
 
 #include "rdpt/error.h"
 #include "rdpt/segment.h"
+#include "rdpt/curves.h"
 #include "rdpt/store.h"
 
 namespace rdpt::report {
@@ -196,6 +197,59 @@ TEST_F(ReportStore, ThreeWayWithoutDistilledModel) {
   EXPECT_EQ(data["types"], json({"Common", "Teacher", "Student"}));
   EXPECT_EQ(data["beta"]["procedure"], "training");
   EXPECT_EQ(pages[0][0]["p"].size(), 2u);  // pT and pS only
+}
+
+// --compare: the same store with teacher and student swapped. At j = 1 every response is Teacher
+// in the report's run and Student in the swapped one, so Teacher's difference (swapped minus own)
+// is -1 and Student's +1, with Newcombe's interval.
+TEST_F(ReportStore, ComparisonEmbedsEachRunAndItsDifference) {
+  auto other = Store::open(path, OpenMode::ReadOnly);
+  ReportOptions o;
+  o.beta = 0.1;
+  o.label = "own";
+  o.compare.push_back({.label = "swapped", .store = other.get(), .teacher = "student", .student = "teacher"});
+  run(o);
+  const json& c = data["comparison"];
+  ASSERT_TRUE(c.is_object());
+  ASSERT_EQ(c["runs"].size(), 2u);
+  EXPECT_EQ(c["runs"][0]["label"], "own");
+  EXPECT_EQ(c["runs"][1]["models"]["teacher"], "student");
+  EXPECT_EQ(c["runs"][1]["curves"]["count"][2][2][0], 3);  // all, Student, j=1
+  const json& d = c["diffs"][0];
+  EXPECT_EQ(d["d"][2][1][0], -1.0);  // [subset all][Teacher][j=1]
+  EXPECT_EQ(d["d"][2][2][0], 1.0);
+  const Interval iv = difference_interval(0, 3, 3, 3);
+  EXPECT_NEAR(d["lo"][2][1][0].get<double>(), iv.lo, 1e-4);
+  EXPECT_NEAR(d["hi"][2][1][0].get<double>(), iv.hi, 1e-4);
+  EXPECT_EQ(d["d"][2][1].size(), 3u);  // three positions in both runs
+  EXPECT_TRUE(d["d"][1][1][2].is_null());  // incorrect, j = 3: r2 has two actions
+  // The same comparison typed three-way is refused, as are two runs of one label.
+  ReportOptions bad = o;
+  bad.compare[0].distilled = "none";
+  std::ostringstream os;
+  EXPECT_THROW(write_report(*st, bad, os), UsageError);
+  EXPECT_TRUE(os.str().empty()) << "refused before anything was written";
+  bad = o;
+  bad.compare[0].label = "own";
+  EXPECT_THROW(write_report(*st, bad, os), UsageError);
+}
+
+// Curves by normalised position (20 bins): r1's actions sit at 1/6, 1/2, 5/6 (bins 3, 10, 16),
+// r2's at 1/4, 3/4 (bins 5, 15), r3's one at 1/2 (bin 10).
+TEST_F(ReportStore, CurvesByNormalisedPosition) {
+  ReportOptions o;
+  o.beta = 0.1;
+  run(o);
+  const json& n = data["curves"]["norm"];
+  EXPECT_EQ(n["bins"], 20);
+  const json& m = n["m"][2];
+  ASSERT_EQ(m.size(), 20u);
+  for (int b = 0; b < 20; ++b) EXPECT_EQ(m[b], b == 10 ? 2 : (b == 3 || b == 5 || b == 15 || b == 16) ? 1 : 0) << b;
+  EXPECT_EQ(n["mean"][2][1][10], 0.5);  // all, Teacher, bin 10: r1 Shared, r3 Teacher
+  EXPECT_EQ(n["mean"][2][0][10], 0.5);  // Shared
+  EXPECT_EQ(n["mean"][0][0][10], 1.0);  // correct: r1 only
+  EXPECT_TRUE(n["mean"][2][1][0].is_null());
+  EXPECT_TRUE(n["lo"][2][1][3].is_null());  // one response: no interval
 }
 
 TEST_F(ReportStore, ViewerLimitsAndForcedIds) {

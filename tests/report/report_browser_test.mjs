@@ -86,7 +86,10 @@ for (const [argv, code, what] of [
   [['--compare', 'x=' + db + '#tutor=t'], 2, "'tutor=t'"],
   [['--compare', 'x=' + db + '#teacher=nobody'], 2, "--compare 'x'"],
   [['--compare', 'x=' + db, '--compare', 'x=' + db], 2, 'labels must be non-empty and differ'],
-  [['--compare', 'x=' + db + '#distilled=none'], 2, 'three-way']]) {
+  [['--compare', 'x=' + db + '#distilled=none'], 2, 'three-way'],
+  [['--compare', 'x=' + db + '#teacher=student'], 2, 'one model in two roles'],
+  [['--compare', 'x=' + db + '#teacher=a,teacher=b'], 2, 'teacher= given twice'],
+  [['--compare', 'x=#teacher=t'], 2, 'no store path']]) {
   const r = spawnSync(rdpt, ['report', '--store', db, '--out', path.join(outDir, 'bad.html'), ...argv], { encoding: 'utf8' });
   const lines = r.stderr.trim().split('\n');
   check(r.status === code && lines.length === 1 && r.stderr.includes(what), `rdpt report ${argv.join(' ')} fails clearly`,
@@ -506,10 +509,15 @@ try {
         'the swapped run types the same store with the roles exchanged (its Teacher is the base run\u2019s Student, near enough)',
         cmp.runs[0].shares.Student, cmp.runs[2].shares.Teacher);
   await page.screenshot({ path: path.join(outDir, 'view-compare-top.png') });  // the window only (docs/report.md)
-  const ndiff = await page.evaluate(() => { document.getElementById('compare-subset').value = '0';
-    document.getElementById('compare-subset').dispatchEvent(new Event('change'));
-    return new Promise((res) => setTimeout(() => res(document.querySelectorAll('#compare-diffs .chart').length), 500)); });
-  check(ndiff >= 1 && ti >= 0, 'the subset control redraws the Comparison charts', '>= 1', ndiff);
+  const pathsOf = () => page.evaluate(() => Array.from(document.querySelectorAll('#compare-charts .mark-line path')).map((p) => p.getAttribute('d')).join('|'));
+  const linesBefore = await pathsOf();
+  await page.selectOption('#compare-subset', '0');
+  await page.waitForTimeout(500);
+  const linesAfter = await pathsOf();
+  check(linesBefore.length > 0 && linesAfter.length > 0 && linesBefore !== linesAfter && ti >= 0, 'the subset control redraws the Comparison charts (correct responses only)',
+        'other lines', [linesBefore.length, linesAfter.length]);
+  check(cmp.diffs.every((f, r) => f.d[2][0].length === Math.min(cmp.runs[0].curves.n[2].length, cmp.runs[r + 1].curves.n[2].length)),
+        'differences run to the shorter run');
   await page.screenshot({ path: path.join(outDir, 'view-compare.png'), fullPage: true });
   await page.click('nav button[data-view="meta"]');
   await page.evaluate(() => window.rdptReport.show('meta'));

@@ -169,7 +169,11 @@
       var tokOpt = $('curve-x').querySelector('option[value="tokens"]');
       if (curveState.tokEnd < 2) tokOpt.disabled = true;
       else if (curveState.tokEnd < P) tokOpt.textContent = 'mean cumulative tokens (positions 1-' + curveState.tokEnd + ', where it rises)';
-      $('curve-x').addEventListener('change', function (e) { curveState.x = e.target.value; drawCurves(); });
+      $('curve-x').addEventListener('change', function (e) {
+        curveState.x = e.target.value;
+        $('curve-maxj').disabled = curveState.x === 'norm';  // bins cover whole responses
+        drawCurves();
+      });
     }
     var behaviourChart = renderSharesTable();
     return Promise.all([drawCurves(), drawCurveSide(), behaviourChart]);
@@ -224,12 +228,15 @@
       if (!rows.length) return;
       var div = el('div', 'chart card'); div.dataset.subset = s; box.appendChild(div);
       jobs.push(embed(div, {title: s + ' responses', width: 'container', height: 220, data: {values: rows},
-        mark: {type: 'area', interpolate: 'step-after'},
-        encoding: {x: curveXEncoding(), y: {field: 'f', type: 'quantitative', stack: 'zero', title: 'fraction of actions at j', scale: {domain: [0, 1]}},
+        // By normalised position the points are bin centres: a centred step draws each bin over its own width.
+        mark: {type: 'area', interpolate: st.x === 'norm' ? 'step' : 'step-after'},
+        encoding: {x: curveXEncoding(), y: {field: 'f', type: 'quantitative', stack: 'zero',
+                                             title: st.x === 'norm' ? 'mean share in the bin' : 'fraction of actions at j', scale: {domain: [0, 1]}},
           color: {field: 'type', type: 'nominal', title: 'type', scale: {domain: D.types, range: D.types.map(function (t) { return TYPE_COLOR[t]; })},
                   legend: {orient: 'bottom', direction: 'horizontal', labelLimit: 0}},
           order: {field: 'type', sort: 'ascending'},
-          tooltip: [{field: 'j', title: 'j'}, {field: 'type'}, {field: 'f', format: '.3f', title: 'fraction'}, {field: 'n', title: 'n_j'}]}}));
+          tooltip: [{field: 'j', title: st.x === 'norm' ? 'bin' : 'j'}, {field: 'type'}, {field: 'f', format: '.3f', title: 'fraction'},
+                    {field: 'n', title: st.x === 'norm' ? 'responses in the bin' : 'n_j'}]}}));
     });
     return Promise.all(jobs);
   }
@@ -275,7 +282,8 @@
       layers.push({mark: {type: 'line', strokeWidth: 1.6, clip: true}, encoding: {x: x,
         y: {field: 'f', type: 'quantitative', title: 'fraction ' + t, scale: {domain: [0, 1]}}, color: color, strokeDash: dash,
         tooltip: [{field: 'j', title: 'j'}, {field: 'subset'}, {field: 'f', format: '.3f', title: 'fraction'},
-                  {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'}, {field: 'k', title: 'count'}, {field: 'n', title: 'n_j'}]}});
+                  {field: 'lo', format: '.3f'}, {field: 'hi', format: '.3f'}, {field: 'k', title: 'count'},
+                  {field: 'n', title: st.x === 'norm' ? 'responses in the bin' : 'n_j'}]}});
       var marks = markRows(st.maxj);
       if (marks.length) {
         layers.push({data: {values: marks}, mark: {type: 'rule', strokeDash: [4, 3], color: '#777'},
@@ -288,9 +296,10 @@
     jobs.push(drawStacked());
     // Say why a chart is missing instead of drawing it empty.
     if (empty.length) {
-      var most = Math.max.apply(null, C.n.map(function (a) { return Math.max.apply(null, a.concat([0])); }));
-      box.appendChild(el('p', 'note empty-curves', 'No position has ' + st.minn + ' or more responses in the chosen subsets' +
-        ' (the most at any position is ' + most + '), so nothing is drawn for ' + empty.join(', ') + '. Lower "min responses".'));
+      var counts = st.x === 'norm' ? C.norm.m : C.n, where = st.x === 'norm' ? 'bin' : 'position';
+      var most = Math.max.apply(null, counts.map(function (a) { return Math.max.apply(null, a.concat([0])); }));
+      box.appendChild(el('p', 'note empty-curves', 'No ' + where + ' has ' + st.minn + ' or more responses in the chosen subsets' +
+        ' (the most at any ' + where + ' is ' + most + '), so nothing is drawn for ' + empty.join(', ') + '. Lower "min responses".'));
     }
     return Promise.all(jobs);
   }
@@ -822,7 +831,7 @@
   // ---- comparison (rdpt report --compare) ---------------------------------------------------
   // Runs are told apart by colour and by dash; run 0 is the report's own store.
   var RUN_COLOR = ['#4a5568', '#d55e00', '#0072b2', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000'];
-  var RUN_DASH = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [1, 3], [10, 4], [4, 4], [3, 1]];
+  var RUN_DASH = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [1, 3], [10, 4], [4, 4]];  // 7 against 8 colours: 56 distinct pairs
   var cmpState = null;
   function renderCompare() {
     var R = D.comparison.runs;
