@@ -11,13 +11,18 @@ namespace rdpt::fuzz {
 
 // Writes data to one temporary file per process (named from prefix) and returns its path.
 inline const std::string& write_input_file(const char* prefix, const uint8_t* data, size_t size) {
-  static std::string path = [prefix] {
-    std::string tmpl = std::string("/tmp/") + prefix + "_XXXXXX";
-    int fd = mkstemp(tmpl.data());
-    if (fd < 0) std::abort();
-    close(fd);
-    return tmpl;
-  }();
+  // Removed when the process exits normally (a crash leaves it, next to the crashing input).
+  struct TempFile {
+    std::string path;
+    explicit TempFile(const char* prefix) : path(std::string("/tmp/") + prefix + "_XXXXXX") {
+      int fd = mkstemp(path.data());
+      if (fd < 0) std::abort();
+      close(fd);
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+  };
+  static const TempFile file(prefix);
+  const std::string& path = file.path;
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
   std::fwrite(data, 1, size, f);

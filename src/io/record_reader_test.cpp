@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "rdpt/error.h"
+#include "support/scratch_dir.h"
 
 namespace rdpt {
 namespace {
@@ -16,13 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tmp_path(const std::string& name) {
-  // A directory per process: ctest runs tests side by side.
-  static const fs::path dir = [] {
-    fs::path d = fs::path(testing::TempDir()) / ("rdpt_io_test_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return (dir / ("rdpt_io_" + name)).string();
+  return (rdpt::testing_support::scratch_dir("rdpt_io_test") / ("rdpt_io_" + name)).string();
 }
 
 std::string write_plain(const std::string& name, const std::string& content) {

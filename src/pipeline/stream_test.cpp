@@ -10,6 +10,7 @@
 
 #include "rdpt/error.h"
 #include "rdpt/pipeline.h"
+#include "support/scratch_dir.h"
 
 namespace rdpt {
 namespace {
@@ -18,8 +19,7 @@ namespace fs = std::filesystem;
 
 std::string temp_store(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path p = fs::path(::testing::TempDir()) /
-                     ("rdpt_pipeline_" + std::string(info->name()) + "_" + std::to_string(getpid()) + "_" + name);
+  const fs::path p = testing_support::scratch_dir("rdpt_pipeline") / (std::string(info->name()) + "_" + name);
   fs::remove(p);
   return p.string();
 }

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "rdpt/store.h"
+#include "support/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -45,12 +46,7 @@ struct CmdResult {
 
 // ctest runs each test in its own process, several at once: every file lives in a directory of this process.
 std::string work_dir() {
-  static const std::string dir = [] {
-    fs::path d = fs::path(testing::TempDir()) / ("rdpt_score_cli_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d.string();
-  }();
+  static const std::string dir = rdpt::testing_support::scratch_dir("rdpt_score_cli").string();
   return dir;
 }
 
