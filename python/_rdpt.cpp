@@ -24,6 +24,7 @@
 
 #include "rdpt/error.h"
 #include "rdpt/grade.h"
+#include "rdpt/operations.h"
 #include "rdpt/pipeline.h"
 #include "rdpt/segment.h"
 #include "rdpt/version.h"
@@ -255,6 +256,8 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
   std::unordered_map<std::string, int32_t> group_index;
   std::vector<Column<int32_t>> ntok;
   std::vector<Column<double>> lp, p;
+  std::vector<Column<int64_t>> rank;  // per model with ranks (empty column otherwise)
+  const std::vector<bool> ranked = ranked_models(st, models);
   std::vector<std::optional<ActionType>> ty;
   const std::vector<double> none;
   {
@@ -274,6 +277,7 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
       ntok.emplace_back(total);
       lp.emplace_back(total);
       p.emplace_back(total);
+      rank.emplace_back(ranked[k] ? total : 0);
     }
     stream_scores(st, mids, [&](const StoredResponse& r, std::span<const PairView> v) {
       const int32_t ri = int32_t(ids.size());
@@ -309,6 +313,11 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
         else std::fill_n(tk, n, -1);
         std::copy_n(pv.logprob.data(), n, lp[k].extend(n));
         std::copy_n(pv.p.data(), n, p[k].extend(n));
+        if (ranked[k]) {
+          int64_t* rp = rank[k].extend(n);
+          if (pv.rank_sum.empty()) std::fill_n(rp, n, int64_t{-1});
+          else std::copy_n(pv.rank_sum.data(), n, rp);
+        }
       }
       return true;
     });
@@ -329,6 +338,7 @@ py::dict store_actions(PyStore& s, const std::optional<std::vector<std::string>>
     out[py::str(models[k].name + "_n_tokens")] = ntok[k].release();
     out[py::str(models[k].name + "_logprob_sum")] = lp[k].release();
     out[py::str(models[k].name + "_p")] = p[k].release();
+    if (ranked[k]) out[py::str(models[k].name + "_rank_sum")] = rank[k].release();
   }
   out["models"] = mnames;
   if (typed) {

@@ -86,15 +86,20 @@ struct ExportStats {
 // UsageError "OPTION: no model ..." for an unknown name.
 std::vector<ModelInfo> resolve_models(Store& store, const std::vector<std::string>& names, const std::string& option);
 
+// Per model: whether the store holds ranks for it (a rank clip is recorded: rdpt score --ranks,
+// rdpt import with "ranks").
+std::vector<bool> ranked_models(Store& store, std::span<const ModelInfo> models);
+
 // Writes id, group, j, begin, end, special[, text] and per model <name>_n_tokens,
-// <name>_logprob_sum, <name>_p for every action of every response (CSV with a header, or JSON
-// Lines; an unusable pair's columns empty or null). DataError for a response that is not valid
+// <name>_logprob_sum, <name>_p, and <name>_rank_sum for a model with ranks (ranked_models), for
+// every action of every response (CSV with a header, or JSON Lines; an unusable pair's columns
+// empty or null, and the rank sum of a pair scored without ranks). DataError for a response that is not valid
 // UTF-8 when JSON text is asked for. `progress` gets start("export", responses, "responses").
 ExportStats export_actions(Store& store, std::span<const ModelInfo> models, const ExportOptions& options,
                            std::ostream& out, Progress& progress);
 // The same rows as a Parquet file `path` (options.format is not read): typed columns (id, group,
 // text VARCHAR; j, begin, end, <model>_n_tokens BIGINT; special BOOLEAN; <model>_logprob_sum,
-// <model>_p DOUBLE), null where CSV leaves a field empty. The file appears when all is written.
+// <model>_p DOUBLE, <model>_rank_sum BIGINT), null where CSV leaves a field empty. The file appears when all is written.
 ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> models, const ExportOptions& options,
                                    const std::string& path, Progress& progress);
 

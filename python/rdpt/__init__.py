@@ -164,9 +164,11 @@ class Store:
         Columns: id, group, j (1-based position), begin, end (UTF-8 byte span), special, text
         (``text=False`` leaves it out; faster), then per model (``models``: default all, in the
         order they were added) ``<m>_n_tokens``, ``<m>_logprob_sum`` and ``<m>_p =
-        exp(logprob_sum / n_tokens)``. A model without a usable score for the response (absent or
-        failed) gives missing values (pandas NA / NaN; -1 in ``<m>_n_tokens`` without pandas); an
-        action that got no token has n_tokens 0 and p NaN.
+        exp(logprob_sum / n_tokens)``, and for a model scored with ranks (``rdpt score --ranks``,
+        ``rank_clip=``) ``<m>_rank_sum``, the sum of the action's clipped token ranks. A model without
+        a usable score for the response (absent or failed) gives missing values (pandas NA / NaN; -1
+        in ``<m>_n_tokens`` and ``<m>_rank_sum`` without pandas), as does the rank sum of a pair
+        scored without ranks; an action that got no token has n_tokens 0 and p NaN.
 
         With ``teacher`` and ``student`` (and ``distilled`` for the four-way scheme) a ``type``
         column holds each action's provenance type at ``alpha`` and ``beta`` ("auto": the search of
@@ -196,6 +198,10 @@ class Store:
                 cols[m + "_n_tokens"] = nt
             cols[m + "_logprob_sum"] = c[m + "_logprob_sum"]
             cols[m + "_p"] = c[m + "_p"]
+            if m + "_rank_sum" in c:
+                rk = c[m + "_rank_sum"]
+                cols[m + "_rank_sum"] = (_pd.arrays.IntegerArray(np.maximum(rk, 0), rk < 0)
+                                         if as_frame and HAVE_PANDAS else rk)
         if "type" in c:
             codes = c["type"]
             if as_frame and HAVE_PANDAS:

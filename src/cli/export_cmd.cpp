@@ -12,9 +12,11 @@ int run_export(int argc, char** argv) {
   CLI::App app{
       "Write one row per action of every response in a score store: id, group, j (1-based position), begin, "
       "end (byte span in the response), special, text (the action's exact text), then per model "
-      "<model>_n_tokens, <model>_logprob_sum and <model>_p = exp(logprob_sum / n_tokens). Where a model has "
-      "no usable score for the response (absent or failed) its three columns are empty (CSV) or null (JSONL); "
-      "an action that received no token has n_tokens 0 and an empty/null p.",
+      "<model>_n_tokens, <model>_logprob_sum and <model>_p = exp(logprob_sum / n_tokens), and for a model scored "
+      "with ranks (rdpt score --ranks) <model>_rank_sum, the sum of its tokens' clipped ranks. Where a model has "
+      "no usable score for the response (absent or failed) its columns are empty (CSV) or null (JSONL); "
+      "an action that received no token has n_tokens 0 and an empty/null p; a pair scored without ranks has "
+      "an empty/null rank sum.",
       "rdpt export"};
   std::string store_path, out = "-";
   std::vector<std::string> names;

@@ -45,6 +45,12 @@ void put_json(std::string& out, std::string_view s) {
 
 }  // namespace
 
+std::vector<bool> ranked_models(Store& store, std::span<const ModelInfo> models) {
+  std::vector<bool> ranked;
+  for (const auto& m : models) ranked.push_back(rank_clip_of(store, m.name).has_value());
+  return ranked;
+}
+
 std::vector<ModelInfo> resolve_models(Store& store, const std::vector<std::string>& names, const std::string& option) {
   if (names.empty()) return store.models();
   std::vector<ModelInfo> models;
@@ -58,11 +64,14 @@ ExportStats export_actions(Store& store, std::span<const ModelInfo> models, cons
   std::vector<int64_t> mids;
   for (const auto& m : models) mids.push_back(m.mid);
 
+  const std::vector<bool> ranked = ranked_models(store, models);
   std::vector<std::string> cols = {"id", "group", "j", "begin", "end", "special"};
   if (!no_text) cols.push_back("text");
-  const size_t first_model_col = cols.size();
-  for (const auto& m : models) {
-    for (const char* q : {"_n_tokens", "_logprob_sum", "_p"}) cols.push_back(m.name + q);
+  std::vector<size_t> model_col;  // each model's first column
+  for (size_t k = 0; k < models.size(); ++k) {
+    model_col.push_back(cols.size());
+    for (const char* q : {"_n_tokens", "_logprob_sum", "_p"}) cols.push_back(models[k].name + q);
+    if (ranked[k]) cols.push_back(models[k].name + "_rank_sum");
   }
 
   const bool csv = options.format == ExportFormat::Csv;
@@ -115,15 +124,20 @@ ExportStats export_actions(Store& store, std::span<const ModelInfo> models, cons
       }
       for (size_t k = 0; k < sc.size(); ++k) {
         const PairView& v = sc[k];
-        field(cols[first_model_col + 3 * k]);
+        field(cols[model_col[k]]);
         if (v.usable) buf += std::to_string(v.n_tokens[a]);
         else if (!csv) buf += "null";
-        field(cols[first_model_col + 3 * k + 1]);
+        field(cols[model_col[k] + 1]);
         if (v.usable) put_double(buf, v.logprob[a]);
         else if (!csv) buf += "null";
-        field(cols[first_model_col + 3 * k + 2]);
+        field(cols[model_col[k] + 2]);
         if (v.usable && v.n_tokens[a]) put_double(buf, v.p[a]);
         else if (!csv) buf += "null";
+        if (ranked[k]) {
+          field(cols[model_col[k] + 3]);
+          if (!v.rank_sum.empty()) buf += std::to_string(v.rank_sum[a]);
+          else if (!csv) buf += "null";
+        }
       }
       buf += csv ? "\n" : "}\n";
       ++st.n_rows;
@@ -148,10 +162,12 @@ ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> mode
   std::vector<io::ParquetWriter::Column> cols = {{"id", T::Text},    {"group", T::Text}, {"j", T::Int64},
                                                  {"begin", T::Int64}, {"end", T::Int64},  {"special", T::Bool}};
   if (options.text) cols.push_back({"text", T::Text});
-  for (const auto& m : models) {
-    cols.push_back({m.name + "_n_tokens", T::Int64});
-    cols.push_back({m.name + "_logprob_sum", T::Double});
-    cols.push_back({m.name + "_p", T::Double});
+  const std::vector<bool> ranked = ranked_models(store, models);
+  for (size_t k = 0; k < models.size(); ++k) {
+    cols.push_back({models[k].name + "_n_tokens", T::Int64});
+    cols.push_back({models[k].name + "_logprob_sum", T::Double});
+    cols.push_back({models[k].name + "_p", T::Double});
+    if (ranked[k]) cols.push_back({models[k].name + "_rank_sum", T::Int64});
   }
   io::ParquetWriter w(path, std::move(cols));
   progress.start("export", uint64_t(store.n_responses()), "responses");
@@ -170,7 +186,8 @@ ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> mode
       w.put_int(int64_t(act.end));
       w.put_bool(act.special);
       if (options.text) w.put_text(action_text(r.response, act));
-      for (const PairView& v : sc) {
+      for (size_t k = 0; k < sc.size(); ++k) {
+        const PairView& v = sc[k];
         if (v.usable) {
           w.put_int(int64_t(v.n_tokens[a]));
           w.put_double(v.logprob[a]);
@@ -180,6 +197,10 @@ ExportStats export_actions_parquet(Store& store, std::span<const ModelInfo> mode
         }
         if (v.usable && v.n_tokens[a]) w.put_double(v.p[a]);
         else w.put_null();
+        if (ranked[k]) {
+          if (!v.rank_sum.empty()) w.put_int(int64_t(v.rank_sum[a]));
+          else w.put_null();
+        }
       }
       w.end_row();
       ++st.n_rows;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/cli_fixture.h"
+#include "io/parquet.h"
 
 namespace {
 
@@ -257,6 +258,44 @@ TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {
   EXPECT_NE(csv.find("\nc,q:"), std::string::npos) << csv;                      // groups: the questions
   EXPECT_NE(csv.find(",2,0,0,,2,-4,5,\n"), std::string::npos) << csv;  // c: (20 + 20) / 8
   EXPECT_NE(csv.find(",5,3,0,0,,3,-1,,\n"), std::string::npos) << csv;  // f: no ranks, no rsr
+  // rdpt export gives the clipped rank sums per action (none for f, scored without ranks), and
+  // the rank column only for a model with ranks.
+  r = rdpt("export --store '" + db + "' --no-text");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::vector<std::string> rows;  // without the group column (a hash of the question)
+  {
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t g = line.find(','), g2 = line.find(',', g + 1);
+      rows.push_back(line.substr(0, g) + line.substr(g2));
+    }
+  }
+  ASSERT_EQ(rows.size(), 13u) << r.out;  // header and 12 actions
+  EXPECT_EQ(rows[0], "id,j,begin,end,special,student_n_tokens,student_logprob_sum,student_p,student_rank_sum");
+  auto has_row = [&](const std::string& row) { return std::find(rows.begin(), rows.end(), row) != rows.end(); };
+  EXPECT_TRUE(has_row("a,2,4,9,false,1,-0.5,0.6065306597126334,2")) << r.out;
+  EXPECT_TRUE(has_row("c,1,0,5,false,1,-4,0.01831563888873418,20")) << r.out;  // 30 clipped at 20
+  EXPECT_TRUE(has_row("f,3,10,15,false,1,-1,0.36787944117144233,")) << r.out;
+  r = rdpt("export --store '" + db + "' --no-text --format jsonl");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("j":2,"begin":5,"end":10,"special":false,"student_n_tokens":1,)"
+                       R"("student_logprob_sum":-1,"student_p":0.36787944117144233,"student_rank_sum":6})"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(R"("j":3,"begin":10,"end":15,"special":false,"student_n_tokens":1,)"
+                       R"("student_logprob_sum":-1,"student_p":0.36787944117144233,"student_rank_sum":null})"),
+            std::string::npos)
+      << r.out;
+  if (rdpt::io::parquet_available()) {  // Parquet: the same sums, BIGINT, null without ranks
+    r = rdpt("export --store '" + db + "' --format parquet --out '" + path("e.parquet") + "'");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    rdpt::io::duckdb_exec("COPY (SELECT id, j, student_rank_sum, typeof(student_rank_sum) FROM '" + path("e.parquet") +
+                          "' ORDER BY id, j) TO '" + path("e_ranks.csv") + "' (HEADER false)");
+    EXPECT_EQ(rdpt_test::slurp(path("e_ranks.csv")),
+              "a,1,1,BIGINT\na,2,2,BIGINT\nb,1,1,BIGINT\nb,2,1,BIGINT\nc,1,20,BIGINT\nc,2,20,BIGINT\nd,1,5,BIGINT\n"
+              "e,1,4,BIGINT\ne,2,6,BIGINT\nf,1,,BIGINT\nf,2,,BIGINT\nf,3,,BIGINT\n");
+  }
   // Another clip for the same model is refused; --rank-clip alone on score needs --ranks.
   r = rdpt("import --store '" + db + "' --logprobs '" + path("student.jsonl") + "' --model student");
   EXPECT_EQ(r.rc, 2) << r.err;

@@ -105,6 +105,10 @@ def test_store_models_and_responses(store_path):
 
 @pytest.mark.parametrize("as_frame", [True, False])
 def test_actions_equal_rdpt_export_to_the_bit(store_path, as_frame, tmp_path):
+    assert_actions_equal_export(store_path, as_frame, tmp_path)
+
+
+def assert_actions_equal_export(store_path, as_frame, tmp_path):
     out = tmp_path / "export.csv"
     cli("export", "--store", store_path, "--out", str(out))
     header, rows = read_csv(str(out))
@@ -121,7 +125,7 @@ def test_actions_equal_rdpt_export_to_the_bit(store_path, as_frame, tmp_path):
             assert [int(x) for x in got] == [int(x) for x in want], name
         elif name == "special":
             assert [bool(x) for x in got] == [x == "true" for x in want], name
-        elif name.endswith("_n_tokens"):
+        elif name.endswith("_n_tokens") or name.endswith("_rank_sum"):
             conv = [("" if (x is None or (as_frame and x is rdpt._pd.NA) or (not as_frame and x < 0)) else str(int(x)))
                     for x in got]
             assert conv == want, name
@@ -524,6 +528,12 @@ def test_ranks_from_the_scorer_the_store_and_rsr_selection(models, tmp_path):
     sums = np.zeros(len(first["begin"]), dtype=np.int64)
     np.add.at(sums, np.searchsorted(first["end"], res["offsets"], side="right"), ranks)
     np.testing.assert_array_equal(sums, first["scores"]["student"]["rank_sum"])
+    # Store.actions and rdpt export carry the rank sums (the models scored with ranks only).
+    for as_frame in (True, False):
+        assert_actions_equal_export(db, as_frame, tmp_path)
+    a = st.actions(text=False)
+    assert "student_rank_sum" in a.columns and "teacher_rank_sum" in a.columns
+    np.testing.assert_array_equal(a["student_rank_sum"][a["id"] == first["id"]].to_numpy(dtype=np.int64), sums)
     # rsr: per question the lowest sum(rank) / sum(-log p) under the student.
     got = rdpt.select(st, "rsr", beta=0.1, compare=True)
     cand = got["candidates"]
