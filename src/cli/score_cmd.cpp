@@ -48,7 +48,9 @@ struct ScoreArgs {
   std::vector<std::string> data_files, model_specs;
   std::string store_path, template_name, prompt_format, flash = "auto", shard;
   LlamaOptions lo;
-  bool replace = false, show_prompt = false, verbose = false, ranks = false;
+  bool replace = false, show_prompt = false, verbose = false;
+  std::vector<std::string> ranks_models;  // --ranks: "" alone (every model) or model names
+  CLI::Option* ranks_opt = nullptr;
   uint32_t rank_clip = 100;
   uint32_t chunk = 64;
   ReaderOptions ropts;
@@ -121,11 +123,14 @@ struct ScoreArgs {
                    "path costs memory for no gain, docs/score.md)")
         ->check(CLI::IsMember({"auto", "device", "host"}))
         ->group("Performance");
-    CLI::Option* ranks_opt = app.add_flag("--ranks", ranks,
+    ranks_opt = app.add_option("--ranks", ranks_models,
                  "also store, per action, the sum of its tokens' ranks under the model (1 + vocabulary entries with "
                  "a strictly larger logit, clipped at --rank-clip), computed where the log-probs are reduced; for "
-                 "rdpt select --strategy rsr (the rank-surprisal ratio). Applies to every --model of this run; pairs "
-                 "already stored without ranks are scored again (docs/score.md)");
+                 "rdpt select --strategy rsr (the rank-surprisal ratio). Alone: every --model of this run; with "
+                 "names (--ranks student or --ranks student,teacher): those models only. Pairs already stored "
+                 "without ranks are scored again (docs/score.md)")
+                    ->expected(0, CLI::detail::expected_max_vector_size)
+                    ->delimiter(',');
     app.add_option("--rank-clip", rank_clip, "with --ranks: clip each token's rank at this (default 100, the RSR paper's)")
         ->check(CLI::Range(1u, kMaxRankClip))
         ->needs(ranks_opt);
@@ -155,7 +160,6 @@ struct ScoreArgs {
     lo.template_name = template_name;
     lo.flash_attn = flash == "on" ? 1 : flash == "off" ? 0 : -1;
     lo.reduce_on_device = reduce == "device" ? 1 : reduce == "host" ? 0 : -1;
-    lo.rank_clip = ranks ? rank_clip : 0;
     // llama.cpp's own lines only with --verbose: a failed load's reason is in rdpt's one-line error.
     lo.log = [verbose = verbose](LogLevel lv, std::string_view msg) {
       if (verbose && (lv == LogLevel::Error || lv == LogLevel::Warn))
@@ -172,6 +176,17 @@ struct ScoreArgs {
       if (eq == std::string::npos || eq == 0) throw UsageError("--tokenizer: expected NAME=vocab.gguf, got '" + t + "'");
       tokenizers[t.substr(0, eq)] = t.substr(eq + 1);
     }
+    // --ranks: which models get ranks.
+    std::set<std::string> ranked;
+    for (const auto& n : ranks_models) {
+      if (n.empty()) continue;
+      if (std::find(model_names.begin(), model_names.end(), n) == model_names.end()) {
+        std::string names;
+        for (const auto& x : model_names) names += (names.empty() ? "" : ", ") + x;
+        throw UsageError("--ranks: no --model named '" + n + "' in this run (its models: " + names + ")");
+      }
+      ranked.insert(n);
+    }
     // A model is a GGUF file (llama.cpp) or a server spec "http://host:port/v1[#served-name]"
     // ("sglang+http://..." for SGLang's native API); docs/http.md.
     std::vector<ScorerSpec> out;
@@ -180,6 +195,7 @@ struct ScoreArgs {
       sp.name = m.name;
       sp.location = m.path;
       sp.llama = lo;
+      sp.llama.rank_clip = ranks_opt->count() && (ranked.empty() || ranked.count(m.name)) ? rank_clip : 0;
       sp.llama.jinja = jinja[m.name];
       if (auto it = tokenizers.find(m.name); it != tokenizers.end()) sp.tokenizer = it->second;
       sp.api_key_env = api_key_env;

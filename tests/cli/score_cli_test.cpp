@@ -666,6 +666,39 @@ TEST_F(ScoreCli, ShippedTraceUnderTheTeachersTemplatesInlineOrSplit) {
 // --ranks: every stored pair carries rank sums; a run without ranks first is completed by the
 // run with them (its pairs scored again, with the same log-probs); the clip is recorded per model
 // and another one is refused; --rank-clip alone is a usage error.
+// --ranks NAME: only the named models get ranks (and a clip); the others are scored as without
+// --ranks. A name that is not a --model of the run is a usage error naming the run's models.
+TEST_F(ScoreCli, RanksForNamedModelsOnly) {
+  const std::string db = work_dir() + "/ranks_named.db";
+  auto bad = run(args(db) + " --ranks studnet");
+  EXPECT_EQ(bad.rc, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--ranks: no --model named 'studnet' in this run (its models: teacher, student)"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_FALSE(fs::exists(db));
+  auto r1 = run(args(db) + " --ranks student --rank-clip 40");
+  ASSERT_EQ(r1.rc, 0) << r1.err;
+  size_t n_student = 0, n_teacher = 0;
+  for (const auto& [k, p] : read_store(db)) {
+    if (p.status == rdpt::ScoreStatus::Failed) continue;
+    EXPECT_EQ(p.has_ranks, k.first == "student") << k.first << " " << k.second;
+    ++(k.first == "student" ? n_student : n_teacher);
+  }
+  EXPECT_GT(n_student, 0u);
+  EXPECT_GT(n_teacher, 0u);
+  {
+    auto st = rdpt::Store::open(db, rdpt::OpenMode::ReadOnly);
+    EXPECT_EQ(st->meta("rank_clip:student"), "40");
+    EXPECT_FALSE(st->meta("rank_clip:teacher").has_value());
+  }
+  // Both named: the teacher's pairs are scored again with ranks, the student's are done.
+  auto r2 = run(args(db) + " --ranks teacher,student --rank-clip 40");
+  ASSERT_EQ(r2.rc, 0) << r2.err;
+  EXPECT_NE(r2.err.find("model student: scored 0 responses"), std::string::npos) << r2.err;
+  for (const auto& [k, p] : read_store(db))
+    if (p.status != rdpt::ScoreStatus::Failed) EXPECT_TRUE(p.has_ranks) << k.first << " " << k.second;
+}
+
 TEST_F(ScoreCli, RanksAreStoredAndUnrankedPairsAreScoredAgain) {
   const std::string db = work_dir() + "/ranks.db";
   auto r0 = run(args(db));
