@@ -36,7 +36,7 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
   if (mS) res.student_rank_clip = rank_clip_of(store, o.student);
   if (strategy == Strategy::Rsr && !res.student_rank_clip)
     throw UsageError("--strategy rsr needs the student's token ranks: student '" + o.student + "' in store '" +
-                     store.path() + "' was scored without them (rdpt score --ranks)");
+                     store.path() + "' was scored without them (rdpt score --ranks " + o.student + ")");
   res.candidates.assign(order.size(), std::nullopt);
   auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
   res.beta = o.beta.value_or(0.1);
@@ -94,7 +94,7 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
   if (strategy == Strategy::Rsr &&
       std::none_of(res.candidates.begin(), res.candidates.end(), [](const auto& c) { return c && !std::isnan(c->c.rsr); }))
     throw UsageError("--strategy rsr: no candidate has the student's token ranks in store '" + store.path() +
-                     "' (score the student with rdpt score --ranks)");
+                     "' (score the student with rdpt score --ranks " + o.student + ")");
   if (res.n_not_in_store == order.size() && !order.empty())
     throw DataError("none of the " + std::to_string(order.size()) + " " + source + " is in store '" + store.path() +
                     "' (ids differ? import them first)");
@@ -124,7 +124,7 @@ SelectComparison compare_strategies(const SelectRunResult& run, const SelectRunO
     if (needs_types && !run.typed) out.not_run = "needs teacher '" + o.teacher + "' and student '" + o.student + "' scores";
     if (s == Strategy::Grape && !run.has_student) out.not_run = "needs student '" + o.student + "' scores";
     if (s == Strategy::Rsr && !run.student_rank_clip)
-      out.not_run = "needs student '" + o.student + "' scores with ranks (rdpt score --ranks)";
+      out.not_run = "needs student '" + o.student + "' scores with ranks (rdpt score --ranks " + o.student + ")";
     if (out.not_run.empty()) {
       SelectOptions so = o.select;
       so.strategy = s;
