@@ -19,7 +19,9 @@ inline const std::string& write_input_file(const char* prefix, const uint8_t* da
       if (fd < 0) std::abort();
       close(fd);
     }
-    ~TempFile() { std::remove(path.c_str()); }
+    ~TempFile() {  // and SQLite's side files, for the store target
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path + suffix).c_str());
+    }
   };
   static const TempFile file(prefix);
   const std::string& path = file.path;

@@ -10,29 +10,37 @@
 #
 #   tests/reference/run_check.sh RDPT [WORKDIR]   exit 0 when every value matches, 1 otherwise
 #
-# WORKDIR (default: a temporary directory, removed when all matched) keeps the stores, the exports,
-# rdpt's outputs under out/ and out/mismatches.json. REFCHECK_INJECT=1 perturbs one expected value,
-# to see the check fail.
+# WORKDIR (default: a temporary directory, removed when all matched; kept, and named, otherwise)
+# keeps the stores, the exports, rdpt's outputs under out/ and out/mismatches.json; it must be new
+# or empty. REFCHECK_INJECT=1 perturbs one expected value, to see the check fail. RDPT_PYTHON: the
+# interpreter (default python3, 3.9 or later; only the standard library is used).
 set -euo pipefail
 RDPT=$(readlink -f "${1:?usage: run_check.sh RDPT [WORKDIR]}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${RDPT_PYTHON:-python3}
 if [ -n "${2:-}" ]; then
-  WD=$2; rm -rf "$WD"; mkdir -p "$WD"
+  if [ -e "$2" ] && [ -n "$(ls -A "$2")" ]; then
+    echo "run_check.sh: WORKDIR '$2' is not empty; give a new or empty directory" >&2
+    exit 2
+  fi
+  mkdir -p "$2"
+  WD=$(cd "$2" && pwd)
+  KEEP=1
 else
   WD=$(mktemp -d "${TMPDIR:-/tmp}/rdpt_refcheck.XXXXXX")
+  KEEP=0
 fi
+trap 'rc=$?; if [ $rc -ne 0 ]; then echo "run_check.sh: failed (exit $rc); its files are in $WD" >&2; elif [ $KEEP = 0 ]; then rm -rf "$WD"; fi' EXIT
 $PY "$HERE/gen_data.py" datasets "$WD"
 cd "$WD"
 for K in A B C D E; do
-  "$RDPT" import --data $K.jsonl --store $K.db >/dev/null 2>&1
+  "$RDPT" import --data $K.jsonl --store $K.db >/dev/null 2>import_$K.log || { cat import_$K.log >&2; exit 1; }
   "$RDPT" export --store $K.db -o $K.spans.csv 2>/dev/null
   $PY "$HERE/gen_data.py" logprobs $K $K.spans.csv lp$K
   for f in lp$K/lp_*.jsonl; do
     m=$(basename "$f" .jsonl); m=${m#lp_}
     "$RDPT" import --store $K.db --logprobs "$f" --model "$m" 2>&1 | sed "s/^/[$K] /"
   done
-  "$RDPT" export --store $K.db -o $K.csv 2>/dev/null
+  "$RDPT" export --store $K.db -o $K.csv
 done
 $PY "$HERE/compare.py" "$RDPT" "$WD"
-if [ -z "${2:-}" ]; then cd /; rm -rf "$WD"; fi
