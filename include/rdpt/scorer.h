@@ -66,10 +66,18 @@ class Scorer {
   virtual ModelInfo describe() const = 0;
   // The exact prompt text the model sees for a question (chat template, or the raw format).
   virtual std::string format_prompt(std::string_view question, std::string_view system) const = 0;
+  // Called on the thread that called score, once per item, as soon as the item's result is final
+  // (before score returns), so that a caller keeps each result as it comes: rdpt score writes each
+  // pair then, and a run stopped mid-batch loses only the items still in flight.
+  using ResultFn = std::function<void(size_t item, const ScoreResult& result)>;
   // Scores a batch; see the contract above. `progress.update(done_items, done_tokens)` is
-  // called as items finish (totals are the caller's business).
-  virtual std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) = 0;
-  std::vector<ScoreResult> score(std::span<const ScoreItem> items) { return score(items, null_progress()); }
+  // called as items finish (totals are the caller's business), then `on_result` (if set).
+  virtual std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress,
+                                         const ResultFn& on_result) = 0;
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) {
+    return score(items, progress, ResultFn{});
+  }
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items) { return score(items, null_progress(), ResultFn{}); }
   virtual ScorerCapabilities capabilities() const = 0;
   // The tokens the model sees for `text` (prompt: with BOS as scoring adds it), as (id, piece),
   // for `--show-prompt`; empty when the backend has no local tokenizer.

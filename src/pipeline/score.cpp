@@ -159,11 +159,14 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
     }
     cp.base_done = n_done;
     cp.base_tok = st.n_tokens;
-    const auto results = scorer.score(items, cp);
-    for (size_t k = c0; k < c1; ++k) {
-      const StoredResponse& in = responses[todo[k]];
-      const ScoreResult& r = results[k - c0];
-      const RenderedResponse& rr = rendered[k - c0];
+    // Each pair is written as soon as its result is final (the scorer's hook), so that a run
+    // stopped mid-chunk (Ctrl-C, a kill, a pre-empted job) loses only the responses in flight.
+    std::vector<char> written(c1 - c0, 0);
+    auto write = [&](size_t i, const ScoreResult& r) {
+      if (i >= written.size() || written[i]) return;
+      written[i] = 1;
+      const StoredResponse& in = responses[todo[c0 + i]];
+      const RenderedResponse& rr = rendered[i];
       PairScore ps = pair_score(in, rr, r, rank_clip != 0);
       if (!r.ok()) {
         ++st.n_failed;
@@ -171,7 +174,7 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
         if (rerank.count(in.rid)) {  // scored again for ranks: the stored scores stay
           st.n_kept += 1;
           ++n_done;
-          continue;
+          return;
         }
       } else {
         // The action the context cut was scored from its first tokens only: it and the actions
@@ -201,7 +204,9 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
         store.put_scores(slot, in.rid, ps);
       }
       ++n_done;
-    }
+    };
+    const auto results = scorer.score(items, cp, write);
+    for (size_t i = 0; i < results.size(); ++i) write(i, results[i]);  // any the hook did not see
     progress.update(n_done, st.n_tokens);
   }
   progress.finish();

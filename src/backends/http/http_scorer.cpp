@@ -58,7 +58,9 @@ class HttpScorer final : public Scorer, private HttpModelBase {
     return c;
   }
 
-  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
+  using Scorer::score;
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress,
+                                 const ResultFn& on_result) override;
 
  private:
   // One request, run now; its body, or a BackendError naming what failed.
@@ -106,7 +108,8 @@ class HttpScorer final : public Scorer, private HttpModelBase {
   mutable std::map<std::string, std::vector<int32_t>> prompt_ids_;  // prompt text -> the server's ids
 };
 
-std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress) {
+std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Progress& progress,
+                                          const ResultFn& on_result) {
   std::lock_guard<std::mutex> client_lock(client_mu_);
   const size_t n = items.size();
   std::vector<ScoreResult> results(n);
@@ -123,6 +126,11 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
   reqs.reserve(n);
   const std::string path = opt_.api == HttpApi::SGLang ? "/generate" : "/completions";
   uint64_t done_items = 0, done_tokens = 0;
+  // Item i's result is final: progress, then the caller's hook.
+  auto item_done = [&](size_t i) {
+    progress.update(++done_items, done_tokens);
+    if (on_result) on_result(i, results[i]);
+  };
   std::map<std::string, Tokenized> prompt_cache;
   // BOS as the prompt's maker wants it (a Jinja rendering holds its own; Prompter::tokenize_with_special).
   const bool prompt_special = !tok_ || http_prompter(opt_, tok_.get()).tokenize_with_special();
@@ -149,7 +157,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     job.item = i;
     if (server_render_) {
       if (!results[i].error.empty()) {
-        progress.update(++done_items, done_tokens);
+        item_done(i);
         continue;
       }
       std::vector<int32_t> pids;
@@ -160,7 +168,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
       }
       if (pids.empty()) {
         results[i].error = "the prompt was not rendered by this scorer's format_prompt (server-rendered prompts)";
-        progress.update(++done_items, done_tokens);
+        item_done(i);
         continue;
       }
       job.n_prompt = pids.size();
@@ -182,7 +190,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
         job.offsets = std::move(r.offsets);
       } catch (const Error& e) {
         results[i].error = std::string("tokenizing: ") + e.what();
-        progress.update(++done_items, done_tokens);
+        item_done(i);
         continue;
       }
       results[i].n_prompt_tokens = uint32_t(job.n_prompt);
@@ -234,7 +242,7 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
     } else {
       done_tokens += res.tokens.size();
     }
-    progress.update(++done_items, done_tokens);
+    item_done(jobs[r].item);
   };
   client_->run(reqs, judge, done);
   return results;

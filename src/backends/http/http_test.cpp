@@ -2,6 +2,8 @@
 // engine (tests/tools/fake_engine.*) with and without injected faults.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <map>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -343,6 +345,33 @@ TEST_F(HttpScorerTest, IdsModeMatchesTheModelForEveryEngineFormat) {
       EXPECT_GT(res[i].n_prompt_tokens, 0u);
     }
     EXPECT_EQ(eng.n_requests.load(), c.items.size());
+  }
+}
+
+// Each result reaches the caller's hook once, as its request finishes, and equals the returned one;
+// an item failing before any request (an empty prompt) is handed over too.
+TEST_F(HttpScorerTest, ResultsAreHandedOverAsEachFinishes) {
+  Corpus c = make_corpus(12);
+  c.items.push_back({"", "No prompt.", "g"});
+  FakeEngine eng(*model_, FakeApi::VLLM);
+  auto sc = make_http_scorer(options(eng));
+  struct Count : Progress {
+    uint64_t done = 0;
+    void update(uint64_t d, uint64_t) override { done = d; }
+  } progress;
+  std::vector<uint64_t> done_at;
+  std::map<size_t, ScoreResult> seen;
+  const auto res = sc->score(c.items, progress, [&](size_t i, const ScoreResult& r) {
+    EXPECT_TRUE(seen.emplace(i, r).second) << "item " << i << " handed over twice";
+    done_at.push_back(progress.done);
+  });
+  ASSERT_EQ(res.size(), c.items.size());
+  ASSERT_EQ(seen.size(), c.items.size());
+  for (size_t k = 0; k < done_at.size(); ++k) EXPECT_EQ(done_at[k], k + 1);
+  EXPECT_FALSE(res.back().ok());
+  for (size_t i = 0; i < res.size(); ++i) {
+    EXPECT_EQ(seen[i].error, res[i].error) << i;
+    expect_same_tokens(seen[i].tokens, res[i].tokens, 0, "item " + std::to_string(i));
   }
 }
 

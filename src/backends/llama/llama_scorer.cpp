@@ -273,7 +273,9 @@ class LlamaScorer final : public Scorer {
     return c;
   }
 
-  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) override;
+  using Scorer::score;
+  std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress,
+                                 const ResultFn& on_result) override;
 
  private:
   struct Work {
@@ -320,9 +322,21 @@ class LlamaScorer final : public Scorer {
   Prompter prompter_;
   mutable std::string fingerprint_;
   std::unique_ptr<llama_detail::DeviceLogprob> device_;  // null: reduce on the host
+  const ResultFn* on_result_ = nullptr;  // during score(): the caller's hook
+  // Item i's result is final: progress, then the caller's hook.
+  void item_done(Progress& progress, uint64_t& done_items, uint64_t done_tokens, size_t i, const ScoreResult& r) {
+    progress.update(++done_items, done_tokens);
+    if (on_result_ && *on_result_) (*on_result_)(i, r);
+  }
 };
 
-std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Progress& progress) {
+std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Progress& progress,
+                                           const ResultFn& on_result) {
+  on_result_ = &on_result;
+  struct Reset {
+    const ResultFn*& p;
+    ~Reset() { p = nullptr; }
+  } reset{on_result_};
   std::vector<ScoreResult> results(items.size());
   // Groups keyed by (group, prompt) in first-seen order.
   std::map<std::pair<std::string, std::string>, size_t> group_index;
@@ -390,7 +404,7 @@ std::vector<ScoreResult> LlamaScorer::score(std::span<const ScoreItem> items, Pr
       works.push_back(std::move(w));
     }
     for (size_t i : g)
-      if (!results[i].ok()) progress.update(++done_items, done_tokens);
+      if (!results[i].ok()) item_done(progress, done_items, done_tokens, i, results[i]);
     if (!works.empty()) score_group(prompt.ids, works, results, progress, done_items, done_tokens);
   }
   return results;
@@ -420,7 +434,7 @@ void LlamaScorer::score_group(const std::vector<int32_t>& prompt, std::vector<Wo
     r.tokens.resize(w.n_scored);
     for (uint32_t k = 0; k < w.n_scored; ++k) r.tokens[k] = {w.resp.offsets[k], w.lp[k], w.rk.empty() ? 0 : w.rk[k]};
     done_tokens += w.n_scored;
-    progress.update(++done_items, done_tokens);
+    item_done(progress, done_items, done_tokens, w.item, r);
   };
   // 2. Responses in slots 1..n_seq_max; token k (k < n_scored-1) is decoded at position
   // n_p + k and its row gives the log-prob of token k+1.

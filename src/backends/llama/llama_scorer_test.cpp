@@ -547,6 +547,45 @@ TEST_F(LlamaScorerTest, TooLongResponseIsAnErrorOrTruncated) {
   EXPECT_THAT(r[0].error, ::testing::HasSubstr("does not fit the context"));
 }
 
+// Each result is handed to the caller's hook as soon as it is final, once per item, before the
+// batch ends (rdpt score writes each pair then): the hook's results are the returned ones, and the
+// first comes while items are still pending.
+TEST_F(LlamaScorerTest, ResultsAreHandedOverAsEachFinishes) {
+  auto items = sample_items();
+  items.push_back({items[0].prompt, std::string(3000, 'z') + ".", "too-long"});  // fails: context
+  rdpt::LlamaOptions o;
+  o.n_ctx = 512;
+  o.n_seq_max = 2;
+  o.kv_f32 = true;
+  o.flash_attn = 0;
+  auto sc = rdpt::make_llama_scorer(teacher_, o);
+  struct Count : rdpt::Progress {
+    uint64_t done = 0;
+    void update(uint64_t d, uint64_t) override { done = d; }
+  } progress;
+  std::vector<size_t> order;
+  std::vector<uint64_t> done_at;
+  std::map<size_t, rdpt::ScoreResult> seen;
+  const auto res = sc->score(items, progress, [&](size_t i, const rdpt::ScoreResult& r) {
+    order.push_back(i);
+    done_at.push_back(progress.done);
+    seen[i] = r;
+  });
+  ASSERT_EQ(res.size(), items.size());
+  ASSERT_EQ(order.size(), items.size());
+  EXPECT_EQ(seen.size(), items.size());  // each item once
+  for (size_t k = 0; k < done_at.size(); ++k) EXPECT_EQ(done_at[k], k + 1) << "hook after its progress update";
+  EXPECT_FALSE(res.back().ok());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(seen[i].error, res[i].error) << i;
+    ASSERT_EQ(seen[i].tokens.size(), res[i].tokens.size()) << i;
+    for (size_t k = 0; k < res[i].tokens.size(); ++k) {
+      EXPECT_EQ(seen[i].tokens[k].offset, res[i].tokens[k].offset);
+      EXPECT_EQ(seen[i].tokens[k].logprob, res[i].tokens[k].logprob);
+    }
+  }
+}
+
 TEST_F(LlamaScorerTest, PeakedModelsOfDifferentSeedsDisagree) {
   // Greedy continuation under the teacher, kept while it re-tokenizes to the same tokens.
   llama_log_set(quiet_log, nullptr);
