@@ -468,7 +468,7 @@ int64_t SqliteStore::put_response(const StoredResponse& r) {
   const std::string spans = blob::encode_spans(r.actions);
   const std::string special = blob::encode_special(r.actions);
   Savepoint sp(*this);
-  Stmt& f = cached("SELECT rid, response, spans, special FROM responses WHERE id = ?");
+  Stmt& f = cached("SELECT rid, response, spans, special, question, system FROM responses WHERE id = ?");
   Use f_use(f);
   f.bind(1, r.id);
   if (f.step()) {
@@ -481,13 +481,36 @@ int64_t SqliteStore::put_response(const StoredResponse& r) {
                       std::to_string(old.size()) + " bytes stored, " + std::to_string(r.response.size()) +
                       " given, first difference at byte " + std::to_string(k) + ")");
     }
-    if (f.blob(2) != spans || f.blob(3) != special) {
+    // The prompt every stored score was computed under: a question or system prompt that differs
+    // now would leave those scores conditioned on another prompt.
+    const std::string old_question = f.text(4), old_system = f.text(5);
+    auto n_scores = [&] {
       Stmt& c = cached("SELECT count(*) FROM scores WHERE rid = ?");
       Use c_use(c);
       c.bind(1, rid).step();
-      if (c.i64(0) > 0) {
+      return c.i64(0);
+    };
+    if (old_question != r.question || old_system != r.system) {
+      const bool q = old_question != r.question;
+      const std::string& was = q ? old_question : old_system;
+      const std::string& now = q ? r.question : r.system;
+      size_t k = 0;
+      while (k < was.size() && k < now.size() && was[k] == now[k]) ++k;
+      const std::string what = q ? "question" : "system prompt";
+      if (const int64_t n = n_scores(); n > 0)
+        throw DataError("record '" + r.id + "': its " + what + " differs from the one stored in " + path_ + " (" +
+                        std::to_string(was.size()) + " bytes stored, " + std::to_string(now.size()) +
+                        " given, first difference at byte " + std::to_string(k) + "), under which " +
+                        std::to_string(n) + " model score(s) were computed; give the same " + what +
+                        " (the same data layout and fields), or use a new store");
+      Stmt& u = cached("UPDATE responses SET question = ?, system = ? WHERE rid = ?");
+      Use u_use(u);
+      u.bind(1, r.question).bind(2, r.system).bind(3, rid).run();
+    }
+    if (f.blob(2) != spans || f.blob(3) != special) {
+      if (const int64_t n = n_scores(); n > 0) {
         throw DataError("record '" + r.id + "': segmented into " + std::to_string(r.actions.size()) +
-                        " actions now, differently from the stored segmentation that " + std::to_string(c.i64(0)) +
+                        " actions now, differently from the stored segmentation that " + std::to_string(n) +
                         " model score(s) refer to; use the same segmentation options as when it was stored");
       }
       Stmt& u = cached("UPDATE responses SET n_actions = ?, spans = ?, special = ? WHERE rid = ?");

@@ -227,10 +227,12 @@ TEST(Store, PutResponseIsIdempotentAndRejectsAnotherText) {
   auto a = make_response("a", kText);
   const int64_t rid = st->put_response(a);
   auto again = a;
-  again.question = "changed";  // other fields of an existing row are kept
+  again.answer = "changed";  // other fields of an existing row are kept
+  again.group = "g2";
   EXPECT_EQ(st->put_response(again), rid);
   EXPECT_EQ(st->n_responses(), 1);
-  EXPECT_EQ(st->get_response(rid)->question, a.question);
+  EXPECT_EQ(st->get_response(rid)->answer, a.answer);
+  EXPECT_EQ(st->get_response(rid)->group, a.group);
   auto other = make_response("a", std::string(kText) + " More.");
   try {
     st->put_response(other);
@@ -258,6 +260,44 @@ TEST(Store, ResegmentationAllowedOnlyWhileUnscored) {
   st->put_scores(mid, rid, make_score(b, -1.0));
   EXPECT_THROW(st->put_response(a), DataError);
   EXPECT_EQ(st->get_response(rid)->actions, b.actions);
+}
+
+// The question and system prompt are what every score of the response is conditioned on: while
+// no model scored it they follow the latest input; once scored, another one is an error naming
+// the record, what differs and where, and the row keeps the prompt its scores were computed under.
+TEST(Store, APromptChangeIsAllowedOnlyWhileUnscored) {
+  TempDir d;
+  auto st = Store::open(d.file("s.db"), OpenMode::Create);
+  auto a = make_response("a", kText);
+  const int64_t rid = st->put_response(a);
+  auto b = a;
+  b.question = a.question + " Show your work.";
+  b.system = "";
+  EXPECT_EQ(st->put_response(b), rid);
+  EXPECT_EQ(st->get_response(rid)->question, b.question);
+  EXPECT_EQ(st->get_response(rid)->system, "");
+  const int64_t mid = st->put_model(model_info("m", "f"));
+  st->put_scores(mid, rid, make_score(b, -1.0));
+  EXPECT_EQ(st->put_response(b), rid);  // the same prompt: fine
+  try {
+    st->put_response(a);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("record 'a': its question differs"), std::string::npos) << m;
+    EXPECT_NE(m.find("first difference at byte " + std::to_string(a.question.size())), std::string::npos) << m;
+    EXPECT_NE(m.find("1 model score(s)"), std::string::npos) << m;
+  }
+  auto c = b;
+  c.system = "Be brief.";
+  try {
+    st->put_response(c);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("its system prompt differs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(st->get_response(rid)->question, b.question);
+  EXPECT_EQ(st->get_response(rid)->system, "");
 }
 
 TEST(Store, PutResponseRejectsBadSpans) {
