@@ -38,6 +38,12 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
     throw UsageError("--strategy rsr needs the student's token ranks: student '" + o.student + "' in store '" +
                      store.path() + "' was scored without them (rdpt score --ranks " + o.student + ")");
   res.candidates.assign(order.size(), std::nullopt);
+  const std::string none_in_store = "none of the " + std::to_string(order.size()) + " " + source + " is in store '" +
+                                    store.path() + "' (records are matched by id: check --id-field, or score them first)";
+  // Said first, before a beta search over none of them would fail with a less useful message.
+  if (!order.empty() && std::none_of(order.begin(), order.end(),
+                                     [&](const auto& rec) { return store.find_response(rec.first).has_value(); }))
+    throw DataError(none_in_store);
   auto in_data = [&](const StoredResponse& r) { return order_of.count(r.id) > 0; };
   res.beta = o.beta.value_or(0.1);
   if (res.typed && !o.beta) {
@@ -95,9 +101,7 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
       std::none_of(res.candidates.begin(), res.candidates.end(), [](const auto& c) { return c && !std::isnan(c->c.rsr); }))
     throw UsageError("--strategy rsr: no candidate has the student's token ranks in store '" + store.path() +
                      "' (score the student with rdpt score --ranks " + o.student + ")");
-  if (res.n_not_in_store == order.size() && !order.empty())
-    throw DataError("none of the " + std::to_string(order.size()) + " " + source + " is in store '" + store.path() +
-                    "' (ids differ? import them first)");
+  if (res.n_not_in_store == order.size() && !order.empty()) throw DataError(none_in_store);
   res.chosen = selector.select(&res.summary);
   return res;
 }

@@ -202,6 +202,28 @@ TEST_F(SelectCompareCli, EveryStrategyOnTheShippedEightSampleDataRecomputed) {
   EXPECT_EQ(rows, 536u);
 }
 
+// A dataset none of whose records is in the store is named as such, before any beta search.
+TEST_F(SelectCompareCli, RecordsMissingFromTheStoreAreSaidFirst) {
+  std::ofstream(path("in.jsonl")) << R"({"id": "a", "question": "q1?", "response": "One. Two."})" << "\n"
+                                  << R"({"id": "b", "question": "q1?", "response": "Uno. Dos."})" << "\n";
+  std::ofstream(path("other.jsonl")) << R"({"id": "x", "question": "q1?", "response": "One. Two."})" << "\n"
+                                     << R"({"id": "y", "question": "q1?", "response": "Uno. Dos."})" << "\n";
+  std::ofstream(path("lp.jsonl")) << R"({"id": "a", "tokens": ["One.", " Two."], "logprobs": [-0.5, -0.5]})" << "\n"
+                                  << R"({"id": "b", "tokens": ["Uno.", " Dos."], "logprobs": [-0.1, -2]})" << "\n";
+  const std::string db = path("m.db");
+  ASSERT_EQ(rdpt("import --data '" + path("in.jsonl") + "' --store '" + db + "'").rc, 0);
+  for (const char* m : {"teacher", "student"})
+    ASSERT_EQ(rdpt("import --store '" + db + "' --logprobs '" + path("lp.jsonl") + "' --model " + m).rc, 0);
+  auto r = rdpt("select --data '" + path("other.jsonl") + "' --store '" + db + "' --out '" + path("o.jsonl") + "'");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("none of the 2 records of '" + path("other.jsonl") + "' is in store '" + db +
+                       "' (records are matched by id: check --id-field, or score them first)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("beta search"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("o.jsonl")));
+}
+
 // --strategy rsr on a hand-built store: two questions, three responses each, the student's
 // tokens given with ranks; the picks are the lowest sum(min(rank, clip)) / sum(-log p).
 TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {
