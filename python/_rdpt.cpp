@@ -821,6 +821,21 @@ PYBIND11_MODULE(_rdpt, m) {
              auto lock = hold(p.mu);
              return model_dict(p.sc->describe());
            })
+      .def("capabilities",
+           [](PyScorer& p) {
+             auto lock = hold(p.mu);
+             const ScorerCapabilities c = p.sc->capabilities();
+             py::dict d;
+             d["n_ctx"] = c.n_ctx;
+             d["n_ctx_train"] = c.n_ctx_train;
+             d["n_vocab"] = c.n_vocab;
+             d["n_seq_max"] = c.n_seq_max;
+             d["gpu_offload"] = c.gpu_offload;
+             d["kv_prefix_sharing"] = c.kv_prefix_sharing;
+             d["device_reduction"] = c.device_reduction;
+             d["rank_clip"] = c.rank_clip;
+             return d;
+           })
       .def(
           "score",
           [](PyScorer& p, const std::vector<std::pair<std::string, std::string>>& pairs, py::object progress) {

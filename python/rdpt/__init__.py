@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import sys
 import tempfile
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
@@ -402,10 +403,20 @@ class Scorer:
         self.location = os.fspath(model)
         self.name = name
         self._sc = _rdpt.Scorer(self.location, name, options)
+        if options.get("n_gpu_layers") and not self.location.startswith(("http://", "https://", "sglang+")) \
+                and not self.capabilities()["gpu_offload"]:
+            warnings.warn(f"Scorer {name}: n_gpu_layers={options['n_gpu_layers']} asks for GPU layers, but this "
+                          "build of llama.cpp has no GPU backend: it runs on the CPU (build with "
+                          "scripts/setup.sh --cuda)", RuntimeWarning, stacklevel=2)
 
     def format_prompt(self, question: str, system: str = "") -> str:
         """The exact prompt the model sees for a question (its chat template or the raw format)."""
         return self._sc.format_prompt(question, system)
+
+    def capabilities(self) -> Dict[str, Any]:
+        """What the backend does: n_ctx, n_ctx_train, n_vocab, n_seq_max, gpu_offload (some layers
+        run on a GPU), kv_prefix_sharing, device_reduction, rank_clip."""
+        return self._sc.capabilities()
 
     def describe(self) -> Dict[str, Any]:
         """How the store records this model: backend, location, fingerprint, tokenizer, template."""

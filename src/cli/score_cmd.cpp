@@ -262,6 +262,10 @@ int run_score(int argc, char** argv) {
   uint64_t n_failed_all = 0;
   for (const auto& sp : specs) {
     auto sc = make_scorer(sp);
+    if (!is_http_spec(sp.location) && sp.llama.n_gpu_layers != 0 && !sc->capabilities().gpu_offload)
+      warn("model " + sp.name + ": --ngl " + std::to_string(sp.llama.n_gpu_layers) +
+           " asks for GPU layers, but this build of llama.cpp has no GPU backend: it runs on the CPU (build with "
+           "scripts/setup.sh --cuda)");
     TtyProgress progress;
     const ScoreRunStats st = score_responses(*store, *sc, sp.name, inputs, so, progress);
     report_model(sp.name, st);

@@ -1,6 +1,7 @@
 // End-to-end tests of `rdpt score` with fixture models: resumability after SIGKILL, refusal of
 // another file under a stored name, --show-prompt, usage errors.
 #include <gtest/gtest.h>
+#include <llama.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sqlite3.h>
@@ -666,6 +667,19 @@ TEST_F(ScoreCli, ShippedTraceUnderTheTeachersTemplatesInlineOrSplit) {
 // --ranks: every stored pair carries rank sums; a run without ranks first is completed by the
 // run with them (its pairs scored again, with the same log-probs); the clip is recorded per model
 // and another one is refused; --rank-clip alone is a usage error.
+// --ngl on a build without a GPU backend runs on the CPU and says so (it was silently ignored).
+TEST_F(ScoreCli, GpuLayersWithoutAGpuBackendAreAWarning) {
+  auto r = run(args(work_dir() + "/ngl.db") + " --ngl 99");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const bool warned = r.err.find("--ngl 99 asks for GPU layers, but this build of llama.cpp has no GPU backend") !=
+                      std::string::npos;
+  EXPECT_EQ(warned, !llama_supports_gpu_offload()) << r.err;
+  if (warned) EXPECT_NE(r.err.find("scripts/setup.sh --cuda"), std::string::npos) << r.err;
+  auto quiet = run(args(work_dir() + "/ngl0.db"));
+  ASSERT_EQ(quiet.rc, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("GPU backend"), std::string::npos) << quiet.err;
+}
+
 // --ranks NAME: only the named models get ranks (and a clip); the others are scored as without
 // --ranks. A name that is not a --model of the run is a usage error naming the run's models.
 TEST_F(ScoreCli, RanksForNamedModelsOnly) {

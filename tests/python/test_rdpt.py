@@ -571,3 +571,15 @@ def test_docstrings_are_there():
               rdpt.select, rdpt.grade,
               rdpt.score, rdpt.Scorer, rdpt.Scorer.score, rdpt.Store.iter_responses):
         assert f.__doc__ and len(f.__doc__) > 80, f
+
+
+def test_gpu_layers_without_a_gpu_backend_warn(models):
+    caps = rdpt.Scorer(models["teacher"], **SCORE_OPTS).capabilities()
+    assert caps["n_vocab"] > 0 and caps["rank_clip"] == 0 and not caps["gpu_offload"]
+    import warnings
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        sc = rdpt.Scorer(models["teacher"], n_gpu_layers=99, **SCORE_OPTS)
+    said = [x for x in w if issubclass(x.category, RuntimeWarning) and "no GPU backend" in str(x.message)]
+    # A CPU-only build says n_gpu_layers is not honoured; a GPU build offloads and says nothing.
+    assert len(said) == (0 if sc.capabilities()["gpu_offload"] else 1)
