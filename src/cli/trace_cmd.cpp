@@ -14,7 +14,8 @@ namespace rdpt::cli {
 int run_trace(int argc, char** argv) {
   CLI::App app{
       "Type every scored action of the distilled model's responses as Shared / Teacher / Student / Boosted "
-      "(docs/method.md section 3) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
+      "(docs/method.md section 3; with --distilled none, teacher vs student as Common / Teacher / Student, "
+      "section 4) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
       "and curves.json (fraction of each type by position for correct / incorrect / all responses, n_j, Wilson "
       "95% intervals, mean cumulative distilled tokens and the positions reaching each multiple of 4096), and "
       "summary.json (models, thresholds, totals, the beta search when --beta auto, behaviour shares per type).",
@@ -28,7 +29,9 @@ int run_trace(int argc, char** argv) {
   app.add_option("--store,-s", store_path, "score store (SQLite file written by rdpt import/score)")->required();
   app.add_option("--teacher", teacher, "teacher model name in the store (default teacher)");
   add_model_role(app, "student", student);
-  add_model_role(app, "distilled", distilled);
+  app.add_option("--distilled", distilled,
+                 "distilled model name (default distilled); none: teacher vs student only, the three types Common / "
+                 "Teacher / Student of docs/method.md section 4 (provenance before training)");
   app.add_option("--alpha", alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
   app.add_option("--beta", beta_s,
                  "Teacher/Student margin on pT-pS: a number, or auto = the analysis search over 0.05..0.20 "
@@ -48,6 +51,9 @@ int run_trace(int argc, char** argv) {
   bool same_model = false;
   add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  const bool three_way = distilled == "none";
+  if (three_way) distilled.clear();
+  const TypeScheme scheme = three_way ? TypeScheme::ThreeWay : TypeScheme::FourWay;
   check_distinct_roles({{"--teacher", teacher}, {"--student", student}, {"--distilled", distilled}}, same_model);
   TraceOptions opts;
   opts.teacher = teacher;
@@ -62,7 +68,7 @@ int run_trace(int argc, char** argv) {
   auto st = Store::open(store_path, OpenMode::ReadOnly);
   for (const auto& [opt, name] : {std::pair<const char*, std::string>{"--teacher", teacher},
                                   {"--student", student}, {"--distilled", distilled}})
-    require_model(*st, name, opt);  // before --out-dir is created
+    if (!name.empty()) require_model(*st, name, opt);  // before --out-dir is created
   TtyProgress progress(!no_progress);
   std::filesystem::create_directories(out_dir);
   const std::string dir = out_dir + "/";
@@ -73,12 +79,12 @@ int run_trace(int argc, char** argv) {
   std::optional<TypesParquet> types_pq;
   std::optional<Output> types_out;
   if (parquet) {
-    types_pq.emplace(dir + "types.parquet", TypeScheme::FourWay);
+    types_pq.emplace(dir + "types.parquet", scheme);
     hooks.each = [&](const TypedResponse& t) { types_pq->row(t); };
   } else {
     types_out.emplace(dir + "types.csv");
-    write_types_csv_header(types_out->stream(), TypeScheme::FourWay);
-    hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out->stream(), t, TypeScheme::FourWay); };
+    write_types_csv_header(types_out->stream(), scheme);
+    hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out->stream(), t, scheme); };
   }
   const TraceResult r = trace(*st, opts, progress, hooks);
   if (parquet) types_pq->finish();

@@ -181,10 +181,12 @@ def test_an_unknown_model_raises_the_cli_usage_error(store_path, tmp_path):
 
 
 # ---- trace: the same numbers as rdpt trace and rdpt report ------------------------------------
-def test_trace_equals_rdpt_trace(store_path, tmp_path):
+@pytest.mark.parametrize("three_way", [False, True])
+def test_trace_equals_rdpt_trace(store_path, tmp_path, three_way):
     out = tmp_path / "trace"
-    cli("trace", "--store", store_path, "--out-dir", str(out))
-    tr = rdpt.trace(store_path)
+    cli("trace", "--store", store_path, "--out-dir", str(out), *(["--distilled", "none"] if three_way else []))
+    tr = rdpt.trace(store_path, distilled=None) if three_way else rdpt.trace(store_path)
+    assert tr.types == (["Common", "Teacher", "Student"] if three_way else ["Shared", "Teacher", "Student", "Boosted"])
     want = json.load(open(out / "summary.json"))
     want.pop("files")
     assert tr.summary == want
