@@ -464,6 +464,10 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
         files = [tmp.name]
     else:
         files = [os.fspath(f) for f in data]
+    # A store this call creates is removed again if the call fails before anything was put in it
+    # (a missing data file, a model path typo, an unknown option), as the CLI leaves none.
+    created = not isinstance(store, Store) and not os.path.exists(os.fspath(store))
+    st = None
     try:
         st = store if isinstance(store, Store) else Store(store, "create")
         out = {}
@@ -471,6 +475,16 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
             sc = m if isinstance(m, Scorer) else Scorer(m, name, **options)
             out[name] = _rdpt.score(st._s, sc._sc, name, files, reader, chunk, replace, _Progress(progress))
         return out
+    except BaseException:
+        if created and st is not None and len(st) == 0 and not st.models():
+            path = st.path
+            del st
+            for p in (path, path + "-wal", path + "-shm", path + "-journal"):
+                try:
+                    os.remove(p)
+                except OSError:
+                    pass
+        raise
     finally:
         if tmp is not None:
             os.unlink(tmp.name)

@@ -566,6 +566,22 @@ def test_a_bad_model_raises_the_cli_message(models, tmp_path):
     assert str(e.value) == cli_error(p)
     with pytest.raises(rdpt.UsageError):
         rdpt.Scorer(models["teacher"], bogus_option=1)
+    # rdpt.score failing before anything is stored leaves no store behind (as the CLI leaves none);
+    # a store that existed stays.
+    db = tmp_path / "new.db"
+    with pytest.raises(rdpt.Error):
+        rdpt.score(models["data"], {"teacher": bad}, db, **SCORE_OPTS)
+    with pytest.raises(rdpt.Error):
+        rdpt.score(str(tmp_path / "no-such-data.jsonl"), {"teacher": models["teacher"]}, db, **SCORE_OPTS)
+    with pytest.raises(rdpt.UsageError):
+        rdpt.score(models["data"], {"teacher": models["teacher"]}, db, bogus_option=1)
+    assert not any(p.name.startswith("new.db") for p in tmp_path.iterdir()), list(tmp_path.iterdir())
+    assert not (tmp_path / "x.db").exists()  # the CLI's
+    kept = tmp_path / "kept.db"
+    rdpt.Store(kept, "create")
+    with pytest.raises(rdpt.Error):
+        rdpt.score(models["data"], {"teacher": bad}, kept, **SCORE_OPTS)
+    assert kept.exists()
 
 
 def test_docstrings_are_there():
