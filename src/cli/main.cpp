@@ -21,7 +21,7 @@ const Command kCommands[] = {
     {"score", "score every response under local GGUF models (llama.cpp) into a score store; resumable", rdpt::cli::run_score},
     {"sample", "sample N completions per question from a GGUF model or a vLLM/SGLang server, with token log-probs", rdpt::cli::run_sample},
     {"import", "load responses and per-token log-probs you already have into a score store", rdpt::cli::run_import},
-    {"export", "write a score store as CSV or JSONL: one row per action with its span, text and p per model", rdpt::cli::run_export},
+    {"export", "write a score store as CSV, JSONL or Parquet: one row per action with its span, text and p per model", rdpt::cli::run_export},
     {"grade", "extract each response's final answer and grade it against the reference (correct / incorrect / no-answer)", rdpt::cli::run_grade},
     {"trace", "four-way provenance of a distilled model's actions: per-response counts, curves by position, summary", rdpt::cli::run_trace},
     {"beta", "choose beta (analysis or training procedure) with every candidate's histograms", rdpt::cli::run_beta},

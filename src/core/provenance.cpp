@@ -1,5 +1,7 @@
 #include "rdpt/provenance.h"
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "rdpt/error.h"
@@ -29,11 +31,23 @@ const char* type_name(ActionType t) {
 
 const char* scheme_name(TypeScheme s) { return s == TypeScheme::FourWay ? "four-way" : "three-way"; }
 
+namespace {
+std::string fmt_threshold(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+}  // namespace
+
 void check_thresholds(const Thresholds& t) {
-  if (!std::isfinite(t.alpha) || t.alpha < 0)
-    throw UsageError("alpha must be a finite number >= 0, got " + std::to_string(t.alpha));
-  if (!std::isfinite(t.beta) || t.beta < 0)
-    throw UsageError("beta must be a finite number >= 0, got " + std::to_string(t.beta));
+  // Probabilities lie in [0, 1], so their differences in [-1, 1]: a threshold above 1 can only be
+  // a mistake (beta 1.5 would type nothing Teacher or Student).
+  if (!std::isfinite(t.alpha) || t.alpha < 0 || t.alpha > 1)
+    throw UsageError("alpha must be a number in [0, 1] (probability differences lie in [-1, 1]), got " +
+                     fmt_threshold(t.alpha));
+  if (!std::isfinite(t.beta) || t.beta < 0 || t.beta > 1)
+    throw UsageError("beta must be a number in [0, 1] (probability differences lie in [-1, 1]), got " +
+                     fmt_threshold(t.beta));
 }
 
 void action_probs(std::span<const ActionScore> scores, size_t n_actions, std::vector<double>& out,

@@ -128,6 +128,14 @@ TEST(Provenance, ThresholdsAreChecked) {
   EXPECT_THROW(check_thresholds({-0.1, 0.1}), UsageError);
   EXPECT_THROW(check_thresholds({0.1, NAN}), UsageError);
   EXPECT_THROW(check_thresholds({INFINITY, 0.1}), UsageError);
+  EXPECT_NO_THROW(check_thresholds({1, 1}));  // the training search's last candidate is 1.00
+  try {
+    check_thresholds({0.1, 1.5});
+    FAIL() << "beta 1.5 accepted";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "beta must be a number in [0, 1] (probability differences lie in [-1, 1]), got 1.5");
+  }
+  EXPECT_THROW(check_thresholds({1.01, 0.1}), UsageError);
 }
 
 }  // namespace
