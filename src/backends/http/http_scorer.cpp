@@ -73,10 +73,15 @@ class HttpScorer final : public Scorer, private HttpModelBase {
                    return {Verdict::Ok, ""};
                  },
                  [&](size_t, const std::string& err) { error = err; });
-    if (!error.empty())
-      throw BackendError(std::string("server model: ") + what + " failed (" + error +
-                         "); a server without vLLM's /tokenize needs --tokenizer NAME=vocab.gguf, --template or "
-                         "--prompt-format");
+    if (!error.empty()) {
+      // The server answered (an HTTP status): it may lack vLLM's /tokenize. No answer at all: say
+      // so first, a hint about /tokenize would mislead.
+      const bool answered = error.find(": HTTP ") != std::string::npos;
+      throw BackendError(std::string("server model: ") + what + " failed (" + error + "); " +
+                         (answered ? "a server without vLLM's /tokenize needs --tokenizer NAME=vocab.gguf, --template "
+                                     "or --prompt-format"
+                                   : "no answer from the server: check the host and port, and that it is up"));
+    }
     return body;
   }
 

@@ -752,5 +752,37 @@ TEST_F(HttpScorerTest, ServerRendersThePromptWhenNoTokenizerIsGiven) {
   EXPECT_THROW(sgl->format_prompt("q", ""), UsageError);
 }
 
+// Rendering the prompt on the server: a server that answers without vLLM's /tokenize gets the hint
+// to give a tokenizer or a prompt; a server that does not answer at all is said to be unreachable.
+TEST_F(HttpScorerTest, ServerRenderingFailuresSayWhatToCheck) {
+  auto message = [](const HttpOptions& o) -> std::string {
+    try {
+      make_http_scorer(o)->format_prompt("q", "");
+    } catch (const BackendError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  FakeEngine plain(*model_, FakeApi::OpenAIPlain);  // /tokenize: HTTP 404
+  HttpOptions o = options(plain, /*tokenizer=*/false);
+  o.prompt_format.reset();
+  std::string m = message(o);
+  EXPECT_NE(m.find("HTTP 404"), std::string::npos) << m;
+  EXPECT_NE(m.find("needs --tokenizer NAME=vocab.gguf"), std::string::npos) << m;
+  EXPECT_EQ(m.find("no answer from the server"), std::string::npos) << m;
+  std::string base;
+  {
+    FakeEngine gone(*model_, FakeApi::VLLM);  // a port nothing listens on once it is closed
+    base = gone.base_url();
+  }
+  HttpOptions g = parse_http_spec(base + "#fake-model");
+  g.retry_base_s = 0.001;
+  g.retry_max_s = 0.01;
+  g.max_retries = 1;
+  m = message(g);
+  EXPECT_NE(m.find("no answer from the server: check the host and port, and that it is up"), std::string::npos) << m;
+  EXPECT_EQ(m.find("--tokenizer"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace rdpt
