@@ -72,6 +72,9 @@ std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec);
 std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad,
                                                  const LogSink& log = {});
 
+// "FILE:LINE: record id 'ID' appears twice in the input (...)", with what to do about it.
+std::string duplicate_id_message(const StoredResponse& r);
+
 // Reads and segments every record of `files` (JSON Lines, .gz, .zst); record ids must be unique
 // across them (DataError naming file, line and id otherwise). `limit` > 0 stops after that many.
 // Skipped records (reader.skip_bad) are summarised per file to `log`. DataError when none is read.

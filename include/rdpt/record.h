@@ -34,6 +34,10 @@ struct Record {
 
 enum class Layout { Auto, Flat, Messages, Conversations };
 
+// FieldNames::id value that asks for "<file name>:<line>" ids (--id-field @line), for data whose
+// id-like fields repeat (several samples per problem_id).
+inline constexpr const char* kLineIds = "@line";
+
 struct FieldNames {
   std::string id = "id";              // also tried: "_id", "uid", "problem_id"... see docs
   std::string question = "question";  // also tried: "problem", "prompt", "instruction", "input"

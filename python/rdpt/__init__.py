@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 import sys
 import tempfile
@@ -457,11 +458,13 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
     if isinstance(data, (str, os.PathLike)):
         files = [os.fspath(data)]
     elif len(data) and all(isinstance(d, Mapping) for d in data):
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
-        with tmp:
+        # A fixed file name in a fresh folder: records without an id get "records.jsonl:<n>", the
+        # same in every call, so that a rerun resumes instead of storing them again.
+        tmp = tempfile.mkdtemp(prefix="rdpt-records-")
+        files = [os.path.join(tmp, "records.jsonl")]
+        with open(files[0], "w", encoding="utf-8") as f:
             for d in data:
-                tmp.write(json.dumps(d, ensure_ascii=False) + "\n")
-        files = [tmp.name]
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
     else:
         files = [os.fspath(f) for f in data]
     # A store this call creates is removed again if the call fails before anything was put in it
@@ -487,4 +490,4 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
         raise
     finally:
         if tmp is not None:
-            os.unlink(tmp.name)
+            shutil.rmtree(tmp, ignore_errors=True)

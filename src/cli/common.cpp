@@ -50,7 +50,7 @@ void add_reader_options(CLI::App& app, ReaderOptions& o) {
   app.add_option("--layout", o.layout, "record layout: auto|flat|messages|conversations (default auto)")
       ->transform(CLI::CheckedTransformer(kLayouts, CLI::ignore_case))
       ->group("Dataset");
-  app.add_option("--id-field", o.fields.id, "field holding the record id (default id)")->group("Dataset");
+  app.add_option("--id-field", o.fields.id, "field holding the record id (default id); @line: ids are <file name>:<line>, for data whose id-like fields repeat")->group("Dataset");
   app.add_option("--question-field", o.fields.question, "field holding the question (default question)")
       ->group("Dataset");
   app.add_option("--response-field", o.fields.response, "field holding the response (default response)")

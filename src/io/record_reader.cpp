@@ -183,7 +183,8 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
   base.line = line_no;
   base.raw = raw;
   std::string id_field;
-  if (const json* v = find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
+  // --id-field @line: "<file name>:<line>" ids whatever fields the record has.
+  if (const json* v = f.id == kLineIds ? nullptr : find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
     base.id = scalar_to_string(*v, id_field);
     if (base.id.empty()) throw BadRecord{"empty id", "field '" + id_field + "' is empty (an id names one record)"};
   } else {

@@ -2,6 +2,7 @@
 // the store. The line formats are rdpt/logprob_import.h's; here they meet the store.
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "io/json_rows.h"
 #include "pipeline/batch.h"
@@ -41,6 +42,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
   const int64_t before = store.n_responses();
   Record rec;
   uint64_t n = 0, n_actions = 0, skipped_seg = 0;
+  std::unordered_set<std::string> seen_ids;  // an id twice in one input is a mistake, not a re-import
   detail::in_batch(store, [&] {
     while (reader.next(rec)) {
       std::optional<StoredResponse> r = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
@@ -48,6 +50,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
         ++skipped_seg;
         continue;
       }
+      if (!seen_ids.insert(r->id).second) throw DataError(duplicate_id_message(*r));
       try {
         store.put_response(*r);
       } catch (const DataError& e) {

@@ -30,6 +30,13 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
   return r;
 }
 
+std::string duplicate_id_message(const StoredResponse& r) {
+  return r.source_file + ":" + std::to_string(r.source_line) + ": record id '" + r.id +
+         "' appears twice in the input (ids must be unique: name a unique field with --id-field FIELD, or give "
+         "--id-field @line for '<file name>:<line>' ids; fields such as problem_id or question_id are tried as ids "
+         "when there is no id field, and repeat when a question has several responses)";
+}
+
 std::vector<StoredResponse> read_responses(const std::vector<std::string>& files, const ReaderOptions& reader_opts,
                                            const SegmentOptions& segment_opts, const LogSink& log, size_t limit) {
   std::vector<StoredResponse> out;
@@ -40,9 +47,7 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
     while (reader.next(rec)) {
       std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!in) continue;
-      if (!seen_ids.insert(in->id).second)
-        throw DataError(in->source_file + ":" + std::to_string(in->source_line) + ": record id '" + in->id +
-                        "' appears twice in the input (ids must be unique; use --id-field)");
+      if (!seen_ids.insert(in->id).second) throw DataError(duplicate_id_message(*in));
       out.push_back(std::move(*in));
       if (limit && out.size() >= limit) break;
     }

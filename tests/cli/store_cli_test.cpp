@@ -277,6 +277,34 @@ TEST_F(StoreCli, ImportsByteOffsetsAndOpenAiShapeWithCharacterOffsets) {
   EXPECT_LT(t.col["teacher_p"], t.col["student_n_tokens"]);  // --models order
 }
 
+// Several samples per problem without an id field: problem_id is tried as the id and repeats.
+// import and score both name the second line and say what to do; --id-field @line gives
+// "<file name>:<line>" ids and the data goes in.
+TEST_F(StoreCli, RepeatedIdsAreNamedAndLineIdsAreOnOffer) {
+  const auto d = write("samples.jsonl",
+                       R"({"problem_id": "p1", "question": "1+1?", "response": "It is 2."})"
+                       "\n"
+                       R"({"problem_id": "p1", "question": "1+1?", "response": "Two."})"
+                       "\n");
+  const std::string expect = "samples.jsonl:2: record id 'p1' appears twice in the input (ids must be unique: name a "
+                             "unique field with --id-field FIELD, or give --id-field @line";
+  CmdResult r = rdpt("import --data " + d + " --store " + path("i.db"));
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("holds another response"), std::string::npos) << r.err;
+  r = rdpt("score --data " + d + " --store " + path("s.db") +
+           " --model 'teacher=http://127.0.0.1:9/v1#m' --prompt-format 'Q: {question}\\nA: '");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("s.db")));
+  r = rdpt("import --data " + d + " --store " + path("l.db") + " --id-field @line");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = rdpt("export --store " + path("l.db") + " --no-text");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\nsamples.jsonl:1,p1,1,"), std::string::npos) << r.out;  // the group is still problem_id
+  EXPECT_NE(r.out.find("\nsamples.jsonl:2,p1,1,"), std::string::npos) << r.out;
+}
+
 TEST_F(StoreCli, ReimportIsIdempotentAndExportsJsonl) {
   const auto d = write("d.jsonl", dataset());
   const Toks t1 = cut(kR1, {5, 11, 12, 17});

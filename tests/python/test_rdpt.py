@@ -407,6 +407,14 @@ def test_score_records_given_as_dicts(models, tmp_path):
     st = rdpt.score(recs, {"teacher": models["teacher"]}, db, **SCORE_OPTS)
     assert st["teacher"]["n_scored"] == 3
     assert len(rdpt.Store(db)) == 3
+    # Records without an id get the same "records.jsonl:<n>" ids in every call: a rerun resumes.
+    anon = [{k: v for k, v in r.items() if k not in ("id", "uuid", "problem_id", "question_id")} for r in recs]
+    db2 = str(tmp_path / "anon.db")
+    assert rdpt.score(anon, {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]["n_scored"] == 3
+    again = rdpt.score(anon, {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]
+    assert again["n_scored"] == 0 and again["n_skipped"] == 3
+    assert sorted(rdpt.Store(db2).responses(as_frame=False)["id"]) == ["records.jsonl:1", "records.jsonl:2",
+                                                                       "records.jsonl:3"]
 
 
 def stop_midway(models, ms, db, sig, tmp_path):
