@@ -54,6 +54,29 @@ const json* find_field(const json& obj, const std::string& name, const std::vect
 
 const char* type_name(const json& v) { return v.type_name(); }
 
+// "missing field 'F' (also tried: ...; the record's fields: ...; name it with OPTION)".
+std::string missing_field(const std::string& name, const std::vector<std::string>& alts, bool tried_alts,
+                          const json& obj, const char* option) {
+  std::string m = "missing field '" + name + "'";
+  std::string tried;
+  if (tried_alts)
+    for (const auto& a : alts)
+      if (a != name) tried += (tried.empty() ? "" : ", ") + a;
+  std::string have;
+  size_t n = 0;
+  for (auto it = obj.begin(); it != obj.end(); ++it, ++n) {
+    if (n == 12) {
+      have += ", ...";
+      break;
+    }
+    have += (have.empty() ? "" : ", ") + it.key();
+  }
+  m += " (";
+  if (!tried.empty()) m += "also tried: " + tried + "; ";
+  m += "the record's fields: " + (have.empty() ? std::string("none") : have) + "; name the field with " + option + ")";
+  return m;
+}
+
 std::string scalar_to_string(const json& v, const std::string& field) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned() || v.is_number_float()) return v.dump();
@@ -177,6 +200,15 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
   }
   if (!obj.is_object()) throw BadRecord{"not a JSON object", std::string("record is a JSON ") + type_name(obj) + ", not an object"};
   const auto& f = opts.fields;
+  // The usual alternatives are tried for a field left at its default name; a name the user gave is
+  // taken as given (a misspelt --response-field must not quietly read another field).
+  static const FieldNames kDefaults;
+  // The id keeps its alternatives: rdpt import's --id-field names the id of the --logprobs rows
+  // too, whose field often differs from the dataset's (sample_uuid against id).
+  const bool fb_id = f.fallbacks, fb_q = f.fallbacks && f.question == kDefaults.question,
+             fb_r = f.fallbacks && f.response == kDefaults.response, fb_a = f.fallbacks && f.answer == kDefaults.answer,
+             fb_c = f.fallbacks && f.correct == kDefaults.correct, fb_g = f.fallbacks && f.group == kDefaults.group,
+             fb_s = f.fallbacks && f.system == kDefaults.system;
 
   Record base;
   base.file = file;
@@ -184,7 +216,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
   base.raw = raw;
   std::string id_field;
   // --id-field @line: "<file name>:<line>" ids whatever fields the record has.
-  if (const json* v = f.id == kLineIds ? nullptr : find_field(obj, f.id, kIdAlts, f.fallbacks, &id_field)) {
+  if (const json* v = f.id == kLineIds ? nullptr : find_field(obj, f.id, kIdAlts, fb_id, &id_field)) {
     base.id = scalar_to_string(*v, id_field);
     if (base.id.empty()) throw BadRecord{"empty id", "field '" + id_field + "' is empty (an id names one record)"};
   } else {
@@ -211,19 +243,23 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
     bool response_list = false;
     if (layout == Layout::Flat) {
       std::string qf;
-      const json* q = find_field(obj, f.question, kQuestionAlts, f.fallbacks, &qf);
-      if (!q) throw BadRecord{"missing field '" + f.question + "'", "missing field '" + f.question + "'"};
+      const json* q = find_field(obj, f.question, kQuestionAlts, fb_q, &qf);
+      if (!q)
+        throw BadRecord{"missing field '" + f.question + "'",
+                        missing_field(f.question, kQuestionAlts, fb_q, obj, "--question-field")};
       base.question = content_text(*q, qf);
       std::string rf, thf;
       // Like the other alternative names, only with fallbacks (an explicit field layout is taken as given).
       const json* thought = f.fallbacks ? find_reasoning(obj, &thf) : nullptr;
-      const json* r = find_field(obj, f.response, kResponseAlts, f.fallbacks, &rf);
+      const json* r = find_field(obj, f.response, kResponseAlts, fb_r, &rf);
       if (!r && thought) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
         auto ct = obj.find("content");
         if (ct != obj.end() && !ct->is_null()) r = &*ct, rf = "content";
       }
       if (!r) {
-        if (opts.require_response) throw BadRecord{"missing field '" + f.response + "'", "missing field '" + f.response + "'"};
+        if (opts.require_response)
+          throw BadRecord{"missing field '" + f.response + "'",
+                          missing_field(f.response, kResponseAlts, fb_r, obj, "--response-field")};
         responses.push_back("");
       } else if (r->is_array() && !r->empty() && (*r)[0].is_string()) {
         response_list = true;
@@ -253,7 +289,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
         }
       }
       std::string sf;
-      if (const json* s = find_field(obj, f.system, kSystemAlts, f.fallbacks, &sf)) base.system = content_text(*s, sf);
+      if (const json* s = find_field(obj, f.system, kSystemAlts, fb_s, &sf)) base.system = content_text(*s, sf);
     } else {
       const char* key = layout == Layout::Messages ? "messages" : "conversations";
       const char* role_key = layout == Layout::Messages ? "role" : "from";
@@ -291,14 +327,14 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       responses.push_back(last_assistant);
     }
     std::string af;
-    if (const json* a = find_field(obj, f.answer, kAnswerAlts, f.fallbacks, &af)) {
+    if (const json* a = find_field(obj, f.answer, kAnswerAlts, fb_a, &af)) {
       if (a->is_array() && a->size() == 1) base.answer = scalar_to_string((*a)[0], af);
       else base.answer = scalar_to_string(*a, af);
     }
     std::string cf;
-    const json* c = find_field(obj, f.correct, kCorrectAlts, f.fallbacks, &cf);
+    const json* c = find_field(obj, f.correct, kCorrectAlts, fb_c, &cf);
     std::string gf;
-    if (const json* g = find_field(obj, f.group, kGroupAlts, f.fallbacks, &gf)) base.group = scalar_to_string(*g, gf);
+    if (const json* g = find_field(obj, f.group, kGroupAlts, fb_g, &gf)) base.group = scalar_to_string(*g, gf);
     else base.group = group_from_question(base.question);
 
     for (size_t k = 0; k < responses.size(); ++k) {

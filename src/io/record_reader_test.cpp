@@ -94,6 +94,22 @@ TEST(RecordReader, ConfiguredFieldNamesAndNoFallbacks) {
   o.fields.response = "missing";
   o.fields.fallbacks = false;
   EXPECT_NE(error_of(p, o).find("missing field 'missing'"), std::string::npos);
+  // A name the user gave is taken as given even with fallbacks on: a misspelt --response-field does
+  // not quietly read "response"; the error lists the record's fields and the option.
+  const std::string q = write_plain("named2.jsonl", R"({"id": "y", "question": "Q?", "response": "A."})" "\n");
+  ReaderOptions n;
+  n.fields.response = "resp";
+  EXPECT_NE(error_of(q, n).find("record 'y': missing field 'resp' (the record's fields: id, question, response; name "
+                                "the field with --response-field)"),
+            std::string::npos)
+      << error_of(q, n);
+  // Left at its default name, a field's alternatives are tried and listed when none is there.
+  const std::string r = write_plain("named3.jsonl", R"({"id": "z", "text": "Q?", "response": "A."})" "\n");
+  EXPECT_NE(error_of(r, ReaderOptions{}).find("missing field 'question' (also tried: problem, prompt, instruction, "
+                                              "input, query; the record's fields: id, response, text; name the field "
+                                              "with --question-field)"),
+            std::string::npos)
+      << error_of(r, ReaderOptions{});
 }
 
 TEST(RecordReader, MessagesLayout) {
