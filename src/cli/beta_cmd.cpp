@@ -47,6 +47,11 @@ int run_beta(int argc, char** argv) {
   check_thresholds({alpha, 0});
 
   auto st = Store::open(store_path, OpenMode::ReadOnly);
+  warn_same_models(*st,
+                   {{"--teacher", teacher},
+                    {"--student", student},
+                    {"--distilled", opts.procedure == BetaProcedure::Analysis ? distilled : ""}},
+                   same_model);
   const int64_t mT = require_model(*st, teacher, "--teacher").mid, mS = require_model(*st, student, "--student").mid;
   const int64_t mD = opts.procedure == BetaProcedure::Analysis ? require_model(*st, distilled, "--distilled").mid : 0;
   BetaResult r = beta_search(*st, opts, mT, mS, mD);

@@ -285,6 +285,20 @@ void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>
                          "': one model in two roles (give --allow-same-model if that is meant)");
 }
 
+void warn_same_models(Store& store, const std::vector<std::pair<std::string, std::string>>& roles, bool allow) {
+  if (allow) return;
+  std::vector<std::optional<ModelInfo>> m;
+  for (const auto& r : roles) m.push_back(r.second.empty() ? std::nullopt : store.model(r.second));
+  for (size_t i = 0; i < roles.size(); ++i)
+    for (size_t j = i + 1; j < roles.size(); ++j)
+      if (m[i] && m[j] && m[i]->name != m[j]->name && !m[i]->fingerprint.empty() &&
+          m[i]->fingerprint == m[j]->fingerprint && m[i]->chat_template == m[j]->chat_template)
+        warn(roles[i].first + " '" + m[i]->name + "' and " + roles[j].first + " '" + m[j]->name +
+             "' are the same model (fingerprint " + m[i]->fingerprint +
+             ", same prompt): their probabilities are equal, so no action can be Teacher or Student between them "
+             "(give --allow-same-model if that is meant)");
+}
+
 void info(const std::string& msg) { std::fprintf(stderr, "rdpt: %s\n", msg.c_str()); }
 void warn(const std::string& msg) { std::fprintf(stderr, "rdpt: warning: %s\n", msg.c_str()); }
 

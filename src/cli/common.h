@@ -83,6 +83,9 @@ class TtyProgress : public Progress {
 // (add_same_model_flag) says it is meant. `roles` are {option, model name}; empty names are skipped.
 void add_same_model_flag(CLI::App& app, bool& allow);
 void check_distinct_roles(const std::vector<std::pair<std::string, std::string>>& roles, bool allow);
+// After the store is opened: a warning when two roles name models of one fingerprint and prompt
+// (the same file scored under two names: every action comes out Shared or Common).
+void warn_same_models(Store& store, const std::vector<std::pair<std::string, std::string>>& roles, bool allow);
 
 // The chat-template options of `rdpt score` and `rdpt sample` (docs/score.md, "Prompts"):
 //   --chat-template-file [NAME=]F.jinja     a Jinja template instead of the GGUF's (per model or all)

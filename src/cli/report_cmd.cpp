@@ -99,6 +99,8 @@ int run_report(int argc, char** argv) {
   for (const auto& f : align) o.extras.push_back({"alignment", f, read_text(f, "--alignment")});
 
   auto store = Store::open(store_path, OpenMode::ReadOnly);
+  warn_same_models(*store, {{"--teacher", o.teacher}, {"--student", o.student}, {"--distilled", o.distilled}},
+                   same_model);
   std::vector<std::unique_ptr<Store>> compared;
   for (const auto& spec : compare) {
     const size_t eq = spec.find('=');

@@ -62,6 +62,7 @@ int run_select(int argc, char** argv) {
   // Pass 1 over the data: ids in input order and their groups.
   const SelectCandidates cand = read_candidates(data, ropts);
   auto st = Store::open(store_path, OpenMode::ReadOnly);
+  warn_same_models(*st, {{"--teacher", teacher}, {"--student", student}}, same_model);
   SelectRunOptions so;
   so.teacher = teacher;
   so.student = student;

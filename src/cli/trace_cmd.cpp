@@ -66,6 +66,7 @@ int run_trace(int argc, char** argv) {
   opts.keywords = parse_keyword_list(keywords);
   check_thresholds({opts.alpha, opts.beta.value_or(0.1)});  // usage errors before the store is opened
   auto st = Store::open(store_path, OpenMode::ReadOnly);
+  warn_same_models(*st, {{"--teacher", teacher}, {"--student", student}, {"--distilled", distilled}}, same_model);
   for (const auto& [opt, name] : {std::pair<const char*, std::string>{"--teacher", teacher},
                                   {"--student", student}, {"--distilled", distilled}})
     if (!name.empty()) require_model(*st, name, opt);  // before --out-dir is created
