@@ -71,7 +71,11 @@ int run_trace(int argc, char** argv) {
                                   {"--student", student}, {"--distilled", distilled}})
     if (!name.empty()) require_model(*st, name, opt);  // before --out-dir is created
   TtyProgress progress(!no_progress);
-  std::filesystem::create_directories(out_dir);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) throw Error("--out-dir: cannot create '" + out_dir + "': " + ec.message());
+  }
   const std::string dir = out_dir + "/";
   const bool parquet = CLI::detail::to_lower(format) == "parquet";
   const std::string ext = parquet ? "parquet" : "csv";

@@ -60,7 +60,13 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
 
 void put_responses(Store& store, std::vector<StoredResponse>& responses) {
   detail::in_batch(store, [&] {
-    for (auto& r : responses) r.rid = store.put_response(r);
+    for (auto& r : responses) {
+      try {
+        r.rid = store.put_response(r);
+      } catch (const DataError& e) {  // where the record came from, as import says it
+        throw DataError(r.source_file + ":" + std::to_string(r.source_line) + ": " + e.what());
+      }
+    }
   });
 }
 

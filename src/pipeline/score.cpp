@@ -90,8 +90,7 @@ ScoreRunStats score_responses(Store& store, Scorer& scorer, const std::string& n
   try {
     slot = store.prepare_model(minfo, options.replace);
   } catch (const UsageError& e) {
-    throw UsageError("model '" + name + "' (" + minfo.location + "): " + e.what() +
-                     " (the store holds another file under this name; --replace drops its scores)");
+    throw UsageError("model '" + name + "' (" + minfo.location + "): " + e.what());
   }
   // Responses of one group together, so that they share the prompt's KV cache.
   std::map<std::string, size_t> group_order;

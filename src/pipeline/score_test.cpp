@@ -78,5 +78,29 @@ TEST(ScoreResponses, PairsFinishedBeforeAStopAreKept) {
   EXPECT_EQ(s.n_scored, 7u);
 }
 
+// put_responses names where a record came from when the store refuses it (as import does).
+TEST(ScoreResponses, RefusedRecordsAreNamedByFileAndLine) {
+  const std::string path = (testing_support::scratch_dir("rdpt_score") / "named.db").string();
+  auto st = Store::open(path, OpenMode::Create);
+  StoredResponse r;
+  r.id = "r1";
+  r.group = "q";
+  r.question = "Q?";
+  r.response = "Answer. Done.";
+  r.actions = segment(r.response);
+  r.source_file = "data.jsonl";
+  r.source_line = 7;
+  std::vector<StoredResponse> rs = {r};
+  put_responses(*st, rs);
+  rs[0].response = "Another answer.";
+  rs[0].actions = segment(rs[0].response);
+  try {
+    put_responses(*st, rs);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("data.jsonl:7: record 'r1': ", 0), 0u) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace rdpt
