@@ -73,7 +73,7 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
                                                  const LogSink& log = {});
 
 // "FILE:LINE: record id 'ID' appears twice in the input (...)", with what to do about it.
-std::string duplicate_id_message(const StoredResponse& r);
+std::string duplicate_id_message(const StoredResponse& r, bool line_ids);
 
 // Reads and segments every record of `files` (JSON Lines, .gz, .zst); record ids must be unique
 // across them (DataError naming file, line and id otherwise). `limit` > 0 stops after that many.

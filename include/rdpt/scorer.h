@@ -70,8 +70,8 @@ class Scorer {
   // (before score returns), so that a caller keeps each result as it comes: rdpt score writes each
   // pair then, and a run stopped mid-batch loses only the items still in flight.
   using ResultFn = std::function<void(size_t item, const ScoreResult& result)>;
-  // Scores a batch; see the contract above. `progress.update(done_items, done_tokens)` is
-  // called as items finish (totals are the caller's business), then `on_result` (if set).
+  // Scores a batch; see the contract above. As each item finishes, `on_result` (if set) gets it,
+  // then `progress.update(done_items, done_tokens)` is called (totals are the caller's business).
   virtual std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress,
                                          const ResultFn& on_result) = 0;
   std::vector<ScoreResult> score(std::span<const ScoreItem> items, Progress& progress) {

@@ -16,6 +16,7 @@ Errors raise ``rdpt.Error`` (subclasses ``UsageError`` (also a ValueError), ``Da
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -406,9 +407,10 @@ class Scorer:
         self._sc = _rdpt.Scorer(self.location, name, options)
         if options.get("n_gpu_layers") and not self.location.startswith(("http://", "https://", "sglang+")) \
                 and not self.capabilities()["gpu_offload"]:
-            warnings.warn(f"Scorer {name}: n_gpu_layers={options['n_gpu_layers']} asks for GPU layers, but this "
-                          "build of llama.cpp has no GPU backend: it runs on the CPU (build with "
-                          "scripts/setup.sh --cuda)", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"Scorer {name}: n_gpu_layers={options['n_gpu_layers']} asks for GPU layers, but "
+                          "llama.cpp has no GPU device (a CPU-only build, or no visible GPU): it runs on the CPU "
+                          "(for CUDA: scripts/setup.sh --cuda, and a GPU in CUDA_VISIBLE_DEVICES)",
+                          RuntimeWarning, stacklevel=2)
 
     def format_prompt(self, question: str, system: str = "") -> str:
         """The exact prompt the model sees for a question (its chat template or the raw format)."""
@@ -430,6 +432,7 @@ class Scorer:
         return self._sc.score([(p, r) for p, r in pairs], _Progress(progress))
 
 
+_ID_FIELDS = ("id", "_id", "uid", "uuid", "problem_id", "question_id")  # the reader's id and its alternatives
 _READER_OPTIONS = ("id_field", "question_field", "response_field", "answer_field", "group_field", "correct_field")
 
 
@@ -458,12 +461,19 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
     if isinstance(data, (str, os.PathLike)):
         files = [os.fspath(data)]
     elif len(data) and all(isinstance(d, Mapping) for d in data):
-        # A fixed file name in a fresh folder: records without an id get "records.jsonl:<n>", the
-        # same in every call, so that a rerun resumes instead of storing them again.
+        # Records without any id field get "rec:" + a hash of their content (and "#k" for the k-th
+        # repeat): the same in every call, so that a rerun resumes, and distinct across batches.
         tmp = tempfile.mkdtemp(prefix="rdpt-records-")
         files = [os.path.join(tmp, "records.jsonl")]
+        seen: Dict[str, int] = {}
         with open(files[0], "w", encoding="utf-8") as f:
             for d in data:
+                if reader.get("id_field") is None and all(d.get(k) is None for k in _ID_FIELDS):
+                    h = hashlib.sha256(json.dumps(d, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+                    h = h.hexdigest()[:16]
+                    k = seen.get(h, 0)
+                    seen[h] = k + 1
+                    d = dict(d, id=f"rec:{h}" + (f"#{k}" if k else ""))
                 f.write(json.dumps(d, ensure_ascii=False) + "\n")
     else:
         files = [os.fspath(f) for f in data]

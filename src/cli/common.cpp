@@ -291,7 +291,10 @@ void warn_same_models(Store& store, const std::vector<std::pair<std::string, std
   for (const auto& r : roles) m.push_back(r.second.empty() ? std::nullopt : store.model(r.second));
   for (size_t i = 0; i < roles.size(); ++i)
     for (size_t j = i + 1; j < roles.size(); ++j)
-      if (m[i] && m[j] && m[i]->name != m[j]->name && !m[i]->fingerprint.empty() &&
+      // Only GGUF files: their fingerprint hashes every byte. A server's names its endpoint (one
+      // port serves other models over time) and an import's is what the user gave.
+      if (m[i] && m[j] && m[i]->name != m[j]->name && m[i]->backend == "llama" && m[j]->backend == "llama" &&
+          !m[i]->fingerprint.empty() &&
           m[i]->fingerprint == m[j]->fingerprint && m[i]->chat_template == m[j]->chat_template)
         warn(roles[i].first + " '" + m[i]->name + "' and " + roles[j].first + " '" + m[j]->name +
              "' are the same model (fingerprint " + m[i]->fingerprint +

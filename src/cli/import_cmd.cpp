@@ -79,6 +79,10 @@ int run_import(int argc, char** argv) {
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   finish_segment_options(sopts, extra, no_default);
   if (data.empty() && logprobs.empty()) throw UsageError("nothing to import: give --data, --logprobs or both");
+  if (!logprobs.empty() && ropts.fields.id == kLineIds)
+    throw UsageError("--id-field @line names the dataset's ids, but --logprobs rows are matched to responses by an id "
+                     "field: import the data with --id-field @line on its own (rdpt import --data), then the "
+                     "log-probs with their own --id-field, whose values are those '<file name>:<line>' ids");
   lp_fields.id = ropts.fields.id;
   if (!logprobs.empty() && model_name.empty()) throw UsageError("--logprobs needs --model NAME");
   if (logprobs.empty() && (!model_name.empty() || !location.empty() || !fingerprint.empty())) {

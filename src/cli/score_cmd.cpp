@@ -264,8 +264,8 @@ int run_score(int argc, char** argv) {
     auto sc = make_scorer(sp);
     if (!is_http_spec(sp.location) && sp.llama.n_gpu_layers != 0 && !sc->capabilities().gpu_offload)
       warn("model " + sp.name + ": --ngl " + std::to_string(sp.llama.n_gpu_layers) +
-           " asks for GPU layers, but this build of llama.cpp has no GPU backend: it runs on the CPU (build with "
-           "scripts/setup.sh --cuda)");
+           " asks for GPU layers, but llama.cpp has no GPU device (a CPU-only build, or no visible GPU): it runs "
+           "on the CPU (for CUDA: scripts/setup.sh --cuda, and a GPU in CUDA_VISIBLE_DEVICES)");
     TtyProgress progress;
     const ScoreRunStats st = score_responses(*store, *sc, sp.name, inputs, so, progress);
     report_model(sp.name, st);

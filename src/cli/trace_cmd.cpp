@@ -34,8 +34,9 @@ int run_trace(int argc, char** argv) {
                  "Teacher / Student of docs/method.md section 4 (provenance before training)");
   app.add_option("--alpha", alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
   app.add_option("--beta", beta_s,
-                 "Teacher/Student margin on pT-pS: a number, or auto = the analysis search over 0.05..0.20 "
-                 "(docs/method.md section 5; default auto)");
+                 "Teacher/Student margin on pT-pS: a number in [0, 1], or auto = the analysis search over 0.05..0.20 "
+                 "(with --distilled none: the training search over 0.05..1.00) (docs/method.md section 5; default "
+                 "auto)");
   app.add_option("--out-dir,-o", out_dir, "output folder (created if absent)")->required();
   app.add_option("--keywords", keywords,
                  "behaviour keyword list: upstream (SEAL's, with its 'think differenly' typo) or corrected "

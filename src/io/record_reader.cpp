@@ -252,7 +252,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       // Like the other alternative names, only with fallbacks (an explicit field layout is taken as given).
       const json* thought = f.fallbacks ? find_reasoning(obj, &thf) : nullptr;
       const json* r = find_field(obj, f.response, kResponseAlts, fb_r, &rf);
-      if (!r && thought) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
+      if (!r && thought && fb_r) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
         auto ct = obj.find("content");
         if (ct != obj.end() && !ct->is_null()) r = &*ct, rf = "content";
       }

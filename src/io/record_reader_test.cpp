@@ -103,6 +103,10 @@ TEST(RecordReader, ConfiguredFieldNamesAndNoFallbacks) {
                                 "the field with --response-field)"),
             std::string::npos)
       << error_of(q, n);
+  // Nor does it fall back to "content" beside a reasoning field.
+  const std::string t = write_plain("named4.jsonl", R"({"id": "w", "question": "Q?", "reasoning_content": "Hmm.", "content": "A."})" "\n");
+  EXPECT_NE(error_of(t, n).find("record 'w': missing field 'resp'"), std::string::npos) << error_of(t, n);
+  EXPECT_EQ(read_all(t, ReaderOptions{}).size(), 1u);  // with the default name, content is the answer
   // Left at its default name, a field's alternatives are tried and listed when none is there.
   const std::string r = write_plain("named3.jsonl", R"({"id": "z", "text": "Q?", "response": "A."})" "\n");
   EXPECT_NE(error_of(r, ReaderOptions{}).find("missing field 'question' (also tried: problem, prompt, instruction, "

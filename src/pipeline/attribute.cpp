@@ -8,7 +8,7 @@
 namespace rdpt {
 
 void check_attribute_options(const AttributeOptions& o) {
-  check_thresholds({o.alpha, 0});
+  check_thresholds({o.alpha, o.beta.value_or(0)});
   if (o.teachers.empty()) throw UsageError("--teacher: at least one candidate teacher is needed");
   auto sorted = o.teachers;
   std::sort(sorted.begin(), sorted.end());

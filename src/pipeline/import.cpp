@@ -50,7 +50,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
         ++skipped_seg;
         continue;
       }
-      if (!seen_ids.insert(r->id).second) throw DataError(duplicate_id_message(*r));
+      if (!seen_ids.insert(r->id).second) throw DataError(duplicate_id_message(*r, reader_opts.fields.id == kLineIds));
       try {
         store.put_response(*r);
       } catch (const DataError& e) {

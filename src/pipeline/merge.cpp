@@ -249,16 +249,19 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
       const std::optional<StoredResponse> r = src.get_response(key.rid);
       if (!r) throw StoreError("merge: '" + from + "': response rid " + std::to_string(key.rid) + " vanished");
       const std::optional<int64_t> existing = out.find_response(r->id);
-      // An input's copy without any pair brings no scores: where its segmentation differs from
-      // the one already merged, the merged one stays (whichever order the inputs come in).
+      // An input's copy without any pair brings no scores: where its segmentation, question or
+      // system prompt differs from the one already merged, the merged one stays (whichever order
+      // the inputs come in).
       bool has_pairs = false;
       for (const Mid& m : mids[key.input]) has_pairs = has_pairs || src.score_status(m.in, key.rid).has_value();
       int64_t rid = 0;
       try {
         const std::optional<StoredResponse> held = existing && !has_pairs ? out.get_response(*existing) : std::nullopt;
-        rid = held && held->response == r->response && held->actions != r->actions ? *existing : out.put_response(*r);
-      } catch (const DataError& e) {
-        throw DataError("merge: '" + from + "': record '" + r->id + "': " + e.what());
+        const bool differs =
+            held && (held->actions != r->actions || held->question != r->question || held->system != r->system);
+        rid = held && held->response == r->response && differs ? *existing : out.put_response(*r);
+      } catch (const DataError& e) {  // the store's message names the record
+        throw DataError("merge: '" + from + "': " + e.what());
       }
       if (existing) {
         ++st.n_responses_present;

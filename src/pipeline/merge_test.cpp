@@ -198,23 +198,34 @@ TEST(Merge, ShardsOfSeveralFilesMergeInTheRunsFileOrder) {
 }
 
 TEST(Merge, AnUnscoredCopyOfAnotherSegmentationMergesInEitherOrder) {
-  // One record: scored under one segmentation in `scored`, unscored under another in `plain`.
-  const auto scored = temp_path("scored.db"), plain = temp_path("plain.db");
+  // One record: scored in `scored`, unscored in `plain` under another segmentation, question or
+  // system prompt (an unscored copy brings no scores, so the scored one's row stays).
+  const auto scored = temp_path("scored.db");
   write_store(scored, 3);
-  {
-    auto st = Store::open(plain, OpenMode::Create);
-    StoredResponse r = response(1);
-    r.actions = {{0, uint32_t(r.response.size()), false}};  // one action: another segmentation
-    st->put_response(r);
-  }
-  for (const auto& order : {std::vector<std::string>{scored, plain}, std::vector<std::string>{plain, scored}}) {
-    const auto out_path = temp_path("out.db");
+  for (int variant = 0; variant < 3; ++variant) {
+    SCOPED_TRACE(variant);
+    const auto plain = temp_path("plain" + std::to_string(variant) + ".db");
     {
-      auto out = Store::open(out_path, OpenMode::Create);
-      const MergeStats st = merge_stores(*out, order, null_progress());
-      EXPECT_EQ(st.n_pairs_added, 6u);
+      auto st = Store::open(plain, OpenMode::Create);
+      StoredResponse r = response(1);
+      if (variant == 0) r.actions = {{0, uint32_t(r.response.size()), false}};  // one action
+      if (variant == 1) r.question += " (reworded)";
+      if (variant == 2) r.system = "Another system prompt.";
+      st->put_response(r);
     }
-    EXPECT_EQ(dump(out_path), dump(scored)) << "the scored segmentation stays, its pairs fit it";
+    for (const auto& order : {std::vector<std::string>{scored, plain}, std::vector<std::string>{plain, scored}}) {
+      const auto out_path = temp_path("out.db");
+      {
+        auto out = Store::open(out_path, OpenMode::Create);
+        const MergeStats st = merge_stores(*out, order, null_progress());
+        EXPECT_EQ(st.n_pairs_added, 6u);
+      }
+      EXPECT_EQ(dump(out_path), dump(scored)) << "the scored copy's row stays, its pairs fit it";
+      auto o = Store::open(out_path, OpenMode::ReadOnly);
+      const auto held = o->get_response(*o->find_response(response(1).id));
+      EXPECT_EQ(held->question, response(1).question);
+      EXPECT_EQ(held->system, response(1).system);
+    }
   }
 }
 

@@ -30,9 +30,13 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
   return r;
 }
 
-std::string duplicate_id_message(const StoredResponse& r) {
-  return r.source_file + ":" + std::to_string(r.source_line) + ": record id '" + r.id +
-         "' appears twice in the input (ids must be unique: name a unique field with --id-field FIELD, or give "
+std::string duplicate_id_message(const StoredResponse& r, bool line_ids) {
+  const std::string where = r.source_file + ":" + std::to_string(r.source_line) + ": record id '" + r.id + "'";
+  if (line_ids)
+    return where + " appears twice in the input (with --id-field @line, two input files of one name give the same "
+                   "ids: rename one, or name a unique field with --id-field FIELD)";
+  return where +
+         " appears twice in the input (ids must be unique: name a unique field with --id-field FIELD, or give "
          "--id-field @line for '<file name>:<line>' ids; fields such as problem_id or question_id are tried as ids "
          "when there is no id field, and repeat when a question has several responses)";
 }
@@ -47,7 +51,8 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
     while (reader.next(rec)) {
       std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!in) continue;
-      if (!seen_ids.insert(in->id).second) throw DataError(duplicate_id_message(*in));
+      if (!seen_ids.insert(in->id).second)
+        throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds));
       out.push_back(std::move(*in));
       if (limit && out.size() >= limit) break;
     }

@@ -32,8 +32,8 @@ class StoppingScorer : public Scorer {
       if (i == stop_after_) throw std::runtime_error("interrupted");
       out[i].tokens = {{0, -1.0, 0}};
       out[i].n_tokens_total = 1;
-      progress.update(i + 1, i + 1);
       if (on_result) on_result(i, out[i]);
+      progress.update(i + 1, i + 1);
     }
     return out;
   }

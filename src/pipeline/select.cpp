@@ -18,6 +18,7 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
   SelectRunResult res;
   const Strategy strategy = o.select.strategy;
   if (o.select.per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
+  if (o.beta) check_thresholds({0.1, *o.beta});
   std::unordered_map<std::string, uint64_t> order_of;
   order_of.reserve(order.size());
   for (uint64_t k = 0; k < order.size(); ++k)

@@ -138,8 +138,8 @@ std::optional<double> parse_beta(const std::string& s) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != s.size() || !std::isfinite(b) || b < 0)
-    throw UsageError("--beta: expected 'auto' or a number >= 0, got '" + s + "'");
+  if (used != s.size() || !std::isfinite(b) || b < 0 || b > 1)
+    throw UsageError("--beta: expected 'auto' or a number in [0, 1], got '" + s + "'");
   return b;
 }
 

@@ -613,15 +613,24 @@ TEST_F(AnalyticsCli, ErrorsAreOneLineWithExitCodes) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--beta"), std::string::npos) << r.err;
   // One --beta rule for every front end: trace and report refuse the same values the same way.
-  for (const char* bad : {"lots", "-0.1", "inf"}) {
+  for (const char* bad : {"lots", "-0.1", "inf", "1.5"}) {
     CmdResult t = rdpt(std::string("trace --store ") + store_ + " --beta=" + bad + " --out-dir " + p("x"));
     CmdResult rep = rdpt(std::string("report --store ") + store_ + " --beta=" + bad + " --out " + p("x.html"));
     EXPECT_EQ(t.rc, 2) << bad;
     EXPECT_EQ(rep.rc, 2) << bad;
     EXPECT_EQ(t.err.substr(t.err.find(": error:")), rep.err.substr(rep.err.find(": error:"))) << bad;
-    EXPECT_NE(t.err.find("--beta: expected 'auto' or a number >= 0, got '" + std::string(bad) + "'"), std::string::npos)
+    EXPECT_NE(t.err.find("--beta: expected 'auto' or a number in [0, 1], got '" + std::string(bad) + "'"),
+              std::string::npos)
         << t.err;
   }
+  // select and attribute hold a given beta to the same range.
+  r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --beta 1.5 --out " + p("x.jsonl"));
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--beta: expected 'auto' or a number in [0, 1], got '1.5'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("x.jsonl")));
+  r = rdpt("attribute --store " + store_ + " --teacher teacher --teacher other-teacher --beta 1.5 --out " + p("a.json"));
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--beta: expected 'auto' or a number in [0, 1], got '1.5'"), std::string::npos) << r.err;
   r = rdpt("select --data - --store " + store_ + " --out " + p("x.jsonl"));
   EXPECT_EQ(r.rc, 2);
   r = rdpt("select --data " + p("train.jsonl") + " --store " + store_ + " --strategy best --out " + p("x.jsonl"));

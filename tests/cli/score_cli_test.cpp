@@ -51,10 +51,10 @@ std::string work_dir() {
   return dir;
 }
 
-CmdResult run(const std::string& args) {
+CmdResult run(const std::string& args, const std::string& command = "score") {
   static int n = 0;
   std::string o = work_dir() + "/score_out" + std::to_string(++n), e = o + ".err";
-  int st = std::system((std::string(RDPT_BINARY) + " score " + args + " >" + o + " 2>" + e).c_str());
+  int st = std::system((std::string(RDPT_BINARY) + " " + command + " " + args + " >" + o + " 2>" + e).c_str());
   auto slurp = [](const std::string& p) {
     std::ifstream f(p);
     return std::string(std::istreambuf_iterator<char>(f), {});
@@ -667,17 +667,41 @@ TEST_F(ScoreCli, ShippedTraceUnderTheTeachersTemplatesInlineOrSplit) {
 // --ranks: every stored pair carries rank sums; a run without ranks first is completed by the
 // run with them (its pairs scored again, with the same log-probs); the clip is recorded per model
 // and another one is refused; --rank-clip alone is a usage error.
+// One GGUF file scored under two names is said to be one model when the two are given roles;
+// --allow-same-model silences it.
+TEST_F(ScoreCli, TheSameModelFileInTwoRolesIsAWarning) {
+  const std::string db = work_dir() + "/same.db";
+  auto r = run("--data " + input_ + " --model teacher=" + teacher_ + " --model student=" + teacher_ + " --store " + db +
+               " --prompt-format 'Q: {question}\\nA: ' --ctx 160 --truncate --threads 2 --batch 64");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run("--store " + db + " --distilled none --beta 0.1 --out-dir " + work_dir() + "/same_trace", "trace");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("rdpt: warning: --teacher 'teacher' and --student 'student' are the same model (fingerprint "
+                       "gguf:"),
+            std::string::npos)
+      << r.err;
+  r = run("--store " + db + " --distilled none --beta 0.1 --allow-same-model --out-dir " + work_dir() + "/same_trace2",
+          "trace");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.err.find("same model"), std::string::npos) << r.err;
+  // Different files: no warning.
+  r = run(args(work_dir() + "/two.db"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run("--store " + work_dir() + "/two.db --distilled none --beta 0.1 --out-dir " + work_dir() + "/two_trace", "trace");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.err.find("same model"), std::string::npos) << r.err;
+}
+
 // --ngl on a build without a GPU backend runs on the CPU and says so (it was silently ignored).
 TEST_F(ScoreCli, GpuLayersWithoutAGpuBackendAreAWarning) {
   auto r = run(args(work_dir() + "/ngl.db") + " --ngl 99");
   ASSERT_EQ(r.rc, 0) << r.err;
-  const bool warned = r.err.find("--ngl 99 asks for GPU layers, but this build of llama.cpp has no GPU backend") !=
-                      std::string::npos;
+  const bool warned = r.err.find("--ngl 99 asks for GPU layers, but llama.cpp has no GPU device") != std::string::npos;
   EXPECT_EQ(warned, !llama_supports_gpu_offload()) << r.err;
   if (warned) EXPECT_NE(r.err.find("scripts/setup.sh --cuda"), std::string::npos) << r.err;
   auto quiet = run(args(work_dir() + "/ngl0.db"));
   ASSERT_EQ(quiet.rc, 0) << quiet.err;
-  EXPECT_EQ(quiet.err.find("GPU backend"), std::string::npos) << quiet.err;
+  EXPECT_EQ(quiet.err.find("GPU device"), std::string::npos) << quiet.err;
 }
 
 // --ranks NAME: only the named models get ranks (and a clip); the others are scored as without

@@ -224,29 +224,6 @@ TEST_F(SelectCompareCli, RecordsMissingFromTheStoreAreSaidFirst) {
   EXPECT_FALSE(std::filesystem::exists(path("o.jsonl")));
 }
 
-// One model's scores under two names (here the same log-prob file imported as teacher and as
-// student) are said to be the same model; --allow-same-model silences it.
-TEST_F(SelectCompareCli, TheSameModelInTwoRolesIsAWarning) {
-  std::ofstream(path("in.jsonl")) << R"({"id": "a", "question": "q1?", "response": "One. Two."})" << "\n";
-  std::ofstream(path("lp.jsonl")) << R"({"id": "a", "tokens": ["One.", " Two."], "logprobs": [-0.5, -0.5]})" << "\n";
-  const std::string db = path("same.db");
-  ASSERT_EQ(rdpt("import --data '" + path("in.jsonl") + "' --store '" + db + "'").rc, 0);
-  for (const char* m : {"teacher", "student"})
-    ASSERT_EQ(rdpt("import --store '" + db + "' --logprobs '" + path("lp.jsonl") + "' --model " + m +
-                   " --model-location qwen3-8b.gguf")
-                  .rc,
-              0);
-  auto r = rdpt("trace --store '" + db + "' --distilled none --beta 0.1 --out-dir '" + path("tr") + "'");
-  ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.err.find("rdpt: warning: --teacher 'teacher' and --student 'student' are the same model (fingerprint "
-                       "import:qwen3-8b.gguf, same prompt)"),
-            std::string::npos)
-      << r.err;
-  r = rdpt("trace --store '" + db + "' --distilled none --beta 0.1 --allow-same-model --out-dir '" + path("tr2") + "'");
-  ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(r.err.find("same model"), std::string::npos) << r.err;
-}
-
 // --strategy rsr on a hand-built store: two questions, three responses each, the student's
 // tokens given with ranks; the picks are the lowest sum(min(rank, clip)) / sum(-log p).
 TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {

@@ -303,6 +303,21 @@ TEST_F(StoreCli, RepeatedIdsAreNamedAndLineIdsAreOnOffer) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("\nsamples.jsonl:1,p1,1,"), std::string::npos) << r.out;  // the group is still problem_id
   EXPECT_NE(r.out.find("\nsamples.jsonl:2,p1,1,"), std::string::npos) << r.out;
+  // Line ids of two files of one name collide: said as such, not "give --id-field @line".
+  std::filesystem::create_directories(path("s2"));
+  const auto d2 = write("s2/samples.jsonl", R"({"question": "2+2?", "response": "Four."})" "\n");
+  r = rdpt("score --data " + d + " --data " + d2 + " --store " + path("s2.db") +
+           " --model 'teacher=http://127.0.0.1:9/v1#m' --prompt-format 'Q: {question}\\nA: ' --id-field @line");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("record id 'samples.jsonl:1' appears twice in the input (with --id-field @line, two input "
+                       "files of one name give the same ids"),
+            std::string::npos)
+      << r.err;
+  // Log-prob rows are matched by an id field: @line with --logprobs is refused, saying how to do it.
+  r = rdpt("import --data " + d + " --store " + path("lp.db") + " --id-field @line --logprobs " + d + " --model m");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--id-field @line names the dataset's ids, but --logprobs rows are matched"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(StoreCli, ReimportIsIdempotentAndExportsJsonl) {

@@ -407,14 +407,19 @@ def test_score_records_given_as_dicts(models, tmp_path):
     st = rdpt.score(recs, {"teacher": models["teacher"]}, db, **SCORE_OPTS)
     assert st["teacher"]["n_scored"] == 3
     assert len(rdpt.Store(db)) == 3
-    # Records without an id get the same "records.jsonl:<n>" ids in every call: a rerun resumes.
-    anon = [{k: v for k, v in r.items() if k not in ("id", "uuid", "problem_id", "question_id")} for r in recs]
+    # Records without an id get ids from their content: the same in every call (a rerun resumes),
+    # distinct across batches into one store, and a repeated record gets "#1".
+    all_recs = [json.loads(l) for l in open(models["data"], encoding="utf-8")]
+    anon = [{k: v for k, v in r.items() if k not in ("id", "uuid", "problem_id", "question_id")} for r in all_recs]
     db2 = str(tmp_path / "anon.db")
-    assert rdpt.score(anon, {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]["n_scored"] == 3
-    again = rdpt.score(anon, {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]
+    assert rdpt.score(anon[:3], {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]["n_scored"] == 3
+    again = rdpt.score(anon[:3], {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]
     assert again["n_scored"] == 0 and again["n_skipped"] == 3
-    assert sorted(rdpt.Store(db2).responses(as_frame=False)["id"]) == ["records.jsonl:1", "records.jsonl:2",
-                                                                       "records.jsonl:3"]
+    more = rdpt.score(anon[3:5] + anon[3:4], {"teacher": models["teacher"]}, db2, **SCORE_OPTS)["teacher"]
+    assert more["n_scored"] == 3 and more["n_skipped"] == 0
+    ids = rdpt.Store(db2).responses(as_frame=False)["id"]
+    assert len(ids) == 6 and all(i.startswith("rec:") for i in ids)
+    assert sum(i.endswith("#1") for i in ids) == 1
 
 
 def stop_midway(models, ms, db, sig, tmp_path):
@@ -606,6 +611,38 @@ def test_gpu_layers_without_a_gpu_backend_warn(models):
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         sc = rdpt.Scorer(models["teacher"], n_gpu_layers=99, **SCORE_OPTS)
-    said = [x for x in w if issubclass(x.category, RuntimeWarning) and "no GPU backend" in str(x.message)]
+    said = [x for x in w if issubclass(x.category, RuntimeWarning) and "no GPU device" in str(x.message)]
     # A CPU-only build says n_gpu_layers is not honoured; a GPU build offloads and says nothing.
     assert len(said) == (0 if sc.capabilities()["gpu_offload"] else 1)
+
+
+def test_an_interrupt_keeps_every_finished_pair(models, tmp_path):
+    # One chunk of every response (the default 64): each pair is stored as it finishes, before the
+    # progress update that raises, so the three finished ones are kept and a rerun does the rest.
+    db = str(tmp_path / "interrupted.db")
+    n = 0
+
+    def cb(what, *args):
+        nonlocal n
+        if what == "update":
+            n += 1
+            if n == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rdpt.score(models["data"], {"teacher": models["teacher"]}, db, progress=cb, **SCORE_OPTS)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM scores").fetchone()[0] == 3
+    con.close()
+    again = rdpt.score(models["data"], {"teacher": models["teacher"]}, db, **SCORE_OPTS)["teacher"]
+    assert again["n_skipped"] == 3 and again["n_scored"] + again["n_failed"] == 9
+
+
+def test_a_given_beta_outside_0_1_is_refused_everywhere(store_path):
+    for bad in (1.5, -0.1):
+        with pytest.raises(rdpt.UsageError, match=r"beta must be a number in \[0, 1\]"):
+            rdpt.select(store_path, beta=bad)
+        with pytest.raises(rdpt.UsageError, match=r"beta must be a number in \[0, 1\]"):
+            rdpt.attribute(store_path, ["teacher"], beta=bad, replicates=10)
+        with pytest.raises(rdpt.UsageError):
+            rdpt.trace(store_path, beta=bad)

@@ -131,10 +131,11 @@ std::vector<ScoreResult> HttpScorer::score(std::span<const ScoreItem> items, Pro
   reqs.reserve(n);
   const std::string path = opt_.api == HttpApi::SGLang ? "/generate" : "/completions";
   uint64_t done_items = 0, done_tokens = 0;
-  // Item i's result is final: progress, then the caller's hook.
+  // Item i's result is final: the caller's hook (it keeps the result), then progress (which may
+  // raise, e.g. Python's KeyboardInterrupt, and must not lose the finished item).
   auto item_done = [&](size_t i) {
-    progress.update(++done_items, done_tokens);
     if (on_result) on_result(i, results[i]);
+    progress.update(++done_items, done_tokens);
   };
   std::map<std::string, Tokenized> prompt_cache;
   // BOS as the prompt's maker wants it (a Jinja rendering holds its own; Prompter::tokenize_with_special).

@@ -367,7 +367,7 @@ TEST_F(HttpScorerTest, ResultsAreHandedOverAsEachFinishes) {
   });
   ASSERT_EQ(res.size(), c.items.size());
   ASSERT_EQ(seen.size(), c.items.size());
-  for (size_t k = 0; k < done_at.size(); ++k) EXPECT_EQ(done_at[k], k + 1);
+  for (size_t k = 0; k < done_at.size(); ++k) EXPECT_EQ(done_at[k], k);  // before its own progress update
   EXPECT_FALSE(res.back().ok());
   for (size_t i = 0; i < res.size(); ++i) {
     EXPECT_EQ(seen[i].error, res[i].error) << i;

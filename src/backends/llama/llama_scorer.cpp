@@ -323,10 +323,11 @@ class LlamaScorer final : public Scorer {
   mutable std::string fingerprint_;
   std::unique_ptr<llama_detail::DeviceLogprob> device_;  // null: reduce on the host
   const ResultFn* on_result_ = nullptr;  // during score(): the caller's hook
-  // Item i's result is final: progress, then the caller's hook.
+  // Item i's result is final: the caller's hook (it keeps the result), then progress (which may
+  // raise, e.g. Python's KeyboardInterrupt, and must not lose the finished item).
   void item_done(Progress& progress, uint64_t& done_items, uint64_t done_tokens, size_t i, const ScoreResult& r) {
-    progress.update(++done_items, done_tokens);
     if (on_result_ && *on_result_) (*on_result_)(i, r);
+    progress.update(++done_items, done_tokens);
   }
 };
 
