@@ -734,7 +734,9 @@ TEST_F(ScoreCli, RanksForNamedModelsOnly) {
   ASSERT_EQ(r2.rc, 0) << r2.err;
   EXPECT_NE(r2.err.find("model student: scored 0 responses"), std::string::npos) << r2.err;
   for (const auto& [k, p] : read_store(db))
-    if (p.status != rdpt::ScoreStatus::Failed) EXPECT_TRUE(p.has_ranks) << k.first << " " << k.second;
+    if (p.status != rdpt::ScoreStatus::Failed) {
+      EXPECT_TRUE(p.has_ranks) << k.first << " " << k.second;
+    }
 }
 
 TEST_F(ScoreCli, RanksAreStoredAndUnrankedPairsAreScoredAgain) {
