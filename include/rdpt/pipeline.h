@@ -83,6 +83,8 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
 
 // Stores `responses` in one transaction and sets each one's rid (an id already stored keeps its row).
 void put_responses(Store& store, std::vector<StoredResponse>& responses);
+// store.put_response(r), its DataError prefixed with where the record came from ("FILE:LINE: ").
+int64_t put_response_from_input(Store& store, const StoredResponse& r);
 
 // ---- rdpt import: responses and log-probs users already have (docs/store.md) ----------------
 // Reads dataset `path` (JSON Lines, .gz, .zst; "-" for stdin), segments its responses and stores

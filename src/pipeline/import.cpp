@@ -51,11 +51,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
         continue;
       }
       if (!seen_ids.insert(r->id).second) throw DataError(duplicate_id_message(*r, reader_opts.fields.id == kLineIds));
-      try {
-        store.put_response(*r);
-      } catch (const DataError& e) {
-        throw DataError(r->source_file + ":" + std::to_string(r->source_line) + ": " + e.what());
-      }
+      put_response_from_input(store, *r);
       n_actions += r->actions.size();
       if (++n % batch == 0) {
         store.commit();

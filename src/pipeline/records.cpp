@@ -65,14 +65,16 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
 
 void put_responses(Store& store, std::vector<StoredResponse>& responses) {
   detail::in_batch(store, [&] {
-    for (auto& r : responses) {
-      try {
-        r.rid = store.put_response(r);
-      } catch (const DataError& e) {  // where the record came from, as import says it
-        throw DataError(r.source_file + ":" + std::to_string(r.source_line) + ": " + e.what());
-      }
-    }
+    for (auto& r : responses) r.rid = put_response_from_input(store, r);
   });
+}
+
+int64_t put_response_from_input(Store& store, const StoredResponse& r) {
+  try {
+    return store.put_response(r);
+  } catch (const DataError& e) {
+    throw DataError(r.source_file + ":" + std::to_string(r.source_line) + ": " + e.what());
+  }
 }
 
 }  // namespace rdpt

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,12 @@
 
 namespace rdpt {
 namespace {
+
+// The byte offset of the first difference of two texts (the shorter one's length if one is a
+// prefix of the other).
+size_t first_difference(std::string_view a, std::string_view b) {
+  return size_t(std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first - a.begin());
+}
 
 constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%SZ','now')";
 
@@ -475,8 +482,7 @@ int64_t SqliteStore::put_response(const StoredResponse& r) {
     const int64_t rid = f.i64(0);
     const std::string old = f.text(1);
     if (old != r.response) {
-      size_t k = 0;
-      while (k < old.size() && k < r.response.size() && old[k] == r.response[k]) ++k;
+      const size_t k = first_difference(old, r.response);
       throw DataError("record '" + r.id + "': " + path_ + " holds another response under this id (" +
                       std::to_string(old.size()) + " bytes stored, " + std::to_string(r.response.size()) +
                       " given, first difference at byte " + std::to_string(k) + ")");
@@ -494,8 +500,7 @@ int64_t SqliteStore::put_response(const StoredResponse& r) {
       const bool q = old_question != r.question;
       const std::string& was = q ? old_question : old_system;
       const std::string& now = q ? r.question : r.system;
-      size_t k = 0;
-      while (k < was.size() && k < now.size() && was[k] == now[k]) ++k;
+      const size_t k = first_difference(was, now);
       const std::string what = q ? "question" : "system prompt";
       if (const int64_t n = n_scores(); n > 0)
         throw DataError("record '" + r.id + "': its " + what + " differs from the one stored in " + path_ + " (" +
