@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -413,6 +414,17 @@ Relation parse_relation(const std::string& s) {
   return r;
 }
 
+// "x < a" -> "(-\infty,a)", "a <= x" -> "[a,\infty)": a one-sided bound on a lone variable as the
+// interval it describes; nothing for "!=" or when neither side is a lone variable.
+std::optional<std::string> relation_as_interval(const Relation& r) {
+  if (r.op != "<" && r.op != "<=") return std::nullopt;
+  bool closed = r.op == "<=";
+  auto lone = [](const std::string& x) { return x.size() == 1 && std::isalpha(uint8_t(x[0])); };
+  if (lone(r.lhs) && !lone(r.rhs)) return "(-\\infty," + r.rhs + (closed ? "]" : ")");
+  if (lone(r.rhs) && !lone(r.lhs)) return std::string(closed ? "[" : "(") + r.lhs + ",\\infty)";
+  return std::nullopt;
+}
+
 bool same_relation(const Relation& a, const Relation& b, const EquivOptions& o) {
   if (a.op != b.op) return false;
   std::string da = "(" + a.rhs + ")-(" + a.lhs + ")", db = "(" + b.rhs + ")-(" + b.lhs + ")";
@@ -528,6 +540,13 @@ bool equiv_rec(const std::string& a, const std::string& b, const EquivOptions& o
   if (ra.kind == Relation::Kind::Single && rb.kind == Relation::Kind::Single) return same_relation(ra, rb, o);
   if (ra.kind == Relation::Kind::Chain) return equiv_rec(ra.interval, rb.kind == Relation::Kind::Chain ? rb.interval : b, o, depth + 1);
   if (rb.kind == Relation::Kind::Chain) return equiv_rec(a, rb.interval, o, depth + 1);
+  // "x < 1" vs the interval "(-\infty,1)"
+  if (ra.kind == Relation::Kind::Single && rb.kind == Relation::Kind::None) {
+    if (auto i = relation_as_interval(ra)) return equiv_rec(*i, b, o, depth + 1);
+  }
+  if (rb.kind == Relation::Kind::Single && ra.kind == Relation::Kind::None) {
+    if (auto i = relation_as_interval(rb)) return equiv_rec(a, *i, o, depth + 1);
+  }
   if (ra.kind != Relation::Kind::None || rb.kind != Relation::Kind::None) {
     // one relation against a non-relation: compare after dropping a bare left side ("x > 5" vs "> 5" is rare)
     if (ra.kind != rb.kind) return false;

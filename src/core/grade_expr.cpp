@@ -274,6 +274,7 @@ class Parser {
         if (!base) return nullptr;
       }
     }
+    if (base && name != "log") return nullptr;  // a base means something only for \log_b
     ExprPtr a;
     char c = peek();
     if (c == '(' || c == '{' || c == '[') {
@@ -282,7 +283,9 @@ class Parser {
       a = power();
     }
     if (!a) return nullptr;
-    ExprPtr r = make_func(name, std::move(a));
+    // log_b x = ln x / ln b (not log10 x / ln b: that mis-valued every \log_b, though consistently,
+    // so \log_2 9 == 2\log_2 3 held while \log_2 8 == 3 did not)
+    ExprPtr r = make_func(base && name == "log" ? "ln" : name, std::move(a));
     if (base) r = make_bin(Expr::Kind::Div, std::move(r), make_func("ln", std::move(base)));
     if (pw) r = make_bin(Expr::Kind::Pow, std::move(r), std::move(pw));
     return r;

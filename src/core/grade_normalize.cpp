@@ -153,6 +153,11 @@ std::string rewrite_commands(std::string s) {
       out += "/";
     } else if (name == "infin") {
       out += "\\infty";
+    } else if (name == "varnothing") {
+      out += "\\emptyset";
+    } else if (name == "mathbb" && (s.compare(j, 3, "{R}") == 0 || s.compare(j, 2, " R") == 0)) {
+      out += "(-\\infty,\\infty)";  // the real line as the interval a solver writes
+      j += s[j] == '{' ? 3 : 2;
     } else {
       out += s.substr(i, j - i);
       // keep a separator so that "\pi r" does not become "\pir"

@@ -385,6 +385,29 @@ TEST(GradeEquiv, Expressions) {
   EXPECT_NOT_EQUIV("x+2n+1", "x+1");
   EXPECT_NOT_EQUIV("4", "4\\sqrt{2}");
   EXPECT_NOT_EQUIV("6 - 5i", "6 + 5i");
+  // \log_b x = ln x / ln b
+  EXPECT_EQUIV("\\log_2 8", "3");
+  EXPECT_EQUIV("\\log_{3}(81)", "4");
+  EXPECT_EQUIV("\\log_2 x", "\\frac{\\ln x}{\\ln 2}");
+  EXPECT_EQUIV("2\\log_2 3", "\\log_2 9");
+  EXPECT_NOT_EQUIV("\\log_2 8", "\\log 8");
+  EXPECT_EQUIV("\\log 100", "2");
+}
+
+TEST(GradeEquiv, SetsAndIntervalsWrittenOtherwise) {
+  EXPECT_EQUIV("\\emptyset", "\\varnothing");
+  EXPECT_EQUIV("\\mathbb{R}", "(-\\infty,\\infty)");
+  EXPECT_EQUIV("\\mathbb R", "(-\\infty, \\infty)");
+  EXPECT_NOT_EQUIV("\\mathbb{R}", "(0,\\infty)");
+  EXPECT_NOT_EQUIV("\\mathbb{Z}", "(-\\infty,\\infty)");
+  EXPECT_EQUIV("x < 1", "(-\\infty, 1)");
+  EXPECT_EQUIV("x \\le 1", "(-\\infty,1]");
+  EXPECT_EQUIV("x \\geq \\frac{1}{2}", "[0.5, \\infty)");
+  EXPECT_EQUIV("3 < x", "(3,\\infty)");
+  EXPECT_NOT_EQUIV("x < 1", "(-\\infty, 1]");
+  EXPECT_NOT_EQUIV("x > 1", "(-\\infty, 1)");
+  EXPECT_NOT_EQUIV("x \\neq 1", "(-\\infty, 1)");
+  EXPECT_NOT_EQUIV("x < 1", "1");
 }
 
 TEST(GradeEquiv, Matrices) {
