@@ -61,7 +61,7 @@ TEST(Provenance, FourWayPartitionsGridExactly) {
             bool student = !shared && !teacher && s - t > be;
             bool boosted = !shared && !teacher && !student;
             ASSERT_EQ(int(shared) + int(teacher) + int(student) + int(boosted), 1);
-            if (boosted) ASSERT_LE(std::abs(t - s), be);
+            if (boosted) { ASSERT_LE(std::abs(t - s), be); }
             ActionType want = shared    ? ActionType::Shared
                               : teacher ? ActionType::Teacher
                               : student ? ActionType::Student

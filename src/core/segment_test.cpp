@@ -107,7 +107,7 @@ TEST(Segment, RandomTextInvariants) {
       pos = a.end;
       std::string_view t = action_text(s, a);
       bool ws_only = t.find_first_not_of(" \t\n\r\f\v") == std::string_view::npos;
-      if (ws_only) ASSERT_EQ(acts.size(), 1u) << "whitespace-only action in " << s;
+      if (ws_only) { ASSERT_EQ(acts.size(), 1u) << "whitespace-only action in " << s; }
     }
     ASSERT_EQ(joined, s);
   }

@@ -71,7 +71,7 @@ void expect_same_records(const std::vector<rdpt::Record>& want, const std::vecto
     EXPECT_EQ(got[k].answer, want[k].answer);
     EXPECT_EQ(got[k].correct, want[k].correct);
     EXPECT_EQ(got[k].sub_index, want[k].sub_index);
-    if (same_lines) EXPECT_EQ(got[k].line, want[k].line);  // Parquet: the row number in its file
+    if (same_lines) { EXPECT_EQ(got[k].line, want[k].line); }  // Parquet: the row number in its file
   }
 }
 

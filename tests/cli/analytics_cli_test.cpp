@@ -428,10 +428,12 @@ TEST_F(AnalyticsCli, SelectEveryStrategy) {
     EXPECT_EQ(s["n_groups"], 3);
     EXPECT_EQ(s["n_candidates"], 9);
     EXPECT_EQ(s["n_chosen"], 3);
-    if (strategy == "teacher-count")
+    if (strategy == "teacher-count") {
       EXPECT_GT(s["mean_teacher_share_after"].get<double>(), s["mean_teacher_share_before"].get<double>());
-    if (strategy == "min-teacher-count")
+    }
+    if (strategy == "min-teacher-count") {
       EXPECT_LT(s["mean_teacher_share_after"].get<double>(), s["mean_teacher_share_before"].get<double>());
+    }
     EXPECT_NE(r.err.find("3 groups, 9 candidates"), std::string::npos) << r.err;
   }
   // grape needs only the student: without a teacher in the store it still runs, shares unreported.

@@ -86,7 +86,7 @@ class HttpCli : public ::testing::Test {
     ASSERT_EQ(offs.size(), lps.size());
     for (size_t k = 0; k < offs.size(); ++k) {
       EXPECT_LT(offs[k].get<size_t>(), resp.size());
-      if (k) EXPECT_LE(offs[k - 1].get<size_t>(), offs[k].get<size_t>());
+      if (k) { EXPECT_LE(offs[k - 1].get<size_t>(), offs[k].get<size_t>()); }
       EXPECT_LE(lps[k].get<double>(), 0.0);
     }
   }
@@ -147,7 +147,7 @@ TEST_F(HttpCli, SampleLocalModelIsSeededAndImportable) {
   // q2's responses continue the forced prefix; its tokens start after it.
   const std::string pre = "<think>\nPrimes first.";
   EXPECT_EQ(v[2]["response"].get<std::string>().rfind(pre, 0), 0u);
-  if (!v[2]["offsets"].empty()) EXPECT_GE(v[2]["offsets"][0].get<size_t>(), pre.size());
+  if (!v[2]["offsets"].empty()) { EXPECT_GE(v[2]["offsets"][0].get<size_t>(), pre.size()); }
   // The file is a dataset and a log-prob file for `rdpt import` at once.
   const std::string store = (dir_ / "s.db").string();
   CmdResult imp = rdpt("import --data " + a + " --store " + store + " --logprobs " + a + " --model fx");

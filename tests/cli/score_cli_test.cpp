@@ -132,8 +132,9 @@ void expect_same_store(const PairMap& ref, const PairMap& got) {
     ASSERT_EQ(g.actions.size(), want.actions.size());
     for (size_t a = 0; a < g.actions.size(); ++a) {
       EXPECT_EQ(g.actions[a].n_tokens, want.actions[a].n_tokens);
-      if (want.actions[a].n_tokens)
+      if (want.actions[a].n_tokens) {
         EXPECT_NEAR(g.actions[a].logprob_mean(), want.actions[a].logprob_mean(), 1e-3) << "action " << a;
+      }
     }
   }
 }
@@ -180,7 +181,7 @@ TEST_F(ScoreCli, KilledAndResumedGivesTheSameStore) {
   const int64_t partial = count_scores(killed);
   CmdResult r2 = run(args(killed));
   ASSERT_EQ(r2.rc, 0) << r2.err;
-  if (partial > 0 && partial < 12) EXPECT_NE(r2.err.find("already scored"), std::string::npos) << r2.err;
+  if (partial > 0 && partial < 12) { EXPECT_NE(r2.err.find("already scored"), std::string::npos) << r2.err; }
   expect_same_store(ref, read_store(killed));
   // A third run has nothing left to do.
   CmdResult r3 = run(args(killed));
@@ -388,8 +389,9 @@ TEST_F(ScoreCli, TruncationLeavesTheCutActionUnscored) {
     size_t j = 0;  // the first unscored action of the truncated pair with tokens in the full run
     while (j < g.actions.size() && (g.actions[j].n_tokens || !f.actions[j].n_tokens)) {
       EXPECT_EQ(g.actions[j].n_tokens, f.actions[j].n_tokens) << "action " << j << " scored in part";
-      if (f.actions[j].n_tokens && g.actions[j].n_tokens)
+      if (f.actions[j].n_tokens && g.actions[j].n_tokens) {
         EXPECT_NEAR(g.actions[j].logprob_sum, f.actions[j].logprob_sum, 1e-2) << "action " << j;
+      }
       ++j;
     }
     ASSERT_LT(j, g.actions.size()) << "a truncated pair with every action scored";
@@ -513,8 +515,9 @@ TEST_F(ScoreCli, RandomOptionSweepNeverCrashes) {
       ASSERT_EQ(g.actions.size(), want.actions.size());
       for (size_t a = 0; a < g.actions.size(); ++a) {
         EXPECT_EQ(g.actions[a].n_tokens, want.actions[a].n_tokens) << "action " << a;
-        if (want.actions[a].n_tokens)
+        if (want.actions[a].n_tokens) {
           EXPECT_NEAR(g.actions[a].logprob_mean(), want.actions[a].logprob_mean(), 1e-3) << "action " << a;
+        }
       }
     }
     n_same += all_same;
@@ -698,7 +701,7 @@ TEST_F(ScoreCli, GpuLayersWithoutAGpuBackendAreAWarning) {
   ASSERT_EQ(r.rc, 0) << r.err;
   const bool warned = r.err.find("--ngl 99 asks for GPU layers, but llama.cpp has no GPU device") != std::string::npos;
   EXPECT_EQ(warned, !llama_supports_gpu_offload()) << r.err;
-  if (warned) EXPECT_NE(r.err.find("scripts/setup.sh --cuda"), std::string::npos) << r.err;
+  if (warned) { EXPECT_NE(r.err.find("scripts/setup.sh --cuda"), std::string::npos) << r.err; }
   auto quiet = run(args(work_dir() + "/ngl0.db"));
   ASSERT_EQ(quiet.rc, 0) << quiet.err;
   EXPECT_EQ(quiet.err.find("GPU device"), std::string::npos) << quiet.err;

@@ -721,7 +721,7 @@ TEST_P(VocabRoundTrip, OffsetsReproduceRealTraces) {
     };
     for (size_t k = 0; k < t.ids.size(); ++k) {
       ASSERT_LT(t.offsets[k], rec.response.size());
-      if (k) ASSERT_GE(t.offsets[k], t.offsets[k - 1]);
+      if (k) { ASSERT_GE(t.offsets[k], t.offsets[k - 1]); }
       std::string piece = token_piece(v, t.ids[k]);
       // SPM: one inserted space on the first piece of each stretch of text, nowhere else.
       if (spm && !special(t.ids[k]) && (k == 0 || special(t.ids[k - 1]))) {
@@ -729,7 +729,7 @@ TEST_P(VocabRoundTrip, OffsetsReproduceRealTraces) {
         piece.erase(0, 1);
       }
       // Exact: every token with text starts where the text rebuilt so far ends.
-      if (!piece.empty()) ASSERT_EQ(t.offsets[k], rebuilt.size()) << "token " << k << " piece '" << piece << "'";
+      if (!piece.empty()) { ASSERT_EQ(t.offsets[k], rebuilt.size()) << "token " << k << " piece '" << piece << "'"; }
       rebuilt += piece;
     }
     ASSERT_EQ(rebuilt, rec.response);
