@@ -645,7 +645,21 @@ bool answers_equivalent(std::string_view answer, std::string_view reference, con
     return remove_spaces(answer) == remove_spaces(reference);
   std::string a = normalize_answer(answer), b = normalize_answer(reference);
   if (a.empty() || b.empty()) return false;
-  return equiv_rec(a, b, o, 0);
+  if (equiv_rec(a, b, o, 0)) return true;
+  // A number written with a percent sign is also that number over 100: "25\%" equals 25 (above)
+  // and 0.25. An answer without the sign is read as written: 0.25 is not 25.
+  auto over_100 = [](std::string_view raw, const std::string& norm) -> std::optional<std::string> {
+    if (raw.find('%') == std::string_view::npos || shape_of(norm).shape != Shape::Scalar) return std::nullopt;
+    auto e = parse_expr(norm);
+    if (!e) return std::nullopt;
+    std::vector<std::string> vars;
+    collect_vars(*e, vars);
+    if (!vars.empty()) return std::nullopt;
+    return "(" + norm + ")/100";
+  };
+  if (auto pa = over_100(answer, a); pa && equiv_rec(*pa, b, o, 0)) return true;
+  if (auto pb = over_100(reference, b); pb && equiv_rec(a, *pb, o, 0)) return true;
+  return false;
 }
 
 }  // namespace rdpt

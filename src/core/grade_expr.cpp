@@ -133,6 +133,27 @@ class Parser {
     return false;
   }
 
+  // A factor that continues a function's argument written without brackets: a number, a letter
+  // that does not start a function name, or a command that is neither a function nor an operator.
+  bool starts_bare_argument_factor() {
+    char c = peek();
+    if (std::isdigit(uint8_t(c)) || c == '.') return true;
+    if (std::isalpha(uint8_t(c))) {
+      size_t j = i_;
+      while (j < s_.size() && std::isalpha(uint8_t(s_[j]))) ++j;
+      std::string_view word = s_.substr(i_, j - i_);
+      for (size_t n = std::min<size_t>(word.size(), 6); n >= 2; --n)
+        if (kFunctions.count(word.substr(0, n))) return false;
+      return true;
+    }
+    if (c == '\\') {
+      std::string cmd = peek_command();
+      return !cmd.empty() && !kStructural.count(cmd) && !kFunctions.count(cmd) && cmd != "cdot" &&
+             cmd != "times" && cmd != "div" && cmd != "lfloor" && cmd != "lceil";
+    }
+    return false;
+  }
+
   ExprPtr product() {
     auto a = unary();
     if (!a) return nullptr;
@@ -177,6 +198,13 @@ class Parser {
     if (eat('^')) {
       auto ex = exponent();
       if (!ex) return nullptr;
+      // a subscript after the power belongs to the variable: x^2_1 = (x_1)^2
+      if (peek() == '_' && base->kind == Expr::Kind::Var && base->name.find('_') == std::string::npos) {
+        ++i_;
+        std::string sub = subscript();
+        if (sub.empty()) return nullptr;
+        base->name += "_" + sub;
+      }
       base = make_bin(Expr::Kind::Pow, std::move(base), std::move(ex));
       while (eat('!')) {  // (x^2)! is rare; keep factorial binding to the power
         auto f = make(Expr::Kind::Fact);
@@ -216,6 +244,16 @@ class Parser {
     if (j < s_.size() && s_[j] == '.') {
       ++j;
       while (j < s_.size() && std::isdigit(uint8_t(s_[j]))) ++j;
+    }
+    // scientific notation "3e5", "1.5e3", "2e-3", "6.02E23": digits right after e and its sign, and
+    // no letter or digit after them ("2e" and "2e^2" keep Euler's e; "2e - 3" with spaces too)
+    if (j < s_.size() && (s_[j] == 'e' || s_[j] == 'E') && j > i_ && std::isdigit(uint8_t(s_[j - 1]))) {
+      size_t k = j + 1;
+      if (k < s_.size() && (s_[k] == '-' || s_[k] == '+')) ++k;
+      size_t d = k;
+      while (k < s_.size() && std::isdigit(uint8_t(s_[k]))) ++k;
+      if (k > d && (k == s_.size() || !(std::isalnum(uint8_t(s_[k])) || s_[k] == '.' || s_[k] == '^' || s_[k] == '_')))
+        j = k;
     }
     std::string t(s_.substr(i_, j - i_));
     if (t == ".") return nullptr;
@@ -280,7 +318,14 @@ class Parser {
     if (c == '(' || c == '{' || c == '[') {
       a = primary();
     } else {
+      // without brackets the argument is a product of factors up to the next function, operator
+      // or bracket, as LaTeX is read: \sin 2x = sin(2x), \cos 2\theta, \sin x \cos x = sin(x)cos(x)
       a = power();
+      while (a && starts_bare_argument_factor()) {
+        auto b = power();
+        if (!b) return nullptr;
+        a = make_bin(Expr::Kind::Mul, std::move(a), std::move(b));
+      }
     }
     if (!a) return nullptr;
     // log_b x = ln x / ln b (not log10 x / ln b: that mis-valued every \log_b, though consistently,

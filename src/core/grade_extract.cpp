@@ -289,7 +289,14 @@ Grade grade_response(std::string_view response, std::string_view reference, cons
       if (t.size() >= 2 && (t[1] == ')' || t[1] == '.' || t[1] == ' ')) return t[0];
       return 0;
     };
-    char la = letter(a), lr = letter(r);
+    // a lower-case letter is its choice when only the upper-case one is offered: "(c)" is C
+    auto choice = [&](char c) -> char {
+      const std::string& ch = opts.extract.choices;
+      if (c && ch.find(c) == std::string::npos && ch.find(char(std::toupper(uint8_t(c)))) != std::string::npos)
+        return char(std::toupper(uint8_t(c)));
+      return c;
+    };
+    char la = choice(letter(a)), lr = choice(letter(r));
     if (la && la == lr && opts.extract.choices.find(la) != std::string::npos) eq = true;
   }
   g.verdict = eq ? Verdict::Correct : Verdict::Incorrect;

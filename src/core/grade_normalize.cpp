@@ -68,6 +68,24 @@ const char* const kDrop[] = {"left",  "right", "displaystyle", "textstyle", "lim
                              "degree", "mathclap", "nonumber", "hfill", "therefore", "mathstrut", "strut",
                              "displaylimits", "!"};
 
+// Replaces each occurrence of the word w (ASCII letters, any case, not inside a longer run of
+// letters) by to.
+void replace_word_ci(std::string& s, std::string_view w, std::string_view to) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    bool at = i + w.size() <= s.size() && (i == 0 || !std::isalpha(uint8_t(s[i - 1]))) &&
+              (i + w.size() == s.size() || !std::isalpha(uint8_t(s[i + w.size()])));
+    for (size_t k = 0; at && k < w.size(); ++k) at = std::tolower(uint8_t(s[i + k])) == w[k];
+    if (at && (i == 0 || s[i - 1] != '\\')) {
+      out += to;
+      i += w.size();
+    } else {
+      out += s[i++];
+    }
+  }
+  s.swap(out);
+}
+
 bool in_list(const char* const* b, const char* const* e, std::string_view name) {
   return std::any_of(b, e, [&](const char* x) { return name == x; });
 }
@@ -651,6 +669,13 @@ std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) 
   // '~' (LaTeX's tie), no-break, figure, thin, hair and narrow no-break spaces are spaces
   for (const char* sp : {"~", "\xc2\xa0", "\xe2\x80\x87", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xaf"})
     replace_all(s, sp, " ");
+  // Unicode math symbols as their LaTeX or ASCII forms: pi, infinity, times, dot operators, the
+  // minus sign (U+2212), square root, and the relations
+  for (auto [from, to] : {std::pair<const char*, const char*>{"\xcf\x80", "\\pi "}, {"\xe2\x88\x9e", "\\infty "},
+                          {"\xc3\x97", "*"}, {"\xc2\xb7", "*"}, {"\xe2\x8b\x85", "*"}, {"\xe2\x88\x92", "-"},
+                          {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x89\xa4", "<="}, {"\xe2\x89\xa5", ">="},
+                          {"\xe2\x89\xa0", "!="}})
+    replace_all(s, from, to);
   replace_all(s, "\r", " ");
   replace_all(s, "\n", " ");
   replace_all(s, "\t", " ");
@@ -680,6 +705,7 @@ std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) 
     t += c;
   }
   s = trim(t);
+  replace_word_ci(s, "infinity", "\\infty");  // "\text{infinity}", "-infinity"
   s = rewrite_mixed_numbers(s);
   // thousands separators written "1,\! 000": remove the space after ',' between digit groups
   {

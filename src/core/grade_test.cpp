@@ -392,6 +392,54 @@ TEST(GradeEquiv, Expressions) {
   EXPECT_EQUIV("2\\log_2 3", "\\log_2 9");
   EXPECT_NOT_EQUIV("\\log_2 8", "\\log 8");
   EXPECT_EQUIV("\\log 100", "2");
+  // a function's argument without brackets runs up to the next function or operator
+  EXPECT_EQUIV("\\sin 2x", "\\sin(2x)");
+  EXPECT_EQUIV("\\sin 2x", "2\\sin x\\cos x");
+  EXPECT_EQUIV("\\cos 2\\theta", "\\cos^2\\theta - \\sin^2\\theta");
+  EXPECT_EQUIV("\\ln 2x", "\\ln(2x)");
+  EXPECT_NOT_EQUIV("\\sin 2x", "x\\sin 2");
+  EXPECT_EQUIV("\\sin(2)x", "x\\sin 2");
+  EXPECT_EQUIV("\\sin x \\cos x", "\\frac{1}{2}\\sin(2x)");
+  EXPECT_EQUIV("\\sin^2 x + 1", "2 - \\cos^2 x");
+  EXPECT_EQUIV("\\sqrt2 x", "x\\sqrt{2}");
+  // a subscript after the power: x^2_1 = (x_1)^2
+  EXPECT_EQUIV("v^2_0", "v_0^2");
+  EXPECT_EQUIV("x^{2}_{1} + 1", "1 + x_{1}^{2}");
+  EXPECT_NOT_EQUIV("x^2_1", "x_2^1");
+  // scientific notation: digits right after e; otherwise e is Euler's number
+  EXPECT_EQUIV("3e5", "300000");
+  EXPECT_EQUIV("1.5E3", "1500");
+  EXPECT_EQUIV("2e-3", "0.002");
+  EXPECT_EQUIV("6.02e23", "6.02 \\times 10^{23}");
+  EXPECT_EQUIV("2e", "5.43656365691809");
+  EXPECT_EQUIV("2e - 1", "4.43656365691809");
+  EXPECT_EQUIV("e^2", "7.38905609893065");
+  EXPECT_NOT_EQUIV("3e5", "15e");
+}
+
+TEST(GradeEquiv, UnicodeSymbolsAndWords) {
+  EXPECT_EQUIV("\\frac{\\pi}{2}", "\\frac{\u03c0}{2}");
+  EXPECT_EQUIV("2\u03c0r", "2\\pi r");
+  EXPECT_EQUIV("(-\\infty, 0)", "\\left(-\u221e, 0\\right)");
+  EXPECT_EQUIV("-1", "\u22121");
+  EXPECT_EQUIV("6", "2\u00d73");
+  EXPECT_EQUIV("6", "2\u00b73");
+  EXPECT_EQUIV("\\sqrt{2}", "\u221a2");
+  EXPECT_EQUIV("x \\le 3", "x \u2264 3");
+  EXPECT_EQUIV("\\infty", "\\text{infinity}");
+  EXPECT_EQUIV("-\\infty", "-Infinity");
+  EXPECT_NOT_EQUIV("\\infty", "-\\infty");
+  EXPECT_NOT_EQUIV("\\text{infinityx}", "\\infty");
+}
+
+TEST(GradeEquiv, PercentIsAlsoAHundredth) {
+  EXPECT_EQUIV("25\\%", "25");
+  EXPECT_EQUIV("25\\%", "0.25");
+  EXPECT_EQUIV("0.1", "10%");
+  EXPECT_EQUIV("\\frac{1}{2}", "50\\%");
+  EXPECT_NOT_EQUIV("0.25", "25");   // no sign: read as written
+  EXPECT_NOT_EQUIV("25\\%", "0.5");
+  EXPECT_NOT_EQUIV("x\\%", "0.01x");  // only numbers
 }
 
 TEST(GradeEquiv, SetsAndIntervalsWrittenOtherwise) {
@@ -541,6 +589,35 @@ TEST(GradeMathVerify, AgreementRate) {
             << by_expected[true].first << "/" << by_expected[true].second << ", expected different: "
             << by_expected[false].first << "/" << by_expected[false].second << ")\n";
   EXPECT_GE(rate, 0.80);  // measured 222/269 = 0.825 (docs/grade.md lists the kinds of disagreement)
+}
+
+// ---------- cases from other graders' test suites and rules ----------
+// tests/golden/grader_cases.jsonl.zst: 469 (gold, pred, expected) pairs. Each names its source
+// (repository and file); the test cases of Hendrycks MATH, Qwen2.5-Math, OlympiadBench,
+// simple-evals and verl are copied, the rest exercise a rule as that file states it ("(... rule)"
+// in `source`). `contested` marks the pairs on which graders disagree with each other: those are
+// reported, not asserted.
+TEST(GradeOtherGraders, UncontestedCasesAllAgree) {
+  auto rows = read_zst_jsonl(std::string(RDPT_TEST_GOLDEN) + "/grader_cases.jsonl.zst");
+  ASSERT_EQ(rows.size(), 469u);
+  int n = 0, agree = 0, nc = 0, agree_c = 0;
+  for (auto& row : rows) {
+    std::string gold = row.at("gold"), pred = row.at("pred");
+    std::string resp = row.contains("response") ? row.at("response").get<std::string>() : "\\boxed{" + pred + "}";
+    bool expected = row.at("expected"), contested = row.at("contested");
+    bool got = grade_response(resp, gold).verdict == Verdict::Correct;
+    if (contested) {
+      ++nc;
+      agree_c += got == expected;
+      continue;
+    }
+    ++n;
+    agree += got == expected;
+    EXPECT_EQ(got, expected) << row.at("id").get<std::string>() << ": gold [" << gold << "] pred [" << pred << "] ("
+                             << row.at("source").get<std::string>() << ": " << row.at("note").get<std::string>() << ")";
+  }
+  std::cout << "other graders: uncontested " << agree << "/" << n << ", contested " << agree_c << "/" << nc << "\n";
+  EXPECT_GE(n, 400);
 }
 
 // ---------- agreement with the Sky-T1 traces' own grader ----------
