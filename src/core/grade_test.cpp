@@ -497,6 +497,11 @@ TEST(GradeResponse, Verdicts) {
   EXPECT_EQ(grade_response("so the answer is (C)", "C", mc).verdict, Verdict::Correct);
   EXPECT_EQ(grade_response("so the answer is (C)", "\\text{(D)}", mc).verdict, Verdict::Incorrect);
   EXPECT_EQ(grade_response("\\boxed{\\text{(C)}}", "C", mc).verdict, Verdict::Correct);
+  // a lower-case letter is its upper-case choice, only under --multiple-choice
+  EXPECT_EQ(grade_response("\\boxed{c}", "C", mc).verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("\\boxed{(c)}", "C", mc).verdict, Verdict::Correct);
+  EXPECT_EQ(grade_response("\\boxed{d}", "C", mc).verdict, Verdict::Incorrect);
+  EXPECT_EQ(grade_response("\\boxed{c}", "C").verdict, Verdict::Incorrect);
   EXPECT_EQ(verdict_name(Verdict::NoAnswer), "no-answer");
 }
 
