@@ -263,8 +263,16 @@ struct Parsed {
 };
 
 std::vector<std::string> split_list(const std::string& s) {
-  // separators: ',' ';' and the words and / or
+  // separators: ',' ';' and the words and / or (also unspaced between brackets: "(11,7)or(7,11)")
   std::string t = s;
+  for (const char* w : {"or", "and"}) {
+    for (const char* close : {")", "]"}) {
+      for (const char* open : {"(", "["}) {
+        std::string from = std::string(close) + w + open, to = std::string(close) + " " + w + " " + open;
+        for (size_t k = t.find(from); k != std::string::npos; k = t.find(from, k + to.size())) t.replace(k, from.size(), to);
+      }
+    }
+  }
   std::vector<std::string> out;
   for (auto& piece : split_top(t, ",")) {
     for (auto& p2 : split_top(piece, ";")) {
@@ -659,6 +667,28 @@ bool answers_equivalent(std::string_view answer, std::string_view reference, con
   };
   if (auto pa = over_100(answer, a); pa && equiv_rec(*pa, b, o, 0)) return true;
   if (auto pb = over_100(reference, b); pb && equiv_rec(a, *pb, o, 0)) return true;
+  // A decimal comma against a decimal point: "1,22" is 1.22 when the other side is written with
+  // a point. Not when the comma can be a thousands separator (three digits after it, "1,000"),
+  // except after a lone 0 ("0,111").
+  auto decimal_comma = [](const std::string& x) -> std::optional<std::string> {
+    size_t c = x.find(',');
+    if (c == std::string::npos || x.find(',', c + 1) != std::string::npos) return std::nullopt;
+    size_t i = x[0] == '-' ? 1 : 0;
+    auto digits = [&](size_t from, size_t to) {
+      if (from >= to) return false;
+      for (size_t k = from; k < to; ++k)
+        if (!std::isdigit(uint8_t(x[k]))) return false;
+      return true;
+    };
+    if (!digits(i, c) || !digits(c + 1, x.size())) return std::nullopt;
+    if (x.size() - c - 1 == 3 && !(c - i == 1 && x[i] == '0')) return std::nullopt;
+    std::string y = x;
+    y[c] = '.';
+    return y;
+  };
+  auto has_point = [](const std::string& x) { return x.find('.') != std::string::npos && x.find(',') == std::string::npos; };
+  if (auto da = decimal_comma(a); da && has_point(b) && equiv_rec(*da, b, o, 0)) return true;
+  if (auto db = decimal_comma(b); db && has_point(a) && equiv_rec(a, *db, o, 0)) return true;
   return false;
 }
 

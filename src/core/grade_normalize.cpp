@@ -252,7 +252,7 @@ std::string strip_thousands(const std::string& s) {
       p = k + 1;
     }
     if (parts.size() < 2) continue;
-    bool ok = all_digits(parts[0]) && parts[0].size() <= 3;
+    bool ok = all_digits(parts[0]) && parts[0].size() <= 3 && parts[0][0] != '0';  // "0,111" is no thousands
     for (size_t k = 1; ok && k < parts.size(); ++k) ok = all_digits(parts[k]) && parts[k].size() == 3;
     if (!ok) return s;
     std::string joined;
