@@ -189,11 +189,16 @@ std::string sample_prompt_preview(RecordReader& reader, const Generator& gen, co
 struct SelectCandidates {
   std::vector<std::pair<std::string, std::string>> order;  // {id, group} of each record, input order
   uint64_t n_multi = 0;                                    // records from lines holding several responses
+  uint64_t n_skipped = 0;                                  // records skipped (--skip-bad)
+  std::string skipped;                                     // why, as "2 skipped: 1 invalid JSON, ..." ("" if none)
 };
 
-// Pass 1 over `data` (a file; it is read again by write_chosen_records): ids and groups in input
-// order. DataError naming file and line for a duplicate id.
-SelectCandidates read_candidates(const std::string& data, const ReaderOptions& reader);
+// Pass 1 over `data` (a regular file or Parquet; it is read again by write_chosen_records): ids and
+// groups in input order. UsageError for stdin or a pipe (it cannot be read twice); DataError naming
+// file and line for a duplicate id, for an input without records, and, with `store`, for a record
+// whose response, question or system prompt differs from the one the store holds under its id
+// (the store's scores are of the stored text).
+SelectCandidates read_candidates(const std::string& data, const ReaderOptions& reader, Store* store = nullptr);
 
 // Pass 2: writes the exact input line of each chosen record (candidate orders, as
 // SelectRunResult::chosen; `n_records` candidates in all) in input order; a line holding several

@@ -68,6 +68,7 @@ struct SelectSummary {
   uint64_t n_groups = 0;
   uint64_t n_candidates = 0;   // all candidates added
   uint64_t n_ineligible = 0;   // candidates the strategy could not rank
+  uint64_t n_groups_unranked = 0;  // groups none of whose candidates the strategy could rank (no pick)
   uint64_t n_chosen = 0;
   double mean_teacher_share_before = NAN;  // mean n_teacher/n_scored over candidates with n_scored > 0
   double mean_teacher_share_after = NAN;   // the same over the chosen

@@ -355,6 +355,11 @@ def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count
     ``rdpt select --compare``: ``comparison`` (every strategy's picks' means and the Jaccard
     overlaps; docs/analytics.md) and ``candidates`` (every candidate's criteria, column-wise, for
     ``pandas.DataFrame``)."""
+    for name, v, least in (("per_question", per_question, 1), ("budget", budget, 0), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise UsageError(f"select: {name} must be an integer >= {least}, got {v!r}")
+    if isinstance(ids, (str, bytes)):
+        raise UsageError(f"select: ids must be a list of record ids, not one string ({ids!r}); write ids=[{ids!r}]")
     b = None if beta == "auto" else float(beta)
     return _rdpt.select(_store(store)._s, strategy, per_question, budget, seed, teacher, student, b,
                         None if ids is None else list(ids), compare)
@@ -439,7 +444,7 @@ _READER_OPTIONS = ("id_field", "question_field", "response_field", "answer_field
 def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Union[str, Scorer]],
           store: Union[Store, str, os.PathLike], *, chunk: int = 64, replace: bool = False,
           progress: Any = None, skip_bad: bool = False, shard: Optional[str] = None,
-          **options) -> Dict[str, Dict[str, Any]]:
+          ranks: Union[bool, Sequence[str]] = False, **options) -> Dict[str, Dict[str, Any]]:
     """Score a dataset under each model and record it in a store, as rdpt score does.
 
     ``data``: a JSONL path (.gz/.zst), a list of paths, or a list of record dicts (written to a
@@ -451,8 +456,19 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
     where it stopped. ``progress``: None (a bar on a terminal), a bool, or a callable (see
     ``rdpt._Progress``). ``shard="I/N"`` scores only shard I of N (0 <= I < N) of the responses,
     split by question id as ``rdpt score --shard`` splits them; ``rdpt.merge`` combines the
-    shards' stores (docs/scale.md). Returns per model the counts of rdpt score.
+    shards' stores (docs/scale.md). ``ranks``: True (every model) or model names, as ``rdpt score
+    --ranks [NAME,...]``: also store the sums of each action's token ranks, clipped at
+    ``rank_clip`` (default 100), which the ``rsr`` selection strategy needs (the student's).
+    Returns per model the counts of rdpt score.
     """
+    if isinstance(ranks, str):
+        ranks = [ranks]
+    if ranks is not True and ranks is not False:
+        ranks = list(ranks)
+        unknown = [n for n in ranks if n not in models]
+        if unknown:
+            raise UsageError(f"ranks: no model named {unknown[0]!r} in this run (models: {', '.join(models)})")
+    clip = options.pop("rank_clip", None)
     reader = {"skip_bad": skip_bad, "shard": shard}
     for k in _READER_OPTIONS:
         if k in options:
@@ -485,7 +501,12 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
         st = store if isinstance(store, Store) else Store(store, "create")
         out = {}
         for name, m in models.items():
-            sc = m if isinstance(m, Scorer) else Scorer(m, name, **options)
+            opts = dict(options)
+            if ranks is True or (ranks and name in ranks):
+                opts["rank_clip"] = 100 if clip is None else clip
+            elif clip is not None and ranks is False:
+                opts["rank_clip"] = clip  # rank_clip=N alone ranks every model, as before
+            sc = m if isinstance(m, Scorer) else Scorer(m, name, **opts)
             out[name] = _rdpt.score(st._s, sc._sc, name, files, reader, chunk, replace, _Progress(progress))
         return out
     except BaseException:

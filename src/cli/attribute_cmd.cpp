@@ -33,7 +33,7 @@ int run_attribute(int argc, char** argv) {
   app.add_option("--beta", beta_s,
                  "a number for every teacher, or auto = the analysis search per teacher (default auto)");
   app.add_option("--bootstrap", replicates, "bootstrap replicates (default 1000)");
-  app.add_option("--seed", seed, "bootstrap seed (default 0)");
+  app.add_option("--seed", seed, "bootstrap seed (default 0)")->check(kNonNegative);
   app.add_option("--first-positions", first_positions,
                  "positions summed in the correct-minus-incorrect Teacher fraction (default 400)");
   app.add_option("--out,-o", out, "JSON output (default - = stdout)");

@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "io/output_path.h"
 #include "rdpt/error.h"
 
 namespace rdpt::cli {
@@ -100,7 +102,8 @@ void cli_log(LogLevel level, std::string_view msg) {
 }
 
 struct Output::Impl {
-  std::string path, tmp;
+  std::string path;
+  io::OutputTarget target;
   std::ofstream file;
   bool is_stdout = false, closed = false;
 };
@@ -111,16 +114,18 @@ Output::Output(const std::string& path) : impl_(std::make_unique<Impl>()) {
     impl_->is_stdout = true;
     return;
   }
-  impl_->tmp = path + ".tmp";
-  impl_->file.open(impl_->tmp, std::ios::binary | std::ios::trunc);
+  // a regular file is written as PATH.tmp and renamed at close(); a device or FIFO (--out
+  // /dev/null) is written into, never replaced (io/output_path.h)
+  impl_->target = io::output_target(path, ".tmp");
+  impl_->file.open(impl_->target.write_path, std::ios::binary | std::ios::trunc);
   if (!impl_->file) throw Error("cannot write '" + path + "': " + std::strerror(errno));
 }
 
 Output::~Output() {
-  if (!impl_->is_stdout && !impl_->closed) {
+  if (!impl_->is_stdout && !impl_->closed && !impl_->target.direct) {
     impl_->file.close();
     std::error_code ec;
-    std::filesystem::remove(impl_->tmp, ec);
+    std::filesystem::remove(impl_->target.write_path, ec);
   }
 }
 
@@ -137,7 +142,7 @@ void Output::close() {
   impl_->file.flush();
   if (!impl_->file) throw Error("writing '" + impl_->path + "' failed: " + std::strerror(errno));
   impl_->file.close();
-  std::filesystem::rename(impl_->tmp, impl_->path);
+  if (!impl_->target.direct) std::filesystem::rename(impl_->target.write_path, impl_->target.final_path);
 }
 
 static double now_s() {

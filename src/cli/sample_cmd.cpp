@@ -53,7 +53,7 @@ struct SampleArgs {
     app.add_option("--temperature", so.generate.temperature, "sampling temperature; 0 = greedy (default 1)")->check(CLI::Range(0.0, 100.0));
     app.add_option("--top-p", so.generate.top_p, "nucleus mass kept (default 1 = no truncation)")->check(CLI::Range(1e-12, 1.0));
     app.add_option("--max-tokens", so.generate.max_tokens, "generated tokens per completion (default 1024)");
-    app.add_option("--seed", so.generate.seed, "random seed; completion k of a question uses a stream from (seed, k) (default 0)");
+    app.add_option("--seed", so.generate.seed, "random seed; completion k of a question uses a stream from (seed, k) (default 0)")->check(kNonNegative);
     app.add_option("--stop", so.generate.stop, "stop string; the completion ends before it (repeatable; default none)");
     app.add_option("--prefix-field", so.prefix_field,
                    "input field holding a forced start of the response, which the model continues (default none)");

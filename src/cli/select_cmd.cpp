@@ -2,11 +2,43 @@
 // response(s) chosen by the strategy and writes the chosen records' exact input bytes.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include <fmt/format.h>
+
+#include "io/output_path.h"
 #include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
 
 namespace rdpt::cli {
+
+namespace {
+
+// The output's name must not promise another format than the one written: JSONL input is written
+// as its lines, uncompressed; Parquet input as Parquet.
+void check_output_format(const std::string& out, bool parquet) {
+  auto ends = [&](std::string_view suffix) {
+    if (out.size() < suffix.size()) return false;
+    for (size_t k = 0; k < suffix.size(); ++k)
+      if (std::tolower(uint8_t(out[out.size() - suffix.size() + k])) != suffix[k]) return false;
+    return true;
+  };
+  if (parquet) {
+    for (std::string_view s : {".jsonl", ".json", ".csv", ".gz", ".zst"})
+      if (ends(s))
+        throw UsageError("--out '" + out + "': Parquet input is written as Parquet (the chosen rows, with the input's "
+                         "schema), not as " + std::string(s) + "; give a .parquet name");
+    return;
+  }
+  if (ends(".parquet"))
+    throw UsageError("--out '" + out + "': JSONL input is written as JSONL (the chosen records' lines byte for byte), "
+                     "not as Parquet; give a .jsonl name (or give Parquet input)");
+  for (std::string_view s : {".gz", ".zst", ".bz2", ".xz"})
+    if (ends(s))
+      throw UsageError("--out '" + out + "': the chosen lines are written uncompressed, not as " + std::string(s) +
+                       "; give a name without '" + std::string(s) + "' and compress the file afterwards");
+}
+
+}  // namespace
 
 int run_select(int argc, char** argv) {
   CLI::App app{
@@ -30,8 +62,9 @@ int run_select(int argc, char** argv) {
                  "(rsr: lowest rank-surprisal ratio under the student, which needs rdpt score --ranks) "
                  "(default teacher-count)");
   app.add_option("--per-question,-k", per_question, "responses kept per question (default 1)");
-  app.add_option("--budget", budget, "keep at most this many responses in all (default 0 = no budget)");
-  app.add_option("--seed", seed, "seed of the random strategy (default 0)");
+  app.add_option("--budget", budget, "keep at most this many responses in all (default 0 = no budget)")
+      ->check(kNonNegative);
+  app.add_option("--seed", seed, "seed of the random strategy (default 0)")->check(kNonNegative);
   app.add_option("--beta", beta_s,
                  "teacher/student margin: a number, or auto = paper Algorithm 1 over these responses "
                  "(default auto)");
@@ -58,10 +91,18 @@ int run_select(int argc, char** argv) {
   const bool parquet = io::is_parquet_path(data);
   if (parquet && out == "-")
     throw UsageError("--out: Parquet input is written as Parquet; give a file (e.g. --out chosen.parquet), not stdout");
+  check_output_format(out, parquet);
+  for (const auto& [opt, path] : {std::pair<std::string, std::string>{"--out", out}, {"--summary-json", summary_path},
+                                  {"--scores-out", scores_out}}) {
+    if (path.empty()) continue;
+    io::check_not_same_file(path, data, opt + " and --data");
+    io::check_not_same_file(path, store_path, opt + " and --store");
+  }
 
-  // Pass 1 over the data: ids in input order and their groups.
-  const SelectCandidates cand = read_candidates(data, ropts);
+  // Pass 1 over the data: ids in input order and their groups, each checked against the text the
+  // store scored under its id.
   auto st = Store::open(store_path, OpenMode::ReadOnly);
+  const SelectCandidates cand = read_candidates(data, ropts, st.get());
   warn_same_models(*st, {{"--teacher", teacher}, {"--student", student}}, same_model);
   SelectRunOptions so;
   so.teacher = teacher;
@@ -69,6 +110,12 @@ int run_select(int argc, char** argv) {
   so.select = {.strategy = strategy, .per_question = per_question, .budget = budget, .seed = seed};
   so.beta = beta_given;
   const SelectRunResult res = select_responses(*st, so, cand.order, "records of '" + data + "'");
+
+  // The side outputs are opened before --out is written, so that one that cannot be written fails
+  // the run before anything is replaced.
+  std::optional<Output> summary_out, scores_o;
+  if (!summary_path.empty()) summary_out.emplace(summary_path);
+  if (!scores_out.empty()) scores_o.emplace(scores_out);
 
   // Pass 2: write the chosen records' exact bytes in input order (Parquet: the chosen rows, with
   // the input's schema).
@@ -82,21 +129,38 @@ int run_select(int argc, char** argv) {
   }
 
   info(select_summary_line(res, so, n_lines));
+  if (cand.n_skipped) warn("'" + data + "': " + cand.skipped + " (--skip-bad)");
   if (res.n_not_in_store)
     warn(std::to_string(res.n_not_in_store) + " records of '" + data + "' are not in the store and were not candidates");
-  if (cand.n_multi) warn("records holding several responses are written whole when any of them is chosen");
+  if (res.summary.n_ineligible)
+    warn(fmt::format("{} of the {} candidates could not be ranked by {} (not scored under {}; an interrupted rdpt "
+                     "score leaves such responses) and were not chosen; {} of the {} questions got no pick. Rerun "
+                     "rdpt score to finish scoring, then select again",
+                     res.summary.n_ineligible, res.summary.n_candidates, strategy_name(strategy),
+                     strategy == Strategy::Grape || strategy == Strategy::Rsr
+                         ? "the student '" + student + "'"
+                         : "both the teacher '" + teacher + "' and the student '" + student + "'",
+                     res.summary.n_groups_unranked, res.summary.n_groups));
+  if (cand.n_multi)
+    warn("records holding several responses are written whole when any of them is chosen; --summary-json lists the "
+         "chosen responses' ids (chosen_ids)");
   nlohmann::json summary = select_summary_json(res, so, data, store_path, cand.order.size(), n_lines);
+  summary["n_skipped"] = cand.n_skipped;
+  summary["chosen_ids"] = nlohmann::json::array();
+  for (uint64_t o : res.chosen) summary["chosen_ids"].push_back(cand.order[o].first);
   if (compare) {
     const SelectComparison cmp = compare_strategies(res, so, cand.order);
     std::fputs(comparison_table(cmp).c_str(), stderr);
     summary["comparison"] = comparison_json(cmp);
   }
-  if (!scores_out.empty()) {
-    Output o(scores_out);
-    write_candidate_scores_csv(o.stream(), res, cand.order);
-    o.close();
+  if (scores_o) {
+    write_candidate_scores_csv(scores_o->stream(), res, cand.order);
+    scores_o->close();
   }
-  if (!summary_path.empty()) write_json_file(summary_path, summary, 2);
+  if (summary_out) {
+    summary_out->stream() << summary.dump(2) << '\n';
+    summary_out->close();
+  }
   return 0;
 }
 

@@ -42,7 +42,7 @@ int run_trace(int argc, char** argv) {
                  "behaviour keyword list: upstream (SEAL's, with its 'think differenly' typo) or corrected "
                  "(default upstream)");
   app.add_option("--max-positions", max_positions, "positions kept in the curves (default 0 = all)");
-  app.add_option("--token-mark", token_mark, "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)");
+  app.add_option("--token-mark", token_mark, "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)")->check(kNonNegative);
   std::string format = "csv";
   app.add_option("--format,-f", format,
                  "csv: types.csv and curves.csv; parquet: types.parquet and curves.parquet (the same columns, typed; "

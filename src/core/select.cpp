@@ -110,6 +110,7 @@ std::vector<uint64_t> Selector::select(SelectSummary* summary) const {
       else
         sum.n_ineligible++;
     }
+    if (ranked.empty()) sum.n_groups_unranked++;
     size_t k = std::min<size_t>(opts_.per_question, ranked.size());
     std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end(), before);
     if (rounds.size() < k) rounds.resize(k);

@@ -3,6 +3,7 @@
 #include "io/parquet.h"
 
 #include <glob.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/output_path.h"
 #include "rdpt/error.h"
 
 #ifdef RDPT_HAVE_DUCKDB
@@ -394,7 +396,8 @@ uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair
   std::string list = "[";
   for (size_t k = 0; k < files.size(); ++k) list += (k ? ", " : "") + sql_string(files[k]);
   list += "]";
-  const std::string tmp = out + ".rdpt-tmp";
+  const OutputTarget target = output_target(out, ".rdpt-tmp");  // never renamed over a device or FIFO
+  const std::string& tmp = target.write_path;
   const std::string sql =
       "COPY (SELECT p.* EXCLUDE (rdpt_source_file__, file_row_number) FROM read_parquet(" + list +
       ", filename='rdpt_source_file__', file_row_number=true, hive_partitioning=false, union_by_name=true) p "
@@ -408,10 +411,10 @@ uint64_t write_parquet_rows(const std::string& path, const std::vector<std::pair
       throw DataError("writing " + out + ": " + std::to_string(n) + " rows written for " + std::to_string(rows.size()) +
                       " chosen (were the input files changed during the run?)");
   } catch (...) {
-    std::remove(tmp.c_str());
+    if (!target.direct) std::remove(tmp.c_str());
     throw;
   }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+  if (!target.direct && std::rename(tmp.c_str(), target.final_path.c_str()) != 0) {
     std::remove(tmp.c_str());
     throw Error("cannot write '" + out + "': " + std::strerror(errno));
   }
@@ -425,6 +428,7 @@ void duckdb_exec(const std::string& sql) {
 
 struct ParquetWriter::Impl {
   std::string out, db_path;
+  OutputTarget target;
   std::vector<Column> cols;
   std::unique_ptr<Duck> duck;
   duckdb_appender app = nullptr;
@@ -441,7 +445,7 @@ struct ParquetWriter::Impl {
     fs::remove(db_path, ec);
     fs::remove(db_path + ".wal", ec);
     fs::remove_all(db_path + ".tmp", ec);
-    fs::remove(out + ".rdpt-tmp", ec);
+    if (!target.direct) fs::remove(target.write_path, ec);
   }
   ~Impl() {
     if (app) duckdb_appender_destroy(&app);
@@ -453,7 +457,12 @@ struct ParquetWriter::Impl {
 ParquetWriter::ParquetWriter(const std::string& out, std::vector<Column> columns) : impl_(std::make_unique<Impl>()) {
   auto& I = *impl_;
   I.out = out;
-  I.db_path = out + ".rdpt-tmp.duckdb";
+  I.target = output_target(out, ".rdpt-tmp");
+  // the staging database sits beside the output, or in the temporary directory for a device
+  I.db_path = I.target.direct ? (fs::temp_directory_path() / ("rdpt-" + std::to_string(::getpid()) + "-" +
+                                                              std::to_string(reinterpret_cast<uintptr_t>(&I)) + ".duckdb"))
+                                    .string()
+                              : I.target.final_path + ".rdpt-tmp.duckdb";
   I.cols = std::move(columns);
   I.remove_temp();
   try {
@@ -492,9 +501,9 @@ void ParquetWriter::finish() {
   I.check(duckdb_appender_close(I.app));
   duckdb_appender_destroy(&I.app);
   I.app = nullptr;
-  const std::string tmp = I.out + ".rdpt-tmp";
+  const std::string& tmp = I.target.write_path;
   I.duck->exec("COPY rdpt_rows TO " + sql_string(tmp) + " (FORMAT parquet, COMPRESSION zstd)", "writing " + I.out);
-  if (std::rename(tmp.c_str(), I.out.c_str()) != 0)
+  if (!I.target.direct && std::rename(tmp.c_str(), I.target.final_path.c_str()) != 0)
     throw Error("cannot write '" + I.out + "': " + std::strerror(errno));
   I.finished = true;
 }

@@ -17,7 +17,7 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
                                  const std::string& source) {
   SelectRunResult res;
   const Strategy strategy = o.select.strategy;
-  if (o.select.per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
+  if (o.select.per_question == 0) throw UsageError("per-question count must be >= 1, got 0");
   if (o.beta) check_thresholds({0.1, *o.beta});
   std::unordered_map<std::string, uint64_t> order_of;
   order_of.reserve(order.size());
@@ -37,7 +37,9 @@ SelectRunResult select_responses(Store& store, const SelectRunOptions& o,
   if (mS) res.student_rank_clip = rank_clip_of(store, o.student);
   if (strategy == Strategy::Rsr && !res.student_rank_clip)
     throw UsageError("--strategy rsr needs the student's token ranks: student '" + o.student + "' in store '" +
-                     store.path() + "' was scored without them (rdpt score --ranks " + o.student + ")");
+                     store.path() + "' was scored without them (rdpt score --ranks " + o.student +
+                     "; Python: rdpt.score(..., ranks=['" + o.student + "']); imported scores: a \"ranks\" field "
+                     "beside \"logprobs\" in rdpt import)");
   res.candidates.assign(order.size(), std::nullopt);
   const std::string none_in_store = "none of the " + std::to_string(order.size()) + " " + source + " is in store '" +
                                     store.path() + "' (records are matched by id: check --id-field, or score them first)";

@@ -2,26 +2,70 @@
 // lines (pass 2), and the summary.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <unordered_set>
 
 #include "io/parquet.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
+#include "rdpt/pipeline.h"
 
 namespace rdpt {
 
-SelectCandidates read_candidates(const std::string& data, const ReaderOptions& ropts) {
+namespace {
+
+// The record must be the text the store's scores are of.
+void check_same_as_stored(Store& store, const Record& rec) {
+  const std::optional<int64_t> rid = store.find_response(rec.id);
+  if (!rid) return;
+  const std::optional<StoredResponse> s = store.get_response(*rid);
+  if (!s) return;
+  auto check = [&](const char* what, const std::string& was, const std::string& now) {
+    if (was == now) return;
+    const size_t k = size_t(
+        std::mismatch(was.begin(), was.begin() + std::min(was.size(), now.size()), now.begin()).first - was.begin());
+    throw DataError(fmt::format(
+        "{}:{}: record '{}': its {} differs from the one stored under this id in '{}' ({} bytes stored, {} given, "
+        "first difference at byte {}); the store's scores are of the stored text: give the data that was scored "
+        "(the same file, layout and field options), or score this data into a new store",
+        rec.file, rec.line, rec.id, what, store.path(), was.size(), now.size(), k));
+  };
+  check("response", s->response, rec.response);
+  check("question", s->question, rec.question);
+  check("system prompt", s->system, rec.system);
+}
+
+}  // namespace
+
+SelectCandidates read_candidates(const std::string& data, const ReaderOptions& ropts, Store* store) {
+  std::error_code ec;
+  if (data == "-" || (!io::is_parquet_path(data) && std::filesystem::exists(data, ec) &&
+                      !std::filesystem::is_regular_file(data, ec)))
+    throw UsageError("--data '" + data +
+                     "': select reads its input twice (the candidates, then the chosen records' lines), so it needs "
+                     "a regular file, not stdin or a pipe; save the data to a file first");
   SelectCandidates c;
   std::unordered_set<std::string> ids;
   RecordReader reader(data, ropts);
   Record rec;
   while (reader.next(rec)) {
-    if (!ids.insert(rec.id).second)
-      throw DataError(rec.file + ":" + std::to_string(rec.line) + ": duplicate record id '" + rec.id + "'");
+    if (!ids.insert(rec.id).second) {
+      StoredResponse where;
+      where.id = rec.id;
+      where.source_file = rec.file;
+      where.source_line = rec.line;
+      throw DataError(duplicate_id_message(where, ropts.fields.id == kLineIds));
+    }
+    if (store) check_same_as_stored(*store, rec);
     c.order.emplace_back(rec.id, rec.group);
     if (rec.sub_index >= 0) ++c.n_multi;
   }
+  c.n_skipped = reader.stats().n_skipped();
+  if (c.n_skipped) c.skipped = reader.stats().skipped_summary();
+  if (c.order.empty())
+    throw DataError("'" + data + "': no records in the input" + (c.skipped.empty() ? "" : " (" + c.skipped + ")"));
   return c;
 }
 
@@ -82,6 +126,7 @@ nlohmann::json select_summary_json(const SelectRunResult& r, const SelectRunOpti
             {"n_candidates", sum.n_candidates},
             {"n_not_in_store", r.n_not_in_store},
             {"n_not_rankable", sum.n_ineligible},
+            {"n_groups_unranked", sum.n_groups_unranked},
             {"n_chosen", sum.n_chosen},
             {"n_lines_written", n_lines},
             {"mean_teacher_share_before", num(sum.mean_teacher_share_before)},

@@ -11,6 +11,10 @@
 #include <set>
 #include <sstream>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
 #include "cli/cli_fixture.h"
 #include "io/parquet.h"
 
@@ -329,3 +333,152 @@ TEST_F(SelectCompareCli, RsrPicksTheLowestRankSurprisalRatio) {
 }
 
 }  // namespace
+
+// What a user's mistakes around select's input and output do (a new-user review found each one
+// passing silently): outputs into a device, a FIFO or a link; data that is not the scored text; a
+// pipe, the same file or an empty file as input; a name that promises another format; negative
+// numbers; --skip-bad counts; a partly scored store; records holding several responses.
+class SelectGuardsCli : public rdpt_test::CliTest {
+ protected:
+  void SetUp() override {
+    rdpt_test::CliTest::SetUp();
+    data_ = write("in.jsonl", R"({"id": "a", "question": "q1?", "response": "One. Two."})"
+                              "\n"
+                              R"({"id": "b", "question": "q1?", "response": "Uno. Dos."})"
+                              "\n"
+                              R"({"id": "c", "question": "q2?", "response": "Yes. No. Maybe."})"
+                              "\n");
+    write("lp.jsonl", R"({"id": "a", "tokens": ["One.", " Two."], "logprobs": [-0.5, -0.5]})"
+                      "\n"
+                      R"({"id": "b", "tokens": ["Uno.", " Dos."], "logprobs": [-0.1, -2]})"
+                      "\n"
+                      R"({"id": "c", "tokens": ["Yes.", " No.", " Maybe."], "logprobs": [-1, -1, -1]})"
+                      "\n");
+    db_ = path("s.db");
+    ASSERT_EQ(rdpt("import --data '" + data_ + "' --store '" + db_ + "'").rc, 0);
+    for (const char* m : {"teacher", "student"})
+      ASSERT_EQ(rdpt("import --store '" + db_ + "' --logprobs '" + path("lp.jsonl") + "' --model " + m).rc, 0);
+  }
+  rdpt_test::CmdResult select(const std::string& data, const std::string& out, const std::string& more = "") {
+    return rdpt("select --data '" + data + "' --store '" + db_ + "' --strategy longest --beta 0.2 --out '" + out +
+                "' " + more);
+  }
+  std::string data_, db_;
+};
+
+TEST_F(SelectGuardsCli, OutputsIntoDevicesFifosAndLinksStayWhatTheyAre) {
+  // A device is written into, never replaced by a regular file (the run used to rename over it).
+  // The test makes its own null device where it may (root), so that a regression cannot break
+  // the machine's /dev/null; elsewhere /dev/null itself, which then cannot be replaced anyway.
+  const bool own = ::mknod(path("null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
+  const std::string dev = own ? path("null") : "/dev/null";
+  auto r = select(data_, dev, "--summary-json '" + dev + "' --scores-out '" + dev + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_character_file(dev));
+  EXPECT_FALSE(std::filesystem::exists(dev + ".tmp"));
+  // a link keeps pointing at its target, which gets the output
+  write("target.jsonl", "old\n");
+  std::filesystem::create_symlink(path("target.jsonl"), path("link.jsonl"));
+  r = select(data_, path("link.jsonl"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(path("link.jsonl")));
+  EXPECT_EQ(rdpt_test::slurp(path("target.jsonl")), R"({"id": "a", "question": "q1?", "response": "One. Two."})"
+                                        "\n"
+                                        R"({"id": "c", "question": "q2?", "response": "Yes. No. Maybe."})"
+                                        "\n");
+  // a FIFO is written into: its reader gets the lines
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  const std::string got = path("from_fifo.txt");
+  ASSERT_EQ(std::system(("cat '" + path("fifo") + "' > '" + got + "' &").c_str()), 0);
+  r = select(data_, path("fifo"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_fifo(path("fifo")));
+  for (int k = 0; k < 100 && rdpt_test::slurp(got).size() < 100; ++k) ::usleep(20000);
+  EXPECT_EQ(rdpt_test::slurp(got), rdpt_test::slurp(path("target.jsonl")));
+}
+
+TEST_F(SelectGuardsCli, DataThatIsNotTheScoredTextIsRefused) {
+  const std::string changed = write("changed.jsonl", R"({"id": "a", "question": "q1?", "response": "One. Two."})"
+                                                     "\n"
+                                                     R"({"id": "b", "question": "q1?", "response": "Uno. Dos. Tres."})"
+                                                     "\n");
+  auto r = select(changed, path("o.jsonl"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(changed + ":2: record 'b': its response differs from the one stored under this id in '" + db_ +
+                       "' (9 bytes stored, 15 given, first difference at byte 9)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("o.jsonl")));
+  const std::string q = write("q.jsonl", R"({"id": "c", "question": "q3?", "response": "Yes. No. Maybe."})"
+                                         "\n");
+  r = select(q, path("o.jsonl"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(q + ":1: record 'c': its question differs"), std::string::npos) << r.err;
+}
+
+TEST_F(SelectGuardsCli, InputsThatCannotBeReadTwiceOrAreEmpty) {
+  // a pipe (bash's <(...) is one) is refused before it is read
+  ASSERT_EQ(::mkfifo(path("in_fifo").c_str(), 0600), 0);
+  auto r = select(path("in_fifo"), path("o.jsonl"));
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("needs a regular file, not stdin or a pipe"), std::string::npos) << r.err;
+  const std::string empty = write("empty.jsonl", "");
+  r = select(empty, path("o.jsonl"));
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("'" + empty + "': no records in the input"), std::string::npos) << r.err;
+  const std::string before = rdpt_test::slurp(data_);
+  r = select(data_, data_);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--out and --data name the same file"), std::string::npos) << r.err;
+  EXPECT_EQ(rdpt_test::slurp(data_), before);
+  r = select(data_, path("o.jsonl"), "--summary-json '" + db_ + "'");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--summary-json and --store name the same file"), std::string::npos) << r.err;
+}
+
+TEST_F(SelectGuardsCli, NamesFormatsAndNumbersAreChecked) {
+  for (const char* out : {"o.parquet", "o.jsonl.gz", "o.JSONL.ZST"}) {
+    auto r = select(data_, path(out));
+    EXPECT_EQ(r.rc, 2) << out;
+    EXPECT_NE(r.err.find("--out '" + path(out) + "'"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path(out)));
+  }
+  for (const char* opt : {"--budget -3", "--seed -1"}) {
+    auto r = select(data_, path("o.jsonl"), opt);
+    EXPECT_EQ(r.rc, 2) << opt;
+    EXPECT_NE(r.err.find("must be >= 0, got -"), std::string::npos) << r.err;
+  }
+  // a side output that cannot be written fails the run before --out is replaced
+  write("o.jsonl", "kept\n");
+  auto r = select(data_, path("o.jsonl"), "--summary-json '" + path("no/such/dir/s.json") + "'");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_EQ(rdpt_test::slurp(path("o.jsonl")), "kept\n");
+}
+
+TEST_F(SelectGuardsCli, SkippedUnrankedAndMultiResponseRecordsAreSaid) {
+  const std::string bad = write("bad.jsonl", std::string(R"({"id": "a", "question": "q1?", "response": "One. Two."})") +
+                                                 "\n{oops\n" + R"({"id": "z", "question": "q1?"})" + "\n");
+  auto r = select(bad, path("o.jsonl"), "--skip-bad --summary-json '" + path("s.json") + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("2 records skipped: 1 invalid JSON, 1 missing field 'response' (--skip-bad)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(nlohmann::json::parse(rdpt_test::slurp(path("s.json")))["n_skipped"], 2);
+  EXPECT_EQ(nlohmann::json::parse(rdpt_test::slurp(path("s.json")))["chosen_ids"], nlohmann::json::array({"a"}));
+  // c has no student scores: it cannot be ranked, and its question gets no pick
+  const std::string db2 = path("partial.db");
+  ASSERT_EQ(rdpt("import --data '" + data_ + "' --store '" + db2 + "'").rc, 0);
+  write("lp_ab.jsonl", R"({"id": "a", "tokens": ["One.", " Two."], "logprobs": [-0.5, -0.5]})"
+                       "\n"
+                       R"({"id": "b", "tokens": ["Uno.", " Dos."], "logprobs": [-0.1, -2]})"
+                       "\n");
+  ASSERT_EQ(rdpt("import --store '" + db2 + "' --logprobs '" + path("lp.jsonl") + "' --model teacher").rc, 0);
+  ASSERT_EQ(rdpt("import --store '" + db2 + "' --logprobs '" + path("lp_ab.jsonl") + "' --model student").rc, 0);
+  r = rdpt("select --data '" + data_ + "' --store '" + db2 + "' --beta 0.2 --out '" + path("o2.jsonl") + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("1 of the 3 candidates could not be ranked by teacher-count (not scored under both the "
+                       "teacher 'teacher' and the student 'student'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("1 of the 2 questions got no pick"), std::string::npos) << r.err;
+}

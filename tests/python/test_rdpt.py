@@ -351,6 +351,15 @@ def test_select_with_ids_not_in_the_store(store_path):
         rdpt.select(store_path, "longest", ids=["nobody"])
 
 
+def test_select_arguments_are_checked_as_the_cli_checks_them(store_path):
+    # a string is one id, not a list of characters; negative numbers are refused, not wrapped
+    with pytest.raises(rdpt.UsageError, match="ids must be a list of record ids, not one string"):
+        rdpt.select(store_path, "longest", ids="some-id")
+    for kw, v in (("budget", -3), ("seed", -1), ("per_question", 0), ("per_question", 1.5)):
+        with pytest.raises(rdpt.UsageError, match=f"select: {kw} must be an integer >= "):
+            rdpt.select(store_path, "longest", **{kw: v})
+
+
 def test_grade():
     g = rdpt.grade("so the answer is \\boxed{\\frac{1}{2}}", "0.5")
     assert g["correct"] and g["extracted"] == "\\frac{1}{2}"
@@ -527,6 +536,18 @@ def test_scorer_gives_the_raw_signal_the_store_holds(models, tmp_path):
     np.testing.assert_array_equal(counts, s["n_tokens"])
     np.testing.assert_allclose(sums, s["logprob_sum"], rtol=1e-9, atol=1e-9)
     assert sc.describe()["backend"] == "llama"
+
+
+def test_ranks_option_ranks_the_named_models_only(models, tmp_path):
+    # ranks=["student"] as rdpt score --ranks student: the student's rank sums, not the teacher's
+    db = str(tmp_path / "ranks_named.db")
+    m = {"teacher": models["teacher"], "student": models["student"]}
+    with pytest.raises(rdpt.UsageError, match="ranks: no model named 'nobody'"):
+        rdpt.score(models["data"], m, db, ranks=["nobody"], **SCORE_OPTS)
+    rdpt.score(models["data"], m, db, ranks=["student"], **dict(SCORE_OPTS, n_ctx=4096))
+    a = rdpt.Store(db).actions(text=False)
+    assert "student_rank_sum" in a.columns and "teacher_rank_sum" not in a.columns
+    assert rdpt.select(db, "rsr", beta=0.1)["n_chosen"] > 0
 
 
 def test_ranks_from_the_scorer_the_store_and_rsr_selection(models, tmp_path):
