@@ -372,6 +372,10 @@ bool RecordReader::next(Record& out) {
     const std::string& file = I.rows.file();
     const uint64_t line_no = I.rows.number();
     ++I.stats.n_lines;
+    // a store given where a dataset goes (--data and --store swapped): said as such, not as bad JSON
+    if (line_no == 1 && I.line.rfind(std::string("SQLite format 3\0", 16), 0) == 0)
+      throw DataError(file + ": an SQLite database (an rdpt store?), not a dataset of JSON lines: give a store as "
+                             "--store and the records (JSONL or Parquet) as --data");
     try {
       I.parse_record(I.line, file, line_no, I.pending);
       std::reverse(I.pending.begin(), I.pending.end());

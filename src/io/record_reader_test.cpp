@@ -81,6 +81,14 @@ TEST(RecordReader, FlatFieldsWithFallbacks) {
   EXPECT_EQ(recs[1].raw, R"({"id": 7, "problem": "What is 2+2?", "generation": "Four.", "gt": 4, "is_correct": 0})");
 }
 
+TEST(RecordReader, AStoreGivenAsDataIsSaidToBeOne) {
+  std::string p = write_plain("store.db", std::string("SQLite format 3\0\x10\x00\x02\x02", 20) + std::string(200, 'x'));
+  ReaderOptions o;
+  o.skip_bad = true;  // not one bad record to skip: the whole file is something else
+  EXPECT_EQ(error_of(p, o), p + ": an SQLite database (an rdpt store?), not a dataset of JSON lines: give a store as "
+                                "--store and the records (JSONL or Parquet) as --data");
+}
+
 TEST(RecordReader, ConfiguredFieldNamesAndNoFallbacks) {
   std::string p = write_plain("named.jsonl", R"({"uid": "x", "q": "Q?", "out": "A.", "problem": "other"})" "\n");
   ReaderOptions o;

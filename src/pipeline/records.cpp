@@ -18,6 +18,11 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
     if (log) log(LogLevel::Warn, where + "skipped: " + e.what());
     return std::nullopt;
   }
+  // Kept (the record is the input's), but said: such a response has nothing to score or type, and
+  // a strategy that does not need scores (longest, random) could still pick it.
+  if (log && rec.response.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
+    log(LogLevel::Warn, rec.file + ":" + std::to_string(rec.line) + ": record '" + rec.id + "': the response is " +
+                            (rec.response.empty() ? "empty" : "whitespace only") + " (nothing to score or type)");
   r.id = std::move(rec.id);
   r.group = std::move(rec.group);
   r.question = std::move(rec.question);
