@@ -704,6 +704,7 @@ PYBIND11_MODULE(_rdpt, m) {
         out["n_candidates"] = r.summary.n_candidates;
         out["n_not_in_store"] = r.n_not_in_store;
         out["n_not_rankable"] = r.summary.n_ineligible;
+        out["n_groups_unranked"] = r.summary.n_groups_unranked;
         out["n_chosen"] = r.summary.n_chosen;
         out["mean_teacher_share_before"] = r.summary.mean_teacher_share_before;
         out["mean_teacher_share_after"] = r.summary.mean_teacher_share_after;
@@ -712,11 +713,12 @@ PYBIND11_MODULE(_rdpt, m) {
         if (compare) {
           out["comparison"] = json_to_py(comparison_json(compare_strategies(r, o, order)));
           // Every candidate's criteria, column-wise (pandas.DataFrame(result["candidates"])).
-          py::list cid, cgroup, nact, nsc, nte, share, stok, slp, rsr, corr;
+          py::list cid, cgroup, cord, nact, nsc, nte, share, stok, slp, rsr, corr;
           for (const auto& c : r.candidates) {
             if (!c) continue;
             cid.append(order[c->c.order].first);
             cgroup.append(order[c->c.order].second);
+            cord.append(c->c.order);
             nact.append(c->c.n_actions);
             nsc.append(c->c.n_scored);
             nte.append(c->c.n_teacher);
@@ -730,6 +732,7 @@ PYBIND11_MODULE(_rdpt, m) {
           py::dict cand;
           cand["id"] = cid;
           cand["group"] = cgroup;
+          cand["order"] = cord;  // the candidate's position in the candidates (ids, or store order)
           cand["n_actions"] = nact;
           cand["n_scored"] = nsc;
           cand["n_teacher"] = nte;

@@ -23,7 +23,7 @@ import shutil
 import warnings
 import sys
 import tempfile
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -230,6 +230,22 @@ def _store(store: Union[Store, str, os.PathLike]) -> Store:
     return store if isinstance(store, Store) else Store(store)
 
 
+def _warn_same_models(st: Store, roles: Sequence[Tuple[str, Optional[str]]]) -> None:
+    """Warns, as the CLI does, when two roles name one GGUF file under two names (same fingerprint
+    and template): their probabilities are equal, so no action can be Teacher or Student between
+    them. Only GGUF models: a server's fingerprint names its endpoint, an import's is the user's."""
+    by_name = {m["name"]: m for m in st.models()}
+    ms = [(role, by_name.get(name)) for role, name in roles if name]
+    for i in range(len(ms)):
+        for j in range(i + 1, len(ms)):
+            (ri, a), (rj, b) = ms[i], ms[j]
+            if a and b and a["name"] != b["name"] and a["backend"] == b["backend"] == "llama" \
+                    and a["fingerprint"] and a["fingerprint"] == b["fingerprint"] and a["template"] == b["template"]:
+                warnings.warn(f"{ri} '{a['name']}' and {rj} '{b['name']}' are the same model (fingerprint "
+                              f"{a['fingerprint']}, same prompt): their probabilities are equal, so no action can "
+                              f"be Teacher or Student between them", RuntimeWarning, stacklevel=3)
+
+
 class Trace:
     """What ``rdpt.trace`` returns.
 
@@ -311,6 +327,7 @@ def trace(store: Union[Store, str, os.PathLike], teacher: str = "teacher", stude
     behaviour keyword list ("upstream" or "corrected"). Returns a :class:`Trace`.
     """
     s = _store(store)
+    _warn_same_models(s, [("teacher", teacher), ("student", student), ("distilled", distilled)])
     b = None if beta == "auto" else float(beta)
     raw = _rdpt.trace(s._s, teacher, student, distilled or "", False, alpha, b, list(beta_candidates),
                       max_positions, token_mark, keywords, _Progress(progress))
@@ -323,7 +340,10 @@ def beta_search(store: Union[Store, str, os.PathLike], procedure: str = "analysi
     """The beta search (docs/method.md section 5) as rdpt beta writes it: a dict with the chosen
     ``beta``, ``pick`` and per candidate the histograms, mean proportions and overlaps.
     ``procedure``: "analysis" (four-way, needs the distilled model) or "training" (three-way)."""
-    return _rdpt.beta_search(_store(store)._s, procedure, teacher, student, distilled, alpha, list(candidates),
+    s = _store(store)
+    _warn_same_models(s, [("teacher", teacher), ("student", student),
+                          ("distilled", distilled if procedure == "analysis" else None)])
+    return _rdpt.beta_search(s._s, procedure, teacher, student, distilled, alpha, list(candidates),
                              _Progress(progress))
 
 
@@ -337,7 +357,9 @@ def attribute(store: Union[Store, str, os.PathLike], teachers: Sequence[str], st
     correct-minus-incorrect Teacher fraction over the first positions, and its beta search;
     ``consistent`` says whether the top teacher also has the lowest Student share."""
     b = None if beta == "auto" else float(beta)
-    return _rdpt.attribute(_store(store)._s, list(teachers), student, distilled, alpha, b, replicates, seed,
+    s = _store(store)
+    _warn_same_models(s, [("teacher", t) for t in teachers] + [("student", student), ("distilled", distilled)])
+    return _rdpt.attribute(s._s, list(teachers), student, distilled, alpha, b, replicates, seed,
                            first_positions, _Progress(progress))
 
 
@@ -361,7 +383,9 @@ def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count
     if isinstance(ids, (str, bytes)):
         raise UsageError(f"select: ids must be a list of record ids, not one string ({ids!r}); write ids=[{ids!r}]")
     b = None if beta == "auto" else float(beta)
-    return _rdpt.select(_store(store)._s, strategy, per_question, budget, seed, teacher, student, b,
+    s = _store(store)
+    _warn_same_models(s, [("teacher", teacher), ("student", student)])
+    return _rdpt.select(s._s, strategy, per_question, budget, seed, teacher, student, b,
                         None if ids is None else list(ids), compare)
 
 

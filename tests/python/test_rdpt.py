@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -332,6 +333,7 @@ def test_select_compare_equals_rdpt_select_compare(store_path, tmp_path):
     rows = list(csv.DictReader(open(scores, encoding="utf-8")))
     assert [x["id"] for x in rows] == got["candidates"]["id"]
     assert [int(x["n_teacher"]) for x in rows] == got["candidates"]["n_teacher"]
+    assert [int(x["order"]) for x in rows] == got["candidates"]["order"]
     # Each strategy's mean Teacher share, recomputed from the candidates' criteria.
     by_id = {i: k for k, i in enumerate(got["candidates"]["id"])}
     tc = [s for s in got["comparison"]["strategies"] if s["strategy"] == "teacher-count"][0]
@@ -536,6 +538,19 @@ def test_scorer_gives_the_raw_signal_the_store_holds(models, tmp_path):
     np.testing.assert_array_equal(counts, s["n_tokens"])
     np.testing.assert_allclose(sums, s["logprob_sum"], rtol=1e-9, atol=1e-9)
     assert sc.describe()["backend"] == "llama"
+
+
+def test_the_same_model_file_in_two_roles_is_a_warning(models, tmp_path):
+    # as the CLI warns: one GGUF file under two names types no action Teacher or Student
+    db = str(tmp_path / "same.db")
+    rdpt.score(models["data"], {"teacher": models["teacher"], "student": models["teacher"]}, db, **SCORE_OPTS)
+    with pytest.warns(RuntimeWarning, match="teacher 'teacher' and student 'student' are the same model"):
+        rdpt.trace(db, distilled=None, beta=0.1)
+    with pytest.warns(RuntimeWarning, match="are the same model"):
+        rdpt.select(db, "teacher-count", beta=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rdpt.trace(db, teacher="teacher", student="teacher", distilled=None, beta=0.1)  # one name: no pair
 
 
 def test_ranks_option_ranks_the_named_models_only(models, tmp_path):
