@@ -44,9 +44,16 @@ const selFile = path.join(outDir, 'selection.json');
 fs.writeFileSync(selFile, JSON.stringify({ strategy: 'teacher-count', n_groups: 10, n_candidates: 43, n_chosen: 10,
   mean_teacher_share_before: 0.31, mean_teacher_share_after: 0.44, note: '</script><script>window.__pwned=6</script>' }));
 // A real rdpt select summary over the fixture's responses (its beta search drawn on the Selection tab).
-const exported = run(rdpt, ['export', '--store', db, '--format', 'jsonl', '--no-text']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+// The candidates are the stored records themselves (select refuses a text other than the scored
+// one): each response is its actions' texts in order; report_fixture asks every question alike.
+const exported = run(rdpt, ['export', '--store', db, '--format', 'jsonl']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+const byId = new Map();
+for (const r of exported) {
+  if (!byId.has(r.id)) byId.set(r.id, { id: r.id, question_id: r.group, question: 'What is the answer?', response: '' });
+  byId.get(r.id).response += r.text;
+}
 const candFile = path.join(outDir, 'candidates.jsonl');
-fs.writeFileSync(candFile, exported.filter((r) => r.j === 1).map((r) => JSON.stringify({ id: r.id, question_id: r.group, question: 'q', response: 'r' })).join('\n') + '\n');
+fs.writeFileSync(candFile, [...byId.values()].map((r) => JSON.stringify(r)).join('\n') + '\n');
 const selReal = path.join(outDir, 'selection_real.json');
 run(rdpt, ['select', '--data', candFile, '--store', db, '--out', path.join(outDir, 'chosen.jsonl'), '--summary-json', selReal, '--compare']);
 const alignFile = path.join(outDir, 'alignment.json');
