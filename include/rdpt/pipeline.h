@@ -75,6 +75,15 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
 // "FILE:LINE: record id 'ID' appears twice in the input (...)", with what to do about it.
 std::string duplicate_id_message(const StoredResponse& r, bool line_ids);
 
+// Counts the responses of one input that are empty or whitespace only and warns once for them all
+// (how many, and the first one's id, file and line).
+struct EmptyResponses {
+  uint64_t n = 0;
+  std::string first;
+  void note(const StoredResponse& r);
+  void report(const std::string& file, const LogSink& log);  // warns if any, then starts over
+};
+
 // Reads and segments every record of `files` (JSON Lines, .gz, .zst); record ids must be unique
 // across them (DataError naming file, line and id otherwise). `limit` > 0 stops after that many.
 // Skipped records (reader.skip_bad) are summarised per file to `log`. DataError when none is read.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import shutil
 import warnings
@@ -378,8 +379,13 @@ def select(store: Union[Store, str, os.PathLike], strategy: str = "teacher-count
     overlaps; docs/analytics.md) and ``candidates`` (every candidate's criteria, column-wise, for
     ``pandas.DataFrame``)."""
     for name, v, least in (("per_question", per_question, 1), ("budget", budget, 0), ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < least:
-            raise UsageError(f"select: {name} must be an integer >= {least}, got {v!r}")
+        try:
+            n = None if isinstance(v, bool) else operator.index(v)  # int, numpy integers
+        except TypeError:
+            n = None
+        if n is None or n < least:
+            raise UsageError(f"select: {name} must be an integer >= {least}, got {v!r} ({type(v).__name__})")
+    per_question, budget, seed = int(per_question), int(budget), int(seed)
     if isinstance(ids, (str, bytes)):
         raise UsageError(f"select: ids must be a list of record ids, not one string ({ids!r}); write ids=[{ids!r}]")
     b = None if beta == "auto" else float(beta)
@@ -524,6 +530,11 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
     try:
         st = store if isinstance(store, Store) else Store(store, "create")
         out = {}
+        for name, m in models.items():  # checked before any model is scored
+            if isinstance(m, Scorer) and (ranks is True or (ranks and name in ranks)) \
+                    and not m.capabilities().get("rank_clip"):
+                raise UsageError(f"ranks: model {name!r} is given as a Scorer made without ranks; make it with "
+                                 f"rdpt.Scorer(..., rank_clip=100), or give its path")
         for name, m in models.items():
             opts = dict(options)
             if ranks is True or (ranks and name in ranks):

@@ -2,6 +2,7 @@
 // histograms of pT - pD per action over named sets of responses.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "io/output_path.h"
 #include "rdpt/error.h"
 #include "rdpt/operations.h"
 
@@ -32,6 +33,7 @@ int run_align(int argc, char** argv) {
   add_same_model_flag(app, same_model);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
   check_distinct_roles({{"--teacher", ao.teacher}, {"--distilled", ao.distilled}}, same_model);
+  io::check_distinct_outputs({{"--out", out}, {"--csv", csv_path}});
   for (const auto& s : set_args) {
     ao.sets.push_back(parse_response_set(s));
     for (size_t k = 0; k + 1 < ao.sets.size(); ++k)

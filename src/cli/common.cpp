@@ -117,7 +117,9 @@ Output::Output(const std::string& path) : impl_(std::make_unique<Impl>()) {
   // a regular file is written as PATH.tmp and renamed at close(); a device or FIFO (--out
   // /dev/null) is written into, never replaced (io/output_path.h)
   impl_->target = io::output_target(path, ".tmp");
-  impl_->file.open(impl_->target.write_path, std::ios::binary | std::ios::trunc);
+  if (impl_->target.direct) std::cout.flush();  // /dev/stdout behind a file: what was written stays first
+  impl_->file.open(impl_->target.write_path,
+                   std::ios::binary | (impl_->target.direct ? std::ios::app : std::ios::trunc));
   if (!impl_->file) throw Error("cannot write '" + path + "': " + std::strerror(errno));
 }
 

@@ -116,7 +116,11 @@ void write_json_file(const std::string& path, const nlohmann::json& j, int inden
 // Prints an informational line to stderr (never to stdout, which carries data).
 // For unsigned options: CLI11 reads "-3" into a uint64_t as 2^64 - 3; this refuses a sign.
 inline const CLI::Validator kNonNegative(
-    [](std::string& s) { return !s.empty() && s[0] == '-' ? "must be >= 0, got " + s : std::string(); }, "INT>=0");
+    [](std::string& s) {
+      const size_t k = s.find_first_not_of(" \t");
+      return k != std::string::npos && s[k] == '-' ? "must be >= 0, got " + s : std::string();
+    },
+    "INT>=0");
 
 void info(const std::string& msg);
 void warn(const std::string& msg);

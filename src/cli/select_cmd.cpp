@@ -92,6 +92,7 @@ int run_select(int argc, char** argv) {
   if (parquet && out == "-")
     throw UsageError("--out: Parquet input is written as Parquet; give a file (e.g. --out chosen.parquet), not stdout");
   check_output_format(out, parquet);
+  io::check_distinct_outputs({{"--out", out}, {"--summary-json", summary_path}, {"--scores-out", scores_out}});
   for (const auto& [opt, path] : {std::pair<std::string, std::string>{"--out", out}, {"--summary-json", summary_path},
                                   {"--scores-out", scores_out}}) {
     if (path.empty()) continue;
@@ -133,9 +134,10 @@ int run_select(int argc, char** argv) {
   if (res.n_not_in_store)
     warn(std::to_string(res.n_not_in_store) + " records of '" + data + "' are not in the store and were not candidates");
   if (res.summary.n_ineligible)
-    warn(fmt::format("{} of the {} candidates could not be ranked by {} (not scored under {}; an interrupted rdpt "
-                     "score leaves such responses) and were not chosen; {} of the {} questions got no pick. Rerun "
-                     "rdpt score to finish scoring, then select again",
+    warn(fmt::format("{} of the {} candidates could not be ranked by {} (no action scored under {}: not scored "
+                     "yet, as an interrupted rdpt score leaves responses, or nothing to score, as in an empty "
+                     "response) and were not chosen; {} of the {} questions got no pick. If scoring was "
+                     "interrupted, rerun rdpt score to finish it, then select again",
                      res.summary.n_ineligible, res.summary.n_candidates, strategy_name(strategy),
                      strategy == Strategy::Grape || strategy == Strategy::Rsr
                          ? "the student '" + student + "'"

@@ -257,8 +257,10 @@ class Parser {
     }
     std::string t(s_.substr(i_, j - i_));
     if (t == ".") return nullptr;
+    const double v = std::strtod(t.c_str(), nullptr);
+    if (!std::isfinite(v)) return nullptr;  // 1e400 is a number, not infinity
     i_ = j;
-    return make_num(std::strtod(t.c_str(), nullptr));
+    return make_num(v);
   }
 
   // One argument of \frac, \sqrt, \binom: {expr}, a single digit, a letter or a command.
@@ -417,7 +419,7 @@ class Parser {
           n = group(']');
           if (!n) return nullptr;
         }
-        auto a = arg();
+        auto a = peek() == '(' ? primary() : arg();  // \sqrt(x+1), as the Unicode root gives it
         if (!a) return nullptr;
         if (n) return make_bin(Expr::Kind::Pow, std::move(a), make_bin(Expr::Kind::Div, make_num(1), std::move(n)));
         return make_func("sqrt", std::move(a));

@@ -673,7 +673,7 @@ std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) 
   // minus sign (U+2212), square root, and the relations
   for (auto [from, to] : {std::pair<const char*, const char*>{"\xcf\x80", "\\pi "}, {"\xe2\x88\x9e", "\\infty "},
                           {"\xc3\x97", "*"}, {"\xc2\xb7", "*"}, {"\xe2\x8b\x85", "*"}, {"\xe2\x88\x92", "-"},
-                          {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x89\xa4", "<="}, {"\xe2\x89\xa5", ">="},
+                          {"\xe2\x88\x9a", "\\sqrt "}, {"\xe2\x89\xa4", "<="}, {"\xe2\x89\xa5", ">="},
                           {"\xe2\x89\xa0", "!="}})
     replace_all(s, from, to);
   replace_all(s, "\r", " ");

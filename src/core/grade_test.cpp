@@ -415,6 +415,8 @@ TEST(GradeEquiv, Expressions) {
   EXPECT_EQUIV("2e - 1", "4.43656365691809");
   EXPECT_EQUIV("e^2", "7.38905609893065");
   EXPECT_NOT_EQUIV("3e5", "15e");
+  EXPECT_NOT_EQUIV("1e400", "\\infty");  // an overflowing literal is no number, not infinity
+  EXPECT_NOT_EQUIV("1e400", "1e401");
 }
 
 TEST(GradeEquiv, UnicodeSymbolsAndWords) {
@@ -425,6 +427,9 @@ TEST(GradeEquiv, UnicodeSymbolsAndWords) {
   EXPECT_EQUIV("6", "2\u00d73");
   EXPECT_EQUIV("6", "2\u00b73");
   EXPECT_EQUIV("\\sqrt{2}", "\u221a2");
+  EXPECT_EQUIV("\\sqrt{x}", "\u221ax");
+  EXPECT_EQUIV("\\sqrt{x+1}", "\u221a(x+1)");
+  EXPECT_EQUIV("2\\sqrt{3}", "2\u221a3");
   EXPECT_EQUIV("x \\le 3", "x \u2264 3");
   EXPECT_EQUIV("\\infty", "\\text{infinity}");
   EXPECT_EQUIV("-\\infty", "-Infinity");
@@ -442,6 +447,9 @@ TEST(GradeEquiv, DecimalCommaAgainstAPoint) {
   EXPECT_EQUIV("1,000", "1000");
   EXPECT_EQUIV("1,22", "22, 1");       // without a point on the other side: a list
   EXPECT_NOT_EQUIV("1,22", "1.22, 3");
+  // only in the answer: a reference "7,4" is two values (OlympiadBench writes them so)
+  EXPECT_NOT_EQUIV("7.4", "7,4");
+  EXPECT_NOT_EQUIV("1.2", "1,2");
 }
 
 TEST(GradeEquiv, WordSeparatorsBetweenBrackets) {
@@ -474,6 +482,7 @@ TEST(GradeEquiv, SetsAndIntervalsWrittenOtherwise) {
   EXPECT_NOT_EQUIV("x > 1", "(-\\infty, 1)");
   EXPECT_NOT_EQUIV("x \\neq 1", "(-\\infty, 1)");
   EXPECT_NOT_EQUIV("x < 1", "1");
+  EXPECT_NOT_EQUIV("x < 1, 2", "(-\\infty, 1, 2)");  // a bound is one value
 }
 
 TEST(GradeEquiv, Matrices) {
@@ -611,7 +620,7 @@ TEST(GradeMathVerify, AgreementRate) {
   std::cout << "Math-Verify agreement: " << agree << "/" << n << " = " << rate << " (expected equal: "
             << by_expected[true].first << "/" << by_expected[true].second << ", expected different: "
             << by_expected[false].first << "/" << by_expected[false].second << ")\n";
-  EXPECT_GE(rate, 0.80);  // measured 227/269 = 0.844 (docs/grade.md lists the kinds of disagreement)
+  EXPECT_GE(rate, 0.80);  // measured 225/269 = 0.836 (docs/grade.md lists the kinds of disagreement)
 }
 
 // ---------- cases from other graders' test suites and rules ----------

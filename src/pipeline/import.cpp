@@ -43,6 +43,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
   Record rec;
   uint64_t n = 0, n_actions = 0, skipped_seg = 0;
   std::unordered_set<std::string> seen_ids;  // an id twice in one input is a mistake, not a re-import
+  EmptyResponses empty;
   detail::in_batch(store, [&] {
     while (reader.next(rec)) {
       std::optional<StoredResponse> r = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
@@ -51,6 +52,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
         continue;
       }
       if (!seen_ids.insert(r->id).second) throw DataError(duplicate_id_message(*r, reader_opts.fields.id == kLineIds));
+      empty.note(*r);
       put_response_from_input(store, *r);
       n_actions += r->actions.size();
       if (++n % batch == 0) {
@@ -61,6 +63,7 @@ int64_t import_responses(Store& store, const std::string& path, const ReaderOpti
     }
   });
   progress.finish();
+  empty.report(path, log);
   const int64_t added = store.n_responses() - before;
   std::string msg = "read " + std::to_string(n) + " responses (" + std::to_string(n_actions) + " actions) from " +
                     path + ": " + std::to_string(added) + " new, " + std::to_string(int64_t(n) - added) +

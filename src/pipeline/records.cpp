@@ -18,11 +18,6 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
     if (log) log(LogLevel::Warn, where + "skipped: " + e.what());
     return std::nullopt;
   }
-  // Kept (the record is the input's), but said: such a response has nothing to score or type, and
-  // a strategy that does not need scores (longest, random) could still pick it.
-  if (log && rec.response.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
-    log(LogLevel::Warn, rec.file + ":" + std::to_string(rec.line) + ": record '" + rec.id + "': the response is " +
-                            (rec.response.empty() ? "empty" : "whitespace only") + " (nothing to score or type)");
   r.id = std::move(rec.id);
   r.group = std::move(rec.group);
   r.question = std::move(rec.question);
@@ -33,6 +28,21 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
   r.source_file = std::move(rec.file);
   r.source_line = rec.line;
   return r;
+}
+
+void EmptyResponses::note(const StoredResponse& r) {
+  if (r.response.find_first_not_of(" \t\n\r\f\v") != std::string::npos) return;
+  if (n++ == 0) first = "record '" + r.id + "' at " + r.source_file + ":" + std::to_string(r.source_line);
+}
+
+void EmptyResponses::report(const std::string& file, const LogSink& log) {
+  // Kept (the record is the input's), but said once per input: such a response has nothing to
+  // score or type, and a strategy that needs no scores (longest, random) could still pick it.
+  if (n && log)
+    log(LogLevel::Warn, file + ": " + std::to_string(n) + (n == 1 ? " response is" : " responses are") +
+                            " empty or whitespace only (nothing to score or type), e.g. " + first);
+  n = 0;
+  first.clear();
 }
 
 std::string duplicate_id_message(const StoredResponse& r, bool line_ids) {
@@ -50,18 +60,21 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
                                            const SegmentOptions& segment_opts, const LogSink& log, size_t limit) {
   std::vector<StoredResponse> out;
   std::set<std::string> seen_ids;
+  EmptyResponses empty;
   for (const auto& file : files) {
     RecordReader reader(file, reader_opts);
     Record rec;
     while (reader.next(rec)) {
       std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!in) continue;
+      empty.note(*in);
       if (!seen_ids.insert(in->id).second)
         throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds));
       out.push_back(std::move(*in));
       if (limit && out.size() >= limit) break;
     }
     if (!reader.stats().skipped.empty() && log) log(LogLevel::Warn, file + ": " + reader.stats().skipped_summary());
+    empty.report(file, log);
     if (limit && out.size() >= limit) break;
   }
   if (out.empty()) throw DataError("no records in the input");

@@ -443,10 +443,22 @@ TEST_F(SelectGuardsCli, NamesFormatsAndNumbersAreChecked) {
     EXPECT_NE(r.err.find("--out '" + path(out) + "'"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(path(out)));
   }
-  for (const char* opt : {"--budget -3", "--seed -1"}) {
+  for (const char* opt : {"--budget -3", "--seed -1", "--budget ' -3'"}) {
     auto r = select(data_, path("o.jsonl"), opt);
     EXPECT_EQ(r.rc, 2) << opt;
-    EXPECT_NE(r.err.find("must be >= 0, got -"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("must be >= 0, got"), std::string::npos) << r.err;
+  }
+  // two outputs into one file, or stdout twice, are refused before anything is written
+  for (const std::string more : {"--summary-json '" + path("o.jsonl") + "'", "--scores-out '" + path("./o.jsonl") + "'"}) {
+    auto r = select(data_, path("o.jsonl"), more);
+    EXPECT_EQ(r.rc, 2) << more;
+    EXPECT_NE(r.err.find("name the same output"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path("o.jsonl")));
+  }
+  {
+    auto r = select(data_, "-", "--summary-json /dev/stdout");
+    EXPECT_EQ(r.rc, 2) << r.err;
+    EXPECT_NE(r.err.find("--out and --summary-json name the same output"), std::string::npos) << r.err;
   }
   // a side output that cannot be written fails the run before --out is replaced
   write("o.jsonl", "kept\n");
@@ -476,8 +488,8 @@ TEST_F(SelectGuardsCli, SkippedUnrankedAndMultiResponseRecordsAreSaid) {
   ASSERT_EQ(rdpt("import --store '" + db2 + "' --logprobs '" + path("lp_ab.jsonl") + "' --model student").rc, 0);
   r = rdpt("select --data '" + data_ + "' --store '" + db2 + "' --beta 0.2 --out '" + path("o2.jsonl") + "'");
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.err.find("1 of the 3 candidates could not be ranked by teacher-count (not scored under both the "
-                       "teacher 'teacher' and the student 'student'"),
+  EXPECT_NE(r.err.find("1 of the 3 candidates could not be ranked by teacher-count (no action scored under both "
+                       "the teacher 'teacher' and the student 'student'"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("1 of the 2 questions got no pick"), std::string::npos) << r.err;

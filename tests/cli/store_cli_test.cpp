@@ -277,29 +277,28 @@ TEST_F(StoreCli, ImportsByteOffsetsAndOpenAiShapeWithCharacterOffsets) {
   EXPECT_LT(t.col["teacher_p"], t.col["student_n_tokens"]);  // --models order
 }
 
-// Several samples per problem without an id field: problem_id is tried as the id and repeats.
-// import and score both name the second line and say what to do; --id-field @line gives
-// "<file name>:<line>" ids and the data goes in.
-// Empty and whitespace-only responses are kept (the input is the input) but named, once each; a
-// store given as --data is said to be one.
+// Empty and whitespace-only responses are kept (the input is the input) but said, in one line
+// per input; a store given as --data is said to be one.
 TEST_F(StoreCli, EmptyResponsesAreWarnedAndAStoreIsNoDataset) {
   const auto d = write("e.jsonl", "{\"id\": \"e1\", \"question\": \"q\", \"response\": \"\"}\n"
                                   "{\"id\": \"e2\", \"question\": \"q\", \"response\": \"  \\n\"}\n"
                                   "{\"id\": \"e3\", \"question\": \"q\", \"response\": \"Fine. Done.\"}\n");
   CmdResult r = rdpt("import --data " + d + " --store " + path("e.db"));
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.err.find("e.jsonl:1: record 'e1': the response is empty (nothing to score or type)"), std::string::npos)
-      << r.err;
-  EXPECT_NE(r.err.find("e.jsonl:2: record 'e2': the response is whitespace only (nothing to score or type)"),
+  EXPECT_NE(r.err.find("e.jsonl: 2 responses are empty or whitespace only (nothing to score or type), e.g. record "
+                       "'e1' at " + d + ":1\n"),
             std::string::npos)
       << r.err;
-  EXPECT_EQ(r.err.find("'e3'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("'e2'"), std::string::npos) << r.err;  // one line for them all
   r = rdpt("import --data " + path("e.db") + " --store " + path("f.db"));
   EXPECT_EQ(r.rc, 1) << r.err;
   EXPECT_NE(r.err.find("e.db: an SQLite database (an rdpt store?), not a dataset of JSON lines"), std::string::npos)
       << r.err;
 }
 
+// Several samples per problem without an id field: problem_id is tried as the id and repeats.
+// import and score both name the second line and say what to do; --id-field @line gives
+// "<file name>:<line>" ids and the data goes in.
 TEST_F(StoreCli, RepeatedIdsAreNamedAndLineIdsAreOnOffer) {
   const auto d = write("samples.jsonl",
                        R"({"problem_id": "p1", "question": "1+1?", "response": "It is 2."})"

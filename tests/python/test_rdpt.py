@@ -360,6 +360,9 @@ def test_select_arguments_are_checked_as_the_cli_checks_them(store_path):
     for kw, v in (("budget", -3), ("seed", -1), ("per_question", 0), ("per_question", 1.5)):
         with pytest.raises(rdpt.UsageError, match=f"select: {kw} must be an integer >= "):
             rdpt.select(store_path, "longest", **{kw: v})
+    # numpy integers are integers
+    a = rdpt.select(store_path, "longest", per_question=np.int64(2), budget=np.uint32(3), seed=np.int32(1))
+    assert a == rdpt.select(store_path, "longest", per_question=2, budget=3, seed=1)
 
 
 def test_grade():
@@ -559,6 +562,10 @@ def test_ranks_option_ranks_the_named_models_only(models, tmp_path):
     m = {"teacher": models["teacher"], "student": models["student"]}
     with pytest.raises(rdpt.UsageError, match="ranks: no model named 'nobody'"):
         rdpt.score(models["data"], m, db, ranks=["nobody"], **SCORE_OPTS)
+    sc = rdpt.Scorer(models["student"], "student", **SCORE_OPTS)
+    with pytest.raises(rdpt.UsageError, match="model 'student' is given as a Scorer made without ranks"):
+        rdpt.score(models["data"], {"teacher": models["teacher"], "student": sc}, db, ranks=["student"], **SCORE_OPTS)
+    assert not os.path.exists(db)  # refused before anything was scored
     rdpt.score(models["data"], m, db, ranks=["student"], **dict(SCORE_OPTS, n_ctx=4096))
     a = rdpt.Store(db).actions(text=False)
     assert "student_rank_sum" in a.columns and "teacher_rank_sum" not in a.columns
