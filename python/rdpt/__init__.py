@@ -499,6 +499,8 @@ def score(data: Union[str, os.PathLike, Sequence[Any]], models: Mapping[str, Uni
         if unknown:
             raise UsageError(f"ranks: no model named {unknown[0]!r} in this run (models: {', '.join(models)})")
     clip = options.pop("rank_clip", None)
+    if shard is not None and not isinstance(shard, str):
+        raise UsageError(f"shard must be a string 'I/N' (e.g. '0/4'), got {shard!r}")
     reader = {"skip_bad": skip_bad, "shard": shard}
     for k in _READER_OPTIONS:
         if k in options:

@@ -114,6 +114,14 @@ CLI::Option* add_model_role(CLI::App& app, const std::string& role, std::string&
 void write_json_file(const std::string& path, const nlohmann::json& j, int indent);
 
 // Prints an informational line to stderr (never to stdout, which carries data).
+// --shard I/N given an empty value (an unset variable in a job script: --shard "$SHARD") would
+// otherwise be no shard at all, and every array task would score everything.
+inline const CLI::Validator kShardGiven(
+    [](std::string& s) {
+      return s.empty() ? std::string("empty: give I/N (is the variable in --shard \"$VAR\" unset?)") : std::string();
+    },
+    "I/N");
+
 // For unsigned options: CLI11 reads "-3" into a uint64_t as 2^64 - 3; this refuses a sign.
 inline const CLI::Validator kNonNegative(
     [](std::string& s) {

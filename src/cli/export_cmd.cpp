@@ -27,15 +27,37 @@ int run_export(int argc, char** argv) {
                                     "model in the store, in the order they were added)")
       ->delimiter(',');
   static const std::map<std::string, ExportFormat> kFormats = {{"csv", ExportFormat::Csv}, {"jsonl", ExportFormat::Jsonl}, {"parquet", ExportFormat::Parquet}};
-  app.add_option("--format,-f", eo.format,
-                 "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV), jsonl, or parquet (typed columns, null "
-                 "where CSV is empty; needs --out FILE) (default csv)")
-      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
+  CLI::Option* format_opt =
+      app.add_option("--format,-f", eo.format,
+                     "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV), jsonl, or parquet (typed columns, null "
+                     "where CSV is empty; needs --out FILE) (default: from the --out name's .csv, .jsonl or .parquet; "
+                     "else csv)")
+          ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
   app.add_option("--out,-o", out, "output file (default - = stdout)");
   app.add_flag("--no-text", no_text, "leave out the text column (default: with text)");
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
   eo.text = !no_text;
+  // The name says the format: --out actions.parquet without --format writes Parquet, and a --format
+  // that contradicts the name is refused (a .parquet file holding CSV fails every reader).
+  {
+    std::string lower = out;
+    for (char& c : lower) c = char(std::tolower(uint8_t(c)));
+    auto ends = [&](const std::string& s) { return lower.size() >= s.size() && lower.compare(lower.size() - s.size(), s.size(), s) == 0; };
+    std::optional<ExportFormat> named;
+    std::string ext;
+    for (const auto& [e, f] : {std::pair<std::string, ExportFormat>{".parquet", ExportFormat::Parquet},
+                               {".jsonl", ExportFormat::Jsonl}, {".json", ExportFormat::Jsonl}, {".csv", ExportFormat::Csv}})
+      if (ends(e)) {
+        named = f;
+        ext = e;
+      }
+    if (named && !format_opt->count()) eo.format = *named;
+    if (named && format_opt->count() && *named != eo.format)
+      throw UsageError("--out '" + out + "': a " + ext + " name, but --format " +
+                       (eo.format == ExportFormat::Parquet ? "parquet" : eo.format == ExportFormat::Jsonl ? "jsonl" : "csv") +
+                       "; give a name that matches the format, or leave --format out");
+  }
   if (eo.format == ExportFormat::Parquet && out == "-")
     throw UsageError("--format parquet: give --out FILE (a Parquet file is not written to stdout)");
   auto store = Store::open(store_path, OpenMode::ReadOnly);

@@ -48,7 +48,8 @@ struct SampleArgs {
     app.add_option("--out,-o", out, "output JSONL (default - = stdout)");
     app.add_option("--shard", shard,
                    "I/N: sample only shard I of N (0 <= I < N) of the questions, split by question id as "
-                   "rdpt score --shard splits responses (docs/scale.md)");
+                   "rdpt score --shard splits responses (docs/scale.md)")
+        ->check(kShardGiven);
     app.add_option("-n,--n", so.generate.n, "completions per question (default 1)")->check(CLI::Range(1u, 100000u));
     app.add_option("--temperature", so.generate.temperature, "sampling temperature; 0 = greedy (default 1)")->check(CLI::Range(0.0, 100.0));
     app.add_option("--top-p", so.generate.top_p, "nucleus mass kept (default 1 = no truncation)")->check(CLI::Range(1e-12, 1.0));

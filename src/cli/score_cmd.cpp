@@ -73,7 +73,8 @@ struct ScoreArgs {
     app.add_option("--store,-s", store_path, "score store (SQLite; created if absent)");
     app.add_option("--shard", shard,
                    "I/N: score only shard I of N (0 <= I < N) of the responses, split by question (group) id, "
-                   "into this run's own store; rdpt merge combines the shards' stores (docs/scale.md)");
+                   "into this run's own store; rdpt merge combines the shards' stores (docs/scale.md)")
+        ->check(kShardGiven);
     app.add_flag("--replace", replace,
                  "a name the store holds with another model file (or prompt): replace it and drop its scores "
                  "(default: refuse)");

@@ -307,6 +307,18 @@ TEST_F(AnalyticsCli, ParquetTraceAndExportHoldTheCsvAndJsonlRows) {
   r = rdpt("export --store " + store_ + " --format parquet");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--format parquet: give --out FILE"), std::string::npos) << r.err;
+  // the name says the format: no --format and a .parquet name is Parquet (it was CSV); a --format
+  // that contradicts the name is refused
+  r = rdpt("export --store " + store_ + " --out " + p("named.parquet"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(slurp(p("named.parquet")), slurp(p("e.parquet")));
+  r = rdpt("export --store " + store_ + " --out " + p("named.JSONL"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(slurp(p("named.JSONL")), slurp(p("e.jsonl")));
+  r = rdpt("export --store " + store_ + " --format jsonl --out " + p("wrong.csv"));
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("a .csv name, but --format jsonl"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(p("wrong.csv")));
 }
 
 TEST_F(AnalyticsCli, SelectOverParquetWritesTheChosenRowsAsParquet) {

@@ -85,6 +85,13 @@ TEST_F(MergeCli, UsageErrors) {
   const auto r = rdpt("score --data x.jsonl --model t=x.gguf --store '" + path("o.db") + "' --shard 4/4");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--shard: expected I/N with 0 <= I < N"), std::string::npos) << r.err;
+  // --shard "$SHARD" with the variable unset: refused, not every response scored by every task
+  for (const char* cmd : {"score --data x.jsonl --model t=x.gguf --store '", "sample --data x.jsonl --model t=x.gguf --out '"}) {
+    const auto e = rdpt(std::string(cmd) + path("o2.db") + "' --shard ''");
+    EXPECT_EQ(e.rc, 2) << cmd;
+    EXPECT_NE(e.err.find("--shard: empty: give I/N"), std::string::npos) << e.err;
+    EXPECT_FALSE(fs::exists(path("o2.db")));
+  }
   const std::string not_a_store = write("notes.txt", "not SQLite\n");
   const auto bad = rdpt("merge --store '" + path("o.db") + "' '" + not_a_store + "'");
   EXPECT_EQ(bad.rc, 1);
