@@ -939,6 +939,9 @@ PYBIND11_MODULE(_rdpt, m) {
         d["n_pairs_added"] = st.n_pairs_added;
         d["n_pairs_present"] = st.n_pairs_present;
         d["n_pairs_replaced"] = st.n_pairs_replaced;
+        d["n_pairs_rounding"] = st.n_pairs_rounding;
+        d["n_pairs_failed_ignored"] = st.n_pairs_failed_ignored;
+        d["n_pairs_failed"] = st.n_pairs_failed;
         d["n_pairs_ranked"] = st.n_pairs_ranked;
         return d;
       },

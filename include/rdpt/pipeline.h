@@ -425,6 +425,9 @@ struct MergeStats {
   uint64_t n_pairs_added = 0, n_pairs_present = 0;          // present: an identical pair was there
   uint64_t n_pairs_replaced = 0;                            // a Failed pair replaced by a usable one
   uint64_t n_pairs_ranked = 0;  // a pair without ranks replaced by the same scores with ranks
+  uint64_t n_pairs_failed_ignored = 0;  // a Failed pair not taken: the output held another pair
+  uint64_t n_pairs_rounding = 0;  // a pair equal up to the rounding of batched evaluation: the held one stays
+  uint64_t n_pairs_failed = 0;    // pairs met in this merge that are Failed in the output afterwards
 };
 // Merges the stores `inputs` into `out`, in one transaction: a merge that fails or is killed
 // leaves `out` as it was, and merging again what is already merged changes nothing. A model is
@@ -433,8 +436,9 @@ struct MergeStats {
 // put_response rules); a pair held by two stores must be identical (DataError naming the record,
 // model and stores), except that a usable pair replaces a Failed one (a retry's result), the same
 // scores with token ranks replace them without (a model's rank clip must agree across the stores:
-// DataError; it is copied to the output), and a
-// Failed pair never replaces a usable one. Other scoring settings (ModelInfo::info_json) that
+// DataError; it is copied to the output), two usable pairs equal up to rounding (the same tokens
+// per action, each action's log-prob sum within 1e-4 relative: a resumed run's last digits) keep
+// the one held first, and a Failed pair never replaces a usable one. Other scoring settings (ModelInfo::info_json) that
 // differ are a Warn to `log`. New responses are written in their run's order: source file (the
 // order the inputs store their files in; by name where none orders two files) and line, so that
 // merging all shards of a dataset in one call gives the rid order of an unsharded run.

@@ -404,13 +404,20 @@ def merge(store: Union[Store, str, os.PathLike], inputs: Sequence[Union[str, os.
     record id the same response, a pair held twice identical (a usable pair replaces a failed
     one); otherwise ``rdpt.DataError`` names the record, model and stores. Merging all shards in
     one call orders responses by source file and line, as an unsharded run stores them. Returns
-    the counts: n_responses_added / _present, n_pairs_added / _present / _replaced, n_models_added.
+    the counts: n_responses_added / _present, n_pairs_added / _present / _replaced / _rounding (equal
+    up to the last digits: the first kept) / _failed_ignored, n_pairs_failed (Failed in ``store``
+    afterwards: rerun rdpt.score to retry them), n_models_added.
     """
     paths = [os.fspath(p) for p in inputs]
     for p in paths:  # checked before the output is created
         Store(p)
     st = store if isinstance(store, Store) else Store(store, "create")
-    return _rdpt.merge(st._s, paths, _Progress(progress))
+    counts = _rdpt.merge(st._s, paths, _Progress(progress))
+    if counts["n_pairs_failed"]:
+        warnings.warn(f"merge: {counts['n_pairs_failed']} pairs are Failed in {st.path} (errors while scoring): "
+                      "rerun rdpt.score on it (or on the shards, then merge again) to retry them",
+                      RuntimeWarning, stacklevel=2)
+    return counts
 
 
 def grade(response: str, reference: str, extract_reference: bool = False) -> Dict[str, Any]:

@@ -30,8 +30,9 @@ int run_merge(int argc, char** argv) {
   const bool existed = std::filesystem::exists(out_path);
   auto out = Store::open(out_path, OpenMode::Create);
   TtyProgress progress(!no_progress);
+  MergeStats st;
   try {
-    merge_stores(*out, inputs, progress, cli_log);
+    st = merge_stores(*out, inputs, progress, cli_log);
   } catch (...) {
     if (!existed) {
       out.reset();
@@ -41,7 +42,7 @@ int run_merge(int argc, char** argv) {
     throw;
   }
   info("store: " + out->path());
-  return 0;
+  return st.n_pairs_failed ? 3 : 0;  // finished, with failed pairs (as rdpt score)
 }
 
 }  // namespace rdpt::cli

@@ -1,5 +1,6 @@
 // Scale-out: shards of a dataset (rdpt score --shard) and merging their stores (rdpt merge).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -55,6 +56,24 @@ bool same_scores(const PairScore& a, const PairScore& b) {
     if (a.actions[k].n_tokens != b.actions[k].n_tokens ||
         std::memcmp(&a.actions[k].logprob_sum, &b.actions[k].logprob_sum, sizeof(double)) != 0)
       return false;
+  return true;
+}
+
+// Two usable pairs of one response that differ only in the last digits of their log-prob sums:
+// the same tokens per action, and each action's sum within 1e-4 of the larger magnitude (at least
+// 1e-4 nats). llama.cpp's results depend on how responses were batched, so a resumed run (the
+// rest of an interrupted question batched otherwise) and the run it resumed differ so (a review
+// measured up to 6e-5 relative).
+bool equal_up_to_rounding(const PairScore& a, const PairScore& b) {
+  if (a.status == ScoreStatus::Failed || a.status != b.status || a.n_tokens != b.n_tokens ||
+      a.n_tokens_total != b.n_tokens_total || a.actions.size() != b.actions.size() || a.has_ranks != b.has_ranks)
+    return false;
+  for (size_t k = 0; k < a.actions.size(); ++k) {
+    const double x = a.actions[k].logprob_sum, y = b.actions[k].logprob_sum;
+    if (a.actions[k].n_tokens != b.actions[k].n_tokens || a.actions[k].rank_sum != b.actions[k].rank_sum ||
+        !(std::fabs(x - y) <= 1e-4 * std::max({1.0, std::fabs(x), std::fabs(y)})))
+      return false;
+  }
   return true;
 }
 
@@ -243,6 +262,7 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
     };
     progress.start("merge", keys.size(), "responses");
     uint64_t done = 0;
+    std::set<std::pair<int64_t, int64_t>> met_failed;  // (output mid, rid) pairs a Failed one was met at
     for (const Key& key : keys) {
       const std::string& from = inputs[key.input];
       Store& src = *in[key.input];
@@ -278,9 +298,15 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
         const std::optional<PairScore> s = src.get_scores(m.in, key.rid);
         if (!s) continue;
         const std::optional<PairScore> have = out.get_scores(m.out, rid);
+        if (s->status == ScoreStatus::Failed || (have && have->status == ScoreStatus::Failed))
+          met_failed.insert({m.out, rid});
         if (have) {
           if (same_pair(*have, *s)) {
             ++st.n_pairs_present;
+            continue;
+          }
+          if (equal_up_to_rounding(*have, *s)) {  // the pair held first stays
+            ++st.n_pairs_rounding;
             continue;
           }
           if (same_scores(*have, *s) && have->has_ranks != s->has_ranks) {  // the ranked one stays
@@ -292,7 +318,10 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
             out.put_scores(m.out, rid, *s);
             continue;
           }
-          if (s->status == ScoreStatus::Failed) continue;  // a usable pair stays
+          if (s->status == ScoreStatus::Failed) {  // the pair held stays (a usable one, or the first failure)
+            ++st.n_pairs_failed_ignored;
+            continue;
+          }
           if (have->status != ScoreStatus::Failed)
             throw DataError("merge: record '" + r->id + "', model '" + m.name + "': the pair in '" + from +
                             "' differs from the one in '" + holder(r->id, m.name, *have) + "' (" + pair_summary(*s) +
@@ -305,19 +334,32 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
       }
       progress.update(++done);
     }
+    for (const auto& [mid, rid] : met_failed)
+      if (out.score_status(mid, rid) == ScoreStatus::Failed) ++st.n_pairs_failed;
     out.commit();
   } catch (...) {
     out.rollback();
     throw;
   }
   progress.finish();
-  if (log)
-    log(LogLevel::Info, "merged " + std::to_string(st.n_inputs) + " stores: " + std::to_string(st.n_responses_added) +
-                            " responses added (" + std::to_string(st.n_responses_present) + " already there), " +
-                            std::to_string(st.n_pairs_added) + " pairs added (" + std::to_string(st.n_pairs_present) +
-                            " already there, " + std::to_string(st.n_pairs_replaced) + " failed ones replaced" +
-                            (st.n_pairs_ranked ? ", " + std::to_string(st.n_pairs_ranked) + " given ranks" : "") +
-                            ")");
+  if (log) {
+    log(LogLevel::Info,
+        "merged " + std::to_string(st.n_inputs) + (st.n_inputs == 1 ? " store: " : " stores: ") +
+            std::to_string(st.n_responses_added) + " responses added (" + std::to_string(st.n_responses_present) +
+            " already there), " + std::to_string(st.n_pairs_added) + " pairs added (" +
+            std::to_string(st.n_pairs_present) + " already there, " + std::to_string(st.n_pairs_replaced) +
+            " failed ones replaced" +
+            (st.n_pairs_failed_ignored ? ", " + std::to_string(st.n_pairs_failed_ignored) + " failed ones not taken" : "") +
+            (st.n_pairs_rounding ? ", " + std::to_string(st.n_pairs_rounding) +
+                                       " equal up to rounding, the first kept (a resumed run's last digits)"
+                                 : "") +
+            (st.n_pairs_ranked ? ", " + std::to_string(st.n_pairs_ranked) + " given ranks" : "") + ")");
+    if (st.n_pairs_failed)
+      log(LogLevel::Warn, std::to_string(st.n_pairs_failed) +
+                              " pairs met in this merge are Failed in the merged store (errors while scoring, e.g. a "
+                              "server's): rerun rdpt score on the merged store (or the shards, then merge again) to "
+                              "retry them; until then they count as unscored");
+  }
   return st;
 }
 

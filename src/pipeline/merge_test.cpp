@@ -311,6 +311,59 @@ TEST(Merge, ConflictsAreErrorsNamingTheStoresAndLeaveTheOutputAsItWas) {
   EXPECT_EQ(dump(out_path), dump(a));
 }
 
+// A resumed shard's pairs differ from another copy in the last digits (batching): within 1e-4
+// per action they are one pair and the first stays; beyond, or with other token counts, an error.
+TEST(Merge, PairsEqualUpToRoundingMergeAndTheFirstStays) {
+  const auto a = temp_path("ra.db"), b = temp_path("rb.db"), c = temp_path("rc.db"), out_path = temp_path("rout.db");
+  write_store(a, 5);
+  write_store(b, 5);
+  write_store(c, 5);
+  const auto r = response(2);
+  auto nudge = [&](const std::string& path, double rel, uint32_t extra_tokens) {
+    auto st = Store::open(path, OpenMode::ReadWrite);
+    PairScore p = pair(r, 1002);  // the student's pair of r2
+    for (auto& act : p.actions) act.logprob_sum *= 1 + rel;
+    p.actions[0].n_tokens += extra_tokens;
+    p.n_tokens += extra_tokens;
+    p.n_tokens_total += extra_tokens;
+    st->put_scores(st->model("student")->mid, *st->find_response(r.id), p);
+  };
+  nudge(b, 3e-5, 0);
+  nudge(c, 3e-5, 1);
+  {
+    auto out = Store::open(out_path, OpenMode::Create);
+    const MergeStats st = merge_stores(*out, {a, b}, null_progress());
+    EXPECT_EQ(st.n_pairs_rounding, 1u);
+    EXPECT_EQ(st.n_pairs_present, 9u);
+  }
+  EXPECT_EQ(dump(out_path), dump(a)) << "the pair held first stays";
+  fs::remove(out_path);
+  auto out = Store::open(out_path, OpenMode::Create);
+  EXPECT_THROW(merge_stores(*out, {a, c}, null_progress()), DataError) << "other token counts are another scoring";
+  nudge(b, 2e-3, 0);
+  EXPECT_THROW(merge_stores(*out, {a, b}, null_progress()), DataError) << "beyond rounding";
+}
+
+// Failed pairs that stay failed are counted (the CLI warns and exits 3), and a failed pair that is
+// not taken is counted too, so that the counts add up.
+TEST(Merge, FailedPairsLeftInTheOutputAreCounted) {
+  const auto a = temp_path("fa.db"), b = temp_path("fb.db"), out_path = temp_path("fout.db");
+  write_store(a, 4);
+  write_store(b, 4);
+  for (const auto& path : {a, b}) {
+    auto st = Store::open(path, OpenMode::ReadWrite);
+    PairScore f;
+    f.status = ScoreStatus::Failed;
+    f.error = "server said 500 in " + path;
+    st->put_scores(st->model("teacher")->mid, *st->find_response("r1"), f);
+  }
+  auto out = Store::open(out_path, OpenMode::Create);
+  const MergeStats st = merge_stores(*out, {a, b}, null_progress());
+  EXPECT_EQ(st.n_pairs_failed, 1u);
+  EXPECT_EQ(st.n_pairs_failed_ignored, 1u);
+  EXPECT_EQ(st.n_pairs_added + st.n_pairs_present + st.n_pairs_failed_ignored, 16u);
+}
+
 TEST(Merge, AUsablePairReplacesAFailedOneAndNotTheOtherWayRound) {
   const auto failed = temp_path("failed.db"), good = temp_path("good.db"), out_path = temp_path("out.db");
   write_store(good, 6);
