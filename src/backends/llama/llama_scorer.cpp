@@ -244,6 +244,12 @@ class LlamaScorer final : public Scorer {
                         {"n_ctx", n_ctx_},
                         {"n_gpu_layers", opt_.n_gpu_layers},
                         {"reduce", device_ ? "device" : "host"},
+                        // what changes the last digits of the log-probs (rdpt merge warns when
+                        // they differ): the KV cache's type, the batch shape, flash attention
+                        {"kv", opt_.kv_f32 ? "f32" : "f16"},
+                        {"n_batch", n_batch_},
+                        {"n_ubatch", std::min(opt_.n_ubatch ? opt_.n_ubatch : opt_.n_batch, n_batch_)},
+                        {"flash_attn", opt_.flash_attn},
                         {"llama_cpp", llama_version()}};
     f.info_json = j.dump();
     return describe_model(f);

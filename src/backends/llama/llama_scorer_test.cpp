@@ -402,6 +402,13 @@ TEST_F(LlamaScorerTest, DeviceReductionNeedsOneUbatchPerDecode) {
   auto split = rdpt::make_llama_scorer(teacher_, o);
   EXPECT_FALSE(split->capabilities().device_reduction);
   EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"reduce\":\"host\""));
+  // the settings that change the last digits are recorded (rdpt merge warns when they differ)
+  EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"kv\":\"f16\""));
+  EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"n_batch\":64"));
+  EXPECT_THAT(split->describe().info_json, ::testing::HasSubstr("\"n_ubatch\":32"));
+  o.kv_f32 = true;
+  EXPECT_THAT(rdpt::make_llama_scorer(teacher_, o)->describe().info_json, ::testing::HasSubstr("\"kv\":\"f32\""));
+  o.kv_f32 = false;
   o.n_ubatch = 64;  // explicit device with equal batch and ubatch: the device, on the CPU too
   o.reduce_on_device = 1;
   auto whole = rdpt::make_llama_scorer(teacher_, o);
