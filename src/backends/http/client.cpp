@@ -74,6 +74,31 @@ struct HttpClient::Impl {
   ClientStats stats;
   std::mt19937_64 rng;
   uint64_t rr = 0;  // round-robin counter
+  // Retries are logged one by one for the first few; after that one line at most a minute counts
+  // them (a flaky server must not bury a job's log under thousands of lines).
+  static constexpr uint64_t kRetriesShown = 5;
+  uint64_t n_retries_shown = 0, n_retries_pending = 0;
+  std::chrono::steady_clock::time_point last_retry_summary{};
+  void log_retry(const std::string& line) {
+    if (!opt.log) return;
+    if (n_retries_shown < kRetriesShown) {
+      ++n_retries_shown;
+      opt.log(LogLevel::Warn, redact(line) + (n_retries_shown == kRetriesShown
+                                                  ? " (further retries are counted once a minute, not shown one by one)"
+                                                  : ""));
+      last_retry_summary = std::chrono::steady_clock::now();
+      return;
+    }
+    ++n_retries_pending;
+    if (std::chrono::steady_clock::now() - last_retry_summary >= std::chrono::seconds(60)) flush_retries();
+  }
+  void flush_retries() {
+    if (!opt.log || !n_retries_pending) return;
+    opt.log(LogLevel::Warn, std::to_string(n_retries_pending) + " more retries (" + std::to_string(stats.n_retries) +
+                                " in all, " + std::to_string(stats.n_failed) + " requests failed for good so far)");
+    n_retries_pending = 0;
+    last_retry_summary = std::chrono::steady_clock::now();
+  }
 
   struct Slot {
     CURL* easy = nullptr;
@@ -192,7 +217,7 @@ void HttpClient::run(std::span<const HttpRequest> requests,
     }
     ++I.stats.n_retries;
     const double d = I.backoff(a - 1);
-    if (I.opt.log) I.opt.log(LogLevel::Warn, I.redact("retrying in " + std::to_string(d).substr(0, 5) + " s: " + why));
+    I.log_retry("retrying in " + std::to_string(d).substr(0, 5) + " s: " + why);
     waiting.push({Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(d)), idx});
   };
 
@@ -270,6 +295,7 @@ void HttpClient::run(std::span<const HttpRequest> requests,
     throw;
   }
   curl_multi_cleanup(multi);
+  I.flush_retries();  // the retries not shown one by one, counted at the end of each run
 }
 
 }  // namespace rdpt::http_detail

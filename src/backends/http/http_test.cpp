@@ -486,6 +486,15 @@ TEST_F(HttpScorerTest, FaultsEndScoredOrFailedAndARerunCompletesToTheFaultFreeRe
   EXPECT_GE(n_failed, 1u);
   EXPECT_FALSE(logged.empty());
   for (const auto& l : logged) EXPECT_THAT(l, Not(HasSubstr("sk-secret")));
+  // Five retries are shown one by one, the rest counted in one line (not a line per retry).
+  size_t one_by_one = 0, counted = 0;
+  for (const auto& l : logged) {
+    one_by_one += l.starts_with("retrying in ");
+    counted += l.find(" more retries (") != std::string::npos;
+  }
+  EXPECT_EQ(one_by_one, 5u);
+  EXPECT_EQ(counted, 1u);
+  EXPECT_THAT(logged[4], HasSubstr("further retries are counted once a minute"));
   EXPECT_THAT(sc->describe().info_json, Not(HasSubstr("sk-secret")));
 
   // Rerun the failed ones without faults: the union equals a fault-free run.
