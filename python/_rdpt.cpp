@@ -903,8 +903,11 @@ PYBIND11_MODULE(_rdpt, m) {
           py::gil_scoped_release nogil;
           std::vector<StoredResponse> rs = read_responses(
               files, ro, SegmentOptions{}, [&](LogLevel, std::string_view msg) { warnings.emplace_back(msg); });
+          const size_t n_dataset = rs.size();
           if (shard) keep_shard(rs, *shard);
           put_responses(*s->st, rs);
+          if (shard)
+            record_shard(*s->st, *shard, n_dataset, [&](LogLevel, std::string_view msg) { warnings.emplace_back(msg); });
           st = score_responses(*s->st, *sc->sc, name, rs, {.chunk = chunk, .replace = replace}, prog);
         }
         py::dict d;

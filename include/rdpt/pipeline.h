@@ -417,6 +417,11 @@ Shard parse_shard(const std::string& text, const std::string& option = "--shard"
 uint32_t shard_of(std::string_view group, uint32_t count);
 // Keeps the responses of shard s, in their order; returns how many were dropped.
 size_t keep_shard(std::vector<StoredResponse>& responses, const Shard& s);
+// Records in the store which shard of how large a dataset it holds (meta "shard" = "I/N",
+// "shard_dataset_responses" = the responses of the whole dataset), so that merge_stores can say
+// when a shard is missing or the shards were cut from different data. Warns to `log` when the
+// store already records another shard.
+void record_shard(Store& store, const Shard& s, uint64_t n_dataset_responses, const LogSink& log = {});
 
 struct MergeStats {
   uint64_t n_inputs = 0;

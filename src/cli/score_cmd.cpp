@@ -245,10 +245,21 @@ int run_score(int argc, char** argv) {
   const std::vector<ScorerSpec> specs = a.specs();
 
   // Read and segment all records (responses are kept in memory while scoring).
-  std::vector<StoredResponse> inputs = read_responses(a.data_files, a.ropts, a.sopts, cli_log, a.show_prompt ? 1 : 0);
-  if (shard && !a.show_prompt) {
-    const size_t all = inputs.size(), dropped = keep_shard(inputs, *shard);
-    info("shard " + a.shard + ": " + std::to_string(all - dropped) + " of " + std::to_string(all) + " responses");
+  // (--show-prompt reads one record, or with --shard the first of the shard)
+  std::vector<StoredResponse> inputs =
+      read_responses(a.data_files, a.ropts, a.sopts, cli_log, a.show_prompt && !shard ? 1 : 0);
+  const size_t n_dataset = inputs.size();
+  if (shard) {
+    const size_t dropped = keep_shard(inputs, *shard);
+    if (!a.show_prompt)
+      info("shard " + a.shard + ": " + std::to_string(n_dataset - dropped) + " of " + std::to_string(n_dataset) +
+           " responses");
+    if (inputs.empty()) {
+      const std::string none = "shard " + a.shard + " holds none of the " + std::to_string(n_dataset) +
+                               " responses (fewer questions than shards?)";
+      if (a.show_prompt) throw DataError(none + ": no prompt to show");
+      warn(none + "; its store records the shard, with no response");
+    }
   }
   if (a.show_prompt) {
     for (const auto& sp : specs) prompt_preview(*make_scorer(sp), sp.name, sp.location, inputs[0], std::cout);
@@ -257,6 +268,7 @@ int run_score(int argc, char** argv) {
 
   auto store = Store::open(a.store_path, OpenMode::Create);
   put_responses(*store, inputs);
+  if (shard) record_shard(*store, *shard, n_dataset, cli_log);
   ScoreRunOptions so;
   so.chunk = a.chunk;
   so.replace = a.replace;

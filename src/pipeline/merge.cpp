@@ -120,6 +120,81 @@ std::string settings_difference(const ModelInfo& a, const ModelInfo& b) {
 
 }  // namespace
 
+void record_shard(Store& store, const Shard& s, uint64_t n_dataset_responses, const LogSink& log) {
+  const std::string spec = std::to_string(s.index) + "/" + std::to_string(s.count);
+  if (const auto had = store.meta("shard"); had && *had != spec && log)
+    log(LogLevel::Warn, "store '" + store.path() + "' already holds shard " + *had + "; it now records shard " + spec +
+                            " (one store per shard lets rdpt merge check that none is missing)");
+  store.set_meta("shard", spec);
+  store.set_meta("shard_dataset_responses", std::to_string(n_dataset_responses));
+}
+
+namespace {
+
+// The shards recorded by the inputs and by the output's earlier merges: a missing index, shards of
+// two different splits, or of datasets of different sizes are warned (the merge itself goes on:
+// merging in several calls is allowed).
+void check_shards(Store& out, const std::vector<std::unique_ptr<Store>>& in, const std::vector<std::string>& inputs,
+                  const LogSink& log) {
+  std::map<uint32_t, std::set<uint32_t>> seen;     // N -> indexes
+  std::map<std::string, std::string> dataset_size;  // responses of the dataset -> a store saying so
+  auto note = [&](const std::string& spec, const std::optional<std::string>& total, const std::string& where) {
+    try {
+      const Shard sh = parse_shard(spec, "shard");
+      seen[sh.count].insert(sh.index);
+    } catch (const Error&) {
+      return;
+    }
+    if (total) dataset_size.try_emplace(*total, where);
+  };
+  if (const auto m = out.meta("shards_merged")) {  // "N:i,j,k" of earlier calls
+    const size_t colon = m->find(':');
+    if (colon != std::string::npos) {
+      std::string rest = m->substr(colon + 1);
+      for (size_t p = 0; p <= rest.size();) {
+        const size_t q = std::min(rest.find(',', p), rest.size());
+        if (q > p) note(rest.substr(p, q - p) + "/" + m->substr(0, colon), out.meta("shard_dataset_responses"), out.path());
+        p = q + 1;
+      }
+    }
+  }
+  for (size_t k = 0; k < in.size(); ++k)
+    if (const auto spec = in[k]->meta("shard")) note(*spec, in[k]->meta("shard_dataset_responses"), inputs[k]);
+  if (seen.empty()) return;
+  if (seen.size() > 1 && log) {
+    std::string splits;
+    for (const auto& [n, ix] : seen) splits += (splits.empty() ? "" : ", ") + std::to_string(n);
+    log(LogLevel::Warn, "the stores hold shards of different splits (into " + splits +
+                            " shards): shards of two splits overlap and miss responses; use one --shard I/N for all");
+  }
+  if (dataset_size.size() > 1 && log) {
+    std::string sizes;
+    for (const auto& [n, where] : dataset_size) sizes += (sizes.empty() ? "" : ", ") + n + " in '" + where + "'";
+    log(LogLevel::Warn, "the shards were cut from datasets of different sizes (responses: " + sizes +
+                            "): other data, or other reader options, in some shard");
+  }
+  if (seen.size() == 1) {
+    const auto& [n, ix] = *seen.begin();
+    std::string missing;
+    uint32_t n_missing = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      if (!ix.count(i)) {
+        if (++n_missing <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+      }
+    if (n_missing && log)
+      log(LogLevel::Warn, "shard" + std::string(n_missing > 1 ? "s " : " ") + missing + (n_missing > 8 ? ", ..." : "") +
+                              " of " + std::to_string(n) + " " + (n_missing > 1 ? "are" : "is") +
+                              " not among the stores merged so far: the merged store lacks " +
+                              (n_missing > 1 ? "their" : "its") + " responses (merge them too, now or later)");
+    std::string list;
+    for (uint32_t i : ix) list += (list.empty() ? "" : ",") + std::to_string(i);
+    out.set_meta("shards_merged", std::to_string(n) + ":" + list);
+    if (!dataset_size.empty()) out.set_meta("shard_dataset_responses", dataset_size.begin()->first);
+  }
+}
+
+}  // namespace
+
 MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Progress& progress, const LogSink& log) {
   namespace fs = std::filesystem;
   if (inputs.empty()) throw UsageError("merge: no input store");
@@ -226,6 +301,7 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
 
   out.begin();
   try {
+    check_shards(out, in, inputs, log);  // inside the transaction: its meta is written with the merge
     // Per input: (its mid, the output's mid, name) of each of its models.
     struct Mid {
       int64_t in = 0, out = 0;

@@ -151,6 +151,54 @@ TEST(Merge, ShardsMergeToTheUnshardedStoreAndMergingAgainChangesNothing) {
   EXPECT_EQ(dump(merged), dump(whole));
 }
 
+// Stores that record their shard (rdpt score --shard): a shard missing from the merge, shards of
+// two splits, or of datasets of different sizes are warned; merging the rest later completes it.
+TEST(Merge, MissingShardsAndMixedSplitsAreWarned) {
+  std::vector<std::string> s4;
+  for (uint32_t i = 0; i < 4; ++i) {
+    s4.push_back(temp_path("m" + std::to_string(i) + ".db"));
+    write_store(s4.back(), 40, Shard{i, 4});
+    auto st = Store::open(s4.back(), OpenMode::ReadWrite);
+    record_shard(*st, Shard{i, 4}, 40);
+  }
+  std::vector<std::string> warnings;
+  auto warn = [&](LogLevel l, std::string_view m) {
+    if (l == LogLevel::Warn) warnings.emplace_back(m);
+  };
+  const auto out_path = temp_path("mout.db");
+  auto out = Store::open(out_path, OpenMode::Create);
+  merge_stores(*out, {s4[0], s4[1], s4[3]}, null_progress(), warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "shard 2 of 4 is not among the stores merged so far: the merged store lacks its responses "
+                         "(merge them too, now or later)");
+  warnings.clear();
+  merge_stores(*out, {s4[2]}, null_progress(), warn);  // the missing one, in a later call: complete
+  EXPECT_TRUE(warnings.empty()) << warnings[0];
+  EXPECT_EQ(out->meta("shards_merged"), std::optional<std::string>("4:0,1,2,3"));
+
+  // A shard of another split, and of another dataset size.
+  const auto other = temp_path("m_other.db");
+  write_store(other, 30, Shard{1, 2});
+  {
+    auto st = Store::open(other, OpenMode::ReadWrite);
+    record_shard(*st, Shard{1, 2}, 30);
+  }
+  const auto out2 = temp_path("mout2.db");
+  auto o2 = Store::open(out2, OpenMode::Create);
+  merge_stores(*o2, {s4[0], other}, null_progress(), warn);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("shards of different splits (into 2, 4 shards)"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("datasets of different sizes (responses: 30 in '" + other + "', 40 in '" + s4[0] + "')"),
+            std::string::npos)
+      << warnings[1];
+  // A store that records a shard and is given another one says so.
+  warnings.clear();
+  auto st = Store::open(s4[0], OpenMode::ReadWrite);
+  record_shard(*st, Shard{2, 4}, 40, warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("already holds shard 0/4; it now records shard 2/4"), std::string::npos) << warnings[0];
+}
+
 TEST(Merge, ShardsOfSeveralFilesMergeInTheRunsFileOrder) {
   // A run read b.jsonl, then a.jsonl (not by name), one response of each group per file line.
   auto resp = [](const std::string& file, int line) {
