@@ -48,7 +48,7 @@ struct ScoreArgs {
   std::vector<std::string> data_files, model_specs;
   std::string store_path, template_name, prompt_format, flash = "auto", shard;
   LlamaOptions lo;
-  bool replace = false, show_prompt = false, verbose = false;
+  bool replace = false, show_prompt = false, verbose = false, no_progress = false;
   std::vector<std::string> ranks_models;  // --ranks: "" alone (every model) or model names
   CLI::Option* ranks_opt = nullptr;
   uint32_t rank_clip = 100;
@@ -78,6 +78,7 @@ struct ScoreArgs {
     app.add_flag("--replace", replace,
                  "a name the store holds with another model file (or prompt): replace it and drop its scores "
                  "(default: refuse)");
+    app.add_flag("--no-progress", no_progress, "no progress line on the terminal (it is never drawn into a pipe or file)");
     app.add_flag("--show-prompt", show_prompt,
                  "print the exact prompt each model sees for the first record, then exit (no store needed)");
     app.add_option("--template", template_name,
@@ -279,7 +280,7 @@ int run_score(int argc, char** argv) {
       warn("model " + sp.name + ": --ngl " + std::to_string(sp.llama.n_gpu_layers) +
            " asks for GPU layers, but llama.cpp has no GPU device (a CPU-only build, or no visible GPU): it runs "
            "on the CPU (for CUDA: scripts/setup.sh --cuda, and a GPU in CUDA_VISIBLE_DEVICES)");
-    TtyProgress progress;
+    TtyProgress progress(!a.no_progress);
     const ScoreRunStats st = score_responses(*store, *sc, sp.name, inputs, so, progress);
     report_model(sp.name, st);
     n_failed_all += st.n_failed;

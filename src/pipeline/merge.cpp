@@ -94,7 +94,12 @@ std::string pair_summary(const PairScore& p) {
 
 // What differs between two descriptions of one model name ("" when they are the same model).
 std::string model_difference(const ModelInfo& a, const ModelInfo& b) {
-  if (a.fingerprint != b.fingerprint) return "fingerprint " + a.fingerprint + " vs " + b.fingerprint;
+  if (a.fingerprint != b.fingerprint)
+    return "fingerprint " + a.fingerprint + " vs " + b.fingerprint +
+           (a.backend == "http" || b.backend == "http"
+                ? "; a server's fingerprint is its endpoint list and served name as given (localhost and 127.0.0.1 "
+                  "differ): give every shard the same --model URLs"
+                : "");
   if (a.tokenizer != b.tokenizer) return "tokenizer '" + a.tokenizer + "' vs '" + b.tokenizer + "'";
   if (a.chat_template != b.chat_template) return "another prompt (chat template or its settings)";
   return "";
@@ -187,7 +192,10 @@ void check_shards(Store& out, const std::vector<std::unique_ptr<Store>>& in, con
                               " not among the stores merged so far: the merged store lacks " +
                               (n_missing > 1 ? "their" : "its") + " responses (merge them too, now or later)");
     std::string list;
-    for (uint32_t i : ix) list += (list.empty() ? "" : ",") + std::to_string(i);
+    for (uint32_t i : ix) {
+      if (!list.empty()) list += ',';
+      list += std::to_string(i);
+    }
     out.set_meta("shards_merged", std::to_string(n) + ":" + list);
     if (!dataset_size.empty()) out.set_meta("shard_dataset_responses", dataset_size.begin()->first);
   }
