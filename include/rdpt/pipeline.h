@@ -72,8 +72,9 @@ std::unique_ptr<Scorer> make_scorer(const ScorerSpec& spec);
 std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOptions& opts, bool skip_bad,
                                                  const LogSink& log = {});
 
-// "FILE:LINE: record id 'ID' appears twice in the input (...)", with what to do about it.
-std::string duplicate_id_message(const StoredResponse& r, bool line_ids);
+// "FILE:LINE: record id 'ID' appears twice in the input (...)", with what to do about it; with
+// `first_at` ("FILE:LINE" of the first record of that id) in another file, that it was read there.
+std::string duplicate_id_message(const StoredResponse& r, bool line_ids, const std::string& first_at = "");
 
 // Counts the responses of one input that are empty or whitespace only and warns once for them all
 // (how many, and the first one's id, file and line).

@@ -1,4 +1,5 @@
 // Records in: read, segment and store dataset records (rdpt import, rdpt score, rdpt.score).
+#include <map>
 #include <set>
 
 #include "pipeline/batch.h"
@@ -45,8 +46,13 @@ void EmptyResponses::report(const std::string& file, const LogSink& log) {
   first.clear();
 }
 
-std::string duplicate_id_message(const StoredResponse& r, bool line_ids) {
+std::string duplicate_id_message(const StoredResponse& r, bool line_ids, const std::string& first_at) {
   const std::string where = r.source_file + ":" + std::to_string(r.source_line) + ": record id '" + r.id + "'";
+  // Another file: most often the same data given twice (--data a.jsonl --data a.parquet).
+  if (!line_ids && !first_at.empty() && first_at.rfind(r.source_file + ":", 0) != 0)
+    return where + " was read before at " + first_at +
+           " (ids must be unique across the inputs: is the same data given twice? Otherwise name a unique field "
+           "with --id-field FIELD)";
   if (line_ids)
     return where + " appears twice in the input (with --id-field @line, two input files of one name give the same "
                    "ids: rename one, or name a unique field with --id-field FIELD)";
@@ -59,7 +65,7 @@ std::string duplicate_id_message(const StoredResponse& r, bool line_ids) {
 std::vector<StoredResponse> read_responses(const std::vector<std::string>& files, const ReaderOptions& reader_opts,
                                            const SegmentOptions& segment_opts, const LogSink& log, size_t limit) {
   std::vector<StoredResponse> out;
-  std::set<std::string> seen_ids;
+  std::map<std::string, std::string> seen_ids;  // id -> "file:line" of its first record
   EmptyResponses empty;
   for (const auto& file : files) {
     RecordReader reader(file, reader_opts);
@@ -68,8 +74,9 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
       std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!in) continue;
       empty.note(*in);
-      if (!seen_ids.insert(in->id).second)
-        throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds));
+      if (auto [it, fresh] = seen_ids.try_emplace(in->id, in->source_file + ":" + std::to_string(in->source_line));
+          !fresh)
+        throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds, it->second));
       out.push_back(std::move(*in));
       if (limit && out.size() >= limit) break;
     }

@@ -316,6 +316,18 @@ TEST_F(StoreCli, RepeatedIdsAreNamedAndLineIdsAreOnOffer) {
   EXPECT_EQ(r.rc, 1) << r.err;
   EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(path("s.db")));
+  // the same data given twice: the second file's record names where its id was read first
+  const auto again = write("again.jsonl", R"({"id": "x1", "question": "1+1?", "response": "It is 2."})"
+                                       "\n");
+  const auto first = write("first.jsonl", R"({"id": "x1", "question": "1+1?", "response": "It is 2."})"
+                                       "\n");
+  r = rdpt("score --data " + first + " --data " + again + " --store " + path("t.db") +
+           " --model 'teacher=http://127.0.0.1:9/v1#m' --prompt-format 'Q: {question}\\nA: '");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find(again + ":1: record id 'x1' was read before at " + first + ":1 (ids must be unique across the "
+                       "inputs: is the same data given twice?"),
+            std::string::npos)
+      << r.err;
   r = rdpt("import --data " + d + " --store " + path("l.db") + " --id-field @line");
   ASSERT_EQ(r.rc, 0) << r.err;
   r = rdpt("export --store " + path("l.db") + " --no-text");
