@@ -271,6 +271,25 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
       keys.push_back({f, r.source_line, uint32_t(k), r.rid});
       return true;
     });
+  // One file under two paths ("d.jsonl", "./d.jsonl", "/data/d.jsonl"): its records do not
+  // interleave in line order, so the merged order differs from an unsharded run's; warned.
+  if (log) {
+    std::map<std::string, std::vector<std::string>> by_name;
+    for (const auto& [f, i] : files) by_name[fs::path(f).filename().string()].push_back(f);
+    // (train/0000.parquet and test/0000.parquet are two files: only paths that name one existing
+    // file here are said to be one)
+    bool said = false;
+    for (const auto& [base, paths] : by_name)
+      for (size_t i = 0; i < paths.size() && !said; ++i)
+        for (size_t j = i + 1; j < paths.size() && !said; ++j) {
+          std::error_code ec;
+          if (!fs::equivalent(paths[i], paths[j], ec) || ec) continue;
+          said = true;
+          log(LogLevel::Warn, "the stores read one file under two paths ('" + paths[i] + "', '" + paths[j] +
+                                  "'): taken for different files, their records are ordered file by file, not as "
+                                  "one run read them; score every shard with the data under one path");
+        }
+  }
   // The files' order: each input stores its files in the order its run read them, so every input
   // says which file comes before which; together they give the run's order even when no input
   // holds every file (a shard without any response of the first file). Files no input orders

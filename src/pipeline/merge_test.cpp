@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -197,6 +198,39 @@ TEST(Merge, MissingShardsAndMixedSplitsAreWarned) {
   record_shard(*st, Shard{2, 4}, 40, warn);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("already holds shard 0/4; it now records shard 2/4"), std::string::npos) << warnings[0];
+}
+
+// Shards that read one file under two paths are warned (their records would be ordered file by
+// file); two files of one name in two directories are not one file.
+TEST(Merge, OneFileUnderTwoPathsIsWarned) {
+  const fs::path dir = fs::path(temp_path("paths"));
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "d.jsonl") << "x\n";
+  std::ofstream(dir / "sub" / "d.jsonl") << "y\n";
+  auto store_reading = [&](const std::string& name, const std::string& source, int from) {
+    const auto path = temp_path(name);
+    auto st = Store::open(path, OpenMode::Create);
+    for (int i = from; i < from + 3; ++i) {
+      StoredResponse r = response(i);
+      r.source_file = source;
+      st->put_response(r);
+    }
+    return path;
+  };
+  const auto a = store_reading("pa.db", (dir / "d.jsonl").string(), 0);
+  const auto b = store_reading("pb.db", (dir / "." / "d.jsonl").string(), 3);
+  const auto c = store_reading("pc.db", (dir / "sub" / "d.jsonl").string(), 6);
+  std::vector<std::string> warnings;
+  auto warn = [&](LogLevel l, std::string_view m) {
+    if (l == LogLevel::Warn) warnings.emplace_back(m);
+  };
+  auto out = Store::open(temp_path("pout.db"), OpenMode::Create);
+  merge_stores(*out, {a, c}, null_progress(), warn);
+  EXPECT_TRUE(warnings.empty()) << warnings[0];
+  auto out2 = Store::open(temp_path("pout2.db"), OpenMode::Create);
+  merge_stores(*out2, {a, b, c}, null_progress(), warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("the stores read one file under two paths"), std::string::npos) << warnings[0];
 }
 
 TEST(Merge, ShardsOfSeveralFilesMergeInTheRunsFileOrder) {
