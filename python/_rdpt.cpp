@@ -930,9 +930,12 @@ PYBIND11_MODULE(_rdpt, m) {
         auto lock = hold(s->mu);
         PyProgress prog(progress);
         MergeStats st;
+        std::vector<std::string> warnings;  // raised as Python warnings by rdpt.merge
         {
           py::gil_scoped_release nogil;
-          st = merge_stores(*s->st, inputs, prog);
+          st = merge_stores(*s->st, inputs, prog, [&](LogLevel l, std::string_view msg) {
+            if (l == LogLevel::Warn) warnings.emplace_back(msg);
+          });
         }
         py::dict d;
         d["n_inputs"] = st.n_inputs;
@@ -945,6 +948,7 @@ PYBIND11_MODULE(_rdpt, m) {
         d["n_pairs_rounding"] = st.n_pairs_rounding;
         d["n_pairs_failed_ignored"] = st.n_pairs_failed_ignored;
         d["n_pairs_failed"] = st.n_pairs_failed;
+        d["warnings"] = warnings;
         d["n_pairs_ranked"] = st.n_pairs_ranked;
         return d;
       },

@@ -413,10 +413,10 @@ def merge(store: Union[Store, str, os.PathLike], inputs: Sequence[Union[str, os.
         Store(p)
     st = store if isinstance(store, Store) else Store(store, "create")
     counts = _rdpt.merge(st._s, paths, _Progress(progress))
-    if counts["n_pairs_failed"]:
-        warnings.warn(f"merge: {counts['n_pairs_failed']} pairs are Failed in {st.path} (errors while scoring): "
-                      "rerun rdpt.score on it (or on the shards, then merge again) to retry them",
-                      RuntimeWarning, stacklevel=2)
+    # what rdpt merge warns on stderr: failed pairs left, shards missing or of two splits, one
+    # file under two paths, other scoring settings
+    for w in counts.pop("warnings"):
+        warnings.warn("merge: " + w, RuntimeWarning, stacklevel=2)
     return counts
 
 

@@ -110,14 +110,15 @@ struct Output::Impl {
 
 Output::Output(const std::string& path) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
-  if (path == "-") {
+  // The process's own standard output is written through std::cout, not reopened: a new open of
+  // /dev/stdout has its own offset, so a file the shell opened would be written over.
+  if (path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1") {
     impl_->is_stdout = true;
     return;
   }
   // a regular file is written as PATH.tmp and renamed at close(); a device or FIFO (--out
   // /dev/null) is written into, never replaced (io/output_path.h)
   impl_->target = io::output_target(path, ".tmp");
-  if (impl_->target.direct) std::cout.flush();  // /dev/stdout behind a file: what was written stays first
   impl_->file.open(impl_->target.write_path,
                    std::ios::binary | (impl_->target.direct ? std::ios::app : std::ios::trunc));
   if (!impl_->file) throw Error("cannot write '" + path + "': " + std::strerror(errno));

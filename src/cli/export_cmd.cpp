@@ -30,8 +30,8 @@ int run_export(int argc, char** argv) {
   CLI::Option* format_opt =
       app.add_option("--format,-f", eo.format,
                      "csv (RFC 4180 quoting, LF line ends, as every rdpt CSV), jsonl, or parquet (typed columns, null "
-                     "where CSV is empty; needs --out FILE) (default: from the --out name's .csv, .jsonl or .parquet; "
-                     "else csv)")
+                     "where CSV is empty; needs --out FILE) (default: from the --out name's .csv, .jsonl/.json or "
+                     ".parquet; else csv)")
           ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
   app.add_option("--out,-o", out, "output file (default - = stdout)");
   app.add_flag("--no-text", no_text, "leave out the text column (default: with text)");
@@ -52,6 +52,10 @@ int run_export(int argc, char** argv) {
         named = f;
         ext = e;
       }
+    for (const char* c : {".gz", ".zst", ".bz2", ".xz"})
+      if (ends(c))
+        throw UsageError("--out '" + out + "': rdpt export writes uncompressed files; give a name without '" + c +
+                         "' and compress the file afterwards");
     if (named && !format_opt->count()) eo.format = *named;
     if (named && format_opt->count() && *named != eo.format)
       throw UsageError("--out '" + out + "': a " + ext + " name, but --format " +

@@ -117,7 +117,9 @@ std::string settings_difference(const ModelInfo& a, const ModelInfo& b) {
   for (const auto& [k, v] : ja.items()) keys.insert(k);
   for (const auto& [k, v] : jb.items()) keys.insert(k);
   for (const auto& k : keys) {
-    const auto va = ja.contains(k) ? ja.at(k).dump() : "none", vb = jb.contains(k) ? jb.at(k).dump() : "none";
+    // a key one store does not record (written by an older rdpt) is no difference
+    if (!ja.contains(k) || !jb.contains(k)) continue;
+    const auto va = ja.at(k).dump(), vb = jb.at(k).dump();
     if (va != vb) out += (out.empty() ? "" : ", ") + k + " " + va + " vs " + vb;
   }
   return out;
@@ -127,7 +129,7 @@ std::string settings_difference(const ModelInfo& a, const ModelInfo& b) {
 
 void record_shard(Store& store, const Shard& s, uint64_t n_dataset_responses, const LogSink& log) {
   const std::string spec = std::to_string(s.index) + "/" + std::to_string(s.count);
-  if (const auto had = store.meta("shard"); had && *had != spec && log)
+  if (const auto had = store.meta("shard"); had && !had->empty() && *had != spec && log)
     log(LogLevel::Warn, "store '" + store.path() + "' already holds shard " + *had + "; it now records shard " + spec +
                             " (one store per shard lets rdpt merge check that none is missing)");
   store.set_meta("shard", spec);
@@ -136,35 +138,59 @@ void record_shard(Store& store, const Shard& s, uint64_t n_dataset_responses, co
 
 namespace {
 
-// The shards recorded by the inputs and by the output's earlier merges: a missing index, shards of
-// two different splits, or of datasets of different sizes are warned (the merge itself goes on:
-// merging in several calls is allowed).
-void check_shards(Store& out, const std::vector<std::unique_ptr<Store>>& in, const std::vector<std::string>& inputs,
-                  const LogSink& log) {
-  std::map<uint32_t, std::set<uint32_t>> seen;     // N -> indexes
-  std::map<std::string, std::string> dataset_size;  // responses of the dataset -> a store saying so
-  auto note = [&](const std::string& spec, const std::optional<std::string>& total, const std::string& where) {
-    try {
-      const Shard sh = parse_shard(spec, "shard");
-      seen[sh.count].insert(sh.index);
-    } catch (const Error&) {
-      return;
-    }
-    if (total) dataset_size.try_emplace(*total, where);
-  };
-  if (const auto m = out.meta("shards_merged")) {  // "N:i,j,k" of earlier calls
+// The shards each store holds: its own (meta "shard" = "I/N", rdpt score --shard) or those an
+// earlier merge put into it (meta "shards_merged" = "N:i,j,..."). False when it records none.
+bool shards_of(Store& st, std::map<uint32_t, std::set<uint32_t>>& seen) {
+  if (const auto m = st.meta("shards_merged"); m && !m->empty()) {
     const size_t colon = m->find(':');
-    if (colon != std::string::npos) {
-      std::string rest = m->substr(colon + 1);
-      for (size_t p = 0; p <= rest.size();) {
-        const size_t q = std::min(rest.find(',', p), rest.size());
-        if (q > p) note(rest.substr(p, q - p) + "/" + m->substr(0, colon), out.meta("shard_dataset_responses"), out.path());
-        p = q + 1;
+    if (colon == std::string::npos) return false;
+    const std::string n = m->substr(0, colon), rest = m->substr(colon + 1);
+    bool any = false;
+    for (size_t p = 0; p <= rest.size();) {
+      const size_t q = std::min(rest.find(',', p), rest.size());
+      if (q > p) {
+        try {
+          const Shard sh = parse_shard(rest.substr(p, q - p) + "/" + n, "shards_merged");
+          seen[sh.count].insert(sh.index);
+          any = true;
+        } catch (const Error&) {
+        }
       }
+      p = q + 1;
+    }
+    return any;
+  }
+  if (const auto spec = st.meta("shard"); spec && !spec->empty()) {
+    try {
+      const Shard sh = parse_shard(*spec, "shard");
+      seen[sh.count].insert(sh.index);
+      return true;
+    } catch (const Error&) {
     }
   }
-  for (size_t k = 0; k < in.size(); ++k)
-    if (const auto spec = in[k]->meta("shard")) note(*spec, in[k]->meta("shard_dataset_responses"), inputs[k]);
+  return false;
+}
+
+// The shards recorded by the output and the inputs, after this merge: shards of two splits, or of
+// datasets of different sizes, are warned; so is a shard still missing, when every store that
+// brings responses records its shards (a store without a record, e.g. from an older rdpt, could
+// hold any). The output then records the union (and no longer a single "shard" of its own).
+void check_shards(Store& out, const std::vector<std::unique_ptr<Store>>& in, const std::vector<std::string>& inputs,
+                  const LogSink& log) {
+  std::map<uint32_t, std::set<uint32_t>> seen;                 // N -> indexes
+  std::vector<std::pair<std::string, std::string>> sizes;      // responses of the dataset, the store saying so
+  bool all_recorded = true;
+  auto visit = [&](Store& st, const std::string& where) {
+    const bool rec = shards_of(st, seen);
+    if (!rec && st.n_responses() > 0) all_recorded = false;
+    if (const auto total = st.meta("shard_dataset_responses"); rec && total && !total->empty()) {
+      bool known = false;
+      for (const auto& [t, w] : sizes) known = known || t == *total;
+      if (!known) sizes.emplace_back(*total, where);
+    }
+  };
+  visit(out, out.path());
+  for (size_t k = 0; k < in.size(); ++k) visit(*in[k], inputs[k]);
   if (seen.empty()) return;
   if (seen.size() > 1 && log) {
     std::string splits;
@@ -172,33 +198,31 @@ void check_shards(Store& out, const std::vector<std::unique_ptr<Store>>& in, con
     log(LogLevel::Warn, "the stores hold shards of different splits (into " + splits +
                             " shards): shards of two splits overlap and miss responses; use one --shard I/N for all");
   }
-  if (dataset_size.size() > 1 && log) {
-    std::string sizes;
-    for (const auto& [n, where] : dataset_size) sizes += (sizes.empty() ? "" : ", ") + n + " in '" + where + "'";
-    log(LogLevel::Warn, "the shards were cut from datasets of different sizes (responses: " + sizes +
+  if (sizes.size() > 1 && log) {
+    std::string list;
+    for (const auto& [n, where] : sizes) list += (list.empty() ? "" : ", ") + n + " in '" + where + "'";
+    log(LogLevel::Warn, "the shards were cut from datasets of different sizes (responses: " + list +
                             "): other data, or other reader options, in some shard");
   }
-  if (seen.size() == 1) {
-    const auto& [n, ix] = *seen.begin();
-    std::string missing;
-    uint32_t n_missing = 0;
-    for (uint32_t i = 0; i < n; ++i)
-      if (!ix.count(i)) {
-        if (++n_missing <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
-      }
-    if (n_missing && log)
-      log(LogLevel::Warn, "shard" + std::string(n_missing > 1 ? "s " : " ") + missing + (n_missing > 8 ? ", ..." : "") +
-                              " of " + std::to_string(n) + " " + (n_missing > 1 ? "are" : "is") +
-                              " not among the stores merged so far: the merged store lacks " +
-                              (n_missing > 1 ? "their" : "its") + " responses (merge them too, now or later)");
-    std::string list;
-    for (uint32_t i : ix) {
-      if (!list.empty()) list += ',';
-      list += std::to_string(i);
-    }
-    out.set_meta("shards_merged", std::to_string(n) + ":" + list);
-    if (!dataset_size.empty()) out.set_meta("shard_dataset_responses", dataset_size.begin()->first);
+  if (seen.size() != 1) return;
+  const auto& [n, ix] = *seen.begin();
+  std::string missing;
+  uint32_t n_missing = 0;
+  for (uint32_t i = 0; i < n; ++i)
+    if (!ix.count(i) && ++n_missing <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+  if (n_missing && all_recorded && log)
+    log(LogLevel::Warn, "shard" + std::string(n_missing > 1 ? "s " : " ") + missing + (n_missing > 8 ? ", ..." : "") +
+                            " of " + std::to_string(n) + " " + (n_missing > 1 ? "are" : "is") +
+                            " not among the stores merged so far: the merged store lacks " +
+                            (n_missing > 1 ? "their" : "its") + " responses (merge them too, now or later)");
+  std::string list;
+  for (uint32_t i : ix) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(i);
   }
+  out.set_meta("shards_merged", std::to_string(n) + ":" + list);
+  if (out.meta("shard")) out.set_meta("shard", "");  // a merge holds the shards listed, not one
+  if (!sizes.empty()) out.set_meta("shard_dataset_responses", sizes.front().first);
 }
 
 }  // namespace
@@ -458,8 +482,9 @@ MergeStats merge_stores(Store& out, const std::vector<std::string>& inputs, Prog
                                  : "") +
             (st.n_pairs_ranked ? ", " + std::to_string(st.n_pairs_ranked) + " given ranks" : "") + ")");
     if (st.n_pairs_failed)
-      log(LogLevel::Warn, std::to_string(st.n_pairs_failed) +
-                              " pairs met in this merge are Failed in the merged store (errors while scoring, e.g. a "
+      log(LogLevel::Warn, std::to_string(st.n_pairs_failed) + (st.n_pairs_failed == 1 ? " pair" : " pairs") +
+                              " met in this merge " + (st.n_pairs_failed == 1 ? "is" : "are") +
+                              " Failed in the merged store (errors while scoring, e.g. a "
                               "server's): rerun rdpt score on the merged store (or the shards, then merge again) to "
                               "retry them; until then they count as unscored");
   }

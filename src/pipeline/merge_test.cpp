@@ -177,6 +177,33 @@ TEST(Merge, MissingShardsAndMixedSplitsAreWarned) {
   EXPECT_TRUE(warnings.empty()) << warnings[0];
   EXPECT_EQ(out->meta("shards_merged"), std::optional<std::string>("4:0,1,2,3"));
 
+  // Tree merges: a store merged from shards counts as those shards (its shards_merged), and a
+  // shard's own store merged into counts as its shard.
+  warnings.clear();
+  const auto left = temp_path("mleft.db"), tree = temp_path("mtree.db");
+  {
+    auto l = Store::open(left, OpenMode::Create);
+    merge_stores(*l, {s4[0], s4[1]}, null_progress(), warn);
+  }
+  ASSERT_EQ(warnings.size(), 1u);  // 2 and 3 still missing
+  EXPECT_NE(warnings[0].find("shards 2, 3 of 4 are not among"), std::string::npos) << warnings[0];
+  warnings.clear();
+  {
+    auto t = Store::open(tree, OpenMode::Create);
+    merge_stores(*t, {left, s4[2], s4[3]}, null_progress(), warn);
+    EXPECT_TRUE(warnings.empty()) << warnings[0];
+    EXPECT_EQ(t->meta("shards_merged"), std::optional<std::string>("4:0,1,2,3"));
+  }
+  {
+    const auto copy0 = temp_path("mcopy0.db");
+    fs::copy_file(s4[0], copy0);
+    auto c = Store::open(copy0, OpenMode::ReadWrite);
+    merge_stores(*c, {s4[1], s4[2], s4[3]}, null_progress(), warn);
+    EXPECT_TRUE(warnings.empty()) << warnings[0];
+    EXPECT_EQ(c->meta("shards_merged"), std::optional<std::string>("4:0,1,2,3"));
+    EXPECT_EQ(c->meta("shard"), std::optional<std::string>(""));
+  }
+
   // A shard of another split, and of another dataset size.
   const auto other = temp_path("m_other.db");
   write_store(other, 30, Shard{1, 2});
@@ -189,7 +216,7 @@ TEST(Merge, MissingShardsAndMixedSplitsAreWarned) {
   merge_stores(*o2, {s4[0], other}, null_progress(), warn);
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_NE(warnings[0].find("shards of different splits (into 2, 4 shards)"), std::string::npos) << warnings[0];
-  EXPECT_NE(warnings[1].find("datasets of different sizes (responses: 30 in '" + other + "', 40 in '" + s4[0] + "')"),
+  EXPECT_NE(warnings[1].find("datasets of different sizes (responses: 40 in '" + s4[0] + "', 30 in '" + other + "')"),
             std::string::npos)
       << warnings[1];
   // A store that records a shard and is given another one says so.

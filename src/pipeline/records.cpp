@@ -1,4 +1,5 @@
 // Records in: read, segment and store dataset records (rdpt import, rdpt score, rdpt.score).
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -65,7 +66,16 @@ std::string duplicate_id_message(const StoredResponse& r, bool line_ids, const s
 std::vector<StoredResponse> read_responses(const std::vector<std::string>& files, const ReaderOptions& reader_opts,
                                            const SegmentOptions& segment_opts, const LogSink& log, size_t limit) {
   std::vector<StoredResponse> out;
-  std::map<std::string, std::string> seen_ids;  // id -> "file:line" of its first record
+  std::map<std::string, std::pair<size_t, uint64_t>> seen_ids;  // id -> (source file number, line) of its first record
+  std::vector<std::string> sources;                              // the source files seen, numbered
+  auto source_number = [&](const std::string& f) {
+    if (sources.empty() || sources.back() != f) {
+      const auto it = std::find(sources.begin(), sources.end(), f);
+      if (it == sources.end()) sources.push_back(f);
+      else return size_t(it - sources.begin());
+    }
+    return sources.size() - 1;
+  };
   EmptyResponses empty;
   for (const auto& file : files) {
     RecordReader reader(file, reader_opts);
@@ -74,9 +84,9 @@ std::vector<StoredResponse> read_responses(const std::vector<std::string>& files
       std::optional<StoredResponse> in = to_stored_response(std::move(rec), segment_opts, reader_opts.skip_bad, log);
       if (!in) continue;
       empty.note(*in);
-      if (auto [it, fresh] = seen_ids.try_emplace(in->id, in->source_file + ":" + std::to_string(in->source_line));
-          !fresh)
-        throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds, it->second));
+      if (auto [it, fresh] = seen_ids.try_emplace(in->id, source_number(in->source_file), in->source_line); !fresh)
+        throw DataError(duplicate_id_message(*in, reader_opts.fields.id == kLineIds,
+                                             sources[it->second.first] + ":" + std::to_string(it->second.second)));
       out.push_back(std::move(*in));
       if (limit && out.size() >= limit) break;
     }

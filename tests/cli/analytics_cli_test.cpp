@@ -315,6 +315,9 @@ TEST_F(AnalyticsCli, ParquetTraceAndExportHoldTheCsvAndJsonlRows) {
   r = rdpt("export --store " + store_ + " --out " + p("named.JSONL"));
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(slurp(p("named.JSONL")), slurp(p("e.jsonl")));
+  r = rdpt("export --store " + store_ + " --out " + p("x.jsonl.gz"));
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("rdpt export writes uncompressed files; give a name without '.gz'"), std::string::npos) << r.err;
   r = rdpt("export --store " + store_ + " --format jsonl --out " + p("wrong.csv"));
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("a .csv name, but --format jsonl"), std::string::npos) << r.err;

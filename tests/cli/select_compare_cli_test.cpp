@@ -386,6 +386,14 @@ TEST_F(SelectGuardsCli, OutputsIntoDevicesFifosAndLinksStayWhatTheyAre) {
                                         "\n"
                                         R"({"id": "c", "question": "q2?", "response": "Yes. No. Maybe."})"
                                         "\n");
+  // /dev/stdout is the process's standard output, not a reopened file: what the shell writes
+  // around it stays in order (a reopened /dev/stdout had its own offset and was written over)
+  ASSERT_EQ(std::system(("{ echo HEADER; '" + std::string(RDPT_BINARY) + "' select --data '" + data_ + "' --store '" +
+                         db_ + "' --strategy longest --beta 0.2 --out /dev/stdout 2>/dev/null; echo TRAILER; } > '" +
+                         path("around.txt") + "'")
+                            .c_str()),
+            0);
+  EXPECT_EQ(rdpt_test::slurp(path("around.txt")), "HEADER\n" + rdpt_test::slurp(path("target.jsonl")) + "TRAILER\n");
   // a FIFO is written into: its reader gets the lines
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
   const std::string got = path("from_fifo.txt");

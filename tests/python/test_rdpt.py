@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -351,6 +352,25 @@ def test_select_with_ids_not_in_the_store(store_path):
     assert set(got["chosen"]) <= set(ids[:6])
     with pytest.raises(rdpt.DataError):
         rdpt.select(store_path, "longest", ids=["nobody"])
+
+
+def test_a_merge_that_leaves_failed_pairs_warns_and_exits_3(store_path, tmp_path):
+    # one pair made Failed (as a server error leaves it); merged, it stays Failed: rdpt merge warns
+    # and exits 3 like rdpt score, rdpt.merge raises the same warning and counts it
+    src = str(tmp_path / "with_failed.db")
+    shutil.copy(store_path, src)
+    con = sqlite3.connect(src)
+    rid, mid = con.execute("SELECT rid, mid FROM scores ORDER BY rid, mid LIMIT 1").fetchone()
+    con.execute("UPDATE scores SET status = 1, token_counts = x'', logprob_sums = x'', error = 'HTTP 500' "
+                "WHERE rid = ? AND mid = ?", (rid, mid))
+    con.commit()
+    con.close()
+    p = cli("merge", "--store", str(tmp_path / "m_cli.db"), src, check=False)
+    assert p.returncode == 3, p.stderr
+    assert "1 pair met in this merge is Failed in the merged store" in p.stderr
+    with pytest.warns(RuntimeWarning, match="1 pair met in this merge is Failed"):
+        counts = rdpt.merge(str(tmp_path / "m_py.db"), [src])
+    assert counts["n_pairs_failed"] == 1 and "warnings" not in counts
 
 
 def test_select_arguments_are_checked_as_the_cli_checks_them(store_path):

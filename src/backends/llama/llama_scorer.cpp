@@ -248,7 +248,7 @@ class LlamaScorer final : public Scorer {
                         // they differ): the KV cache's type, the batch shape, flash attention
                         {"kv", opt_.kv_f32 ? "f32" : "f16"},
                         {"n_batch", n_batch_},
-                        {"n_ubatch", std::min(opt_.n_ubatch ? opt_.n_ubatch : opt_.n_batch, n_batch_)},
+                        {"n_ubatch", llama_n_ubatch(ctx_)},
                         {"flash_attn", opt_.flash_attn},
                         {"llama_cpp", llama_version()}};
     f.info_json = j.dump();
