@@ -1,6 +1,7 @@
 // rdpt trace: four-way provenance of a distilled model's actions against its teacher and
 // student (docs/method.md sections 3, 5, 6, 8), streamed over the score store.
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -11,74 +12,49 @@
 
 namespace rdpt::cli {
 
-int run_trace(int argc, char** argv) {
-  CLI::App app{
-      "Type every scored action of the distilled model's responses as Shared / Teacher / Student / Boosted "
-      "(docs/method.md section 3; with --distilled none, teacher vs student as Common / Teacher / Student, "
-      "section 4) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
-      "and curves.json (fraction of each type by position for correct / incorrect / all responses, n_j, Wilson "
-      "95% intervals, mean cumulative distilled tokens and the positions reaching each multiple of 4096), and "
-      "summary.json (models, thresholds, totals, the beta search when --beta auto, behaviour shares per type).",
-      "rdpt trace"};
+namespace {
+
+struct TraceArgs {
   std::string store_path, teacher = "teacher", student = "student", distilled = "distilled", beta_s = "auto",
-                          out_dir, keywords = "upstream";
+              out_dir, keywords = "upstream", format = "csv";
   double alpha = 0.1;
   uint32_t max_positions = 0;
   uint64_t token_mark = 4096;
-  bool no_progress = false;
-  app.add_option("--store,-s", store_path, "score store (SQLite file written by rdpt import/score)")->required();
-  app.add_option("--teacher", teacher, "teacher model name in the store (default teacher)");
-  add_model_role(app, "student", student);
-  app.add_option("--distilled", distilled,
+  bool no_progress = false, same_model = false;
+};
+
+void add_trace_options(CLI::App& app, TraceArgs& a) {
+  app.add_option("--store,-s", a.store_path, "score store (SQLite file written by rdpt import/score)")->required();
+  app.add_option("--teacher", a.teacher, "teacher model name in the store (default teacher)");
+  add_model_role(app, "student", a.student);
+  app.add_option("--distilled", a.distilled,
                  "distilled model name (default distilled); none: teacher vs student only, the three types Common / "
                  "Teacher / Student of docs/method.md section 4 (provenance before training)");
-  app.add_option("--alpha", alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
-  app.add_option("--beta", beta_s,
+  app.add_option("--alpha", a.alpha, "Shared band on |pS-pD|, |pT-pD|, |pT-pS| (default 0.1)");
+  app.add_option("--beta", a.beta_s,
                  "Teacher/Student margin on pT-pS: a number in [0, 1], or auto = the analysis search over 0.05..0.20 "
                  "(with --distilled none: the training search over 0.05..1.00) (docs/method.md section 5; default "
                  "auto)");
-  app.add_option("--out-dir,-o", out_dir, "output folder (created if absent)")->required();
-  app.add_option("--keywords", keywords,
+  app.add_option("--out-dir,-o", a.out_dir, "output folder (created if absent)")->required();
+  app.add_option("--keywords", a.keywords,
                  "behaviour keyword list: upstream (SEAL's, with its 'think differenly' typo) or corrected "
                  "(default upstream)");
-  app.add_option("--max-positions", max_positions, "positions kept in the curves (default 0 = all)");
-  app.add_option("--token-mark", token_mark, "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)")->check(kNonNegative);
-  std::string format = "csv";
-  app.add_option("--format,-f", format,
+  app.add_option("--max-positions", a.max_positions, "positions kept in the curves (default 0 = all)");
+  app.add_option("--token-mark", a.token_mark,
+                 "mark where mean cumulative tokens reach each multiple of this (default 4096; 0 = none)")
+      ->check(kNonNegative);
+  app.add_option("--format,-f", a.format,
                  "csv: types.csv and curves.csv; parquet: types.parquet and curves.parquet (the same columns, typed; "
                  "null where CSV is empty) (default csv; curves.json and summary.json either way)")
       ->check(CLI::IsMember({"csv", "parquet"}, CLI::ignore_case));
-  app.add_flag("--no-progress", no_progress, "do not draw progress on a terminal (default: drawn on a TTY)");
-  bool same_model = false;
-  add_same_model_flag(app, same_model);
-  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
-  const bool three_way = distilled == "none";
-  if (three_way) distilled.clear();
-  const TypeScheme scheme = three_way ? TypeScheme::ThreeWay : TypeScheme::FourWay;
-  check_distinct_roles({{"--teacher", teacher}, {"--student", student}, {"--distilled", distilled}}, same_model);
-  TraceOptions opts;
-  opts.teacher = teacher;
-  opts.student = student;
-  opts.distilled = distilled;
-  opts.alpha = alpha;
-  opts.beta = parse_beta(beta_s);
-  opts.max_positions = max_positions;
-  opts.token_mark = token_mark;
-  opts.keywords = parse_keyword_list(keywords);
-  check_thresholds({opts.alpha, opts.beta.value_or(0.1)});  // usage errors before the store is opened
-  auto st = Store::open(store_path, OpenMode::ReadOnly);
-  warn_same_models(*st, {{"--teacher", teacher}, {"--student", student}, {"--distilled", distilled}}, same_model);
-  for (const auto& [opt, name] : {std::pair<const char*, std::string>{"--teacher", teacher},
-                                  {"--student", student}, {"--distilled", distilled}})
-    if (!name.empty()) require_model(*st, name, opt);  // before --out-dir is created
-  TtyProgress progress(!no_progress);
-  {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) throw Error("--out-dir: cannot create '" + out_dir + "': " + ec.message());
-  }
-  const std::string dir = out_dir + "/";
-  const bool parquet = CLI::detail::to_lower(format) == "parquet";
+  app.add_flag("--no-progress", a.no_progress, "do not draw progress on a terminal (default: drawn on a TTY)");
+  add_same_model_flag(app, a.same_model);
+}
+
+// Runs the trace, streaming types.{csv,parquet} as responses are typed, then writes the curves and
+// summary.json into dir (which ends in '/'). Returns the result for the one-line summary.
+TraceResult trace_to_files(Store& st, const TraceOptions& opts, TypeScheme scheme, const std::string& dir,
+                           bool parquet, const std::string& store_path, Progress& progress) {
   const std::string ext = parquet ? "parquet" : "csv";
   TraceHooks hooks;
   hooks.each_reads_pairs = false;
@@ -92,7 +68,7 @@ int run_trace(int argc, char** argv) {
     write_types_csv_header(types_out->stream(), scheme);
     hooks.each = [&](const TypedResponse& t) { write_types_csv_row(types_out->stream(), t, scheme); };
   }
-  const TraceResult r = trace(*st, opts, progress, hooks);
+  TraceResult r = trace(st, opts, progress, hooks);
   if (parquet) types_pq->finish();
   else types_out->close();
   write_json_file(dir + "curves.json", curves_json(r.curves), -1);
@@ -106,6 +82,53 @@ int run_trace(int argc, char** argv) {
   nlohmann::json s = trace_summary_json(r, store_path, opts.keywords);
   s["files"] = {"types." + ext, "curves." + ext, "curves.json", "summary.json"};
   write_json_file(dir + "summary.json", s, 2);
+  return r;
+}
+
+}  // namespace
+
+int run_trace(int argc, char** argv) {
+  CLI::App app{
+      "Type every scored action of the distilled model's responses as Shared / Teacher / Student / Boosted "
+      "(docs/method.md section 3; with --distilled none, teacher vs student as Common / Teacher / Student, "
+      "section 4) and write, in --out-dir: types.csv (per-response counts and shares), curves.csv "
+      "and curves.json (fraction of each type by position for correct / incorrect / all responses, n_j, Wilson "
+      "95% intervals, mean cumulative distilled tokens and the positions reaching each multiple of 4096), and "
+      "summary.json (models, thresholds, totals, the beta search when --beta auto, behaviour shares per type).",
+      "rdpt trace"};
+  TraceArgs a;
+  add_trace_options(app, a);
+  if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+  const bool three_way = a.distilled == "none";
+  if (three_way) a.distilled.clear();
+  const TypeScheme scheme = three_way ? TypeScheme::ThreeWay : TypeScheme::FourWay;
+  const std::vector<std::pair<std::string, std::string>> roles = {
+      {"--teacher", a.teacher}, {"--student", a.student}, {"--distilled", a.distilled}};
+  check_distinct_roles(roles, a.same_model);
+  TraceOptions opts;
+  opts.teacher = a.teacher;
+  opts.student = a.student;
+  opts.distilled = a.distilled;
+  opts.alpha = a.alpha;
+  opts.beta = parse_beta(a.beta_s);
+  opts.max_positions = a.max_positions;
+  opts.token_mark = a.token_mark;
+  opts.keywords = parse_keyword_list(a.keywords);
+  check_thresholds({opts.alpha, opts.beta.value_or(0.1)});  // usage errors before the store is opened
+  auto st = Store::open(a.store_path, OpenMode::ReadOnly);
+  warn_same_models(*st, roles, a.same_model);
+  for (const auto& [opt, name] : roles)
+    if (!name.empty()) require_model(*st, name, opt);  // before --out-dir is created
+  TtyProgress progress(!a.no_progress);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out_dir, ec);
+    if (ec) throw Error("--out-dir: cannot create '" + a.out_dir + "': " + ec.message());
+  }
+  const std::string dir = a.out_dir + "/";
+  const bool parquet = CLI::detail::to_lower(a.format) == "parquet";
+  const std::string ext = parquet ? "parquet" : "csv";
+  const TraceResult r = trace_to_files(*st, opts, scheme, dir, parquet, a.store_path, progress);
   std::string msg = "traced " + std::to_string(r.n_responses) + " responses, " + std::to_string(r.n_scored) + " of " +
                     std::to_string(r.n_actions) + " actions scored; beta " + fmt_share(r.thresholds.beta) + " (" +
                     (r.beta_auto ? "auto" : "given") + ");";
