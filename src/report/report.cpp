@@ -233,17 +233,8 @@ json difference_json(const Curves& a, const Curves& b, std::span<const ActionTyp
   return {{"d", d}, {"lo", lo}, {"hi", hi}};
 }
 
-}  // namespace
-
-ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& out, Progress* progress) {
-  if (!kLibrariesEmbedded)
-    throw UsageError("this rdpt was built with RDPT_WITH_REPORT=OFF, without the report's JavaScript libraries; "
-                     "run scripts/setup.sh (or npm ci in report/) and rebuild");
-  Progress& prog = progress ? *progress : null_progress();
-  if (opts.page_responses == 0) throw UsageError("report: page_responses must be >= 1");
-  check_thresholds({.alpha = opts.alpha, .beta = opts.beta.value_or(0.0)});
-
-  // Extras parse first: a bad file fails before the long passes.
+// The extra sections (selection, attribution, alignment), each file's JSON as it is.
+json extras_json(const ReportOptions& opts) {
   json extras = json::array();
   for (const auto& e : opts.extras) {
     if (e.kind != "selection" && e.kind != "attribution" && e.kind != "alignment")
@@ -259,89 +250,353 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
     }
     extras.push_back({{"kind", e.kind}, {"path", e.path}, {"data", j}});
   }
+  return extras;
+}
 
-  // The compared runs, traced first: a bad model name fails before the long passes.
+// Traces each --compare run as the report's own options say (its own model names where given).
+std::vector<TraceResult> trace_compared(Store& store, const ReportOptions& opts, Progress& prog) {
   std::vector<TraceResult> compared;
-  {
-    std::set<std::string> labels;
-    const std::string own = opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label;
-    labels.insert(own);
-    for (const auto& c : opts.compare) {
-      if (!c.store) throw UsageError("report: --compare '" + c.label + "' has no store");
-      if (c.label.empty() || !labels.insert(c.label).second)
-        throw UsageError("report: --compare labels must be non-empty and differ from each other and from the report's "
-                         "own ('" + own + "'); got '" + c.label + "' twice or empty");
-      TraceOptions to{.teacher = c.teacher.empty() ? opts.teacher : c.teacher,
-                      .student = c.student.empty() ? opts.student : c.student,
-                      .distilled = c.distilled == "none" ? "" : c.distilled.empty() ? opts.distilled : c.distilled,
-                      .distilled_optional = c.distilled.empty() && opts.distilled_optional,
-                      .alpha = opts.alpha,
-                      .beta = opts.beta,
-                      .beta_candidates = opts.beta_candidates,
-                      .max_positions = opts.max_positions,
-                      .token_mark = opts.token_mark,
-                      .label = "report --compare " + c.label};
-      const std::string where = "report: --compare '" + c.label + "' (" + c.store->path() + "): ";
-      try {
-        compared.push_back(trace(*c.store, to, prog));
-      } catch (const UsageError& e) {
-        throw UsageError(where + e.what());
-      } catch (const DataError& e) {
-        throw DataError(where + e.what());
-      }
+  std::set<std::string> labels;
+  const std::string own = opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label;
+  labels.insert(own);
+  for (const auto& c : opts.compare) {
+    if (!c.store) throw UsageError("report: --compare '" + c.label + "' has no store");
+    if (c.label.empty() || !labels.insert(c.label).second)
+      throw UsageError("report: --compare labels must be non-empty and differ from each other and from the report's "
+                       "own ('" + own + "'); got '" + c.label + "' twice or empty");
+    TraceOptions to{.teacher = c.teacher.empty() ? opts.teacher : c.teacher,
+                    .student = c.student.empty() ? opts.student : c.student,
+                    .distilled = c.distilled == "none" ? "" : c.distilled.empty() ? opts.distilled : c.distilled,
+                    .distilled_optional = c.distilled.empty() && opts.distilled_optional,
+                    .alpha = opts.alpha,
+                    .beta = opts.beta,
+                    .beta_candidates = opts.beta_candidates,
+                    .max_positions = opts.max_positions,
+                    .token_mark = opts.token_mark,
+                    .label = "report --compare " + c.label};
+    const std::string where = "report: --compare '" + c.label + "' (" + c.store->path() + "): ";
+    try {
+      compared.push_back(trace(*c.store, to, prog));
+    } catch (const UsageError& e) {
+      throw UsageError(where + e.what());
+    } catch (const DataError& e) {
+      throw DataError(where + e.what());
+    }
+  }
+  return compared;
+}
+
+// The beta search: every candidate's histograms, means, counts and overlaps, and the pick.
+json beta_search_json(const BetaResult& br, std::span<const ActionType> types, bool four_way) {
+  json cs = json::array();
+  for (size_t k = 0; k < br.candidates.size(); ++k) {
+    const auto& c = br.candidates[k];
+    json h = json::object(), mean = json::object(), na = json::object();
+    for (auto t : types) {
+      json bins = json::array();
+      for (double x : c.histogram[type_index(t)]) bins.push_back(num4(x));
+      h[type_name(t)] = bins;
+      mean[type_name(t)] = num4(c.mean_proportion[type_index(t)]);
+      na[type_name(t)] = c.n_actions[type_index(t)];
+    }
+    json jcand = {{"beta", c.beta},       {"hist", h},
+                  {"mean", mean},         {"n_actions", na},
+                  {"overlap", num4(c.overlap)}, {"considered", c.considered},
+                  {"stopped_here", c.stopped_here}};
+    if (four_way) {
+      jcand["first"] = type_name(c.first);
+      jcand["second"] = type_name(c.second);
+    } else {
+      jcand["overlap_student_common"] = num4(c.overlap_student_common);
+      jcand["overlap_common_teacher"] = num4(c.overlap_common_teacher);
+    }
+    cs.push_back(std::move(jcand));
+  }
+  return {{"procedure", procedure_name(br.procedure)},
+          {"pick", br.pick},
+          {"beta_pick", br.beta},
+          {"n_responses", br.n_responses},
+          {"n_skipped", br.n_skipped},
+          {"bins", kHistBins},
+          {"candidates", cs}};
+}
+
+// Per subset: responses typed and, per type, the pooled and mean shares and the action count.
+json shares_json(const TraceResult& tr, std::span<const ActionType> types) {
+  const auto& pooled = tr.counts;
+  json shares = json::object();
+  for (size_t s = 0; s < kNumSubsets; ++s) {
+    json st = json::object();
+    uint64_t tot = 0;
+    for (auto t : types) tot += pooled[s][type_index(t)];
+    for (auto t : types) {
+      st[type_name(t)] = {
+          {"pooled", tot ? num4(double(pooled[s][type_index(t)]) / double(tot)) : json(nullptr)},
+          {"mean", num4(tr.mean_share(Subset(s), t))},
+          {"n_actions", pooled[s][type_index(t)]}};
+    }
+    shares[subset_name(Subset(s))] = {{"n_responses", tr.n_typed[s]}, {"types", st}};
+  }
+  return shares;
+}
+
+// Per type: how many of its actions show each behaviour.
+json behaviour_json(const TraceResult& tr, std::span<const ActionType> types) {
+  json jbeh = json::object();
+  for (auto t : types) {
+    json row = json::object();
+    for (size_t b = 0; b < kNumBehaviours; ++b) row[behaviour_name(Behaviour(b))] = tr.behaviours.n[type_index(t)][b];
+    jbeh[type_name(t)] = row;
+  }
+  return jbeh;
+}
+
+// A compared run must be typed as the report is; checked before anything is written.
+void check_compared_schemes(const ReportOptions& opts, const std::vector<TraceResult>& compared, TypeScheme own) {
+  for (size_t k = 0; k < compared.size(); ++k)
+    if (compared[k].scheme != own)
+      throw UsageError("report: --compare '" + opts.compare[k].label + "' is typed " + scheme_name(compared[k].scheme) +
+                       " and the report " + scheme_name(own) +
+                       ": compare runs of one scheme (give every run a distilled model, or none: --distilled none "
+                       "for the report, #distilled=none for a compared run)");
+}
+
+// The viewer's index of its embedded responses, one column per field: group, id, correctness
+// ('1', '0' or '-'), action count, Teacher and Student shares in thousandths (-1: none scored).
+struct ViewerIndex {
+  json id = json::array(), n = json::array(), t = json::array(), s = json::array(), g = json::array();
+  std::string c;
+
+  void add(const TypedResponse& tr) {
+    const StoredResponse& r = tr.response;
+    const TypeCounts& tc = tr.counts;
+    g.push_back(r.group);
+    id.push_back(r.id);
+    c += r.correct ? (*r.correct ? '1' : '0') : '-';
+    n.push_back(r.actions.size());
+    t.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Teacher))) : json(-1));
+    s.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Student))) : json(-1));
+  }
+  json to_json() const { return {{"id", id}, {"c", c}, {"n", n}, {"t", t}, {"s", s}, {"g", g}}; }
+};
+
+// The report's own run and each compared run, with each one's curves minus the report's; null
+// without --compare.
+json comparison_json(Store& store, const ReportOptions& opts, const TraceResult& tr,
+                     const std::vector<TraceResult>& compared, std::span<const ActionType> types) {
+  if (compared.empty()) return nullptr;
+  json runs = json::array();
+  runs.push_back(run_json(opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label,
+                          store.path(), tr, types, opts.token_mark));
+  json diffs = json::array();
+  for (size_t k = 0; k < compared.size(); ++k) {
+    const TraceResult& c = compared[k];
+    runs.push_back(run_json(opts.compare[k].label, opts.compare[k].store->path(), c, types, opts.token_mark));
+    diffs.push_back(difference_json(tr.curves, c.curves, types));
+  }
+  return {{"runs", runs}, {"diffs", diffs}};
+}
+
+// The page's meta data: title, versions, store, scheme, thresholds, models, counts and the viewer's
+// sampling (viewer).
+json meta_json(Store& store, const ReportOptions& opts, const TraceResult& tr, const std::string& title,
+               const ReportStats& stats, json viewer) {
+  json models = json::array({model_json("teacher", tr.teacher), model_json("student", tr.student)});
+  if (tr.four_way()) models.push_back(model_json("distilled", *tr.distilled));
+  json store_meta = json::object();
+  for (const char* k : {"schema_version", "created_by", "created_at"})
+    if (auto v = store.meta(k)) store_meta[k] = *v;
+  const Curves& cv = tr.curves;
+  return {{"title", title},
+          {"rdpt_version", RDPT_VERSION},
+          {"generated_at", opts.generated_at.empty() ? now_utc() : opts.generated_at},
+          {"store", store.path()},
+          {"store_meta", store_meta},
+          {"scheme", scheme_name(tr.scheme)},
+          {"alpha", opts.alpha},
+          {"beta", tr.thresholds.beta},
+          {"beta_auto", tr.beta_auto},
+          {"models", models},
+          {"libraries", kLibraryVersions},
+          {"counts",
+           {{"responses", stats.n_responses},
+            {"typed", stats.n_typed},
+            {"correct", cv.n_responses_by_subset[0]},
+            {"incorrect", cv.n_responses_by_subset[1]},
+            {"actions", tr.n_actions},
+            {"typed_actions", tr.n_scored},
+            {"embedded", stats.n_embedded}}},
+          {"viewer", std::move(viewer)}};
+}
+
+// One response as the viewer shows it: its actions' texts, types (one letter each), special
+// actions, per-model probabilities, and the question, reference answer and system prompt.
+json viewer_entry(const TypedResponse& t) {
+  const StoredResponse& r = t.response;
+  json acts = json::array(), sp = json::array();
+  std::string yc;
+  yc.reserve(r.actions.size());
+  for (size_t k = 0; k < r.actions.size(); ++k) {
+    acts.push_back(std::string(action_text(r.response, r.actions[k])));
+    if (r.actions[k].special) sp.push_back(k);
+    yc += type_char(t.types[k]);
+  }
+  json pr = json::array();
+  for (const PairView& v : t.pairs) {
+    json a = json::array();
+    for (double x : v.p) a.push_back(quantise_probability(x));
+    pr.push_back(std::move(a));
+  }
+  return {{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)},
+          {"q", r.question}, {"ans", r.answer ? json(*r.answer) : json(nullptr)}, {"sys", r.system}};
+}
+
+// The responses the viewer embeds: the --viewer-id ones, then the rest by a seeded key, smallest
+// first, within the count and byte budgets. Fed in the first pass, drawn between the passes.
+class ViewerSample {
+ public:
+  explicit ViewerSample(const ReportOptions& opts)
+      : opts_(opts), forced_ids_(opts.viewer_ids.begin(), opts.viewer_ids.end()) {}
+
+  void add(const StoredResponse& r) {
+    if (forced_ids_.count(r.id)) {
+      embed_.insert(r.rid);
+      forced_bytes_ += embedded_text_bytes(r);
+    } else {
+      cands_.push_back({sample_key(opts_.seed, r.id), r.rid, embedded_text_bytes(r)});
     }
   }
 
-  // Pass 1 (trace's beta search pass): the viewer sample. Between the passes: the sample is
-  // drawn and the page head written. Pass 2: each typed response, embedded ones as viewer pages.
+  void draw(Store& store) {
+    if (embed_.size() != forced_ids_.size()) {
+      for (const auto& id : opts_.viewer_ids)
+        if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
+    }
+    std::sort(cands_.begin(), cands_.end(), [](const Cand& a, const Cand& b) { return a.key < b.key; });
+    uint64_t used_bytes = forced_bytes_;
+    for (const auto& c : cands_) {
+      if (opts_.viewer_responses && embed_.size() >= opts_.viewer_responses) {
+        sampled_ = true;
+        break;
+      }
+      if (opts_.viewer_bytes && used_bytes + c.bytes > opts_.viewer_bytes) {
+        sampled_ = true;
+        continue;
+      }
+      embed_.insert(c.rid);
+      used_bytes += c.bytes;
+    }
+    cands_.clear();
+    cands_.shrink_to_fit();
+  }
+
+  bool embedded(int64_t rid) const { return embed_.count(rid) != 0; }
+  bool sampled() const { return sampled_; }  // some response was left out by a budget
+
+ private:
   struct Cand {
     uint64_t key;
     int64_t rid;
     uint64_t bytes;
   };
-  std::vector<Cand> cands;
-  std::unordered_set<std::string> forced_ids(opts.viewer_ids.begin(), opts.viewer_ids.end());
-  std::unordered_set<int64_t> embed;
-  uint64_t forced_bytes = 0;
+  const ReportOptions& opts_;
+  std::unordered_set<std::string> forced_ids_;
+  std::vector<Cand> cands_;
+  std::unordered_set<int64_t> embed_;
+  uint64_t forced_bytes_ = 0;
+  bool sampled_ = false;
+};
+
+// The HTML page from the report template: the head (title, CSP with each script's hash, CSS, the
+// libraries and the app) up to the {{DATA}} marker, the data scripts, then the rest.
+class Page {
+ public:
+  Page(std::ostream& os, std::string title)
+      : w_(os), title_(std::move(title)), parts_(split_template(asset("template"))) {}
+
+  void head() {
+    csp_ = "default-src 'none'; script-src";
+    for (auto lib : libs_) {
+      if (contains_script_close(lib)) throw Error("report: an embedded script contains '</script' (build problem)");
+      csp_ += " 'sha256-" + sha256_base64(lib) + "'";
+    }
+    csp_ += " 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; "
+            "form-action 'none'";
+    emit_until("DATA");
+    if (part_ >= parts_.size()) throw Error("report template: no {{DATA}} marker");
+  }
+
+  void json_script(const std::string& id, const json& j) {
+    w_("<script type=\"application/json\" id=\"" + id + "\">");
+    w_(script_safe_json(dump(j)));
+    w_("</script>\n");
+  }
+
+  void tail() {
+    ++part_;  // past the DATA marker's own text
+    if (part_ <= parts_.size()) w_(parts_[part_ - 1].second);
+    emit_until("");
+  }
+
+  uint64_t bytes() const { return w_.bytes(); }
+
+ private:
+  void emit_until(std::string_view stop) {
+    for (; part_ < parts_.size(); ++part_) {
+      const auto& [marker, text] = parts_[part_];
+      if (marker == stop) return;
+      if (marker == "CSP") w_(html_escape(csp_));
+      else if (marker == "TITLE") w_(html_escape(title_));
+      else if (marker == "CSS") w_(asset("css"));
+      else if (marker == "SCRIPTS") {
+        for (auto lib : libs_) {
+          w_("<script>");
+          w_(lib);
+          w_("</script>\n");
+        }
+      } else if (!marker.empty()) throw Error("report template: unknown marker {{" + marker + "}}");
+      w_(text);
+    }
+  }
+
+  Writer w_;
+  std::string title_;
+  std::vector<std::pair<std::string, std::string_view>> parts_;
+  size_t part_ = 0;
+  std::string csp_;
+  const std::string_view libs_[4] = {asset("vega"), asset("vega_lite"), asset("vega_embed"), asset("app")};
+};
+
+}  // namespace
+
+ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& out, Progress* progress) {
+  if (!kLibrariesEmbedded)
+    throw UsageError("this rdpt was built with RDPT_WITH_REPORT=OFF, without the report's JavaScript libraries; "
+                     "run scripts/setup.sh (or npm ci in report/) and rebuild");
+  Progress& prog = progress ? *progress : null_progress();
+  if (opts.page_responses == 0) throw UsageError("report: page_responses must be >= 1");
+  check_thresholds({.alpha = opts.alpha, .beta = opts.beta.value_or(0.0)});
+
+  // Extras parse first: a bad file fails before the long passes.
+  const json extras = extras_json(opts);
+
+  // The compared runs, traced first: a bad model name fails before the long passes.
+  const std::vector<TraceResult> compared = trace_compared(store, opts, prog);
+
+  // Pass 1 (trace's beta search pass): the viewer sample. Between the passes: the sample is
+  // drawn and the page head written. Pass 2: each typed response, embedded ones as viewer pages.
+  ViewerSample sample(opts);
   ReportStats stats;
-  bool sampled = false;
-  Writer w(out);
-  const std::string_view tmpl = asset("template");
-  const std::string_view libs[] = {asset("vega"), asset("vega_lite"), asset("vega_embed"), asset("app")};
   const std::string title = opts.title.empty()
                                 ? "rdpt report: " + std::filesystem::path(store.path()).filename().string()
                                 : opts.title;
-  auto parts = split_template(tmpl);
-  size_t part = 0;
-  std::string csp;
-  auto emit_until = [&](std::string_view stop) {
-    for (; part < parts.size(); ++part) {
-      const auto& [marker, text] = parts[part];
-      if (marker == stop) return;
-      if (marker == "CSP") w(html_escape(csp));
-      else if (marker == "TITLE") w(html_escape(title));
-      else if (marker == "CSS") w(asset("css"));
-      else if (marker == "SCRIPTS") {
-        for (auto lib : libs) {
-          w("<script>");
-          w(lib);
-          w("</script>\n");
-        }
-      } else if (!marker.empty()) throw Error("report template: unknown marker {{" + marker + "}}");
-      w(text);
-    }
-  };
-
-  json idx_id = json::array(), idx_n = json::array(), idx_t = json::array(), idx_s = json::array(),
-       idx_g = json::array();
-  std::string idx_c;
+  Page w(out, title);
+  ViewerIndex index;
   json page = json::array();
   uint64_t n_pages = 0;
   auto flush_page = [&] {
     if (page.empty()) return;
-    w("<script type=\"application/json\" id=\"rdpt-page-" + std::to_string(n_pages) + "\">");
-    w(script_safe_json(dump(page)));
-    w("</script>\n");
+    w.json_script("rdpt-page-" + std::to_string(n_pages), page);
     ++n_pages;
     page = json::array();
   };
@@ -349,83 +604,17 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
   TraceHooks hooks;
   hooks.first_pass = [&](const StoredResponse& r) {
     ++stats.n_responses;
-    if (forced_ids.count(r.id)) {
-      embed.insert(r.rid);
-      forced_bytes += embedded_text_bytes(r);
-    } else {
-      cands.push_back({sample_key(opts.seed, r.id), r.rid, embedded_text_bytes(r)});
-    }
-  };
-  // A compared run must be typed as the report is; checked before anything is written.
-  auto check_schemes = [&](TypeScheme own) {
-    for (size_t k = 0; k < compared.size(); ++k)
-      if (compared[k].scheme != own)
-        throw UsageError("report: --compare '" + opts.compare[k].label + "' is typed " + scheme_name(compared[k].scheme) +
-                         " and the report " + scheme_name(own) +
-                         ": compare runs of one scheme (give every run a distilled model, or none: --distilled none "
-                         "for the report, #distilled=none for a compared run)");
+    sample.add(r);
   };
   hooks.after_search = [&](const TraceResult& searched) {
-    check_schemes(searched.scheme);
-    if (embed.size() != forced_ids.size()) {
-      for (const auto& id : opts.viewer_ids)
-        if (!store.find_response(id)) throw UsageError("report: --viewer-id '" + id + "' is not in " + store.path());
-    }
-    // Viewer sample: smallest keys first, within the count and byte budgets.
-    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.key < b.key; });
-    uint64_t used_bytes = forced_bytes;
-    for (const auto& c : cands) {
-      if (opts.viewer_responses && embed.size() >= opts.viewer_responses) {
-        sampled = true;
-        break;
-      }
-      if (opts.viewer_bytes && used_bytes + c.bytes > opts.viewer_bytes) {
-        sampled = true;
-        continue;
-      }
-      embed.insert(c.rid);
-      used_bytes += c.bytes;
-    }
-    cands.clear();
-    cands.shrink_to_fit();
-    // The page head, libraries and app script (before the data, which streams after them).
-    csp = "default-src 'none'; script-src";
-    for (auto lib : libs) {
-      if (contains_script_close(lib)) throw Error("report: an embedded script contains '</script' (build problem)");
-      csp += " 'sha256-" + sha256_base64(lib) + "'";
-    }
-    csp += " 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; "
-           "form-action 'none'";
-    emit_until("DATA");
-    if (part >= parts.size()) throw Error("report template: no {{DATA}} marker");
+    check_compared_schemes(opts, compared, searched.scheme);
+    sample.draw(store);
+    w.head();  // before the data, which streams after it
   };
   hooks.each = [&](const TypedResponse& t) {
-    const StoredResponse& r = t.response;
-    if (!embed.count(r.rid)) return;
-    json acts = json::array(), sp = json::array();
-    std::string yc;
-    yc.reserve(r.actions.size());
-    for (size_t k = 0; k < r.actions.size(); ++k) {
-      acts.push_back(std::string(action_text(r.response, r.actions[k])));
-      if (r.actions[k].special) sp.push_back(k);
-      yc += type_char(t.types[k]);
-    }
-    json pr = json::array();
-    for (const PairView& v : t.pairs) {
-      json a = json::array();
-      for (double x : v.p) a.push_back(quantise_probability(x));
-      pr.push_back(std::move(a));
-    }
-    const TypeCounts& tc = t.counts;
-    // The question, reference answer and system prompt go with the response (the viewer shows them).
-    page.push_back({{"a", std::move(acts)}, {"y", std::move(yc)}, {"sp", std::move(sp)}, {"p", std::move(pr)},
-                    {"q", r.question}, {"ans", r.answer ? json(*r.answer) : json(nullptr)}, {"sys", r.system}});
-    idx_g.push_back(r.group);
-    idx_id.push_back(r.id);
-    idx_c += r.correct ? (*r.correct ? '1' : '0') : '-';
-    idx_n.push_back(r.actions.size());
-    idx_t.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Teacher))) : json(-1));
-    idx_s.push_back(tc.n_scored ? json(std::lround(1000.0 * tc.proportion(ActionType::Student))) : json(-1));
+    if (!sample.embedded(t.response.rid)) return;
+    page.push_back(viewer_entry(t));
+    index.add(t);
     ++stats.n_embedded;
     if (page.size() >= opts.page_responses) flush_page();
   };
@@ -442,141 +631,37 @@ ReportStats write_report(Store& store, const ReportOptions& opts, std::ostream& 
                      .label = "report"};
   const TraceResult tr = trace(store, topts, prog, hooks);
   flush_page();
-  const bool four_way = tr.four_way();
   const auto types = scheme_types(tr.scheme);
-  const BetaResult& br = *tr.search;
-  const double beta = tr.thresholds.beta;
-  stats.four_way = four_way;
-  stats.beta = beta;
+  stats.four_way = tr.four_way();
+  stats.beta = tr.thresholds.beta;
   stats.beta_auto = tr.beta_auto;
   stats.n_typed = tr.n_typed[size_t(Subset::All)];
-  const uint64_t n_actions = tr.n_actions, n_typed_actions = tr.n_scored;
-  const ModelInfo& mT = tr.teacher;
-  const ModelInfo& mS = tr.student;
-  const std::optional<ModelInfo>& mD = tr.distilled;
-  const auto& behaviours = tr.behaviours;
-  const auto& pooled = tr.counts;
-  const auto& n_typed_by = tr.n_typed;
-
-  // Summary data.
-  const Curves& cv = tr.curves;
-  stats.n_positions = cv.size();
+  stats.n_positions = tr.curves.size();
   json jtypes = json::array();
   for (auto t : types) jtypes.push_back(type_name(t));
-  json jc = curves_json(cv, types, opts.token_mark);
-  json jb;
-  {
-    json cs = json::array();
-    for (size_t k = 0; k < br.candidates.size(); ++k) {
-      const auto& c = br.candidates[k];
-      json h = json::object(), mean = json::object(), na = json::object();
-      for (auto t : types) {
-        json bins = json::array();
-        for (double x : c.histogram[type_index(t)]) bins.push_back(num4(x));
-        h[type_name(t)] = bins;
-        mean[type_name(t)] = num4(c.mean_proportion[type_index(t)]);
-        na[type_name(t)] = c.n_actions[type_index(t)];
-      }
-      json jcand = {{"beta", c.beta},       {"hist", h},
-                    {"mean", mean},         {"n_actions", na},
-                    {"overlap", num4(c.overlap)}, {"considered", c.considered},
-                    {"stopped_here", c.stopped_here}};
-      if (four_way) {
-        jcand["first"] = type_name(c.first);
-        jcand["second"] = type_name(c.second);
-      } else {
-        jcand["overlap_student_common"] = num4(c.overlap_student_common);
-        jcand["overlap_common_teacher"] = num4(c.overlap_common_teacher);
-      }
-      cs.push_back(std::move(jcand));
-    }
-    jb = {{"procedure", procedure_name(br.procedure)},
-          {"pick", br.pick},
-          {"beta_pick", br.beta},
-          {"n_responses", br.n_responses},
-          {"n_skipped", br.n_skipped},
-          {"bins", kHistBins},
-          {"candidates", cs}};
-  }
-  json shares = json::object();
-  for (size_t s = 0; s < kNumSubsets; ++s) {
-    json st = json::object();
-    uint64_t tot = 0;
-    for (auto t : types) tot += pooled[s][type_index(t)];
-    for (auto t : types) {
-      st[type_name(t)] = {
-          {"pooled", tot ? num4(double(pooled[s][type_index(t)]) / double(tot)) : json(nullptr)},
-          {"mean", num4(tr.mean_share(Subset(s), t))},
-          {"n_actions", pooled[s][type_index(t)]}};
-    }
-    shares[subset_name(Subset(s))] = {{"n_responses", n_typed_by[s]}, {"types", st}};
-  }
-  json jbeh = json::object();
-  for (auto t : types) {
-    json row = json::object();
-    for (size_t b = 0; b < kNumBehaviours; ++b) row[behaviour_name(Behaviour(b))] = behaviours.n[type_index(t)][b];
-    jbeh[type_name(t)] = row;
-  }
-  json models = json::array({model_json("teacher", mT), model_json("student", mS)});
-  if (four_way) models.push_back(model_json("distilled", *mD));
-  json store_meta = json::object();
-  for (const char* k : {"schema_version", "created_by", "created_at"})
-    if (auto v = store.meta(k)) store_meta[k] = *v;
-  json meta = {{"title", title},
-               {"rdpt_version", RDPT_VERSION},
-               {"generated_at", opts.generated_at.empty() ? now_utc() : opts.generated_at},
-               {"store", store.path()},
-               {"store_meta", store_meta},
-               {"scheme", scheme_name(tr.scheme)},
-               {"alpha", opts.alpha},
-               {"beta", beta},
-               {"beta_auto", stats.beta_auto},
-               {"models", models},
-               {"libraries", kLibraryVersions},
-               {"counts",
-                {{"responses", stats.n_responses},
-                 {"typed", stats.n_typed},
-                 {"correct", cv.n_responses_by_subset[0]},
-                 {"incorrect", cv.n_responses_by_subset[1]},
-                 {"actions", n_actions},
-                 {"typed_actions", n_typed_actions},
-                 {"embedded", stats.n_embedded}}},
-               {"viewer",
-                {{"limit", opts.viewer_responses},
-                 {"bytes", opts.viewer_bytes},
-                 {"seed", opts.seed},
-                 {"sampled", sampled},
-                 {"page_responses", opts.page_responses},
-                 {"pages", n_pages}}}};
-  json comparison = nullptr;
-  if (!compared.empty()) {
-    json runs = json::array();
-    runs.push_back(run_json(opts.label.empty() ? std::filesystem::path(store.path()).filename().string() : opts.label,
-                            store.path(), tr, types, opts.token_mark));
-    json diffs = json::array();
-    for (size_t k = 0; k < compared.size(); ++k) {
-      const TraceResult& c = compared[k];
-      check_schemes(tr.scheme);
-      runs.push_back(run_json(opts.compare[k].label, opts.compare[k].store->path(), c, types, opts.token_mark));
-      diffs.push_back(difference_json(tr.curves, c.curves, types));
-    }
-    comparison = {{"runs", runs}, {"diffs", diffs}};
-  }
-  json summary = {{"meta", meta},       {"types", jtypes},    {"curves", jc},
-                  {"beta", jb},         {"shares", shares},   {"behaviour", jbeh},
-                  {"index", {{"id", idx_id}, {"c", idx_c}, {"n", idx_n}, {"t", idx_t}, {"s", idx_s}, {"g", idx_g}}},
+  const json meta = meta_json(store, opts, tr, title, stats,
+                              {{"limit", opts.viewer_responses},
+                               {"bytes", opts.viewer_bytes},
+                               {"seed", opts.seed},
+                               {"sampled", sample.sampled()},
+                               {"page_responses", opts.page_responses},
+                               {"pages", n_pages}});
+  const json comparison = comparison_json(store, opts, tr, compared, types);
+  json summary = {{"meta", meta},
+                  {"types", jtypes},
+                  {"curves", curves_json(tr.curves, types, opts.token_mark)},
+                  {"beta", beta_search_json(*tr.search, types, tr.four_way())},
+                  {"shares", shares_json(tr, types)},
+                  {"behaviour", behaviour_json(tr, types)},
+                  {"index", index.to_json()},
                   {"extras", extras},
                   {"comparison", comparison},
                   {"licenses",
                    {{"vega", std::string(asset("vega_license"))},
                     {"vega-lite", std::string(asset("vega_lite_license"))},
                     {"vega-embed", std::string(asset("vega_embed_license"))}}}};
-  w("<script type=\"application/json\" id=\"rdpt-data\">");
-  w(script_safe_json(dump(summary)));
-  w("</script>\n");
-  ++part;  // past the DATA marker's own text
-  if (part <= parts.size()) w(parts[part - 1].second);
-  emit_until("");
+  w.json_script("rdpt-data", summary);
+  w.tail();
   out.flush();
   if (!out) throw Error("report: writing the page failed");
   stats.bytes_written = w.bytes();
