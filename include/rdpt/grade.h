@@ -29,8 +29,11 @@ std::string_view verdict_name(Verdict v);
 
 struct ExtractOptions {
   // The answer is searched after the last of these markers when the response has one,
-  // else in the whole response.
-  std::vector<std::string> reasoning_end = {"</think>", "<|end_of_thought|>"};
+  // else in the whole response: the end of a <think> thought, of Sky-T1's thought, and the
+  // opening of gpt-oss's final channel, raw ("<|channel|>final<|message|>") or as a decode that
+  // skips special tokens writes it ("analysis...assistantfinal...").
+  std::vector<std::string> reasoning_end = {"</think>", "<|end_of_thought|>", "<|channel|>final<|message|>",
+                                            "assistantfinal"};
   // Also accept a multiple-choice letter ("Answer: C", "The answer is (C)", "**Answer:** C").
   bool multiple_choice = false;
   std::string choices = "ABCDE";  // accepted letters for multiple choice

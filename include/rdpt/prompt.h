@@ -122,7 +122,8 @@ bool is_harmony_prompt(std::string_view prompt);
 // The thought ends at the first "</think>" (or Sky-T1's "<|end_of_thought|>") and starts after
 // the matching opening tag when the response opens with one (after whitespace), else at byte 0
 // ("R</think>C", as R1's output reads when its prompt opened the thought). No closing tag: an
-// opened thought is all analysis, a response without tags all final. Otherwise (not harmony)
+// opened thought is all analysis, a response without tags all final; a response that already
+// starts with "<|channel|>" (harmony as gpt-oss wrote it) is left as it is. Otherwise (not harmony)
 // the response itself, less the bytes prompt_overlap() finds.
 RenderedResponse render_response(std::string_view prompt, std::string_view canonical);
 

@@ -39,7 +39,7 @@ void print_summary(const GradeRunStats& c, const AnswerTable* table, const std::
 int run_grade(int argc, char** argv) {
   CLI::App app{
       "Grade responses (docs/method.md section 9). The final answer is the last \\boxed{...} (or \\fbox) after the "
-      "reasoning (after the last </think> or <|end_of_thought|>; the whole response when there is none); with "
+      "reasoning (after the last </think>, <|end_of_thought|> or gpt-oss final channel; the whole response when there is none); with "
       "--multiple-choice also a letter (\"Answer: C\"). It is compared with the reference answer: numbers (leading "
       "zeros, thousands commas, fractions, decimals with a relative tolerance), LaTeX normalisation, percent, "
       "degrees, units, tuples, intervals, sets, \\pm, equations and expressions (numerically at random points). "
@@ -51,7 +51,7 @@ int run_grade(int argc, char** argv) {
   std::string data, out = "-", answers, answers_key = "problem", answers_field = "answer", store_path;
   bool multiple_choice = false, fallback_text = false;
   std::string choices = "ABCDE";
-  std::vector<std::string> reasoning_end = {"</think>", "<|end_of_thought|>"};
+  std::vector<std::string> reasoning_end = ExtractOptions{}.reasoning_end;
   GradeRunOptions gro;
   GradeOptions& go = gro.grade;
   app.add_option("--data,-d", data,
@@ -90,7 +90,8 @@ int run_grade(int argc, char** argv) {
       ->group("Grading");
   app.add_option("--reasoning-end", reasoning_end,
                  "markers that end the reasoning; the answer is searched after the last one (repeatable; default "
-                 "</think> and <|end_of_thought|>)")
+                 "</think>, <|end_of_thought|>, and gpt-oss's final channel: <|channel|>final<|message|> and, "
+                 "decoded without special tokens, assistantfinal)")
       ->group("Grading");
   app.add_option("--rel-tol", go.equiv.rel_tol, "relative tolerance for non-integer numbers (default 1e-6)")
       ->group("Grading");

@@ -720,7 +720,7 @@ std::string grade_detail::normalize_impl(std::string_view in, bool strip_units) 
   }
   // ordinals "12^{th}" (after \text{th} was unwrapped)
   for (const char* suf : {"th", "st", "nd", "rd"}) {
-    for (const std::string pat : {std::string("^{ ") + suf + " }", std::string("^{") + suf + "}", std::string("^ ") + suf + " "}) {
+    for (const std::string& pat : {std::string("^{ ") + suf + " }", std::string("^{") + suf + "}", std::string("^ ") + suf + " "}) {
       replace_all(s, pat, " ");
     }
   }

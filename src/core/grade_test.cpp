@@ -80,6 +80,22 @@ TEST(GradeExtract, SkyT1EndOfThoughtMarker) {
   EXPECT_EQ(*ex.answer, "2");
 }
 
+// gpt-oss: the analysis channel is the reasoning; the answer is in the final channel, raw or as a
+// decode without special tokens writes it.
+TEST(GradeExtract, GptOssFinalChannel) {
+  auto raw = extract_answer(
+      "<|channel|>analysis<|message|>Maybe \\boxed{3}? No, 2.<|end|><|start|>assistant<|channel|>final<|message|>"
+      "So \\boxed{2}.<|return|>");
+  ASSERT_TRUE(raw.answer);
+  EXPECT_EQ(*raw.answer, "2");
+  EXPECT_FALSE(extract_answer("<|channel|>analysis<|message|>x<|end|><|start|>assistant<|channel|>final<|message|>"
+                              "The answer is 2.")
+                   .answer);
+  auto stripped = extract_answer("analysisMaybe \\boxed{3}? No.assistantfinalThe answer is \\boxed{2}.");
+  ASSERT_TRUE(stripped.answer);
+  EXPECT_EQ(*stripped.answer, "2");
+}
+
 TEST(GradeExtract, NestedBraces) {
   auto ex = extract_answer("x \\boxed{\\frac{1}{\\sqrt{2}}} y");
   ASSERT_TRUE(ex.answer);

@@ -139,6 +139,12 @@ RenderedResponse render_response(std::string_view prompt, std::string_view canon
     copy(k, canonical.size() - k);
     return r;
   }
+  // A response already in the harmony format (a dataset of gpt-oss's raw completions, channel
+  // headers kept) is what the model wrote after "<|start|>assistant": scored as it is.
+  if (canonical.starts_with("<|channel|>")) {
+    copy(0, canonical.size());
+    return r;
+  }
   // The thought: up to the first closing tag ("</think>", Sky-T1's "<|end_of_thought|>"), less
   // an opening tag at its start (after whitespace); a response that opens a thought and never
   // closes it is all thought; one with neither tag is all answer.

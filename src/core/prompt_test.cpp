@@ -106,6 +106,12 @@ TEST(RenderResponse, HarmonyPutsTheThoughtInTheAnalysisChannelWithAnExactByteMap
   EXPECT_TRUE(r.drops_text(canonical, 19, 27));  // "</think>"
   EXPECT_EQ(render_response(oss_prompt, "No thought.").text, "<|channel|>final<|message|>No thought.");
   EXPECT_EQ(render_response(oss_prompt, "<think>cut off").text, "<|channel|>analysis<|message|>cut off");
+  // gpt-oss's own raw completion is scored as it is, every byte its own.
+  const std::string raw = "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>2<|return|>";
+  const RenderedResponse rr = render_response(oss_prompt, raw);
+  EXPECT_EQ(rr.text, raw);
+  ASSERT_EQ(rr.pieces.size(), 1u);
+  EXPECT_EQ(rr.canonical(0), 0u);
   // R1's output after a prompt that opened the thought: "R</think>C" (no opening tag)
   EXPECT_EQ(render_response(oss_prompt, "Okay.</think>It is 2.").text,
             "<|channel|>analysis<|message|>Okay.<|end|><|start|>assistant<|channel|>final<|message|>It is 2.");

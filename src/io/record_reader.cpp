@@ -121,12 +121,28 @@ std::optional<bool> to_bool(const json& v, const std::string& field) {
 // "</think>" + answer, the inverse of vLLM's reasoning parsers (which split the model's output at
 // "</think>" and drop the opening tag; docs/score.md, "Thinking formats"). An empty or absent
 // thought leaves the answer as it is; an answer that already holds a thinking tag is refused.
-std::string join_thought(const std::string& thought, std::string answer, const std::string& where) {
+std::string join_thought(const std::string& thought, std::string answer, const std::string& where,
+                         bool answer_null) {
   if (thought.empty()) return answer;
   if (answer.find("<think>") != std::string::npos || answer.find("</think>") != std::string::npos)
     throw BadRecord{"thought in two places",
                     where + " has a reasoning field and a response that itself holds <think> or </think>"};
+  // A null answer is how vLLM's reasoning parsers report a thought never closed (output cut by
+  // the length limit): the model wrote no "</think>", so none is added.
+  if (answer_null) return "<think>" + thought;
   return "<think>" + thought + "</think>" + answer;
+}
+
+// Whether a null answer beside a thought means the thought was never closed. vLLM's reasoning
+// parsers give a null answer both for output cut before "</think>" and for output that stops right
+// after it; a finish_reason of "stop" (in the message or the record) says the latter, anything
+// else (most often "length", or none kept) the former.
+bool unclosed_if_null(const json& message, const json& record) {
+  for (const json* o : {&message, &record}) {
+    auto it = o->find("finish_reason");
+    if (it != o->end() && it->is_string()) return it->get<std::string>() != "stop";
+  }
+  return true;
 }
 
 // The reasoning field of `obj` (one of kReasoningFields), or null; its name in *name.
@@ -252,9 +268,11 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       // Like the other alternative names, only with fallbacks (an explicit field layout is taken as given).
       const json* thought = f.fallbacks ? find_reasoning(obj, &thf) : nullptr;
       const json* r = find_field(obj, f.response, kResponseAlts, fb_r, &rf);
+      bool answer_null = false;  // {"reasoning_content": ..., "content": null}: a thought never closed
       if (!r && thought && fb_r) {  // OpenAI-style: {"reasoning_content": ..., "content": ...}
         auto ct = obj.find("content");
         if (ct != obj.end() && !ct->is_null()) r = &*ct, rf = "content";
+        else if (ct != obj.end() && thought->is_string()) r = &*ct, rf = "content", answer_null = unclosed_if_null(obj, obj);
       }
       if (!r) {
         if (opts.require_response)
@@ -269,19 +287,21 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
         }
       } else if (r->is_string()) {
         responses.push_back(r->get<std::string>());
+      } else if (r->is_null() && rf == "content") {
+        responses.push_back("");
       } else {
         throw BadRecord{"wrong type of field '" + rf + "'", "field '" + rf + "' must be a string or a list of strings, got " + std::string(type_name(*r))};
       }
       if (thought && r) {
         if (thought->is_string() && !response_list) {
-          responses[0] = join_thought(thought->get<std::string>(), std::move(responses[0]), "the record");
+          responses[0] = join_thought(thought->get<std::string>(), std::move(responses[0]), "the record", answer_null);
         } else if (thought->is_array() && response_list && thought->size() == responses.size()) {
           for (size_t k = 0; k < responses.size(); ++k) {
             if (!(*thought)[k].is_string() && !(*thought)[k].is_null())
               throw BadRecord{"wrong type of field '" + thf + "'", "field '" + thf + "' must hold only strings"};
             if ((*thought)[k].is_string())
               responses[k] = join_thought((*thought)[k].get<std::string>(), std::move(responses[k]),
-                                          "response " + std::to_string(k));
+                                          "response " + std::to_string(k), false);
           }
         } else {
           throw BadRecord{"wrong type of field '" + thf + "'",
@@ -292,37 +312,66 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       if (const json* s = find_field(obj, f.system, kSystemAlts, fb_s, &sf)) base.system = content_text(*s, sf);
     } else {
       const char* key = layout == Layout::Messages ? "messages" : "conversations";
-      const char* role_key = layout == Layout::Messages ? "role" : "from";
-      const char* text_key = layout == Layout::Messages ? "content" : "value";
       auto it = obj.find(key);
       if (it == obj.end() || !it->is_array()) throw BadRecord{std::string("missing field '") + key + "'", std::string("missing list field '") + key + "'"};
       const json& msgs = *it;
-      std::string last_user, last_assistant;
-      bool have_assistant = false;
+      std::string last_user, last_assistant, system_turn;
+      bool have_assistant = false, have_system = false;
       for (size_t k = 0; k < msgs.size(); ++k) {
         const json& m = msgs[k];
         std::string where = std::string(key) + "[" + std::to_string(k) + "]";
+        // OpenAI's {role, content} and ShareGPT's {from, value}, in either list.
+        const char* role_key = m.is_object() && m.contains("role") ? "role" : "from";
+        const char* text_key = m.is_object() && m.contains("content") ? "content" : "value";
         if (!m.is_object() || !m.contains(role_key) || !m[role_key].is_string())
-          throw BadRecord{std::string("bad message in '") + key + "'", where + " needs a string '" + role_key + "'"};
-        std::string role = m[role_key].get<std::string>();
+          throw BadRecord{std::string("bad message in '") + key + "'", where + " needs a string 'role' (or 'from')"};
+        const std::string given_role = m[role_key].get<std::string>();
+        std::string role = given_role;
+        for (char& ch : role) ch = char(std::tolower(uint8_t(ch)));
         auto ct = m.find(text_key);
         std::string text = ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
-        if (role == "system") base.system = text;
-        else if (role == "user" || role == "human") { last_user = text; have_assistant = false; }
-        else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot") {
+        if (role == "system" || role == "developer") {
+          // OpenAI's developer message is the system prompt of its newer models (gpt-oss's template
+          // renders either as the developer instructions).
+          if (have_system && text != system_turn)
+            throw BadRecord{"two system prompts", where + " is a second system/developer turn with another text: "
+                                                  "rdpt renders one system prompt"};
+          system_turn = text;
+          have_system = true;
+        } else if (role == "user" || role == "human") {
+          last_user = text;
+          have_assistant = false;
+        } else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot" || role == "chatgpt") {
           std::string thf;
           if (const json* th = f.fallbacks ? find_reasoning(m, &thf) : nullptr) {
             if (!th->is_string())
               throw BadRecord{"wrong type of field '" + thf + "'", where + "." + thf + " must be a string"};
-            text = join_thought(th->get<std::string>(), std::move(text), where);
+            text = join_thought(th->get<std::string>(), std::move(text), where,
+                                (ct == m.end() || ct->is_null()) && unclosed_if_null(m, obj));
           }
           last_assistant = text;
           have_assistant = true;
+        } else {
+          throw BadRecord{"unknown role in '" + std::string(key) + "'",
+                          where + " has " + role_key + " '" + given_role +
+                              "', which is not one rdpt renders (system/developer, user/human, assistant/gpt/model): "
+                              "rdpt scores one user turn and its answer, under one system prompt"};
         }
       }
       // The response is the last assistant turn; the question is the user turn before it.
       if (!have_assistant && opts.require_response)
         throw BadRecord{"no assistant message", std::string("no assistant message after the last user message in '") + key + "'"};
+      // A top-level system field (OpenThoughts, Bespoke-Stratos, Sky-T1_data: "system" beside
+      // "conversations") is the system prompt as a system turn is; two different ones are refused.
+      std::string sf;
+      if (const json* s = find_field(obj, f.system, kSystemAlts, fb_s, &sf)) {
+        std::string top = content_text(*s, sf);
+        if (have_system && !top.empty() && !system_turn.empty() && top != system_turn)
+          throw BadRecord{"two system prompts", "field '" + sf + "' and the system turn of '" + key +
+                                                    "' differ: rdpt renders one system prompt"};
+        if (system_turn.empty()) system_turn = std::move(top);
+      }
+      base.system = system_turn;
       base.question = last_user;
       responses.push_back(last_assistant);
     }

@@ -176,6 +176,44 @@ TEST(RecordReader, ConversationsLayout) {
   EXPECT_EQ(recs[0].answer, "5");
 }
 
+// The shapes of OpenThoughts / Bespoke-Stratos / Sky-T1_data ("system" beside "conversations"),
+// OpenAI's developer role, ShareGPT's capitalised roles and {role, content} inside "conversations".
+TEST(RecordReader, SystemPromptAndRolesInChatLayouts) {
+  const std::string lines =
+      R"({"id": "c1", "system": "SYS-C", "conversations": [{"from": "user", "value": "Q"}, {"from": "assistant", "value": "A"}]})" "\n"
+      R"({"id": "m1", "system_prompt": "SYS-M", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
+      R"({"id": "m2", "messages": [{"role": "developer", "content": "DEV"}, {"role": "User", "content": "Q"}, {"role": "Assistant", "content": "A"}]})" "\n"
+      R"({"id": "m3", "system": "S", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
+      R"({"id": "s1", "conversations": [{"from": "Human", "value": "Q"}, {"from": "GPT", "value": "A"}]})" "\n"
+      R"({"id": "r1", "conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n";
+  auto recs = read_all(write_plain("chat_system.jsonl", lines));
+  ASSERT_EQ(recs.size(), 6u);
+  const char* systems[] = {"SYS-C", "SYS-M", "DEV", "S", "", ""};
+  for (size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i].system, systems[i]) << recs[i].id;
+    EXPECT_EQ(recs[i].question, "Q") << recs[i].id;
+    EXPECT_EQ(recs[i].response, "A") << recs[i].id;
+  }
+}
+
+// vLLM's reasoning parsers give a null answer for output cut before "</think>": no closing tag is
+// made up; a finish_reason "stop" says the thought was closed with nothing after it.
+TEST(RecordReader, ANullAnswerBesideAThoughtLeavesItOpen) {
+  const std::string lines =
+      R"({"id": "a", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": null, "reasoning_content": "cut"}]})" "\n"
+      R"({"id": "b", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": null, "reasoning_content": "done", "finish_reason": "stop"}]})" "\n"
+      R"({"id": "c", "question": "Q", "reasoning_content": "cut", "content": null, "finish_reason": "length"})" "\n"
+      R"({"id": "d", "question": "Q", "reasoning_content": "done", "content": null, "finish_reason": "stop"})" "\n"
+      R"({"id": "e", "question": "Q", "reasoning_content": "done", "content": ""})" "\n";
+  auto recs = read_all(write_plain("null_answer.jsonl", lines));
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[0].response, "<think>cut");
+  EXPECT_EQ(recs[1].response, "<think>done</think>");
+  EXPECT_EQ(recs[2].response, "<think>cut");
+  EXPECT_EQ(recs[3].response, "<think>done</think>");
+  EXPECT_EQ(recs[4].response, "<think>done</think>");
+}
+
 TEST(RecordReader, SeveralResponsesPerRecord) {
   std::string line = R"({"id": "g", "problem": "P", "generations": ["A.", "B."], "correctness": [true, false], "is_correct": [true, false]})";
   auto recs = read_all(write_plain("multi.jsonl", line + "\n"));
@@ -243,6 +281,12 @@ TEST(RecordReader, BadRecordsNameFileLineRecordAndField) {
       {"thought_type", R"({"id": "tt", "question": "Q", "reasoning": 3, "response": "z"})", "field 'reasoning' must be a string"},
       {"thought_msg", R"({"id": "tm", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a", "reasoning_content": [1]}]})",
        "messages[1].reasoning_content must be a string"},
+      {"tool_role", R"({"id": "tr", "messages": [{"role": "user", "content": "Q"}, {"role": "tool", "content": "x"}, {"role": "assistant", "content": "a"}]})",
+       "record 'tr': messages[1] has role 'tool', which is not one rdpt renders"},
+      {"two_systems", R"({"id": "ts", "system": "S1", "conversations": [{"from": "system", "value": "S2"}, {"from": "human", "value": "Q"}, {"from": "gpt", "value": "a"}]})",
+       "record 'ts': field 'system' and the system turn of 'conversations' differ"},
+      {"two_system_turns", R"({"id": "t2", "messages": [{"role": "system", "content": "S1"}, {"role": "developer", "content": "S2"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]})",
+       "record 't2': messages[1] is a second system/developer turn"},
   };
   for (const auto& c : cases) {
     std::string p = write_plain(std::string(c.name) + ".jsonl", kFlat + c.line + "\n");

@@ -30,7 +30,10 @@ void prompt_preview(const Scorer& sc, const std::string& name, const std::string
   };
   show_tokens("last prompt tokens", sc.tokens_of(prompt, true), true);
   show_tokens("first response tokens", sc.tokens_of(rr.text, false), false);
-  if (harmony) {
+  if (harmony && resp.starts_with("<|channel|>")) {
+    os << "=== harmony (gpt-oss): the response is already in the harmony format (it starts with a channel "
+          "header) and is scored as it is ===\n";
+  } else if (harmony) {
     os << "=== harmony (gpt-oss): the response is rendered as\n" << rr.text.substr(0, 400)
        << "\n=== the thought in the analysis channel, the answer in the final one; the thinking tags "
           "and the channel headers belong to no action ===\n";

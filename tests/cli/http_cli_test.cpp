@@ -211,7 +211,7 @@ TEST_F(HttpCli, ScoreCommandWithAServerModelMatchesLocalScoring) {
   }
   const std::string store = (dir_ / "s.db").string();
   const std::string common = "score --data " + data + " --store " + store + " --prompt-format 'Q: {question}\nA:' --threads 1";
-  eng.set_faults({.p_500 = 0.3, .p_drop = 0.1, .seed = 3});
+  eng.set_faults({.p_500 = 0.3, .p_drop = 0.1, .poison = "", .seed = 3});
   CmdResult r = rdpt(common + " --model local=" + gguf + " --model remote=" + eng.base_url() + "#fx --tokenizer remote=" +
                      gguf + " --concurrency 4");
   // Exit 3 exactly when pairs failed after their retries (stored as failed; the rerun retries them).
