@@ -79,8 +79,8 @@ std::string duplicate_id_message(const StoredResponse& r, bool line_ids, const s
 // Counts the responses of one input that are empty or whitespace only and warns once for them all
 // (how many, and the first one's id, file and line).
 struct EmptyResponses {
-  uint64_t n = 0;
-  std::string first;
+  uint64_t n = 0, n_space = 0;     // empty; whitespace only (one action of whitespace)
+  std::string first, first_space;  // the first of each, as "record 'ID' at FILE:LINE"
   void note(const StoredResponse& r);
   void report(const std::string& file, const LogSink& log);  // warns if any, then starts over
 };

@@ -135,10 +135,56 @@ void add_ranks(const json& j, size_t n, ImportedTokens& c) {
   c.has_ranks = true;
 }
 
+// Where a sampler's tokens may start in a stored response that opens with "<think>": the
+// sampler of a model whose prompt opened the thought (DeepSeek-R1, QwQ: the prompt ends
+// "<think>\n") never produced the tag, which the stored text holds (a thought kept in
+// reasoning_content is stored as "<think>" + thought + ...): right after the tag, or after the
+// tag and the whitespace that follows it. The tag's action then gets no token from this model, as
+// under rdpt score (docs/score.md, "A thought the prompt already opened").
+std::vector<size_t> opened_thought_starts(const std::string& response) {
+  static constexpr std::string_view kOpen = "<think>";
+  if (!std::string_view(response).starts_with(kOpen)) return {};
+  size_t ws = kOpen.size();
+  while (ws < response.size() && (response[ws] == ' ' || response[ws] == '\n' || response[ws] == '\t' ||
+                                  response[ws] == '\r'))
+    ++ws;
+  if (ws == kOpen.size()) return {kOpen.size()};
+  return {kOpen.size(), ws};
+}
+
+void shift_tokens(ImportedTokens& c, size_t by) {
+  for (auto& t : c.tokens) t.offset += uint32_t(by);
+  c.covered_end += uint32_t(by);
+}
+
+ImportedTokens place_texts_exact(const json& toks, const json& lps, const std::string& toks_name,
+                                 const std::string& lps_name, const std::string& prompt, const std::string& response,
+                                 bool truncated, size_t max_skip);
+
 // Token texts placed on prompt + response by rdpt::place_token_strings, the HTTP backend's
 // routine: U+FFFD and "bytes:\xNN" strings stand for tokens holding part of a character.
-// Up to max_skip leading tokens matching nothing (BOS) count as prompt tokens.
+// Up to max_skip leading tokens matching nothing (BOS) count as prompt tokens. Without a prompt,
+// tokens that start after a thought the prompt opened are placed there (opened_thought_starts).
 ImportedTokens place_texts(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
+                           const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
+  try {
+    return place_texts_exact(toks, lps, toks_name, lps_name, prompt, response, truncated, max_skip);
+  } catch (const LogprobLineError&) {
+    if (!prompt.empty()) throw;
+    for (size_t at : opened_thought_starts(response)) {
+      try {
+        ImportedTokens c =
+            place_texts_exact(toks, lps, toks_name, lps_name, prompt, response.substr(at), truncated, max_skip);
+        shift_tokens(c, at);
+        return c;
+      } catch (const LogprobLineError&) {
+      }
+    }
+    throw;
+  }
+}
+
+ImportedTokens place_texts_exact(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
                       const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
   std::vector<std::string> strs(toks.size());
   for (size_t k = 0; k < toks.size(); ++k) {
@@ -345,6 +391,23 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
     offsets = o.vocab->place_ids(rest, full, truncated);
   } catch (const DataError& e) {
     std::string msg = e.what();
+    // Ids that start after a thought the prompt opened (opened_thought_starts).
+    if (prompt.empty()) {
+      for (size_t at : opened_thought_starts(response)) {
+        try {
+          offsets = o.vocab->place_ids(rest, std::string_view(response).substr(at), truncated);
+          for (auto& off : offsets) off += uint32_t(at);
+          ImportedTokens c;
+          c.n_prompt = skip;
+          for (size_t k = 0; k < rest.size(); ++k)
+            add_token(c, k + skip, offsets[k], 0, logprob_at(lps, k + skip, "logprobs"), "logprobs");
+          c.truncated = truncated;
+          for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
+          return c;
+        } catch (const DataError&) {
+        }
+      }
+    }
     // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
     // prompt's ids are found by matching, as the first id from which the rest reproduces the whole
     // response (a window of 8 ids is tried first, so each wrong start costs little).
@@ -432,10 +495,44 @@ const std::string& LogprobLine::id() const { return impl_->id; }
 ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit, const TokenIdOptions& ids) const {
   const json& j = impl_->j;
   const auto lp = j.find("logprobs");
-  const bool openai = lp != j.end() && lp->is_object();
+  const bool object = lp != j.end() && lp->is_object();
+  // Chat completions: {"logprobs": {"content": [{"token", "logprob", "bytes", "top_logprobs"}]}}
+  // (vLLM's and OpenAI's /v1/chat/completions); the completions shape holds "token_logprobs".
+  const bool chat = object && lp->contains("content") && !lp->contains("token_logprobs");
+  const bool openai = object && !chat;
   const std::string prompt = prompt_part(j, response, openai);
   ImportedTokens c;
-  if (openai) {
+  json chat_lps;
+  if (chat) {
+    const json& content = lp->at("content");
+    if (!content.is_array()) throw LogprobLineError{"bad field", "field 'logprobs.content' must be an array"};
+    json toks = json::array();
+    chat_lps = json::array();
+    for (size_t k = 0; k < content.size(); ++k) {
+      const json& e = content[k];
+      const std::string where = "logprobs.content[" + std::to_string(k) + "]";
+      if (!e.is_object() || !e.contains("logprob"))
+        throw LogprobLineError{"bad token", where + " must be an object with 'token' and 'logprob'"};
+      // "bytes" holds the token's exact UTF-8 bytes (a token may hold part of a character, whose
+      // "token" string then reads U+FFFD); without them, the token string.
+      std::string text;
+      if (auto b = e.find("bytes"); b != e.end() && b->is_array()) {
+        for (const json& x : *b) {
+          if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > 255)
+            throw LogprobLineError{"bad token", where + ".bytes must hold byte values (0-255)"};
+          text += char(uint8_t(x.get<int64_t>()));
+        }
+      } else if (auto t = e.find("token"); t != e.end() && t->is_string()) {
+        text = t->get<std::string>();
+      } else {
+        throw LogprobLineError{"bad token", where + " has neither a string 'token' nor 'bytes'"};
+      }
+      toks.push_back(std::move(text));
+      chat_lps.push_back(e.at("logprob"));
+    }
+    c = place_texts(toks, chat_lps, "logprobs.content[].token", "logprobs.content[].logprob", prompt, response,
+                    j.value("truncated", false), 0);
+  } else if (openai) {
     c = from_openai(j, prompt, response, unit);
   } else if (j.contains("token_ids")) {
     c = from_ids(j, prompt, response, ids);
@@ -446,9 +543,10 @@ ImportedTokens LogprobLine::tokens(const std::string& response, OffsetUnit unit,
   } else {
     throw LogprobLineError{"unknown shape",
                            "expected fields 'tokens' + 'logprobs', 'offsets' + 'logprobs', 'token_ids' + "
-                           "'logprobs', or an OpenAI 'logprobs' object {tokens, token_logprobs, text_offset}"};
+                           "'logprobs', an OpenAI completions 'logprobs' object {tokens, token_logprobs, text_offset}, or a chat "
+                           "completions one {content: [{token, logprob, bytes}]}"};
   }
-  const json& lps = openai ? lp->at("token_logprobs") : j.at("logprobs");  // the shapes checked it is an array
+  const json& lps = chat ? chat_lps : openai ? lp->at("token_logprobs") : j.at("logprobs");  // checked arrays
   add_ranks(j, lps.size(), c);
   if (auto t = j.find("n_tokens_total"); t != j.end() && t->is_number_unsigned()) {
     c.n_tokens_total = t->get<uint32_t>();

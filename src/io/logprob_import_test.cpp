@@ -58,6 +58,37 @@ TEST(LogprobLine, SplitCharacterAsTheHttpBackendPlacesIt) {
   EXPECT_EQ(offsets(t), place_token_strings(response, toks).offsets);
 }
 
+// /v1/chat/completions log-probs (vLLM, OpenAI): each entry's "bytes" are the token's exact
+// bytes (its "token" reads U+FFFD for part of a character); without them, the token string.
+TEST(LogprobLine, ChatCompletionsShape) {
+  const std::string response = "Caf\xC3\xA9 ok";
+  LogprobLine l(R"({"id": "a", "logprobs": {"content": [)"
+                R"({"token": "Caf", "logprob": -1, "bytes": [67, 97, 102], "top_logprobs": []},)"
+                R"({"token": "\ufffd", "logprob": -2, "bytes": [195]},)"
+                R"({"token": "\ufffd", "logprob": -3, "bytes": [169]},)"
+                R"({"token": " ok", "logprob": -4, "bytes": null}]}})");
+  ImportedTokens t = l.tokens(response);
+  EXPECT_EQ(offsets(t), (std::vector<uint32_t>{0, 3, 3, 5}));
+  EXPECT_DOUBLE_EQ(t.tokens[3].logprob, -4.0);
+  EXPECT_THAT(error_of(R"({"id": "a", "logprobs": {"content": [{"token": "x"}]}})", "x").second,
+              HasSubstr("logprobs.content[0] must be an object with 'token' and 'logprob'"));
+  EXPECT_THAT(error_of(R"({"id": "a", "logprobs": {"content": [{"token": "Cab", "logprob": -1}]}})", "Caf").second,
+              HasSubstr("does not match the response at byte 0"));
+}
+
+// A sampler whose prompt opened the thought (R1, QwQ) never produced the stored "<think>": its
+// tokens are placed after it (and after the whitespace that follows it), the tag left unscored.
+TEST(LogprobLine, TokensAfterAThoughtThePromptOpened) {
+  LogprobLine l(R"({"id": "a", "tokens": ["Hm", ".", "</think>", "2"], "logprobs": [-1, -2, -3, -4]})");
+  EXPECT_EQ(offsets(l.tokens("<think>Hm.</think>2")), (std::vector<uint32_t>{7, 9, 10, 18}));
+  EXPECT_EQ(offsets(l.tokens("<think>\nHm.</think>2")), (std::vector<uint32_t>{8, 10, 11, 19}));
+  LogprobLine nl(R"({"id": "a", "tokens": ["\n", "Hm", ".", "</think>", "2"], "logprobs": [-1, -2, -3, -4, -5]})");
+  EXPECT_EQ(offsets(nl.tokens("<think>\nHm.</think>2")), (std::vector<uint32_t>{7, 8, 10, 11, 19}));
+  // Only a leading "<think>" is passed over: other mismatches stay errors.
+  EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Hm"], "logprobs": [-1]})", "<answer>Hm").first, "token text mismatch");
+  EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Ho"], "logprobs": [-1]})", "<think>Hm").first, "token text mismatch");
+}
+
 TEST(LogprobLine, PromptTokensDropped) {
   LogprobLine l(R"({"id": "a", "prompt": "Q? ", "tokens": ["Q", "? ", "A", "."], "logprobs": [null, -1, -2, -3]})");
   ImportedTokens t = l.tokens("A.");

@@ -34,17 +34,29 @@ std::optional<StoredResponse> to_stored_response(Record&& rec, const SegmentOpti
 
 void EmptyResponses::note(const StoredResponse& r) {
   if (r.response.find_first_not_of(" \t\n\r\f\v") != std::string::npos) return;
-  if (n++ == 0) first = "record '" + r.id + "' at " + r.source_file + ":" + std::to_string(r.source_line);
+  const std::string at = "record '" + r.id + "' at " + r.source_file + ":" + std::to_string(r.source_line);
+  if (r.response.empty()) {
+    if (n++ == 0) first = at;
+  } else if (n_space++ == 0) {
+    first_space = at;
+  }
 }
 
 void EmptyResponses::report(const std::string& file, const LogSink& log) {
-  // Kept (the record is the input's), but said once per input: such a response has nothing to
-  // score or type, and a strategy that needs no scores (longest, random) could still pick it.
-  if (n && log)
-    log(LogLevel::Warn, file + ": " + std::to_string(n) + (n == 1 ? " response is" : " responses are") +
-                            " empty or whitespace only (nothing to score or type), e.g. " + first);
-  n = 0;
+  // Kept (the record is the input's), but said once per input: an empty response has nothing to
+  // score or type, a whitespace-only one a single action of whitespace (section 1), and a
+  // strategy that needs no scores (longest, random) could still pick either.
+  auto count = [](uint64_t k) { return std::to_string(k) + (k == 1 ? " response is" : " responses are"); };
+  if ((n || n_space) && log) {
+    std::string msg = file + ": ";
+    if (n) msg += count(n) + " empty (nothing to score or type), e.g. " + first;
+    if (n && n_space) msg += "; ";
+    if (n_space) msg += count(n_space) + " whitespace only (one action of whitespace), e.g. " + first_space;
+    log(LogLevel::Warn, msg);
+  }
+  n = n_space = 0;
   first.clear();
+  first_space.clear();
 }
 
 std::string duplicate_id_message(const StoredResponse& r, bool line_ids, const std::string& first_at) {
