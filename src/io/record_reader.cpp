@@ -110,8 +110,9 @@ std::optional<bool> to_bool(const json& v, const std::string& field) {
   }
   if (v.is_string()) {
     auto s = v.get<std::string>();
-    if (s == "true" || s == "True" || s == "1") return true;
-    if (s == "false" || s == "False" || s == "0") return false;
+    for (char& ch : s) ch = char(std::tolower(uint8_t(ch)));
+    if (s == "true" || s == "1") return true;
+    if (s == "false" || s == "0") return false;
   }
   throw BadRecord{"wrong type of field '" + field + "'",
                   "field '" + field + "' must be a boolean (or 0/1), got " + v.dump().substr(0, 40)};

@@ -96,10 +96,12 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
     if (verdict == Verdict::NoAnswer) ++c.no_answer;
     nlohmann::json j;
     j["id"] = id;
+    std::string method;  // how the answer was found, also without a reference to grade against
     if (g && g->extracted) j["extracted"] = *g->extracted;
     else if (!g) {
       Extraction ex = extract_answer(response, go.extract);
       j["extracted"] = ex.answer ? nlohmann::json(*ex.answer) : nlohmann::json(nullptr);
+      method = ex.method;
     } else {
       j["extracted"] = nullptr;
     }
@@ -107,7 +109,7 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
     j["verdict"] = verdict ? nlohmann::json(std::string(verdict_name(*verdict))) : nlohmann::json(nullptr);
     j["source"] = from_label ? "label" : (g ? "graded" : "none");
     if (from_label && g) j["graded"] = std::string(verdict_name(g->verdict));
-    if (g) j["method"] = g->method;
+    j["method"] = g ? g->method : method;
     os << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return {verdict, from_label};
   };
