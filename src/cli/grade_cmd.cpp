@@ -115,8 +115,13 @@ int run_grade(int argc, char** argv) {
   if (!store_path.empty()) store = Store::open(store_path, OpenMode::ReadWrite);
   Output output(out);
   TtyProgress progress;
-  const GradeRunStats c =
-      grade_records(data, store.get(), table ? &*table : nullptr, gro, output.stream(), progress, cli_log);
+  GradeRunStats c;
+  try {
+    c = grade_records(data, store.get(), table ? &*table : nullptr, gro, output.stream(), progress, cli_log);
+  } catch (const DataError& e) {  // the lines before the bad record are kept in --out
+    output.close();
+    throw DataError(std::string(e.what()) + (out == "-" ? "" : "; their lines are in '" + out + "'"));
+  }
   output.close();
 
   print_summary(c, table ? &*table : nullptr, answers, store ? store_path : std::string());

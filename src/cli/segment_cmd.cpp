@@ -34,13 +34,25 @@ int run_segment(int argc, char** argv) {
   Output output(out);
   std::ostream& os = output.stream();
   Record rec;
-  uint64_t n_actions = 0;
-  while (reader.next(rec)) {
+  uint64_t n_actions = 0, n_written = 0;
+  // A bad record stops the run; the records before it are kept in --out (nothing computed is lost).
+  auto stop = [&](const std::string& what) {
+    output.close();
+    if (!n_written) throw DataError(what);
+    throw DataError(what + " (the " + std::to_string(n_written) + " records before it were written to " +
+                    (out == "-" ? std::string("standard output") : "'" + out + "'") + ")");
+  };
+  while (true) {
+    try {
+      if (!reader.next(rec)) break;
+    } catch (const DataError& e) {
+      stop(e.what());
+    }
     std::vector<Action> acts;
     try {
       acts = segment(rec.response, sopts, rec.id);
     } catch (const DataError& e) {
-      if (!ropts.skip_bad) throw DataError(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
+      if (!ropts.skip_bad) stop(rec.file + ":" + std::to_string(rec.line) + ": " + e.what());
       warn(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
       continue;
     }
@@ -56,6 +68,7 @@ int run_segment(int argc, char** argv) {
     }
     n_actions += acts.size();
     os << j.dump() << '\n';
+    ++n_written;
   }
   output.close();
   const auto& st = reader.stats();

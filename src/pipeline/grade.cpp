@@ -119,7 +119,19 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
     progress.start("grading", reader.size().value_or(0), "bytes");
     if (store) store->begin();
     Record rec;
-    while (reader.next(rec)) {
+    uint64_t n_done = 0;
+    // A bad record stops the run; the verdicts before it are kept (written, and stored).
+    auto next = [&] {
+      try {
+        return reader.next(rec);
+      } catch (const DataError& e) {
+        if (store) store->commit();
+        if (!n_done) throw;
+        throw DataError(std::string(e.what()) + " (the " + std::to_string(n_done) + " records before it were graded" +
+                        (store ? ", their correctness stored" : "") + ")");
+      }
+    };
+    while (next()) {
       std::optional<std::string> reference = rec.answer;
       if ((!reference || reference->empty()) && table) {
         std::string key;
@@ -147,6 +159,7 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
         }
       }
       progress.update(reader.bytes_read());
+      ++n_done;
     }
     if (store) store->commit();
     progress.finish();

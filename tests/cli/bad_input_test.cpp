@@ -115,6 +115,51 @@ TEST_F(BadInput, ImportStopsAtTheBadRecordNamingFileLineRecordAndField) {
   }
 }
 
+// segment and grade stop at a bad record too, and keep what they did before it: the lines written
+// to --out, and the correctness grade --store set.
+TEST_F(BadInput, SegmentAndGradeKeepTheRecordsBeforeTheBadOne) {
+  const std::string db = base_store();
+  const std::string file = write("grade_bad.jsonl",
+                                 "{\"id\":\"g1\",\"question\":\"Q\",\"response\":\"So \\\\boxed{2}.\",\"answer\":\"2\"}\n"
+                                 "{\"id\":\"g2\",\"question\":\"Q\",\"response\":\"So \\\\boxed{5}.\",\"answer\":\"4\"}\n"
+                                 "{broken\n"
+                                 "{\"id\":\"g3\",\"question\":\"Q\",\"response\":\"x\",\"answer\":\"1\"}\n");
+  Result g = rdpt("grade --data '" + file + "' --store '" + db + "' --out '" + path("g.jsonl") + "'");
+  EXPECT_EQ(g.rc, 1);
+  EXPECT_EQ(lines_of(g.err), 1u) << g.err;
+  EXPECT_NE(g.err.find(file + ":3: invalid JSON"), std::string::npos) << g.err;
+  EXPECT_NE(g.err.find("the 2 records before it were graded, their correctness stored"), std::string::npos) << g.err;
+  std::ifstream gi(path("g.jsonl"));
+  std::stringstream gs;
+  gs << gi.rdbuf();
+  EXPECT_EQ(lines_of(gs.str()), 2u) << gs.str();
+  // correctness set: g1 correct, g2 incorrect
+  auto correct_of = [&](const std::string& id) {
+    sqlite3* sdb = nullptr;
+    std::string v = "<none>";
+    sqlite3_open_v2(db.c_str(), &sdb, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(sdb, "SELECT correct FROM responses WHERE id = ?", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_type(st, 0) == SQLITE_NULL ? "NULL" : std::to_string(sqlite3_column_int(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(sdb);
+    return v;
+  };
+  EXPECT_EQ(correct_of("g1"), "1");
+  EXPECT_EQ(correct_of("g2"), "0");
+
+  Result s = rdpt("segment --data '" + file + "' --out '" + path("s.jsonl") + "'");
+  EXPECT_EQ(s.rc, 1);
+  EXPECT_NE(s.err.find("the 2 records before it were written to '" + path("s.jsonl") + "'"), std::string::npos)
+      << s.err;
+  std::ifstream si(path("s.jsonl"));
+  std::stringstream ss;
+  ss << si.rdbuf();
+  EXPECT_EQ(lines_of(ss.str()), 2u);
+}
+
 // Stores that are not rdpt's: every command refuses them by name and leaves them as they were.
 TEST_F(BadInput, ForeignNewerAndNonSqliteStoresAreRefusedAndLeftAlone) {
   const std::string db = base_store();
