@@ -148,6 +148,23 @@ void Output::close() {
   if (!impl_->target.direct) std::filesystem::rename(impl_->target.write_path, impl_->target.final_path);
 }
 
+std::string Output::keep_partial() {
+  if (impl_->closed) return "'" + impl_->path + "'";
+  impl_->closed = true;
+  if (impl_->is_stdout) {
+    std::cout.flush();
+    return "standard output";
+  }
+  impl_->file.flush();
+  impl_->file.close();
+  if (impl_->target.direct) return "'" + impl_->path + "'";
+  const std::string partial = impl_->target.final_path + ".partial";
+  std::error_code ec;
+  std::filesystem::rename(impl_->target.write_path, partial, ec);
+  if (ec) throw Error("cannot keep the partial output as '" + partial + "': " + ec.message());
+  return "'" + partial + "'";
+}
+
 static double now_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();

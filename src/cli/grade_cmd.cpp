@@ -118,9 +118,9 @@ int run_grade(int argc, char** argv) {
   GradeRunStats c;
   try {
     c = grade_records(data, store.get(), table ? &*table : nullptr, gro, output.stream(), progress, cli_log);
-  } catch (const DataError& e) {  // the lines before the bad record are kept in --out
-    output.close();
-    throw DataError(std::string(e.what()) + (out == "-" ? "" : "; their lines are in '" + out + "'"));
+  } catch (const DataError& e) {  // the lines before the bad record are kept (in --out.partial)
+    if (out == "-" || output.stream().tellp() <= 0) throw;
+    throw DataError(std::string(e.what()) + "; their lines are in " + output.keep_partial());
   }
   output.close();
 

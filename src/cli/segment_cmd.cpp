@@ -37,10 +37,9 @@ int run_segment(int argc, char** argv) {
   uint64_t n_actions = 0, n_written = 0;
   // A bad record stops the run; the records before it are kept in --out (nothing computed is lost).
   auto stop = [&](const std::string& what) {
-    output.close();
-    if (!n_written) throw DataError(what);
-    throw DataError(what + " (the " + std::to_string(n_written) + " records before it were written to " +
-                    (out == "-" ? std::string("standard output") : "'" + out + "'") + ")");
+    if (!n_written) throw DataError(what);  // the output is left as it was
+    throw DataError(what + " (the " + std::to_string(n_written) + " responses before it were written to " +
+                    output.keep_partial() + ")");
   };
   while (true) {
     try {

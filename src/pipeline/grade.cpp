@@ -127,8 +127,8 @@ GradeRunStats grade_records(const std::string& data, Store* store, const AnswerT
       } catch (const DataError& e) {
         if (store) store->commit();
         if (!n_done) throw;
-        throw DataError(std::string(e.what()) + " (the " + std::to_string(n_done) + " records before it were graded" +
-                        (store ? ", their correctness stored" : "") + ")");
+        throw DataError(std::string(e.what()) + " (the " + std::to_string(n_done) + " responses before it were graded" +
+                        (store ? "; correctness stored for " + std::to_string(c.store_set) + " of them" : "") + ")");
       }
     };
     while (next()) {

@@ -116,7 +116,7 @@ TEST_F(BadInput, ImportStopsAtTheBadRecordNamingFileLineRecordAndField) {
 }
 
 // segment and grade stop at a bad record too, and keep what they did before it: the lines written
-// to --out, and the correctness grade --store set.
+// (as --out.partial: the final name is left as it was), and the correctness grade --store set.
 TEST_F(BadInput, SegmentAndGradeKeepTheRecordsBeforeTheBadOne) {
   const std::string db = base_store();
   const std::string file = write("grade_bad.jsonl",
@@ -124,12 +124,20 @@ TEST_F(BadInput, SegmentAndGradeKeepTheRecordsBeforeTheBadOne) {
                                  "{\"id\":\"g2\",\"question\":\"Q\",\"response\":\"So \\\\boxed{5}.\",\"answer\":\"4\"}\n"
                                  "{broken\n"
                                  "{\"id\":\"g3\",\"question\":\"Q\",\"response\":\"x\",\"answer\":\"1\"}\n");
+  const std::string old = write("g.jsonl", "{\"old\": 1}\n");
   Result g = rdpt("grade --data '" + file + "' --store '" + db + "' --out '" + path("g.jsonl") + "'");
   EXPECT_EQ(g.rc, 1);
   EXPECT_EQ(lines_of(g.err), 1u) << g.err;
   EXPECT_NE(g.err.find(file + ":3: invalid JSON"), std::string::npos) << g.err;
-  EXPECT_NE(g.err.find("the 2 records before it were graded, their correctness stored"), std::string::npos) << g.err;
-  std::ifstream gi(path("g.jsonl"));
+  EXPECT_NE(g.err.find("the 2 responses before it were graded; correctness stored for 2 of them); their lines are in '" +
+                       path("g.jsonl") + ".partial'"),
+            std::string::npos)
+      << g.err;
+  std::ifstream old_in(old);
+  std::stringstream old_s;
+  old_s << old_in.rdbuf();
+  EXPECT_EQ(old_s.str(), "{\"old\": 1}\n");  // the final name is untouched
+  std::ifstream gi(path("g.jsonl") + ".partial");
   std::stringstream gs;
   gs << gi.rdbuf();
   EXPECT_EQ(lines_of(gs.str()), 2u) << gs.str();
@@ -152,12 +160,20 @@ TEST_F(BadInput, SegmentAndGradeKeepTheRecordsBeforeTheBadOne) {
 
   Result s = rdpt("segment --data '" + file + "' --out '" + path("s.jsonl") + "'");
   EXPECT_EQ(s.rc, 1);
-  EXPECT_NE(s.err.find("the 2 records before it were written to '" + path("s.jsonl") + "'"), std::string::npos)
+  EXPECT_NE(s.err.find("the 2 responses before it were written to '" + path("s.jsonl") + ".partial'"), std::string::npos)
       << s.err;
-  std::ifstream si(path("s.jsonl"));
+  EXPECT_FALSE(fs::exists(path("s.jsonl")));
+  std::ifstream si(path("s.jsonl") + ".partial");
   std::stringstream ss;
   ss << si.rdbuf();
   EXPECT_EQ(lines_of(ss.str()), 2u);
+  // A bad first record writes nothing anywhere.
+  const std::string bad1 = write("bad_first.jsonl", "{broken\n");
+  Result b = rdpt("segment --data '" + bad1 + "' --out '" + path("b.jsonl") + "'");
+  EXPECT_EQ(b.rc, 1);
+  EXPECT_EQ(b.err.find("before it"), std::string::npos) << b.err;
+  EXPECT_FALSE(fs::exists(path("b.jsonl")));
+  EXPECT_FALSE(fs::exists(path("b.jsonl") + ".partial"));
 }
 
 // Stores that are not rdpt's: every command refuses them by name and leaves them as they were.
