@@ -77,11 +77,14 @@ void add_select_options(CLI::App& app, SelectArgs& a) {
   add_same_model_flag(app, a.same_model);
 }
 
-// Usage errors found before the store is opened: roles, stdin, --per-question, the output's name
-// and the output paths (distinct, none of them the data or the store).
-void check_select_args(const SelectArgs& a, bool parquet) {
+// Usage errors found before the store is opened: roles, stdin, the strategy and beta (parsed into
+// strategy and beta), --per-question, the output's name and the output paths (distinct, none of
+// them the data or the store).
+void check_select_args(const SelectArgs& a, bool parquet, Strategy& strategy, std::optional<double>& beta) {
   check_distinct_roles({{"--teacher", a.teacher}, {"--student", a.student}}, a.same_model);
   if (a.data == "-") throw UsageError("--data: select reads its input twice; give a file, not stdin");
+  strategy = parse_strategy(a.strategy_s);
+  beta = parse_beta(a.beta_s);
   if (a.per_question == 0) throw UsageError("--per-question: must be >= 1, got 0");
   if (parquet && a.out == "-")
     throw UsageError("--out: Parquet input is written as Parquet; give a file (e.g. --out chosen.parquet), not stdout");
@@ -129,10 +132,10 @@ int run_select(int argc, char** argv) {
   SelectArgs a;
   add_select_options(app, a);
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
-  const Strategy strategy = parse_strategy(a.strategy_s);
-  const std::optional<double> beta_given = parse_beta(a.beta_s);
   const bool parquet = io::is_parquet_path(a.data);
-  check_select_args(a, parquet);
+  Strategy strategy;
+  std::optional<double> beta_given;
+  check_select_args(a, parquet, strategy, beta_given);
 
   // Pass 1 over the data: ids in input order and their groups, each checked against the text the
   // store scored under its id.

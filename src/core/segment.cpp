@@ -24,11 +24,11 @@ bool all_ws(std::string_view s) {
 size_t marker_len(std::string_view t, size_t i) {
   static constexpr std::string_view kOpen[] = {"<|", "<\xEF\xBD\x9C"};   // "<|", "<｜"
   static constexpr std::string_view kClose[] = {"|>", "\xEF\xBD\x9C>"};  // "|>", "｜>"
-  constexpr size_t kMaxLen = 64;
+  constexpr size_t kMaxInside = 60;  // bytes between the opening and the closing bar
   for (int v = 0; v < 2; ++v) {
     if (t.compare(i, kOpen[v].size(), kOpen[v]) != 0) continue;
     size_t j = i + kOpen[v].size();
-    for (size_t k = j; k < t.size() && k - i < kMaxLen; ++k) {
+    for (size_t k = j; k < t.size() && k - j <= kMaxInside; ++k) {
       if (t.compare(k, kClose[v].size(), kClose[v]) == 0) return k > j ? k + kClose[v].size() - i : 0;
       unsigned char c = static_cast<unsigned char>(t[k]);
       if (is_ws(c) || c == '<' || c == '>' || c == '|') break;

@@ -2,6 +2,7 @@
 // on the response's bytes. Library code: the CLI and other front ends share it.
 #include "rdpt/logprob_import.h"
 
+#include <exception>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -144,12 +145,12 @@ void add_ranks(const json& j, size_t n, ImportedTokens& c) {
 std::vector<size_t> opened_thought_starts(const std::string& response) {
   static constexpr std::string_view kOpen = "<think>";
   if (!std::string_view(response).starts_with(kOpen)) return {};
-  size_t ws = kOpen.size();
-  while (ws < response.size() && (response[ws] == ' ' || response[ws] == '\n' || response[ws] == '\t' ||
-                                  response[ws] == '\r'))
-    ++ws;
-  if (ws == kOpen.size()) return {kOpen.size()};
-  return {kOpen.size(), ws};
+  std::vector<size_t> starts = {kOpen.size()};  // right after the tag, then at each byte of the whitespace after it
+  for (size_t k = kOpen.size(); k < response.size() && (response[k] == ' ' || response[k] == '\n' ||
+                                                        response[k] == '\t' || response[k] == '\r');
+       ++k)
+    starts.push_back(k + 1);
+  return starts;
 }
 
 void shift_tokens(ImportedTokens& c, size_t by) {
@@ -171,15 +172,29 @@ ImportedTokens place_texts(const json& toks, const json& lps, const std::string&
     return place_texts_exact(toks, lps, toks_name, lps_name, prompt, response, truncated, max_skip);
   } catch (const LogprobLineError&) {
     if (!prompt.empty()) throw;
+    // The tokens start where the first token with text fits (the first such start at which all of
+    // them fit); when none does, the error is that of the first start where the first token fits.
+    const json* first = nullptr;
+    for (const json& t : toks)
+      if (!t.is_string() || !t.get_ref<const std::string&>().empty()) {
+        first = &t;
+        break;
+      }
+    if (!first || !first->is_string()) throw;
+    const std::string& text = first->get_ref<const std::string&>();
+    std::exception_ptr first_error;
     for (size_t at : opened_thought_starts(response)) {
+      if (response.compare(at, text.size(), text) != 0) continue;
       try {
         ImportedTokens c =
             place_texts_exact(toks, lps, toks_name, lps_name, prompt, response.substr(at), truncated, max_skip);
         shift_tokens(c, at);
         return c;
       } catch (const LogprobLineError&) {
+        if (!first_error) first_error = std::current_exception();
       }
     }
+    if (first_error) std::rethrow_exception(first_error);
     throw;
   }
 }
@@ -392,21 +407,35 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
   } catch (const DataError& e) {
     std::string msg = e.what();
     // Ids that start after a thought the prompt opened (opened_thought_starts).
+    // The start is the first at which the first ids (a window of 8) fit; from there on, the
+    // placement is as strict as from byte 0 and its errors are the line's.
+    std::optional<size_t> start;
     if (prompt.empty()) {
+      const std::span<const int32_t> all(rest);
       for (size_t at : opened_thought_starts(response)) {
         try {
-          offsets = o.vocab->place_ids(rest, std::string_view(response).substr(at), truncated);
-          for (auto& off : offsets) off += uint32_t(at);
-          ImportedTokens c;
-          c.n_prompt = skip;
-          for (size_t k = 0; k < rest.size(); ++k)
-            add_token(c, k + skip, offsets[k], 0, logprob_at(lps, k + skip, "logprobs"), "logprobs");
-          c.truncated = truncated;
-          for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
-          return c;
+          o.vocab->place_ids(all.first(std::min<size_t>(8, all.size())), std::string_view(response).substr(at), true);
+          start = at;
+          break;
         } catch (const DataError&) {
         }
       }
+    }
+    if (start) {
+      try {
+        offsets = o.vocab->place_ids(rest, std::string_view(response).substr(*start), truncated);
+      } catch (const DataError& e2) {
+        throw LogprobLineError{"token id mismatch", std::string(e2.what()) + " (placed after the response's leading "
+                                                                             "<think>, which the prompt opened)"};
+      }
+      for (auto& off : offsets) off += uint32_t(*start);
+      ImportedTokens c;
+      c.n_prompt = skip;
+      for (size_t k = 0; k < rest.size(); ++k)
+        add_token(c, k + skip, offsets[k], 0, logprob_at(lps, k + skip, "logprobs"), "logprobs");
+      c.truncated = truncated;
+      for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
+      return c;
     }
     // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
     // prompt's ids are found by matching, as the first id from which the rest reproduces the whole

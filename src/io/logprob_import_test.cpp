@@ -84,6 +84,17 @@ TEST(LogprobLine, TokensAfterAThoughtThePromptOpened) {
   EXPECT_EQ(offsets(l.tokens("<think>\nHm.</think>2")), (std::vector<uint32_t>{8, 10, 11, 19}));
   LogprobLine nl(R"({"id": "a", "tokens": ["\n", "Hm", ".", "</think>", "2"], "logprobs": [-1, -2, -3, -4, -5]})");
   EXPECT_EQ(offsets(nl.tokens("<think>\nHm.</think>2")), (std::vector<uint32_t>{7, 8, 10, 11, 19}));
+  // A prompt ending "<think>\n" before a response "<think>\n\n...": the tokens start at the second newline.
+  EXPECT_EQ(offsets(nl.tokens("<think>\n\nHm.</think>2")), (std::vector<uint32_t>{8, 9, 11, 12, 20}));
+  // Once the first token fits after the tag, the line's own errors are reported, not a mismatch at byte 0.
+  EXPECT_THAT(error_of(R"({"id": "a", "tokens": ["Hm", ".", "</think>", "2"], "logprobs": [-1, 5, -1, -1]})",
+                       "<think>Hm.</think>2")
+                  .second,
+              HasSubstr("logprobs[1] = 5 is not a log-prob"));
+  EXPECT_THAT(error_of(R"({"id": "a", "tokens": ["Hm", ".", "X", "</think>"], "logprobs": [-1, -1, -1, -1]})",
+                       "<think>Hm. Ok.</think>")
+                  .second,
+              HasSubstr("token 2 \"X\" does not match the response at byte"));
   // Only a leading "<think>" is passed over: other mismatches stay errors.
   EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Hm"], "logprobs": [-1]})", "<answer>Hm").first, "token text mismatch");
   EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Ho"], "logprobs": [-1]})", "<think>Hm").first, "token text mismatch");

@@ -136,12 +136,18 @@ std::string join_thought(const std::string& thought, std::string answer, const s
 
 // Whether a null answer beside a thought means the thought was never closed. vLLM's reasoning
 // parsers give a null answer both for output cut before "</think>" and for output that stops right
-// after it; a finish_reason of "stop" (in the message or the record) says the latter, anything
-// else (most often "length", or none kept) the former.
+// after it. A heuristic: a finish_reason of "stop" (or rdpt sample's "eos"; any case; in the message
+// or the record) says the output ended by itself, taken as after "</think>"; anything else (most
+// often "length", or none kept) says it was cut, inside the thought. (A model that ends its output
+// inside the thought also gets "stop": the text cannot tell.)
 bool unclosed_if_null(const json& message, const json& record) {
   for (const json* o : {&message, &record}) {
     auto it = o->find("finish_reason");
-    if (it != o->end() && it->is_string()) return it->get<std::string>() != "stop";
+    if (it != o->end() && it->is_string()) {
+      std::string r = it->get<std::string>();
+      for (char& ch : r) ch = char(std::tolower(uint8_t(ch)));
+      return r != "stop" && r != "eos";
+    }
   }
   return true;
 }
@@ -316,7 +322,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       auto it = obj.find(key);
       if (it == obj.end() || !it->is_array()) throw BadRecord{std::string("missing field '") + key + "'", std::string("missing list field '") + key + "'"};
       const json& msgs = *it;
-      std::string last_user, last_assistant, system_turn;
+      std::string last_user, last_assistant, system_turn, unknown;  // unknown: a turn of another role
       bool have_assistant = false, have_system = false;
       for (size_t k = 0; k < msgs.size(); ++k) {
         const json& m = msgs[k];
@@ -342,6 +348,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
         } else if (role == "user" || role == "human") {
           last_user = text;
           have_assistant = false;
+          unknown.clear();  // earlier turns are not part of the prompt (the last exchange is scored)
         } else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot" || role == "chatgpt") {
           std::string thf;
           if (const json* th = f.fallbacks ? find_reasoning(m, &thf) : nullptr) {
@@ -352,13 +359,17 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
           }
           last_assistant = text;
           have_assistant = true;
-        } else {
-          throw BadRecord{"unknown role in '" + std::string(key) + "'",
-                          where + " has " + role_key + " '" + given_role +
-                              "', which is not one rdpt renders (system/developer, user/human, assistant/gpt/model): "
-                              "rdpt scores one user turn and its answer, under one system prompt"};
+        } else if (unknown.empty()) {
+          unknown = where + " has " + role_key + " '" + given_role + "'";
         }
       }
+      // A turn of another role (tool, function, ...) between the question and the response was
+      // part of what the model saw: refused, not dropped.
+      if (!unknown.empty())
+        throw BadRecord{"unknown role in '" + std::string(key) + "'",
+                        unknown + " after the last user turn, which is not a role rdpt renders (system/developer, "
+                                  "user/human, assistant/gpt/model): rdpt scores one user turn and its answer, under "
+                                  "one system prompt"};
       // The response is the last assistant turn; the question is the user turn before it.
       if (!have_assistant && opts.require_response)
         throw BadRecord{"no assistant message", std::string("no assistant message after the last user message in '") + key + "'"};

@@ -185,10 +185,12 @@ TEST(RecordReader, SystemPromptAndRolesInChatLayouts) {
       R"({"id": "m2", "messages": [{"role": "developer", "content": "DEV"}, {"role": "User", "content": "Q"}, {"role": "Assistant", "content": "A"}]})" "\n"
       R"({"id": "m3", "system": "S", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
       R"({"id": "s1", "conversations": [{"from": "Human", "value": "Q"}, {"from": "GPT", "value": "A"}]})" "\n"
-      R"({"id": "r1", "conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n";
+      R"({"id": "r1", "conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
+      // a tool turn in an earlier exchange goes with that exchange (not part of the prompt)
+      R"({"id": "t1", "messages": [{"role": "user", "content": "Q0"}, {"role": "tool", "content": "x"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n";
   auto recs = read_all(write_plain("chat_system.jsonl", lines));
-  ASSERT_EQ(recs.size(), 6u);
-  const char* systems[] = {"SYS-C", "SYS-M", "DEV", "S", "", ""};
+  ASSERT_EQ(recs.size(), 7u);
+  const char* systems[] = {"SYS-C", "SYS-M", "DEV", "S", "", "", ""};
   for (size_t i = 0; i < recs.size(); ++i) {
     EXPECT_EQ(recs[i].system, systems[i]) << recs[i].id;
     EXPECT_EQ(recs[i].question, "Q") << recs[i].id;
@@ -204,9 +206,11 @@ TEST(RecordReader, ANullAnswerBesideAThoughtLeavesItOpen) {
       R"({"id": "b", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": null, "reasoning_content": "done", "finish_reason": "stop"}]})" "\n"
       R"({"id": "c", "question": "Q", "reasoning_content": "cut", "content": null, "finish_reason": "length"})" "\n"
       R"({"id": "d", "question": "Q", "reasoning_content": "done", "content": null, "finish_reason": "stop"})" "\n"
-      R"({"id": "e", "question": "Q", "reasoning_content": "done", "content": ""})" "\n";
+      R"({"id": "e", "question": "Q", "reasoning_content": "done", "content": ""})" "\n"
+      R"({"id": "f", "question": "Q", "reasoning_content": "done", "content": null, "finish_reason": "EOS"})" "\n";
   auto recs = read_all(write_plain("null_answer.jsonl", lines));
-  ASSERT_EQ(recs.size(), 5u);
+  ASSERT_EQ(recs.size(), 6u);
+  EXPECT_EQ(recs[5].response, "<think>done</think>");
   EXPECT_EQ(recs[0].response, "<think>cut");
   EXPECT_EQ(recs[1].response, "<think>done</think>");
   EXPECT_EQ(recs[2].response, "<think>cut");
@@ -282,7 +286,7 @@ TEST(RecordReader, BadRecordsNameFileLineRecordAndField) {
       {"thought_msg", R"({"id": "tm", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a", "reasoning_content": [1]}]})",
        "messages[1].reasoning_content must be a string"},
       {"tool_role", R"({"id": "tr", "messages": [{"role": "user", "content": "Q"}, {"role": "tool", "content": "x"}, {"role": "assistant", "content": "a"}]})",
-       "record 'tr': messages[1] has role 'tool', which is not one rdpt renders"},
+       "record 'tr': messages[1] has role 'tool' after the last user turn, which is not a role rdpt renders"},
       {"two_systems", R"({"id": "ts", "system": "S1", "conversations": [{"from": "system", "value": "S2"}, {"from": "human", "value": "Q"}, {"from": "gpt", "value": "a"}]})",
        "record 'ts': field 'system' and the system turn of 'conversations' differ"},
       {"two_system_turns", R"({"id": "t2", "messages": [{"role": "system", "content": "S1"}, {"role": "developer", "content": "S2"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]})",

@@ -11,7 +11,16 @@ import re
 import sys
 
 WS = " \t\n\r\f\v"
-SPECIAL = re.compile(r"<think>|</think>|<\|[^\s<>|]{1,60}\|>|<\uff5c[^\s<>|]{1,60}\uff5c>")
+# Markers: an inside of 1 to 60 bytes without ASCII whitespace, "<", ">" or "|"; it ends at the first
+# closing bar (non-greedy). Longer candidates are filtered by their UTF-8 length below.
+SPECIAL = re.compile(r"<think>|</think>|<\|[^ \t\n\r\f\v<>|]+?\|>|<\uff5c[^ \t\n\r\f\v<>|]+?\uff5c>")
+
+
+def is_special(m):
+    s = m.group(0)
+    if s in ("<think>", "</think>"):
+        return True
+    return 1 <= len(s[2:-2].encode("utf-8")) <= 60
 CUT = re.compile(r"([.?!}\]])([ \t\n\r\f\v]+)([A-Z])")
 
 
@@ -20,6 +29,8 @@ def segment(text):
     pieces = []  # (start_char, end_char, special)
     pos = 0
     for m in SPECIAL.finditer(text):
+        if not is_special(m):
+            continue
         if m.start() > pos:
             pieces += split_text(text, pos, m.start())
         pieces.append((m.start(), m.end(), True))

@@ -42,7 +42,7 @@ import sys
 WS_SET = set(" \t\n\r\f\v")
 
 # ------------------------------------------------------------------ docs/method.md section 1
-_MARKER = re.compile(r"<\|[^ \t\n\r\f\v<>|]+\|>|<\uff5c[^ \t\n\r\f\v<>|\uff5c]+\uff5c>")
+_MARKER = re.compile(r"<\|[^ \t\n\r\f\v<>|]+?\|>|<\uff5c[^ \t\n\r\f\v<>|]+?\uff5c>")
 _CUT = re.compile(r"([.?!}\]])([ \t\n\r\f\v]+)([A-Z])")
 
 
@@ -58,7 +58,7 @@ def segment(text, specials=("<think>", "</think>"), markers=True):
                 best = max(best, len(sp))
         if markers and text[i] == "<":
             m = _MARKER.match(text, i)
-            if m and len(m.group(0).encode("utf-8")) <= 64:
+            if m and len(m.group(0)[2:-2].encode("utf-8")) <= 60:  # docs/segment.md: inside of 1-60 bytes
                 best = max(best, m.end() - i)
         if best:
             specs.append((i, i + best))
