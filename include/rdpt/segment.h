@@ -27,7 +27,7 @@ struct Action {
 struct SegmentOptions {
   // Literal special tokens that become actions of their own.
   std::vector<std::string> special_tokens = {"<think>", "</think>"};
-  // Also treat any "<|...|>" marker (no whitespace or '<' '>' inside, at most 64 bytes) as special.
+  // Also treat any "<|...|>" marker (an inside of 1-60 bytes without ASCII whitespace, '<', '>' or '|') as special.
   bool angle_bar_markers = true;
   // Reject text that is not valid UTF-8 (DataError naming the record).
   bool check_utf8 = true;

@@ -156,13 +156,18 @@ std::string Output::keep_partial() {
     return "standard output";
   }
   impl_->file.flush();
+  const std::string incomplete = impl_->file ? "" : " (incomplete: writing failed)";
   impl_->file.close();
-  if (impl_->target.direct) return "'" + impl_->path + "'";
-  const std::string partial = impl_->target.final_path + ".partial";
+  if (impl_->target.direct) return "'" + impl_->path + "'" + incomplete;
+  // Never over an existing file (an earlier run's .partial, or an input that happens to be named
+  // so): the first free name of <path>.partial, <path>.partial.1, ...
+  std::string partial = impl_->target.final_path + ".partial";
   std::error_code ec;
+  for (int n = 1; std::filesystem::exists(std::filesystem::symlink_status(partial, ec)); ++n)
+    partial = impl_->target.final_path + ".partial." + std::to_string(n);
   std::filesystem::rename(impl_->target.write_path, partial, ec);
-  if (ec) throw Error("cannot keep the partial output as '" + partial + "': " + ec.message());
-  return "'" + partial + "'";
+  if (ec) return "'" + impl_->target.write_path + "' (it could not be renamed to '" + partial + "': " + ec.message() + ")";
+  return "'" + partial + "'" + incomplete;
 }
 
 static double now_s() {

@@ -55,8 +55,9 @@ class Output {
   ~Output();
   std::ostream& stream();
   void close();  // flush, check, rename; throws Error on failure
-  // After a failure, keeps what was written: a file as "<path>.partial" (the final name is left as
-  // it was). Returns where it is, as a message names it ("'out.jsonl.partial'", "standard output").
+  // After a failure, keeps what was written: a file as "<path>.partial" (or .partial.1, ...: never
+  // over an existing file; the final name is left as it was). Returns where it is, as a message
+  // names it ("'out.jsonl.partial'", "standard output").
   std::string keep_partial();
 
  private:

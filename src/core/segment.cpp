@@ -54,6 +54,8 @@ std::vector<Action> segment(std::string_view text, const SegmentOptions& opts, s
   std::vector<std::string_view> specials(opts.special_tokens.begin(), opts.special_tokens.end());
   std::erase_if(specials, [](std::string_view s) { return s.empty(); });
   std::sort(specials.begin(), specials.end(), [](auto a, auto b) { return a.size() > b.size(); });
+  bool first_byte[256] = {};  // the bytes a special token can start with ("[END]" too, not only '<')
+  for (auto s : specials) first_byte[static_cast<unsigned char>(s[0])] = true;
 
   // Pieces before whitespace attachment: [begin, end, special].
   std::vector<Action> pieces;
@@ -80,12 +82,12 @@ std::vector<Action> segment(std::string_view text, const SegmentOptions& opts, s
   size_t text_begin = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = 0;
-    if (text[i] == '<') {
+    if (first_byte[static_cast<unsigned char>(text[i])]) {
       for (auto s : specials) {
         if (text.compare(i, s.size(), s) == 0) { len = s.size(); break; }
       }
-      if (opts.angle_bar_markers) len = std::max(len, marker_len(text, i));
     }
+    if (text[i] == '<' && opts.angle_bar_markers) len = std::max(len, marker_len(text, i));
     if (len == 0) { ++i; continue; }
     if (text_begin < i) emit_text(text_begin, i);
     pieces.push_back({uint32_t(i), uint32_t(i + len), true});

@@ -65,6 +65,34 @@ TEST(Segment, MarkersAndConfigurableSpecials) {
   EXPECT_EQ(texts(t, segment(t, o)), (V{"<think>A.", " B.</think>"}));
 }
 
+// A marker's inside is 1 to 60 bytes (docs/segment.md), in bytes also for non-ASCII insides and
+// for DeepSeek's full-width bars.
+TEST(Segment, MarkerInsideLengthLimit) {
+  const std::string a60(60, 'a'), a61(61, 'a');
+  std::string s = "Hi.<|" + a60 + "|>x";
+  EXPECT_EQ(texts(s, segment(s)), (V{"Hi.", "<|" + a60 + "|>", "x"}));
+  s = "Hi.<|" + a61 + "|>x";
+  EXPECT_EQ(texts(s, segment(s)), (V{s}));
+  EXPECT_EQ(texts("<||>", segment("<||>")), (V{"<||>"}));  // an empty inside is no marker
+  // 20 three-byte characters are 60 bytes; 21 are too many.
+  std::string w20, w21;
+  for (int k = 0; k < 20; ++k) w20 += "\xE2\x96\x81";  // U+2581, as in DeepSeek's markers
+  w21 = w20 + "\xE2\x96\x81";
+  const std::string open = "<\xEF\xBD\x9C", close = "\xEF\xBD\x9C>";
+  s = open + w20 + close + "x";
+  EXPECT_EQ(texts(s, segment(s)), (V{open + w20 + close, "x"}));
+  s = open + w21 + close + "x";
+  EXPECT_EQ(texts(s, segment(s)), (V{s}));
+}
+
+// Special tokens you add need not start with '<'.
+TEST(Segment, SpecialTokensOfAnyFirstByte) {
+  SegmentOptions o;
+  o.special_tokens.push_back("[END]");
+  std::string s = "foo[END]bar";
+  EXPECT_EQ(texts(s, segment(s, o)), (V{"foo", "[END]", "bar"}));
+}
+
 TEST(Segment, NonAsciiIsNotWhitespaceOrUppercase) {
   std::string s = "x.\u00a0Next. \u00c9clair. Done.";  // NBSP is not ASCII whitespace; E-acute is not A-Z
   EXPECT_EQ(texts(s, segment(s)), (V{"x.\u00a0Next. \u00c9clair.", " Done."}));

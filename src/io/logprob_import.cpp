@@ -140,7 +140,7 @@ void add_ranks(const json& j, size_t n, ImportedTokens& c) {
 // sampler of a model whose prompt opened the thought (DeepSeek-R1, QwQ: the prompt ends
 // "<think>\n") never produced the tag, which the stored text holds (a thought kept in
 // reasoning_content is stored as "<think>" + thought + ...): right after the tag, or after the
-// tag and the whitespace that follows it. The tag's action then gets no token from this model, as
+// tag and any part of the whitespace that follows it. The tag's action then gets no token from this model, as
 // under rdpt score (docs/score.md, "A thought the prompt already opened").
 std::vector<size_t> opened_thought_starts(const std::string& response) {
   static constexpr std::string_view kOpen = "<think>";
@@ -158,49 +158,14 @@ void shift_tokens(ImportedTokens& c, size_t by) {
   c.covered_end += uint32_t(by);
 }
 
-ImportedTokens place_texts_exact(const json& toks, const json& lps, const std::string& toks_name,
-                                 const std::string& lps_name, const std::string& prompt, const std::string& response,
-                                 bool truncated, size_t max_skip);
-
 // Token texts placed on prompt + response by rdpt::place_token_strings, the HTTP backend's
 // routine: U+FFFD and "bytes:\xNN" strings stand for tokens holding part of a character.
 // Up to max_skip leading tokens matching nothing (BOS) count as prompt tokens. Without a prompt,
-// tokens that start after a thought the prompt opened are placed there (opened_thought_starts).
+// tokens that do not fit from the response's first byte are tried after a thought the prompt
+// opened (opened_thought_starts); when nothing fits, the error is that of the start from which
+// the most tokens fitted, with byte numbers in the whole response.
 ImportedTokens place_texts(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
                            const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
-  try {
-    return place_texts_exact(toks, lps, toks_name, lps_name, prompt, response, truncated, max_skip);
-  } catch (const LogprobLineError&) {
-    if (!prompt.empty()) throw;
-    // The tokens start where the first token with text fits (the first such start at which all of
-    // them fit); when none does, the error is that of the first start where the first token fits.
-    const json* first = nullptr;
-    for (const json& t : toks)
-      if (!t.is_string() || !t.get_ref<const std::string&>().empty()) {
-        first = &t;
-        break;
-      }
-    if (!first || !first->is_string()) throw;
-    const std::string& text = first->get_ref<const std::string&>();
-    std::exception_ptr first_error;
-    for (size_t at : opened_thought_starts(response)) {
-      if (response.compare(at, text.size(), text) != 0) continue;
-      try {
-        ImportedTokens c =
-            place_texts_exact(toks, lps, toks_name, lps_name, prompt, response.substr(at), truncated, max_skip);
-        shift_tokens(c, at);
-        return c;
-      } catch (const LogprobLineError&) {
-        if (!first_error) first_error = std::current_exception();
-      }
-    }
-    if (first_error) std::rethrow_exception(first_error);
-    throw;
-  }
-}
-
-ImportedTokens place_texts_exact(const json& toks, const json& lps, const std::string& toks_name, const std::string& lps_name,
-                      const std::string& prompt, const std::string& response, bool truncated, size_t max_skip) {
   std::vector<std::string> strs(toks.size());
   for (size_t k = 0; k < toks.size(); ++k) {
     if (!toks[k].is_string()) {
@@ -208,44 +173,61 @@ ImportedTokens place_texts_exact(const json& toks, const json& lps, const std::s
     }
     strs[k] = toks[k].get<std::string>();
   }
-  const std::string full = prompt + response;
-  const TokenMatch m = place_token_strings(full, strs, max_skip, truncated);
-  if (!m.ok) {
-    if (m.bad_token >= strs.size()) {
-      throw LogprobLineError{"token text mismatch",
-                      "the tokens end at byte " +
-                          std::to_string(m.bad_at >= prompt.size() ? m.bad_at - prompt.size() : 0) + " of the " +
-                          std::to_string(response.size()) + "-byte response (token " + std::to_string(strs.size()) +
-                          " missing); mark a partial scoring with \"truncated\": true"};
+  std::vector<size_t> starts = {0};
+  if (prompt.empty())
+    for (size_t at : opened_thought_starts(response)) starts.push_back(at);
+  TokenMatch best;
+  size_t best_at = 0;
+  for (size_t si = 0; si < starts.size(); ++si) {
+    const size_t at = starts[si];
+    const std::string full = prompt + response.substr(at);
+    TokenMatch m = place_token_strings(full, strs, max_skip, truncated);
+    if (m.ok) {
+      ImportedTokens c;
+      for (size_t k = 0; k < strs.size(); ++k) {
+        auto lp = logprob_at(lps, k, lps_name);
+        if (k < m.n_skipped) {
+          ++c.n_prompt;
+        } else if (strs[k].empty()) {
+          ++c.n_empty;
+        } else {
+          add_token(c, k, m.offsets[k], prompt.size(), lp, lps_name);
+        }
+      }
+      c.truncated = truncated;
+      c.covered_end = uint32_t(m.end > prompt.size() ? m.end - prompt.size() : 0);
+      shift_tokens(c, at);
+      return c;
     }
-    const std::string& t = strs[m.bad_token];
-    const size_t pos = m.bad_at;
-    const bool in_prompt = pos < prompt.size();
-    const size_t at = in_prompt ? pos : pos - prompt.size();
+    if (si == 0 || m.bad_token > best.bad_token) best = m, best_at = at;
+  }
+  // Byte numbers in the whole response (or the prompt): the attempt placed the tokens on prompt +
+  // response[best_at..].
+  const std::string full = prompt + response.substr(best_at);
+  const std::string after = best_at ? " (placed after the response's leading <think> and " +
+                                          std::to_string(best_at - 7) + " bytes of whitespace, which the prompt opened)"
+                                    : "";
+  if (best.bad_token >= strs.size()) {
     throw LogprobLineError{"token text mismatch",
-                    "token " + std::to_string(m.bad_token) + " " + quote(t) + " does not match the " +
-                        (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
-                        (pos >= full.size() ? std::string("past its end")
-                                            : "which has " + quote(std::string_view(full).substr(
-                                                                 pos, std::max<size_t>(t.size(), 1)))) +
-                        "); the token texts must concatenate to " +
-                        (prompt.empty() ? "the response" : "the prompt followed by the response") +
-                        " byte for byte (U+FFFD or \"bytes:\\xNN\" standing for part of a character)"};
+                           "the tokens end at byte " +
+                               std::to_string(best.bad_at >= prompt.size() ? best.bad_at - prompt.size() + best_at : 0) +
+                               " of the " + std::to_string(response.size()) + "-byte response (token " +
+                               std::to_string(strs.size()) + " missing)" + after +
+                               "; mark a partial scoring with \"truncated\": true"};
   }
-  ImportedTokens c;
-  for (size_t k = 0; k < strs.size(); ++k) {
-    auto lp = logprob_at(lps, k, lps_name);
-    if (k < m.n_skipped) {
-      ++c.n_prompt;
-    } else if (strs[k].empty()) {
-      ++c.n_empty;
-    } else {
-      add_token(c, k, m.offsets[k], prompt.size(), lp, lps_name);
-    }
-  }
-  c.truncated = truncated;
-  c.covered_end = uint32_t(m.end > prompt.size() ? m.end - prompt.size() : 0);
-  return c;
+  const std::string& t = strs[best.bad_token];
+  const size_t pos = best.bad_at;
+  const bool in_prompt = pos < prompt.size();
+  const size_t at = in_prompt ? pos : pos - prompt.size() + best_at;
+  throw LogprobLineError{"token text mismatch",
+                         "token " + std::to_string(best.bad_token) + " " + quote(t) + " does not match the " +
+                             (in_prompt ? "prompt" : "response") + " at byte " + std::to_string(at) + " (" +
+                             (pos >= full.size() ? std::string("past its end")
+                                                 : "which has " + quote(std::string_view(full).substr(
+                                                                      pos, std::max<size_t>(t.size(), 1)))) +
+                             ")" + after + "; the token texts must concatenate to " +
+                             (prompt.empty() ? "the response" : "the prompt followed by the response") +
+                             " byte for byte (U+FFFD or \"bytes:\\xNN\" standing for part of a character)"};
 }
 
 // {"id", "tokens": [texts], "logprobs": [...]}: offsets from the token texts placed on the text.
@@ -406,28 +388,35 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
     offsets = o.vocab->place_ids(rest, full, truncated);
   } catch (const DataError& e) {
     std::string msg = e.what();
-    // Ids that start after a thought the prompt opened (opened_thought_starts).
-    // The start is the first at which the first ids (a window of 8) fit; from there on, the
-    // placement is as strict as from byte 0 and its errors are the line's.
+    // Ids that start after a thought the prompt opened: every start is tried; the first at which
+    // all of them fit wins. When none does, the error is that of the first start at which the
+    // first ids (a window of 8) fit, its byte numbers counted from that start.
     std::optional<size_t> start;
+    std::optional<std::pair<size_t, std::string>> start_error;
     if (prompt.empty()) {
       const std::span<const int32_t> all(rest);
       for (size_t at : opened_thought_starts(response)) {
         try {
-          o.vocab->place_ids(all.first(std::min<size_t>(8, all.size())), std::string_view(response).substr(at), true);
+          offsets = o.vocab->place_ids(rest, std::string_view(response).substr(at), truncated);
           start = at;
           break;
-        } catch (const DataError&) {
+        } catch (const DataError& e2) {
+          if (start_error) continue;
+          try {
+            o.vocab->place_ids(all.first(std::min<size_t>(8, all.size())), std::string_view(response).substr(at), true);
+            start_error.emplace(at, e2.what());
+          } catch (const DataError&) {
+          }
         }
       }
+      if (!start && start_error)
+        throw LogprobLineError{"token id mismatch",
+                               start_error->second + " (the ids placed after the response's leading <think> and " +
+                                   std::to_string(start_error->first - 7) +
+                                   " bytes of whitespace, which the prompt opened: byte numbers count from byte " +
+                                   std::to_string(start_error->first) + " of the response)"};
     }
     if (start) {
-      try {
-        offsets = o.vocab->place_ids(rest, std::string_view(response).substr(*start), truncated);
-      } catch (const DataError& e2) {
-        throw LogprobLineError{"token id mismatch", std::string(e2.what()) + " (placed after the response's leading "
-                                                                             "<think>, which the prompt opened)"};
-      }
       for (auto& off : offsets) off += uint32_t(*start);
       ImportedTokens c;
       c.n_prompt = skip;

@@ -91,10 +91,23 @@ TEST(LogprobLine, TokensAfterAThoughtThePromptOpened) {
                        "<think>Hm.</think>2")
                   .second,
               HasSubstr("logprobs[1] = 5 is not a log-prob"));
+  // Byte numbers are the whole response's, and the message says where the tokens were placed.
   EXPECT_THAT(error_of(R"({"id": "a", "tokens": ["Hm", ".", "X", "</think>"], "logprobs": [-1, -1, -1, -1]})",
                        "<think>Hm. Ok.</think>")
                   .second,
-              HasSubstr("token 2 \"X\" does not match the response at byte"));
+              HasSubstr("token 2 \"X\" does not match the response at byte 10 (which has \" \") (placed after the "
+                        "response's leading <think> and 0 bytes of whitespace"));
+  EXPECT_THAT(error_of(R"({"id": "a", "tokens": ["Hm", ".", " Ok", "."], "logprobs": [-1, -1, -1, -1]})",
+                       "<think>Hm. Ok.</think>")
+                  .second,
+              HasSubstr("the tokens end at byte 14 of the 22-byte response"));
+  // A first token standing for part of a character, or a BOS matching nothing, still finds its start.
+  LogprobLine part(R"({"id": "a", "tokens": ["\ufffd", "\ufffd", " ok"], "logprobs": [-1, -2, -3]})");
+  EXPECT_EQ(offsets(part.tokens("<think>\n\xC3\xA9 ok")), (std::vector<uint32_t>{8, 8, 10}));
+  LogprobLine bos(R"({"id": "a", "logprobs": {"tokens": ["<s>", "Hm", "."], "token_logprobs": [null, -1, -2]}})");
+  ImportedTokens b = bos.tokens("<think>\nHm.");
+  EXPECT_EQ(offsets(b), (std::vector<uint32_t>{8, 10}));
+  EXPECT_EQ(b.n_prompt, 1u);
   // Only a leading "<think>" is passed over: other mismatches stay errors.
   EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Hm"], "logprobs": [-1]})", "<answer>Hm").first, "token text mismatch");
   EXPECT_EQ(error_of(R"({"id": "a", "tokens": ["Ho"], "logprobs": [-1]})", "<think>Hm").first, "token text mismatch");

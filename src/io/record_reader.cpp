@@ -322,7 +322,9 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
       auto it = obj.find(key);
       if (it == obj.end() || !it->is_array()) throw BadRecord{std::string("missing field '") + key + "'", std::string("missing list field '") + key + "'"};
       const json& msgs = *it;
-      std::string last_user, last_assistant, system_turn, unknown;  // unknown: a turn of another role
+      // unknown: the first turn of another role since the last user turn; before_answer: such a
+      // turn with an assistant turn after it (between the question and the response).
+      std::string last_user, last_assistant, system_turn, unknown, before_answer;
       bool have_assistant = false, have_system = false;
       for (size_t k = 0; k < msgs.size(); ++k) {
         const json& m = msgs[k];
@@ -336,7 +338,12 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
         std::string role = given_role;
         for (char& ch : role) ch = char(std::tolower(uint8_t(ch)));
         auto ct = m.find(text_key);
-        std::string text = ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
+        const bool known = role == "system" || role == "developer" || role == "user" || role == "human" ||
+                           role == "assistant" || role == "gpt" || role == "model" || role == "bot" ||
+                           role == "chatgpt";
+        // Another role's content is never read (a tool turn may hold any JSON).
+        std::string text =
+            !known || ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
         if (role == "system" || role == "developer") {
           // OpenAI's developer message is the system prompt of its newer models (gpt-oss's template
           // renders either as the developer instructions).
@@ -349,6 +356,7 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
           last_user = text;
           have_assistant = false;
           unknown.clear();  // earlier turns are not part of the prompt (the last exchange is scored)
+          before_answer.clear();
         } else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot" || role == "chatgpt") {
           std::string thf;
           if (const json* th = f.fallbacks ? find_reasoning(m, &thf) : nullptr) {
@@ -359,15 +367,16 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
           }
           last_assistant = text;
           have_assistant = true;
+          if (!unknown.empty() && before_answer.empty()) before_answer = unknown;
         } else if (unknown.empty()) {
           unknown = where + " has " + role_key + " '" + given_role + "'";
         }
       }
       // A turn of another role (tool, function, ...) between the question and the response was
       // part of what the model saw: refused, not dropped.
-      if (!unknown.empty())
+      if (!before_answer.empty())
         throw BadRecord{"unknown role in '" + std::string(key) + "'",
-                        unknown + " after the last user turn, which is not a role rdpt renders (system/developer, "
+                        before_answer + " between the question and the response, which is not a role rdpt renders (system/developer, "
                                   "user/human, assistant/gpt/model): rdpt scores one user turn and its answer, under "
                                   "one system prompt"};
       // The response is the last assistant turn; the question is the user turn before it.

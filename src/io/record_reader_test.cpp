@@ -187,10 +187,12 @@ TEST(RecordReader, SystemPromptAndRolesInChatLayouts) {
       R"({"id": "s1", "conversations": [{"from": "Human", "value": "Q"}, {"from": "GPT", "value": "A"}]})" "\n"
       R"({"id": "r1", "conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
       // a tool turn in an earlier exchange goes with that exchange (not part of the prompt)
-      R"({"id": "t1", "messages": [{"role": "user", "content": "Q0"}, {"role": "tool", "content": "x"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n";
+      R"({"id": "t1", "messages": [{"role": "user", "content": "Q0"}, {"role": "tool", "content": {"k": 1}}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]})" "\n"
+      // and so does one after the response
+      R"({"id": "t2", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}, {"role": "tool", "content": "x"}]})" "\n";
   auto recs = read_all(write_plain("chat_system.jsonl", lines));
-  ASSERT_EQ(recs.size(), 7u);
-  const char* systems[] = {"SYS-C", "SYS-M", "DEV", "S", "", "", ""};
+  ASSERT_EQ(recs.size(), 8u);
+  const char* systems[] = {"SYS-C", "SYS-M", "DEV", "S", "", "", "", ""};
   for (size_t i = 0; i < recs.size(); ++i) {
     EXPECT_EQ(recs[i].system, systems[i]) << recs[i].id;
     EXPECT_EQ(recs[i].question, "Q") << recs[i].id;
@@ -286,7 +288,7 @@ TEST(RecordReader, BadRecordsNameFileLineRecordAndField) {
       {"thought_msg", R"({"id": "tm", "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a", "reasoning_content": [1]}]})",
        "messages[1].reasoning_content must be a string"},
       {"tool_role", R"({"id": "tr", "messages": [{"role": "user", "content": "Q"}, {"role": "tool", "content": "x"}, {"role": "assistant", "content": "a"}]})",
-       "record 'tr': messages[1] has role 'tool' after the last user turn, which is not a role rdpt renders"},
+       "record 'tr': messages[1] has role 'tool' between the question and the response, which is not a role rdpt renders"},
       {"two_systems", R"({"id": "ts", "system": "S1", "conversations": [{"from": "system", "value": "S2"}, {"from": "human", "value": "Q"}, {"from": "gpt", "value": "a"}]})",
        "record 'ts': field 'system' and the system turn of 'conversations' differ"},
       {"two_system_turns", R"({"id": "t2", "messages": [{"role": "system", "content": "S1"}, {"role": "developer", "content": "S2"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]})",

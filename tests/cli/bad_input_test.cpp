@@ -174,6 +174,15 @@ TEST_F(BadInput, SegmentAndGradeKeepTheRecordsBeforeTheBadOne) {
   EXPECT_EQ(b.err.find("before it"), std::string::npos) << b.err;
   EXPECT_FALSE(fs::exists(path("b.jsonl")));
   EXPECT_FALSE(fs::exists(path("b.jsonl") + ".partial"));
+  // An existing .partial (here the input itself) is never written over.
+  const std::string in = write("x.jsonl.partial", "{\"id\":\"g1\",\"question\":\"Q\",\"response\":\"A.\"}\n{broken\n");
+  Result x = rdpt("segment --data '" + in + "' --out '" + path("x.jsonl") + "'");
+  EXPECT_EQ(x.rc, 1);
+  EXPECT_NE(x.err.find("written to '" + path("x.jsonl") + ".partial.1'"), std::string::npos) << x.err;
+  std::ifstream xi(in);
+  std::stringstream xs;
+  xs << xi.rdbuf();
+  EXPECT_EQ(lines_of(xs.str()), 2u);  // the input is intact
 }
 
 // Stores that are not rdpt's: every command refuses them by name and leaves them as they were.
