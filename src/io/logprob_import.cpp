@@ -416,45 +416,39 @@ ImportedTokens from_ids(const json& j, const std::string& prompt, const std::str
                                    " bytes of whitespace, which the prompt opened: byte numbers count from byte " +
                                    std::to_string(start_error->first) + " of the response)"};
     }
-    if (start) {
+    if (start) {  // placed after the opened thought: offsets into the response, the prompt empty
       for (auto& off : offsets) off += uint32_t(*start);
-      ImportedTokens c;
-      c.n_prompt = skip;
-      for (size_t k = 0; k < rest.size(); ++k)
-        add_token(c, k + skip, offsets[k], 0, logprob_at(lps, k + skip, "logprobs"), "logprobs");
-      c.truncated = truncated;
-      for (const auto& t : c.tokens) c.covered_end = std::max(c.covered_end, t.offset + 1);
-      return c;
-    }
-    // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
-    // prompt's ids are found by matching, as the first id from which the rest reproduces the whole
-    // response (a window of 8 ids is tried first, so each wrong start costs little).
-    // Not for truncated lines: a prefix of a repetitive response could match from a wrong start.
-    // At most 16 full placements are tried (each costs the line's length).
-    bool found = false;
-    if (prompt.empty() && !o.ids_include_prompt && !truncated) {
-      const std::span<const int32_t> all(rest);
-      int full_tries = 0;
-      for (size_t n = 1; n < all.size() && !found && full_tries < 16; ++n) {
-        try {
-          o.vocab->place_ids(all.subspan(n, std::min<size_t>(8, all.size() - n)), response, true);
-          ++full_tries;
-          offsets = o.vocab->place_ids(all.subspan(n), response, truncated);
-          skip = n;
-          found = true;
-        } catch (const DataError&) {
+    } else {
+      // Ids covering prompt + response with neither a "prompt" field nor --ids-include-prompt: the
+      // prompt's ids are found by matching, as the first id from which the rest reproduces the whole
+      // response (a window of 8 ids is tried first, so each wrong start costs little).
+      // Not for truncated lines: a prefix of a repetitive response could match from a wrong start.
+      // At most 16 full placements are tried (each costs the line's length).
+      bool found = false;
+      if (prompt.empty() && !o.ids_include_prompt && !truncated) {
+        const std::span<const int32_t> all(rest);
+        int full_tries = 0;
+        for (size_t n = 1; n < all.size() && !found && full_tries < 16; ++n) {
+          try {
+            o.vocab->place_ids(all.subspan(n, std::min<size_t>(8, all.size() - n)), response, true);
+            ++full_tries;
+            offsets = o.vocab->place_ids(all.subspan(n), response, truncated);
+            skip = n;
+            found = true;
+          } catch (const DataError&) {
+          }
         }
       }
+      if (!found) {
+        if (o.ids_include_prompt) msg += " (token numbers count from token_ids[" + std::to_string(o.ids_include_prompt) + "])";
+        throw LogprobLineError{"token id mismatch",
+                               msg + "; the ids must tokenize " +
+                                   (prompt.empty() ? std::string("the response (or a prompt followed by it)")
+                                                   : "the prompt followed by the response") +
+                                   (truncated ? " (or its beginning)" : "") + " with this vocabulary"};
+      }
+      rest.erase(rest.begin(), rest.begin() + std::ptrdiff_t(skip));
     }
-    if (!found) {
-      if (o.ids_include_prompt) msg += " (token numbers count from token_ids[" + std::to_string(o.ids_include_prompt) + "])";
-      throw LogprobLineError{"token id mismatch",
-                             msg + "; the ids must tokenize " +
-                                 (prompt.empty() ? std::string("the response (or a prompt followed by it)")
-                                                 : "the prompt followed by the response") +
-                                 (truncated ? " (or its beginning)" : "") + " with this vocabulary"};
-    }
-    rest.erase(rest.begin(), rest.begin() + std::ptrdiff_t(skip));
   }
   ImportedTokens c;
   c.n_prompt = skip;

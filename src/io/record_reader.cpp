@@ -152,6 +152,19 @@ bool unclosed_if_null(const json& message, const json& record) {
   return true;
 }
 
+// A chat turn's role, matched without regard to case.
+enum class Role { System, User, Assistant, Other };
+Role role_of(std::string role) {
+  for (char& ch : role) ch = char(std::tolower(uint8_t(ch)));
+  // OpenAI's developer message is the system prompt of its newer models (gpt-oss's template
+  // renders either as the developer instructions).
+  if (role == "system" || role == "developer") return Role::System;
+  if (role == "user" || role == "human") return Role::User;
+  if (role == "assistant" || role == "gpt" || role == "model" || role == "bot" || role == "chatgpt")
+    return Role::Assistant;
+  return Role::Other;
+}
+
 // The reasoning field of `obj` (one of kReasoningFields), or null; its name in *name.
 const json* find_reasoning(const json& obj, std::string* name) {
   for (const auto& f : kReasoningFields) {
@@ -335,29 +348,23 @@ void RecordReader::Impl::parse_record(const std::string& raw, const std::string&
         if (!m.is_object() || !m.contains(role_key) || !m[role_key].is_string())
           throw BadRecord{std::string("bad message in '") + key + "'", where + " needs a string 'role' (or 'from')"};
         const std::string given_role = m[role_key].get<std::string>();
-        std::string role = given_role;
-        for (char& ch : role) ch = char(std::tolower(uint8_t(ch)));
+        const Role role = role_of(given_role);
         auto ct = m.find(text_key);
-        const bool known = role == "system" || role == "developer" || role == "user" || role == "human" ||
-                           role == "assistant" || role == "gpt" || role == "model" || role == "bot" ||
-                           role == "chatgpt";
         // Another role's content is never read (a tool turn may hold any JSON).
         std::string text =
-            !known || ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
-        if (role == "system" || role == "developer") {
-          // OpenAI's developer message is the system prompt of its newer models (gpt-oss's template
-          // renders either as the developer instructions).
+            role == Role::Other || ct == m.end() || ct->is_null() ? "" : content_text(*ct, where + "." + text_key);
+        if (role == Role::System) {
           if (have_system && text != system_turn)
             throw BadRecord{"two system prompts", where + " is a second system/developer turn with another text: "
                                                   "rdpt renders one system prompt"};
           system_turn = text;
           have_system = true;
-        } else if (role == "user" || role == "human") {
+        } else if (role == Role::User) {
           last_user = text;
           have_assistant = false;
           unknown.clear();  // earlier turns are not part of the prompt (the last exchange is scored)
           before_answer.clear();
-        } else if (role == "assistant" || role == "gpt" || role == "model" || role == "bot" || role == "chatgpt") {
+        } else if (role == Role::Assistant) {
           std::string thf;
           if (const json* th = f.fallbacks ? find_reasoning(m, &thf) : nullptr) {
             if (!th->is_string())
